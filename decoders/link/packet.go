@@ -1,0 +1,55 @@
+// Package link decodes captured frames down to the transport layer into a
+// reused Packet, without allocating per packet.
+package link
+
+import (
+	"net/netip"
+	"time"
+)
+
+// TCP flag bits as in the TCP header.
+const (
+	FlagFIN = 0x01
+	FlagSYN = 0x02
+	FlagRST = 0x04
+	FlagPSH = 0x08
+	FlagACK = 0x10
+)
+
+// Packet is one decoded frame. The decoder overwrites it on every call:
+// Payload aliases the capture buffer (or the decoder's reassembly buffer) and
+// is only valid until the next Decode.
+type Packet struct {
+	Timestamp time.Time
+	WireLen   int // original length on the wire (CaptureInfo.Length)
+
+	SrcMAC, DstMAC [6]byte
+	HasMAC         bool
+
+	VLANs  [2]uint16 // outer first
+	NVLANs int
+
+	IPVersion uint8 // 4 or 6
+	SrcIP     netip.Addr
+	DstIP     netip.Addr
+	IPProto   uint8 // 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6; others leave ports zero
+	IPLen     int   // IP packet length (header + payload) from the IP header
+
+	SrcPort, DstPort uint16
+
+	// TCP only.
+	Seq, Ack uint32
+	Flags    uint8
+	Window   uint16
+
+	// ICMP/ICMPv6 only.
+	ICMPType, ICMPCode uint8
+	ICMPID, ICMPSeq    uint16 // echo identifier and sequence
+
+	// Payload is the transport payload (TCP/UDP data, or the ICMP body after
+	// the 4-byte header).
+	Payload []byte
+}
+
+// VLANList returns the VLAN ids as a slice backed by the packet (no copy).
+func (p *Packet) VLANList() []uint16 { return p.VLANs[:p.NVLANs] }

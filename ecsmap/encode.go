@@ -1,0 +1,254 @@
+package ecsmap
+
+import "net/netip"
+
+// Meta is what a stream adds to each of its documents. It is built once per
+// stream configuration, never per event.
+type Meta struct {
+	// Dataset is event.dataset: the protocol name standalone ("dns"), the
+	// data stream's dataset under Elastic Agent ("network_traffic.dns").
+	Dataset string
+	// Tags are written as the root "tags" array.
+	Tags []string
+	// Extra is a pre-encoded run of top-level members without the outer
+	// braces, e.g. `"data_stream":{...},"_conf":{...}`. It must not repeat
+	// keys that Encode writes.
+	Extra []byte
+	// KeepNull writes null for absent optional fields (the keep_null option).
+	KeepNull bool
+}
+
+// Encode writes ev as one JSON document into w (which it resets) and returns
+// the bytes, valid until the next Reset of w.
+//
+// Encode owns these top-level keys: @timestamp, event, network, source,
+// destination, client, server, related, status, type, method, query,
+// resource, path, request, response, params, error, tags, process (via the
+// endpoints), and the members of Meta.Extra. Protocols write the rest.
+func Encode(w *Writer, ev Event, meta *Meta) []byte {
+	b := ev.EventBase()
+	w.Reset()
+	w.KeepNull = meta.KeepNull
+
+	w.Time("@timestamp", b.Start)
+	w.Str("type", b.Type)
+	w.OptStr("status", b.Status)
+	w.OptStr("method", b.Method)
+	w.OptStr("query", b.Query)
+	w.OptStr("resource", b.Resource)
+	w.OptStr("path", b.Path)
+	w.OptStr("params", b.Params)
+	if b.Request != "" {
+		w.Str("request", b.Request)
+	}
+	if b.Response != "" {
+		w.Str("response", b.Response)
+	}
+
+	writeEventGroup(w, b, meta)
+	writeNetwork(w, b)
+	writeEndpoint(w, "source", &b.Source)
+	writeEndpoint(w, "destination", &b.Destination)
+	if b.ClientServer {
+		writeEndpoint(w, "client", &b.Source)
+		writeEndpoint(w, "server", &b.Destination)
+	}
+	writeRelated(w, b)
+	if len(b.Notes) > 0 {
+		w.Object("error")
+		if len(b.Notes) == 1 {
+			w.Str("message", b.Notes[0])
+		} else {
+			w.Strs("message", b.Notes)
+		}
+		w.End()
+	}
+	if len(meta.Tags) > 0 {
+		w.Strs("tags", meta.Tags)
+	}
+
+	ev.WriteFields(w)
+
+	if len(meta.Extra) > 0 {
+		if w.Buf[len(w.Buf)-1] != '{' {
+			w.Buf = append(w.Buf, ',')
+		}
+		w.Buf = append(w.Buf, meta.Extra...)
+		w.first[0] = false
+	}
+	return w.Finish()
+}
+
+var (
+	defaultCategories = []string{"network"}
+	defaultTypes      = []string{"connection", "protocol"}
+)
+
+func writeEventGroup(w *Writer, b *Base, meta *Meta) {
+	w.Object("event")
+	kind := b.Kind
+	if kind == "" {
+		kind = "event"
+	}
+	w.Str("kind", kind)
+	cats := b.Categories
+	if len(cats) == 0 {
+		cats = defaultCategories
+	}
+	w.Strs("category", cats)
+	types := b.Types
+	if len(types) == 0 {
+		types = defaultTypes
+	}
+	w.Strs("type", types)
+	if meta.Dataset != "" {
+		w.Str("dataset", meta.Dataset)
+	}
+	w.Time("start", b.Start)
+	if !b.End.IsZero() {
+		w.Time("end", b.End)
+		w.Int("duration", b.End.Sub(b.Start).Nanoseconds())
+	}
+	if b.Action != "" {
+		w.Str("action", b.Action)
+	}
+	if b.Outcome != "" {
+		w.Str("outcome", b.Outcome)
+	}
+	if b.Reason != "" {
+		w.Str("reason", b.Reason)
+	}
+	w.End()
+}
+
+func writeNetwork(w *Writer, b *Base) {
+	w.Object("network")
+	w.OptStr("type", b.NetworkType)
+	w.OptStr("transport", b.Transport)
+	proto := b.Protocol
+	if proto == "" {
+		proto = b.Type
+	}
+	if proto != "" && proto != "flow" {
+		w.Str("protocol", proto)
+	}
+	if b.Source.IP.IsValid() && b.Destination.IP.IsValid() {
+		w.key("community_id")
+		w.Buf = append(w.Buf, '"')
+		w.Buf = AppendCommunityID(w.Buf, b.IPProtocol, b.Source.IP, b.Destination.IP,
+			b.Source.Port, b.Destination.Port, b.ICMPType, b.ICMPCode, b.HasICMP)
+		w.Buf = append(w.Buf, '"')
+	}
+	if total := b.Source.Bytes + b.Destination.Bytes; total > 0 {
+		w.Int("bytes", total)
+	}
+	if total := b.Source.Packets + b.Destination.Packets; total > 0 {
+		w.Int("packets", total)
+	}
+	w.Str("direction", "unknown")
+	if len(b.VLANs) > 0 {
+		w.Object("vlan")
+		w.Str("id", itoa(b.VLANs[0]))
+		w.End()
+		if len(b.VLANs) > 1 {
+			w.Object("inner")
+			w.Object("vlan")
+			w.Str("id", itoa(b.VLANs[1]))
+			w.End()
+			w.End()
+		}
+	}
+	w.End()
+}
+
+func itoa(v uint16) string {
+	var b [5]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+const hexUpper = "0123456789ABCDEF"
+
+func writeEndpoint(w *Writer, name string, e *Endpoint) {
+	if !e.IP.IsValid() {
+		return
+	}
+	w.Object(name)
+	w.IP("ip", e.IP)
+	if e.Port != 0 {
+		w.Uint("port", uint64(e.Port))
+	}
+	if e.Bytes > 0 {
+		w.Int("bytes", e.Bytes)
+	}
+	if e.Packets > 0 {
+		w.Int("packets", e.Packets)
+	}
+	if e.HasMAC {
+		var mac [17]byte
+		for i, c := range e.MAC {
+			mac[i*3] = hexUpper[c>>4]
+			mac[i*3+1] = hexUpper[c&0xf]
+			if i < 5 {
+				mac[i*3+2] = '-'
+			}
+		}
+		w.key("mac")
+		w.Buf = append(w.Buf, '"')
+		w.Buf = append(w.Buf, mac[:]...)
+		w.Buf = append(w.Buf, '"')
+	}
+	if e.Domain != "" {
+		w.Str("domain", e.Domain)
+	}
+	if p := e.Process; p != nil {
+		w.Object("process")
+		w.Int("pid", p.PID)
+		if p.PPID != 0 {
+			w.Int("ppid", p.PPID)
+		}
+		w.OptStr("name", p.Name)
+		w.OptStr("executable", p.Executable)
+		w.Strs("args", p.Args)
+		w.OptStr("working_directory", p.WorkingDir)
+		if !p.Start.IsZero() {
+			w.Time("start", p.Start)
+		}
+		w.End()
+	}
+	w.End()
+}
+
+func writeRelated(w *Writer, b *Base) {
+	var ips [2]netip.Addr
+	n := 0
+	if b.Source.IP.IsValid() {
+		ips[n] = b.Source.IP
+		n++
+	}
+	if b.Destination.IP.IsValid() && (n == 0 || b.Destination.IP != ips[0]) {
+		ips[n] = b.Destination.IP
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	w.Object("related")
+	w.ArrayStart("ip")
+	for _, ip := range ips[:n] {
+		w.elem()
+		w.Buf = append(w.Buf, '"')
+		w.Buf = ip.AppendTo(w.Buf)
+		w.Buf = append(w.Buf, '"')
+	}
+	w.ArrayEnd()
+	w.End()
+}

@@ -1,0 +1,82 @@
+package ecsmap
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Endpoint is one side of a transaction or flow.
+type Endpoint struct {
+	IP      netip.Addr
+	Port    uint16 // 0 when the transport has no ports (ICMP)
+	Bytes   int64  // payload bytes for transactions, wire bytes for flows; 0 omits
+	Packets int64  // flows only; 0 omits
+	MAC     [6]byte
+	HasMAC  bool
+	Domain  string
+	Process *Process // set by process monitoring, nil otherwise
+}
+
+// Process is the local process owning one end of a connection.
+type Process struct {
+	PID        int64
+	PPID       int64
+	Name       string
+	Executable string
+	Args       []string
+	WorkingDir string
+	Start      time.Time
+}
+
+// Base holds the fields every network_traffic document carries, whatever the
+// protocol. Protocols fill it in their transaction; Encode writes it.
+type Base struct {
+	Start time.Time // first packet of the transaction (also @timestamp)
+	End   time.Time // last packet; zero for one-sided events
+
+	// Type is Packetbeat's root "type" field and network.protocol unless
+	// Protocol says otherwise: "dns", "http", "icmp", "flow", ...
+	Type     string
+	Protocol string
+
+	Transport   string // "tcp", "udp", "icmp", "ipv6-icmp"
+	IPProtocol  uint8  // IANA number, for community_id (6, 17, 1, 58)
+	NetworkType string // "ipv4" or "ipv6"
+
+	// Source is the client (initiator) and Destination the server for
+	// transactions; for flows they are the first packet's sender and receiver.
+	Source, Destination Endpoint
+	// ClientServer writes client.* and server.* as copies of source/destination
+	// (transactions do, flows do not).
+	ClientServer bool
+
+	// ICMP type/code feed community_id for ICMP flows and transactions.
+	ICMPType, ICMPCode uint8
+	HasICMP            bool
+
+	VLANs []uint16 // outer first; written as network.vlan.id (outermost)
+
+	Status     string   // Packetbeat's root "status": OK, Error, ...
+	Kind       string   // event.kind, "event" when empty
+	Categories []string // event.category, ["network"] when empty
+	Types      []string // event.type, ["connection","protocol"] when empty
+	Action     string   // event.action
+	Outcome    string   // event.outcome
+	Reason     string   // event.reason
+
+	// Packetbeat's root transaction summary fields.
+	Method, Query, Resource, Path string
+	Request, Response             string // raw messages when send_request/send_response
+	Params                        string
+	Notes                         []string // error.message entries (parse problems worth telling)
+}
+
+// Event is anything that can be written as one document.
+type Event interface {
+	// EventBase returns the common fields.
+	EventBase() *Base
+	// WriteFields writes the protocol's own top-level groups (dns, http, url,
+	// icmp, flow, ...). It must not write groups Encode already wrote (see
+	// the list in Encode).
+	WriteFields(w *Writer)
+}
