@@ -1,0 +1,47 @@
+// Package capture runs one packet input: it opens each interface (live or a
+// pcap file), decodes packets, feeds the protocol engine and hands encoded
+// documents to a Sink.
+package capture
+
+import (
+	"github.com/network-traffic/network-traffic/input/output"
+)
+
+// Sink receives encoded documents. Send blocks when the queue behind it is
+// full, which slows capture instead of growing memory (libpcap then drops and
+// the drop counters say so).
+type Sink interface {
+	Send(doc output.Doc)
+}
+
+// StreamState is the health of one stream, for the unit payload
+// `streams: {<id>: {status, error}}`.
+type StreamState struct {
+	Status string `json:"status"` // HEALTHY, DEGRADED, FAILED
+	Error  string `json:"error,omitempty"`
+}
+
+// ProtocolCounters are per-protocol figures for diagnostics.
+type ProtocolCounters struct {
+	Packets      uint64 `json:"packets"`
+	Bytes        uint64 `json:"bytes"`
+	Transactions uint64 `json:"transactions"`
+	ParseErrors  uint64 `json:"parse_errors"`
+	Gaps         uint64 `json:"gaps"`
+	Drops        uint64 `json:"drops"`
+}
+
+// Stats is a snapshot of a worker's counters.
+type Stats struct {
+	Packets        uint64                      `json:"packets"`
+	Bytes          uint64                      `json:"bytes"`
+	DecodeErrors   uint64                      `json:"decode_errors"`
+	Events         uint64                      `json:"events"`
+	DroppedEvents  uint64                      `json:"dropped_events"` // by processors (drop_event)
+	PcapReceived   uint64                      `json:"pcap_received"`
+	PcapDropped    uint64                      `json:"pcap_dropped"`
+	PcapIfDropped  uint64                      `json:"pcap_ifdropped"`
+	Protocols      map[string]ProtocolCounters `json:"protocols"`
+	ActiveTCPConns int                         `json:"active_tcp_connections"`
+	ActiveFlows    int                         `json:"active_flows"`
+}

@@ -1,0 +1,488 @@
+// Package config turns a `packet` input into typed capture settings. The
+// same shape serves Elastic Agent (an input unit's config) and standalone use
+// (the YAML file given with -c), so a Fleet policy can be tried on a laptop
+// as it is.
+//
+//	id: packet-network_traffic-1
+//	type: packet
+//	data_stream: {namespace: default}
+//	streams:
+//	  - {id: dns-1, type: dns, ports: [53], include_authorities: true,
+//	     interface: {device: any}, data_stream: {dataset: network_traffic.dns}}
+//	  - {id: flow-1, type: flow, timeout: 30s, period: 10s}
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+)
+
+// Input is one packet input: the streams it enables, grouped by the
+// interface they capture on.
+type Input struct {
+	ID        string
+	Name      string
+	Namespace string // data_stream.namespace of the unit, "default" when unset
+	// Processors of the unit, applied before each stream's own.
+	Processors []map[string]any
+	// Captures has one entry per distinct interface; streams naming the same
+	// device (or file) share one sniffer.
+	Captures []*Capture
+	// Streams in policy order, including disabled and invalid ones (see
+	// Stream.Err), so health can be reported per stream.
+	Streams []*Stream
+	// Source is the raw config this was parsed from (for diagnostics).
+	Source map[string]any
+}
+
+// Capture is one sniffer and the streams decoded from it.
+type Capture struct {
+	Interface Interface
+	Streams   []*Stream
+	// IgnoreOutgoing drops transactions initiated by this host.
+	IgnoreOutgoing bool
+}
+
+// Interface says where packets come from.
+type Interface struct {
+	Device       string // live device; "any" by default on Linux
+	File         string // pcap/pcapng to replay instead of a device
+	TopSpeed     bool   // replay a file as fast as possible (false: recorded pace)
+	Loop         int    // replay the file this many times (0 or 1: once)
+	Snaplen      int
+	BufferSizeMB int
+	Promiscuous  bool
+	WithVLANs    bool
+	BPFFilter    string
+	// InternalNetworks is kept for network.direction (not yet used).
+	InternalNetworks []string
+}
+
+// Key identifies the sniffer for grouping.
+func (i Interface) Key() string {
+	if i.File != "" {
+		return "file:" + i.File
+	}
+	return "device:" + i.Device
+}
+
+// DataStream is where a stream's documents go.
+type DataStream struct {
+	Type      string // "logs"
+	Dataset   string // "network_traffic.dns"
+	Namespace string // "default"
+}
+
+// Index is the data stream name, e.g. logs-network_traffic.dns-default.
+func (d DataStream) Index() string {
+	return d.Type + "-" + d.Dataset + "-" + d.Namespace
+}
+
+// Stream is one protocol (or flows, or icmp) with its options.
+type Stream struct {
+	ID         string
+	Type       string // "dns", "http", "flow", "icmp", ...
+	Enabled    bool
+	DataStream DataStream
+	// Index overrides the target index when set (Beats' `index` option).
+	Index      string
+	Tags       []string
+	KeepNull   bool
+	Processors []map[string]any
+	// Fields are added to every document: under root when FieldsUnderRoot,
+	// else under "fields" (Beats' fields/fields_under_root).
+	Fields          map[string]any
+	FieldsUnderRoot bool
+	MonitorProcs    bool
+	// Options is the rest of the stream: the protocol's own keys (ports,
+	// send_request, include_authorities, timeout, period, ...).
+	Options map[string]any
+	// Err is set when the stream cannot run (unknown type, bad option); the
+	// stream is skipped and reported, the others keep running.
+	Err error
+}
+
+// Target is the index or data stream the stream's documents go to.
+func (s *Stream) Target() string {
+	if s.Index != "" {
+		return s.Index
+	}
+	return s.DataStream.Index()
+}
+
+// Special stream types that are not port-based protocols.
+const (
+	TypeFlow = "flow"
+	TypeICMP = "icmp"
+)
+
+// Load reads a YAML config file of the input unit shape.
+func Load(path string) (*Input, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("config %s is empty", path)
+	}
+	in, err := Parse(m)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return in, nil
+}
+
+// Parse builds an Input from the unit's source map. It fails only when the
+// input as a whole is unusable; a bad stream gets Stream.Err and is left out
+// of Captures.
+func Parse(m map[string]any) (*Input, error) {
+	in := &Input{Source: m, Namespace: "default"}
+	in.ID, _ = m["id"].(string)
+	in.Name, _ = m["name"].(string)
+	if t, ok := m["type"].(string); ok && t != "" && t != "packet" {
+		return nil, fmt.Errorf("input type %q is not packet", t)
+	}
+	if ds, ok := m["data_stream"].(map[string]any); ok {
+		if ns, ok := ds["namespace"].(string); ok && ns != "" {
+			in.Namespace = ns
+		}
+	}
+	procs, err := asProcessors(m["processors"])
+	if err != nil {
+		return nil, fmt.Errorf("processors: %w", err)
+	}
+	in.Processors = procs
+
+	rawStreams, ok := m["streams"]
+	if !ok || rawStreams == nil {
+		return nil, errors.New("no streams: enable at least one protocol or flows")
+	}
+	list, ok := rawStreams.([]any)
+	if !ok {
+		return nil, errors.New("streams must be a list")
+	}
+	captures := map[string]*Capture{}
+	var order []string
+	for i, item := range list {
+		sm, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("streams[%d] is not a map", i)
+		}
+		st, iface, ignoreOut := parseStream(sm, in.Namespace, i)
+		in.Streams = append(in.Streams, st)
+		if st.Err != nil || !st.Enabled {
+			continue
+		}
+		key := iface.Key()
+		c := captures[key]
+		if c == nil {
+			c = &Capture{Interface: iface}
+			captures[key] = c
+			order = append(order, key)
+		} else {
+			mergeInterface(&c.Interface, iface)
+		}
+		c.IgnoreOutgoing = c.IgnoreOutgoing || ignoreOut
+		c.Streams = append(c.Streams, st)
+	}
+	for _, k := range order {
+		in.Captures = append(in.Captures, captures[k])
+	}
+	if err := checkPortCollisions(in); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func mergeInterface(dst *Interface, src Interface) {
+	dst.WithVLANs = dst.WithVLANs || src.WithVLANs
+	dst.Promiscuous = dst.Promiscuous || src.Promiscuous
+	if src.Snaplen > dst.Snaplen {
+		dst.Snaplen = src.Snaplen
+	}
+	if src.BufferSizeMB > dst.BufferSizeMB {
+		dst.BufferSizeMB = src.BufferSizeMB
+	}
+	if dst.BPFFilter == "" {
+		dst.BPFFilter = src.BPFFilter
+	}
+	dst.TopSpeed = dst.TopSpeed || src.TopSpeed
+	if src.Loop > dst.Loop {
+		dst.Loop = src.Loop
+	}
+}
+
+func parseStream(sm map[string]any, namespace string, idx int) (*Stream, Interface, bool) {
+	st := &Stream{Enabled: true, Options: map[string]any{}}
+	st.ID, _ = sm["id"].(string)
+	st.Type, _ = sm["type"].(string)
+	if st.ID == "" {
+		st.ID = fmt.Sprintf("stream-%d-%s", idx, st.Type)
+	}
+	iface := Interface{Device: "any"}
+	ignoreOut := false
+	var errs []string
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+
+	if st.Type == "" {
+		fail("missing type")
+	} else if st.Type != TypeFlow && st.Type != TypeICMP {
+		if _, ok := protocol.Lookup(st.Type); !ok {
+			fail("unknown stream type %q (known: %s)", st.Type, strings.Join(KnownTypes(), ", "))
+		}
+	}
+	st.DataStream = DataStream{Type: "logs", Dataset: "network_traffic." + datasetFor(st.Type), Namespace: namespace}
+	for k, v := range sm {
+		var err error
+		switch k {
+		case "id", "type", "condition":
+		case "enabled":
+			st.Enabled, err = protocol.AsBool(v)
+		case "data_stream":
+			if ds, ok := v.(map[string]any); ok {
+				if s, ok := ds["type"].(string); ok && s != "" {
+					st.DataStream.Type = s
+				}
+				if s, ok := ds["dataset"].(string); ok && s != "" {
+					st.DataStream.Dataset = s
+				}
+				if s, ok := ds["namespace"].(string); ok && s != "" {
+					st.DataStream.Namespace = s
+				}
+			}
+		case "index":
+			st.Index, _ = v.(string)
+		case "tags":
+			st.Tags, err = asStrings(v)
+		case "keep_null":
+			st.KeepNull, err = protocol.AsBool(v)
+		case "processors":
+			st.Processors, err = asProcessors(v)
+		case "fields":
+			if v != nil {
+				fm, ok := v.(map[string]any)
+				if !ok {
+					err = errors.New("must be a map")
+				}
+				st.Fields = fm
+			}
+		case "fields_under_root":
+			st.FieldsUnderRoot, err = protocol.AsBool(v)
+		case "procs":
+			if pm, ok := v.(map[string]any); ok {
+				st.MonitorProcs, err = protocol.AsBool(pm["enabled"])
+			}
+		case "monitor_processes":
+			st.MonitorProcs, err = protocol.AsBool(v)
+		case "interface":
+			err = parseInterface(v, &iface)
+		case "interfaces":
+			// Fleet renders `interfaces: {with_vlans: true}`.
+			if im, ok := v.(map[string]any); ok {
+				err = parseInterface(im, &iface)
+			}
+		case "npcap":
+			// Windows only: nothing to do on Linux.
+		case "ignore_outgoing":
+			ignoreOut, err = protocol.AsBool(v)
+		default:
+			st.Options[k] = v
+		}
+		if err != nil {
+			fail("%s: %v", k, err)
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		st.Err = fmt.Errorf("stream %s (%s): %s", st.ID, st.Type, strings.Join(errs, "; "))
+	}
+	return st, iface, ignoreOut
+}
+
+func parseInterface(v any, iface *Interface) error {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		if strings.Contains(x, ".pcap") {
+			iface.File = x
+		} else {
+			iface.Device = x
+		}
+		return nil
+	case map[string]any:
+		for k, val := range x {
+			var err error
+			switch k {
+			case "device":
+				s, _ := val.(string)
+				if s != "" {
+					iface.Device = s
+				}
+			case "file":
+				iface.File, _ = val.(string)
+			case "type":
+				s, _ := val.(string)
+				if s != "" && s != "pcap" && s != "af_packet" {
+					err = fmt.Errorf("capture type %q is not supported (pcap)", s)
+				}
+			case "snaplen":
+				iface.Snaplen, err = asInt(val)
+			case "buffer_size_mb":
+				iface.BufferSizeMB, err = asInt(val)
+			case "auto_promisc_mode", "promiscuous":
+				iface.Promiscuous, err = protocol.AsBool(val)
+			case "with_vlans":
+				iface.WithVLANs, err = protocol.AsBool(val)
+			case "bpf_filter":
+				iface.BPFFilter, _ = val.(string)
+			case "top_speed":
+				iface.TopSpeed, err = protocol.AsBool(val)
+			case "loop":
+				iface.Loop, err = asInt(val)
+			case "internal_networks":
+				iface.InternalNetworks, err = asStrings(val)
+			case "poll_default_route", "fanout_group", "metrics_interval":
+				// accepted for compatibility; not used with libpcap on Linux
+			default:
+				err = fmt.Errorf("unknown interface option %q", k)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("must be a device name or a map")
+}
+
+// datasetFor maps a stream type to its data stream name (memcache's data
+// stream is called memcached).
+func datasetFor(typ string) string {
+	if typ == "memcache" {
+		return "memcached"
+	}
+	if typ == "" {
+		return "generic"
+	}
+	return typ
+}
+
+// KnownTypes lists stream types this build understands.
+func KnownTypes() []string {
+	return append([]string{TypeFlow, TypeICMP}, protocol.Names()...)
+}
+
+// Timeout returns a duration option of a stream (flows' timeout/period).
+func (s *Stream) Duration(key string, def time.Duration) (time.Duration, error) {
+	v, ok := s.Options[key]
+	if !ok || v == nil || v == "" {
+		return def, nil
+	}
+	return protocol.AsDuration(v)
+}
+
+func checkPortCollisions(in *Input) error {
+	for _, c := range in.Captures {
+		owner := map[string]string{} // "tcp/80" -> stream id
+		for _, st := range c.Streams {
+			spec, ok := protocol.Lookup(st.Type)
+			if !ok {
+				continue
+			}
+			common, _, err := protocol.SplitCommon(spec, st.Options)
+			if err != nil {
+				st.Err = fmt.Errorf("stream %s (%s): %w", st.ID, st.Type, err)
+				continue
+			}
+			for _, p := range common.Ports {
+				for _, tr := range transports(spec) {
+					key := fmt.Sprintf("%s/%d", tr, p)
+					if prev, dup := owner[key]; dup {
+						return fmt.Errorf("port collision: %s port %d is claimed by both stream %s and stream %s; give each protocol its own ports", tr, p, prev, st.ID)
+					}
+					owner[key] = st.ID
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func transports(s *protocol.Spec) []string {
+	var out []string
+	if s.TCP {
+		out = append(out, "tcp")
+	}
+	if s.UDP {
+		out = append(out, "udp")
+	}
+	return out
+}
+
+func asStrings(v any) ([]string, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{x}, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, it := range x {
+			s, ok := it.(string)
+			if !ok {
+				s = fmt.Sprint(it)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("must be a list of strings")
+}
+
+func asInt(v any) (int, error) {
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	case float64:
+		return int(x), nil
+	case string:
+		var n int
+		_, err := fmt.Sscan(x, &n)
+		return n, err
+	}
+	return 0, fmt.Errorf("%v is not a number", v)
+}
+
+func asProcessors(v any) ([]map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, errors.New("must be a list")
+	}
+	out := make([]map[string]any, 0, len(list))
+	for i, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("processors[%d] must be a map", i)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
