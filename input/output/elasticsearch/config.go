@@ -1,0 +1,326 @@
+// Package elasticsearch sends documents to Elasticsearch (or an
+// Elasticsearch-compatible node) with the _bulk API, one `create` per
+// document into the document's data stream.
+package elasticsearch
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the `elasticsearch` output as the agent's output unit (or a
+// standalone config) gives it. Names follow the Beats output options Fleet
+// users already write.
+type Config struct {
+	Hosts    []string
+	APIKey   string // "id:key" (encoded here) or already base64
+	Username string
+	Password string
+	Headers  map[string]string
+	// Path is a URL path prefix (proxying ES under a path).
+	Path string
+
+	TLS *tls.Config // nil: system defaults
+
+	BulkMaxSize      int           // documents per _bulk request
+	Workers          int           // concurrent _bulk requests per Publish
+	CompressionLevel int           // gzip level, 0 = off
+	Timeout          time.Duration // per HTTP request
+	BackoffInit      time.Duration
+	BackoffMax       time.Duration
+}
+
+// Defaults match the Beats output defaults.
+const (
+	DefaultBulkMaxSize      = 1600
+	DefaultWorkers          = 1
+	DefaultCompressionLevel = 1
+	DefaultTimeout          = 90 * time.Second
+	DefaultBackoffInit      = time.Second
+	DefaultBackoffMax       = 60 * time.Second
+)
+
+// ParseConfig reads the output map. Unknown keys are ignored: the agent sends
+// options meant for other parts of the stack (e.g. `preset`, `queue`).
+func ParseConfig(m map[string]any) (*Config, error) {
+	c := &Config{
+		BulkMaxSize:      DefaultBulkMaxSize,
+		Workers:          DefaultWorkers,
+		CompressionLevel: DefaultCompressionLevel,
+		Timeout:          DefaultTimeout,
+		BackoffInit:      DefaultBackoffInit,
+		BackoffMax:       DefaultBackoffMax,
+	}
+	if t, ok := m["type"].(string); ok && t != "" && t != "elasticsearch" {
+		return nil, fmt.Errorf("output type %q is not elasticsearch", t)
+	}
+	hosts, err := strList(m["hosts"])
+	if err != nil {
+		return nil, fmt.Errorf("hosts: %w", err)
+	}
+	if len(hosts) == 0 {
+		if h, ok := m["host"].(string); ok && h != "" {
+			hosts = []string{h}
+		}
+	}
+	if len(hosts) == 0 {
+		return nil, errors.New("hosts: at least one Elasticsearch host is required")
+	}
+	scheme := "http"
+	if p, ok := m["protocol"].(string); ok && p != "" {
+		scheme = p
+	}
+	sslMap, _ := m["ssl"].(map[string]any)
+	if sslMap != nil && sslEnabled(sslMap) && scheme == "http" {
+		if _, set := m["protocol"]; !set {
+			scheme = "https"
+		}
+	}
+	c.Path, _ = m["path"].(string)
+	for _, h := range hosts {
+		u, err := hostURL(h, scheme, c.Path)
+		if err != nil {
+			return nil, fmt.Errorf("hosts: %q: %w", h, err)
+		}
+		c.Hosts = append(c.Hosts, u)
+	}
+	c.APIKey, _ = m["api_key"].(string)
+	c.Username, _ = m["username"].(string)
+	c.Password, _ = m["password"].(string)
+	if hm, ok := m["headers"].(map[string]any); ok {
+		c.Headers = map[string]string{}
+		for k, v := range hm {
+			c.Headers[k] = fmt.Sprint(v)
+		}
+	}
+	if v, ok := m["bulk_max_size"]; ok {
+		if c.BulkMaxSize, err = asInt(v); err != nil || c.BulkMaxSize < 0 {
+			return nil, fmt.Errorf("bulk_max_size: %v is not a non-negative number", v)
+		}
+		if c.BulkMaxSize == 0 {
+			c.BulkMaxSize = DefaultBulkMaxSize
+		}
+	}
+	for _, k := range []string{"worker", "workers"} {
+		if v, ok := m[k]; ok {
+			if c.Workers, err = asInt(v); err != nil || c.Workers < 1 {
+				return nil, fmt.Errorf("%s: %v must be at least 1", k, v)
+			}
+		}
+	}
+	if v, ok := m["compression_level"]; ok {
+		if c.CompressionLevel, err = asInt(v); err != nil || c.CompressionLevel < 0 || c.CompressionLevel > 9 {
+			return nil, fmt.Errorf("compression_level: %v must be 0 to 9", v)
+		}
+	}
+	if v, ok := m["timeout"]; ok {
+		if c.Timeout, err = asDuration(v); err != nil {
+			return nil, fmt.Errorf("timeout: %w", err)
+		}
+	}
+	if bm, ok := m["backoff"].(map[string]any); ok {
+		if v, ok := bm["init"]; ok {
+			if c.BackoffInit, err = asDuration(v); err != nil {
+				return nil, fmt.Errorf("backoff.init: %w", err)
+			}
+		}
+		if v, ok := bm["max"]; ok {
+			if c.BackoffMax, err = asDuration(v); err != nil {
+				return nil, fmt.Errorf("backoff.max: %w", err)
+			}
+		}
+	}
+	if sslMap != nil && sslEnabled(sslMap) {
+		if c.TLS, err = tlsConfig(sslMap); err != nil {
+			return nil, fmt.Errorf("ssl: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// encodedAPIKey turns Fleet's "id:key" into the base64 form the
+// Authorization header needs; a value without ':' is taken as encoded.
+func (c *Config) encodedAPIKey() string {
+	if c.APIKey == "" || !strings.Contains(c.APIKey, ":") {
+		return c.APIKey
+	}
+	return base64.StdEncoding.EncodeToString([]byte(c.APIKey))
+}
+
+func sslEnabled(m map[string]any) bool {
+	if v, ok := m["enabled"]; ok {
+		if b, ok := v.(bool); ok {
+			return b
+		}
+	}
+	return true
+}
+
+func tlsConfig(m map[string]any) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	mode, _ := m["verification_mode"].(string)
+	cas, err := strList(m["certificate_authorities"])
+	if err != nil {
+		return nil, fmt.Errorf("certificate_authorities: %w", err)
+	}
+	if len(cas) > 0 {
+		pool := x509.NewCertPool()
+		for _, ca := range cas {
+			pem, err := pemOrFile(ca)
+			if err != nil {
+				return nil, fmt.Errorf("certificate_authorities: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("certificate_authorities: no PEM certificate in %s", shortRef(ca))
+			}
+		}
+		tc.RootCAs = pool
+	}
+	certRef, _ := m["certificate"].(string)
+	keyRef, _ := m["key"].(string)
+	if certRef != "" || keyRef != "" {
+		certPEM, err := pemOrFile(certRef)
+		if err != nil {
+			return nil, fmt.Errorf("certificate: %w", err)
+		}
+		keyPEM, err := pemOrFile(keyRef)
+		if err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("certificate/key: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	switch mode {
+	case "", "full", "strict":
+		// Go's default verification checks chain and host name.
+	case "none":
+		tc.InsecureSkipVerify = true
+	case "certificate":
+		// Chain verified, host name not: do the chain check ourselves.
+		tc.InsecureSkipVerify = true
+		roots := tc.RootCAs
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("server sent no certificate")
+			}
+			opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+			for _, ic := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(ic)
+			}
+			_, err := cs.PeerCertificates[0].Verify(opts)
+			return err
+		}
+	default:
+		return nil, fmt.Errorf("verification_mode %q: use full, strict, certificate or none", mode)
+	}
+	return tc, nil
+}
+
+// pemOrFile accepts inline PEM (as Fleet can send) or a file path.
+func pemOrFile(ref string) ([]byte, error) {
+	if strings.Contains(ref, "-----BEGIN") {
+		return []byte(ref), nil
+	}
+	if ref == "" {
+		return nil, errors.New("empty")
+	}
+	return os.ReadFile(ref)
+}
+
+func shortRef(ref string) string {
+	if strings.Contains(ref, "-----BEGIN") {
+		return "inline PEM"
+	}
+	return ref
+}
+
+func hostURL(h, scheme, path string) (string, error) {
+	if !strings.Contains(h, "://") {
+		h = scheme + "://" + h
+	}
+	u, err := url.Parse(h)
+	if err != nil {
+		return "", err
+	}
+	if u.Host == "" {
+		return "", errors.New("no host")
+	}
+	if u.Port() == "" {
+		u.Host += ":9200"
+	}
+	if path != "" && (u.Path == "" || u.Path == "/") {
+		u.Path = "/" + strings.Trim(path, "/")
+	}
+	return u.String(), nil
+}
+
+func (c *Config) header() http.Header {
+	h := http.Header{}
+	for k, v := range c.Headers {
+		h.Set(k, v)
+	}
+	return h
+}
+
+func strList(v any) ([]string, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{x}, nil
+	case []string:
+		return x, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, it := range x {
+			s, ok := it.(string)
+			if !ok {
+				return nil, fmt.Errorf("%v is not a string", it)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, errors.New("must be a list of strings")
+}
+
+func asInt(v any) (int, error) {
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	case float64:
+		if x != float64(int(x)) {
+			return 0, fmt.Errorf("%v is not whole", x)
+		}
+		return int(x), nil
+	case string:
+		return strconv.Atoi(x)
+	}
+	return 0, fmt.Errorf("%v is not a number", v)
+}
+
+func asDuration(v any) (time.Duration, error) {
+	switch x := v.(type) {
+	case string:
+		return time.ParseDuration(x)
+	case int:
+		return time.Duration(x) * time.Second, nil
+	case float64:
+		return time.Duration(x * float64(time.Second)), nil
+	}
+	return 0, fmt.Errorf("%v is not a duration", v)
+}
