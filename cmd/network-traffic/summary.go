@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/network-traffic/network-traffic/input/capture"
+	"github.com/network-traffic/network-traffic/input/publish"
+)
+
+func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, took time.Duration) {
+	secs := took.Seconds()
+	if secs <= 0 {
+		secs = 1e-9
+	}
+	fmt.Fprintf(w, "network-traffic: %d packets (%d bytes), %d events, %d decode errors, %d dropped by processors in %s (%.0f packets/s, %.0f events/s)\n",
+		s.Packets, s.Bytes, s.Events, s.DecodeErrors, s.DroppedEvents, took.Round(time.Millisecond),
+		float64(s.Packets)/secs, float64(s.Events)/secs)
+	if s.PcapReceived > 0 || s.PcapDropped > 0 {
+		fmt.Fprintf(w, "  capture: %d received, %d dropped by kernel, %d dropped by interface\n", s.PcapReceived, s.PcapDropped, s.PcapIfDropped)
+	}
+	if q.Failures() > 0 {
+		fmt.Fprintf(w, "  output: %d failed publish attempts, last error: %s\n", q.Failures(), q.LastError())
+	}
+	names := make([]string, 0, len(s.Protocols))
+	for n := range s.Protocols {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := s.Protocols[n]
+		if c.Packets == 0 && c.Transactions == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %-10s %9d packets %12d bytes %8d events %6d parse errors %6d gaps\n", n, c.Packets, c.Bytes, c.Transactions, c.ParseErrors, c.Gaps)
+	}
+}
+
+// startProgress prints a progress line every second while reading a pcap,
+// only when stderr is a terminal.
+func startProgress(w io.Writer, worker *capture.Worker, reading bool) (stop func()) {
+	f, ok := w.(*os.File)
+	if !reading || !ok {
+		return func() {}
+	}
+	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				s := worker.Stats()
+				fmt.Fprintf(w, "\r\033[K%d packets, %d events", s.Packets, s.Events)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -1,0 +1,7 @@
+// Package all links every protocol decoder into the binary: importing it
+// registers them.
+package all
+
+import (
+	_ "github.com/network-traffic/network-traffic/decoders/protocol" // registry
+)

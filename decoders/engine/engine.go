@@ -1,0 +1,205 @@
+// Package engine routes decoded packets to the flow table, the ICMP tracker,
+// the TCP reassembler and the UDP protocols, and drives their timers from
+// packet time. It runs on one goroutine per capture: no locks on the hot
+// path.
+package engine
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/network-traffic/network-traffic/decoders/link"
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+)
+
+// PacketHandler is what the flow table and the ICMP tracker look like to the
+// engine.
+type PacketHandler interface {
+	Packet(p *link.Packet)
+	// Tick runs timers: expiries and periodic reports (now is packet time).
+	Tick(now time.Time)
+	// Flush publishes everything pending (end of input).
+	Flush(now time.Time)
+}
+
+// TCPAssembler reassembles TCP connections and feeds the parsers the engine's
+// factory creates.
+type TCPAssembler interface {
+	Packet(p *link.Packet)
+	Expire(now time.Time)
+	FlushAll(now time.Time)
+}
+
+// Counters are per-protocol figures, read by diagnostics from other
+// goroutines (hence atomics).
+type Counters struct {
+	Packets      atomic.Uint64
+	Bytes        atomic.Uint64
+	Transactions atomic.Uint64
+}
+
+// Engine dispatches packets. Build it with New, then set TCP (created with
+// NewTCPParser as factory), Flows and ICMP as configured.
+type Engine struct {
+	insts []*protocol.Instance
+	// Port tables map a port to 1 + index into insts (0: no protocol). Two
+	// 128 KiB arrays make dispatch a single load.
+	tcpPorts [65536]uint16
+	udpPorts [65536]uint16
+	counters []*Counters
+
+	TCP   TCPAssembler
+	Flows PacketHandler
+	ICMP  PacketHandler
+
+	// TickEvery is how much packet time passes between timer runs.
+	TickEvery time.Duration
+	lastTick  time.Time
+	now       time.Time
+
+	Unrouted atomic.Uint64 // TCP/UDP packets on no configured port
+}
+
+// New builds the port tables. Port collisions must have been rejected by
+// the config layer; here the first instance wins.
+func New(insts []*protocol.Instance) *Engine {
+	e := &Engine{insts: insts, TickEvery: time.Second}
+	for i, in := range insts {
+		e.counters = append(e.counters, &Counters{})
+		for _, p := range in.Common.Ports {
+			if in.TCP != nil && e.tcpPorts[p] == 0 {
+				e.tcpPorts[p] = uint16(i + 1)
+			}
+			if in.UDP != nil && e.udpPorts[p] == 0 {
+				e.udpPorts[p] = uint16(i + 1)
+			}
+		}
+	}
+	return e
+}
+
+// Instances returns the protocol instances in configuration order.
+func (e *Engine) Instances() []*protocol.Instance { return e.insts }
+
+// CountersOf returns the counters of instance i.
+func (e *Engine) CountersOf(i int) *Counters { return e.counters[i] }
+
+// ServerPort reports which instance serves a TCP port (for the reassembler
+// to tell client from server on mid-stream starts).
+func (e *Engine) IsTCPServerPort(port uint16) bool { return e.tcpPorts[port] != 0 }
+
+// NewTCPParser is the reassembler's factory: it picks the protocol by the
+// server port, or returns nil when no protocol is configured on it.
+func (e *Engine) NewTCPParser(c *protocol.Conn) protocol.TCPParser {
+	idx := e.tcpPorts[c.Server.Port()]
+	if idx == 0 {
+		return nil
+	}
+	return e.insts[idx-1].TCP.NewConn(c)
+}
+
+// Packet handles one decoded packet.
+func (e *Engine) Packet(p *link.Packet) {
+	e.now = p.Timestamp
+	if e.Flows != nil {
+		e.Flows.Packet(p)
+	}
+	switch p.IPProto {
+	case 6:
+		idx := e.tcpPorts[p.DstPort]
+		if idx == 0 {
+			idx = e.tcpPorts[p.SrcPort]
+		}
+		if idx != 0 && e.TCP != nil {
+			c := e.counters[idx-1]
+			c.Packets.Add(1)
+			c.Bytes.Add(uint64(len(p.Payload)))
+			e.TCP.Packet(p)
+		} else {
+			e.Unrouted.Add(1)
+		}
+	case 17:
+		e.udp(p)
+	case 1, 58:
+		if e.ICMP != nil {
+			e.ICMP.Packet(p)
+		}
+	}
+	if p.Timestamp.Sub(e.lastTick) >= e.TickEvery {
+		e.Tick(p.Timestamp)
+	}
+}
+
+func (e *Engine) udp(p *link.Packet) {
+	dir := protocol.FromClient
+	idx := e.udpPorts[p.DstPort]
+	if idx == 0 {
+		idx = e.udpPorts[p.SrcPort]
+		dir = protocol.FromServer
+	}
+	if idx == 0 {
+		e.Unrouted.Add(1)
+		return
+	}
+	in := e.insts[idx-1]
+	c := e.counters[idx-1]
+	c.Packets.Add(1)
+	c.Bytes.Add(uint64(len(p.Payload)))
+	conn := protocol.Conn{IPProtocol: 17}
+	if p.NVLANs > 0 {
+		// Parsers may keep the Conn; the packet's array is reused.
+		conn.VLANs = append([]uint16(nil), p.VLANList()...)
+	}
+	src, dst := addrPort(p.SrcIP, p.SrcPort), addrPort(p.DstIP, p.DstPort)
+	if dir == protocol.FromClient {
+		conn.Client, conn.Server = src, dst
+	} else {
+		conn.Client, conn.Server = dst, src
+	}
+	in.UDP.Datagram(&conn, dir, p.Payload, p.Timestamp)
+}
+
+// Tick runs every timer at packet time now. Live captures call it on read
+// timeouts too, so idle periods still expire transactions and flows.
+func (e *Engine) Tick(now time.Time) {
+	if now.Before(e.lastTick) {
+		return
+	}
+	e.lastTick = now
+	if e.TCP != nil {
+		e.TCP.Expire(now)
+	}
+	for _, in := range e.insts {
+		if in.UDP != nil {
+			in.UDP.Expire(now)
+		}
+	}
+	if e.ICMP != nil {
+		e.ICMP.Tick(now)
+	}
+	if e.Flows != nil {
+		e.Flows.Tick(now)
+	}
+}
+
+// Now is the packet time of the last packet seen.
+func (e *Engine) Now() time.Time { return e.now }
+
+// Flush ends the input: every pending transaction and flow is published as
+// it would be on timeout, so nothing is lost to the file ending.
+func (e *Engine) Flush(now time.Time) {
+	if e.TCP != nil {
+		e.TCP.FlushAll(now)
+	}
+	for _, in := range e.insts {
+		if in.UDP != nil {
+			in.UDP.Flush()
+		}
+	}
+	if e.ICMP != nil {
+		e.ICMP.Flush(now)
+	}
+	if e.Flows != nil {
+		e.Flows.Flush(now)
+	}
+}

@@ -1,0 +1,156 @@
+package capture
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/network-traffic/network-traffic/ecsmap"
+	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/output"
+)
+
+// DocProcessor transforms or drops an encoded document (Beats processors).
+type DocProcessor interface {
+	Run(doc []byte) (out []byte, drop bool, err error)
+}
+
+// NewProcessors builds the processor chain of a stream from the unit's and
+// the stream's processor configs. It is set by the processors wiring; nil
+// chains cost nothing.
+var NewProcessors func(cfgs []map[string]any) (DocProcessor, error)
+
+// streamPublisher is the Publisher a protocol instance writes to: it
+// encodes each event with the stream's metadata, runs the stream's
+// processors and hands the document to the sink. One per stream, used from
+// the capture goroutine only, so the writer buffer is reused without locks.
+type streamPublisher struct {
+	id     string
+	typ    string
+	target string
+	meta   ecsmap.Meta
+	procs  DocProcessor
+	sink   Sink
+	log    *slog.Logger
+	w      ecsmap.Writer
+
+	mu sync.Mutex // guards swaps of meta/procs/target by Reconfigure
+
+	events, dropped, procErrors atomic.Uint64
+}
+
+func (p *streamPublisher) Publish(ev ecsmap.Event) {
+	p.mu.Lock()
+	doc := ecsmap.Encode(&p.w, ev, &p.meta)
+	procs, target := p.procs, p.target
+	p.mu.Unlock()
+	if procs != nil {
+		out, drop, err := procs.Run(doc)
+		if err != nil {
+			// A failing processor must not lose the event: publish it as
+			// it was and count the failure.
+			p.procErrors.Add(1)
+			p.log.Debug("processor failed", "stream", p.id, "error", err)
+		} else if drop {
+			p.dropped.Add(1)
+			return
+		} else {
+			doc = out
+		}
+	}
+	body := make([]byte, len(doc))
+	copy(body, doc)
+	p.events.Add(1)
+	p.sink.Send(output.Doc{Index: target, Body: body})
+}
+
+// buildMeta renders what the stream adds to every document.
+func buildMeta(st *config.Stream, agentExtra []byte) ecsmap.Meta {
+	m := ecsmap.Meta{Dataset: st.DataStream.Dataset, Tags: st.Tags, KeepNull: st.KeepNull}
+	var extra []byte
+	appendMember := func(key string, v any) {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		if len(extra) > 0 {
+			extra = append(extra, ',')
+		}
+		k, _ := json.Marshal(key)
+		extra = append(extra, k...)
+		extra = append(extra, ':')
+		extra = append(extra, raw...)
+	}
+	appendMember("data_stream", map[string]string{
+		"type": st.DataStream.Type, "dataset": st.DataStream.Dataset, "namespace": st.DataStream.Namespace,
+	})
+	if len(st.Fields) > 0 {
+		if st.FieldsUnderRoot {
+			for _, k := range sortedKeys(st.Fields) {
+				if reservedRoot[k] {
+					continue
+				}
+				appendMember(k, st.Fields[k])
+			}
+		} else {
+			appendMember("fields", st.Fields)
+		}
+	}
+	if len(agentExtra) > 0 {
+		if len(extra) > 0 {
+			extra = append(extra, ',')
+		}
+		extra = append(extra, agentExtra...)
+	}
+	m.Extra = extra
+	return m
+}
+
+// reservedRoot are keys Encode writes; user fields may not shadow them
+// (a duplicate key would make the JSON ambiguous).
+var reservedRoot = map[string]bool{
+	"@timestamp": true, "event": true, "network": true, "source": true, "destination": true,
+	"client": true, "server": true, "related": true, "status": true, "type": true, "method": true,
+	"query": true, "resource": true, "path": true, "request": true, "response": true, "params": true,
+	"error": true, "tags": true, "data_stream": true,
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+func newStreamPublisher(st *config.Stream, unitProcs []map[string]any, sink Sink, agentExtra []byte, log *slog.Logger) (*streamPublisher, error) {
+	p := &streamPublisher{id: st.ID, typ: st.Type, sink: sink, log: log}
+	if err := p.configure(st, unitProcs, agentExtra); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *streamPublisher) configure(st *config.Stream, unitProcs []map[string]any, agentExtra []byte) error {
+	var procs DocProcessor
+	cfgs := append(append([]map[string]any(nil), unitProcs...), st.Processors...)
+	if len(cfgs) > 0 && NewProcessors != nil {
+		var err error
+		procs, err = NewProcessors(cfgs)
+		if err != nil {
+			return fmt.Errorf("stream %s (%s): processors: %w", st.ID, st.Type, err)
+		}
+	}
+	meta := buildMeta(st, agentExtra)
+	p.mu.Lock()
+	p.meta, p.procs, p.target = meta, procs, st.Target()
+	p.mu.Unlock()
+	return nil
+}
