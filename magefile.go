@@ -1,0 +1,116 @@
+//go:build mage
+
+// Developer tasks: `go run github.com/magefile/mage <target>` (or `mage
+// <target>` with mage installed). `mage -l` lists them.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Default target.
+var Default = Build
+
+func run(env map[string]string, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	fmt.Println(">", name, strings.Join(args, " "))
+	return cmd.Run()
+}
+
+// Build compiles build/network-traffic and puts the Elastic Agent component
+// spec beside it.
+func Build() error {
+	version := "0.1.0-dev"
+	if out, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output(); err == nil {
+		version = strings.TrimSpace(string(out))
+	}
+	if err := run(nil, "go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version,
+		"-o", "build/network-traffic", "./cmd/network-traffic"); err != nil {
+		return err
+	}
+	if spec, err := os.ReadFile("network-traffic.spec.yml"); err == nil {
+		return os.WriteFile("build/network-traffic.spec.yml", spec, 0o644)
+	}
+	return nil
+}
+
+// Test runs every Go test once (no cache). Set NT_REQUIRE_ES=1 to make
+// tests that need Elasticsearch fail instead of skip when it is absent.
+func Test() error {
+	return run(nil, "go", "test", "-count=1", "-timeout", "20m", "./...")
+}
+
+var fuzzFunc = regexp.MustCompile(`^func (Fuzz\w+)\(f \*testing\.F\)`)
+
+// Fuzz runs every FuzzXxx target for FUZZTIME each (default 10s).
+func Fuzz() error {
+	fuzzTime := os.Getenv("FUZZTIME")
+	if fuzzTime == "" {
+		fuzzTime = "10s"
+	}
+	targets := map[string][]string{} // package dir -> targets
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "build" || d.Name() == "node_modules") && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if m := fuzzFunc.FindStringSubmatch(sc.Text()); m != nil {
+				dir := "./" + filepath.Dir(path)
+				targets[dir] = append(targets[dir], m[1])
+			}
+		}
+		return sc.Err()
+	})
+	if err != nil {
+		return err
+	}
+	dirs := make([]string, 0, len(targets))
+	for d := range targets {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, dir := range dirs {
+		for _, t := range targets[dir] {
+			if err := run(nil, "go", "test", "-run=^$", "-fuzz=^"+t+"$", "-fuzztime="+fuzzTime, dir); err != nil {
+				return fmt.Errorf("fuzz %s %s: %w", dir, t, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Bench builds the large mixed capture if missing (_dev/bench/make-capture.sh)
+// and measures the binary on it, writing results to BENCHMARKS.md.
+func Bench() error {
+	return run(nil, "bash", "_dev/bench/run.sh")
+}
+
+// ES starts the local Elasticsearch-compatible node used by the tests
+// (_dev/es/start.sh) and waits until it is healthy.
+func ES() error {
+	return run(nil, "bash", "_dev/es/start.sh")
+}
