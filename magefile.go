@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/network-traffic/network-traffic/internal/pkgbuild"
 )
 
 // Default target.
@@ -113,4 +115,19 @@ func Bench() error {
 // (_dev/es/start.sh) and waits until it is healthy.
 func ES() error {
 	return run(nil, "bash", "_dev/es/start.sh")
+}
+
+// Package assembles the Fleet package into build/packages/network_traffic-<version>/ (and
+// its .zip) from manifest.yml, changelog.yml, package/, fields/ and pipelines/, then runs
+// Elastic's package-spec validator on it. Any validation error fails the target.
+func Package() error {
+	pkgDir, err := pkgbuild.Build(".", filepath.Join("build", "packages"))
+	if err != nil {
+		return fmt.Errorf("assemble package: %w", err)
+	}
+	if err := pkgbuild.Validate(pkgDir); err != nil {
+		return err
+	}
+	fmt.Println("package OK:", pkgDir, "and", pkgDir+".zip")
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/elastic/package-spec/v3/code/go/pkg/validator"
 )
 
 // TestBuildAndValidate assembles the real package and runs Elastic's validator on it.
@@ -21,8 +23,9 @@ func TestBuildAndValidate(t *testing.T) {
 	if filepath.Base(pkgDir) != "network_traffic-"+version {
 		t.Errorf("package dir %s, want network_traffic-%s", pkgDir, version)
 	}
-	if _, err := os.Stat(pkgDir + ".zip"); err != nil {
-		t.Errorf("zip not written: %v", err)
+	// The zip is what Fleet uploads: it must validate too.
+	if err := validator.ValidateFromZip(pkgDir + ".zip"); err != nil {
+		t.Errorf("zip: %v", err)
 	}
 	for _, ds := range DataStreams {
 		for _, f := range []string{

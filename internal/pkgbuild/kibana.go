@@ -72,7 +72,7 @@ func writeKibanaAssets(srcRoot, pkgDir string) error {
 				"panelIndex": pid,
 				"gridData":   obj{"x": (i % 2) * 24, "y": (i / 2) * 15, "w": w, "h": h, "i": pid},
 				"embeddableConfig": obj{
-					"attributes":  attrs,
+					"attributes":   attrs,
 					"enhancements": obj{},
 				},
 			})

@@ -1,0 +1,163 @@
+package pkgbuild
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+var packetbeatType = map[string]string{"memcached": "memcache"}
+
+func renderDefault(t *testing.T, ds string, override map[string]any) map[string]any {
+	t.Helper()
+	vars, err := DefaultVars(SourceRoot(), ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range override {
+		vars[k] = v
+	}
+	out, err := RenderStream(ds, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(out), &cfg); err != nil {
+		t.Fatalf("%s: rendered config is not YAML: %v\n%s", ds, err, out)
+	}
+	return cfg
+}
+
+// Every stream template renders with Fleet's defaults into the config our packet input reads.
+func TestStreamTemplatesRenderDefaults(t *testing.T) {
+	for _, ds := range DataStreams {
+		t.Run(ds, func(t *testing.T) {
+			cfg := renderDefault(t, ds, nil)
+			want := ds
+			if pt, ok := packetbeatType[ds]; ok {
+				want = pt
+			}
+			if cfg["type"] != want {
+				t.Errorf("type = %v, want %s", cfg["type"], want)
+			}
+			vars, _ := DefaultVars(SourceRoot(), ds)
+			if ports, ok := vars["port"]; ok {
+				if !reflect.DeepEqual(cfg["ports"], ports) {
+					t.Errorf("ports = %v, want manifest default %v", cfg["ports"], ports)
+				}
+			} else if _, has := cfg["ports"]; has {
+				t.Errorf("%s has no port var but renders ports", ds)
+			}
+			if cfg["fields_under_root"] != true {
+				t.Errorf("fields_under_root = %v", cfg["fields_under_root"])
+			}
+			conf, _ := cfg["fields"].(map[string]any)["_conf"].(map[string]any)
+			if conf["geoip_enrich"] != true || conf["map_to_ecs"] != true {
+				t.Errorf("fields._conf = %v, want geoip_enrich and map_to_ecs true", conf)
+			}
+			procs, _ := cfg["processors"].([]any)
+			if len(procs) != 1 || !hasKey(procs[0], "add_host_metadata") {
+				t.Errorf("processors = %v, want [add_host_metadata]", procs)
+			}
+			// Defaults leave the capture settings to the input.
+			for _, k := range []string{"interface", "tags", "procs", "interfaces", "npcap", "ignore_outgoing"} {
+				if _, has := cfg[k]; has {
+					t.Errorf("default config has %s: %v", k, cfg[k])
+				}
+			}
+		})
+	}
+}
+
+func hasKey(v any, k string) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	_, has := m[k]
+	return has
+}
+
+// User settings reach the config: forwarded tag, processors, pcap file vs device, VLANs,
+// protocol options, booleans that default to true can be turned off.
+func TestStreamTemplateUserSettings(t *testing.T) {
+	cfg := renderDefault(t, "http", map[string]any{
+		"tags":                []any{"forwarded", "lab"},
+		"processors":          "- drop_fields:\n    fields: [http.request.headers]",
+		"interface":           "/tmp/capture.pcap",
+		"with_vlans":          true,
+		"ignore_outgoing":     true,
+		"monitor_processes":   true,
+		"send_headers":        []any{"User-Agent", "Host"},
+		"decode_body":         false,
+		"transaction_timeout": "30s",
+		"port":                []any{8080},
+	})
+	procs := cfg["processors"].([]any)
+	if len(procs) != 2 || !hasKey(procs[0], "add_observer_metadata") || !hasKey(procs[1], "drop_fields") {
+		t.Errorf("processors = %v", procs)
+	}
+	checks := map[string]any{
+		"tags":                []any{"forwarded", "lab"},
+		"interface":           map[string]any{"file": "/tmp/capture.pcap"},
+		"interfaces":          map[string]any{"with_vlans": true},
+		"ignore_outgoing":     true,
+		"procs":               map[string]any{"enabled": true},
+		"send_headers":        []any{"User-Agent", "Host"},
+		"decode_body":         false,
+		"transaction_timeout": "30s",
+		"ports":               []any{8080},
+	}
+	for k, want := range checks {
+		if !reflect.DeepEqual(cfg[k], want) {
+			t.Errorf("%s = %#v, want %#v", k, cfg[k], want)
+		}
+	}
+
+	dev := renderDefault(t, "dns", map[string]any{"interface": "eth0"})
+	if !reflect.DeepEqual(dev["interface"], map[string]any{"device": "eth0"}) {
+		t.Errorf("interface = %v, want device eth0", dev["interface"])
+	}
+	sip := renderDefault(t, "sip", map[string]any{"use_tcp": true})
+	if sip["transport_protocol"] != "tcp" {
+		t.Errorf("sip transport_protocol = %v", sip["transport_protocol"])
+	}
+	flow := renderDefault(t, "flow", map[string]any{"period": "-1s"})
+	if flow["period"] != "-1s" || flow["timeout"] != "30s" {
+		t.Errorf("flow period/timeout = %v/%v", flow["period"], flow["timeout"])
+	}
+}
+
+func TestHandlebarsSubset(t *testing.T) {
+	tmpl := "a: {{x}}\n{{#if l}}\nl:\n{{#each l}}\n  - {{this}}\n{{/each}}\n{{/if}}\n{{#contains \"b\" l}}\nhas: b\n{{else}}\nhas: none\n{{/contains}}\n{{#if (contains \".pcap\" f)}}\nfile: {{f}}\n{{/if}}\nend\n"
+	cases := []struct {
+		vars map[string]any
+		want string
+	}{
+		{map[string]any{"x": 1, "l": []any{"a", "b"}, "f": "x.pcap"}, "a: 1\nl:\n  - a\n  - b\nhas: b\nfile: x.pcap\nend\n"},
+		{map[string]any{"x": "s", "l": []any{}, "f": "eth0"}, "a: s\nhas: none\nend\n"},
+		{map[string]any{}, "a: \nhas: none\nend\n"},
+	}
+	for _, c := range cases {
+		got, err := renderTemplate(tmpl, c.vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("vars %v:\ngot  %q\nwant %q", c.vars, got, c.want)
+		}
+	}
+	for _, bad := range []string{"{{#if x}}never closed", "{{#with x}}{{/with}}", "{{x", "{{#if x}}{{/each}}"} {
+		if _, err := renderTemplate(bad, nil); err == nil {
+			t.Errorf("%q rendered without error", bad)
+		}
+	}
+}
+
+func TestRenderStreamUnknownDataStream(t *testing.T) {
+	if _, err := RenderStream("nosuch", nil); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("want error naming nosuch, got %v", err)
+	}
+}
