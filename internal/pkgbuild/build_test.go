@@ -38,6 +38,15 @@ func TestBuildAndValidate(t *testing.T) {
 			}
 		}
 	}
+	pls, err := InstallablePipelines(pkgDir, "dns", version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"", "-compatibility", "-geoip"} {
+		if _, ok := pls["logs-network_traffic.dns-"+version+n]; !ok {
+			t.Errorf("InstallablePipelines lacks logs-network_traffic.dns-%s%s (have %d)", version, n, len(pls))
+		}
+	}
 	readme, err := os.ReadFile(filepath.Join(pkgDir, "docs", "README.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ package pkgbuild
 //	{{#each name}}..{{this}}..{{/each}}  iterate a list
 //	{{#contains "needle" name}}..{{else}}..{{/contains}}   list membership or substring
 //	(contains "needle" name)             the same as a sub-expression inside #if
+//	{{#unless expr}}..{{/unless}}        negated #if
 //
 // Block tags alone on a line ("standalone") are removed with their line, as Handlebars does,
 // so templates can keep one tag per line and still render clean YAML.

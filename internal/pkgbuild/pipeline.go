@@ -2,7 +2,10 @@ package pkgbuild
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 )
 
 // Ingest pipeline naming.
@@ -46,4 +49,27 @@ func RenderPipeline(src []byte, ds, version string) []byte {
 		name := ingestPipelineRef.FindSubmatch(m)[1]
 		return []byte(PipelineName(ds, string(name), version))
 	})
+}
+
+// InstallablePipelines returns the ingest pipelines of data stream ds in an assembled package
+// (pkgDir from Build), keyed by their installed name (PipelineName) with references rendered:
+// what Fleet would PUT to _ingest/pipeline/<name> (YAML; convert to JSON before sending).
+func InstallablePipelines(pkgDir, ds, version string) (map[string][]byte, error) {
+	files, err := filepath.Glob(filepath.Join(pkgDir, "data_stream", ds, "elasticsearch", "ingest_pipeline", "*.yml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no ingest pipelines for data stream %s", pkgDir, ds)
+	}
+	out := make(map[string][]byte, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSuffix(filepath.Base(f), ".yml")
+		out[PipelineName(ds, name, version)] = RenderPipeline(b, ds, version)
+	}
+	return out, nil
 }
