@@ -48,6 +48,7 @@ type flags struct {
 	debug       bool
 	showVersion bool
 	filter      string
+	statsJSON   string
 	es          esFlags
 }
 
@@ -81,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.debug, "d", false, "debug logging")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.StringVar(&f.filter, "f", "", "BPF `filter` (default: built from the enabled protocols' ports)")
+	fs.StringVar(&f.statsJSON, "stats-json", "", "on exit, write the counters (and allocation totals) as JSON to `file`")
 	f.es.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: network-traffic [flags]\n       network-traffic devices\n       network-traffic agent   (run under Elastic Agent)\n\nFlags:\n")
@@ -150,7 +152,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := out.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
-	printSummary(stderr, worker.Stats(), queue, time.Since(started))
+	stats := worker.Stats()
+	printSummary(stderr, stats, queue, time.Since(started))
+	if f.statsJSON != "" {
+		if err := writeStatsJSON(f.statsJSON, stats, time.Since(started)); err != nil {
+			fmt.Fprintf(stderr, "network-traffic: %v\n", err)
+		}
+	}
 	if runErr != nil {
 		fmt.Fprintf(stderr, "network-traffic: %v\n", runErr)
 		if errors.Is(runErr, io.ErrUnexpectedEOF) {

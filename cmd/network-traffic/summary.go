@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"runtime"
 	"io"
 	"os"
 	"sort"
@@ -67,4 +69,23 @@ func startProgress(w io.Writer, worker *capture.Worker, reading bool) (stop func
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// writeStatsJSON records the run's counters plus the process's allocation
+// totals, for the benchmark (allocations per packet).
+func writeStatsJSON(path string, s capture.Stats, took time.Duration) error {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	doc := struct {
+		capture.Stats
+		Seconds    float64 `json:"seconds"`
+		Mallocs    uint64  `json:"mallocs"`
+		TotalAlloc uint64  `json:"total_alloc_bytes"`
+		HeapSys    uint64  `json:"heap_sys_bytes"`
+	}{s, took.Seconds(), ms.Mallocs, ms.TotalAlloc, ms.HeapSys}
+	raw, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
 }
