@@ -2,21 +2,45 @@ package capture
 
 import (
 	"github.com/network-traffic/network-traffic/decoders/engine"
+	"github.com/network-traffic/network-traffic/decoders/flows"
+	"github.com/network-traffic/network-traffic/decoders/icmp"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/decoders/tcp"
 	"github.com/network-traffic/network-traffic/input/config"
 )
 
-// Wiring of the concrete reassembler, flow table and ICMP tracker.
+// Wiring of the concrete reassembler, flow table and ICMP tracker into the
+// engine's small interfaces.
 
 func newTCPAssembler(e *engine.Engine) engine.TCPAssembler {
 	return tcp.NewAssembler(tcp.Config{}, e.NewTCPParser)
 }
 
 func newFlows(st *config.Stream, pub protocol.Publisher) (engine.PacketHandler, error) {
-	return nil, nil
+	cfg, err := flows.ParseConfig(withKeepNull(st))
+	if err != nil {
+		return nil, err
+	}
+	return flows.New(cfg, pub), nil
 }
 
 func newICMP(st *config.Stream, pub protocol.Publisher) (engine.PacketHandler, error) {
-	return nil, nil
+	cfg, err := icmp.ParseConfig(withKeepNull(st))
+	if err != nil {
+		return nil, err
+	}
+	return icmp.New(cfg, pub), nil
+}
+
+// withKeepNull gives the stream's options back their keep_null, which the
+// config layer lifted out for the publisher.
+func withKeepNull(st *config.Stream) map[string]any {
+	opts := make(map[string]any, len(st.Options)+1)
+	for k, v := range st.Options {
+		opts[k] = v
+	}
+	if st.KeepNull {
+		opts["keep_null"] = true
+	}
+	return opts
 }
