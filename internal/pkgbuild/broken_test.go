@@ -60,13 +60,16 @@ func TestValidateReportsBrokenManifest(t *testing.T) {
 	if !strings.Contains(msg, want) {
 		t.Errorf("error does not name %s<line>: %s", want, msg)
 	}
+	if !strings.Contains(msg, "(source: package/dns/manifest.yml)") {
+		t.Errorf("error does not name the source file: %s", msg)
+	}
 	// The validator's own wording for an enum violation.
 	if !strings.Contains(msg, "streams.0.vars.2.type") || !strings.Contains(msg, "must be one of") {
 		t.Errorf("error lacks the validator's message: %s", msg)
 	}
 	// Line of `- name: monitor_processes` in the corrupted source (same in the package copy).
 	line := lineOf(t, filepath.Join(src, "package", "dns", "manifest.yml"), "type: boolean")
-	if !strings.Contains(msg, want+strconv.Itoa(line)+":") {
+	if !strings.Contains(msg, want+strconv.Itoa(line)+" ") {
 		t.Errorf("error does not point at line %d: %s", line, msg)
 	}
 }

@@ -67,7 +67,36 @@ func locate(pkgDir, msg string) string {
 			where += ":" + strconv.Itoa(line)
 		}
 	}
+	if srcFile := sourceOf(rel); srcFile != "" {
+		where += " (source: " + srcFile + ")"
+	}
 	return where + ": " + msg
+}
+
+// sourceOf names the repository source a file of the assembled package was copied from, so a
+// validator error can be fixed where it belongs ("" when generated or unknown).
+func sourceOf(rel string) string {
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	switch {
+	case len(parts) == 1 && (parts[0] == "manifest.yml" || parts[0] == "changelog.yml"):
+		return parts[0]
+	case len(parts) >= 3 && parts[0] == "data_stream":
+		ds, rest := parts[1], parts[2:]
+		switch rest[0] {
+		case "fields":
+			if rest[len(rest)-1] == "protocol_ecs.yml" {
+				return "pipelines/" + ds + "/compatibility.yml (generated fields)"
+			}
+			return "fields/{_shared," + ds + "}/" + rest[len(rest)-1]
+		case "elasticsearch":
+			return "pipelines/{_shared," + ds + "}/" + rest[len(rest)-1]
+		default:
+			return "package/" + ds + "/" + strings.Join(rest, "/")
+		}
+	case parts[0] == "kibana":
+		return "package/kibana/"
+	}
+	return ""
 }
 
 // yamlLine returns the line of the node at dotted path (map keys and list indexes, as in
