@@ -1,0 +1,105 @@
+// Package flows keeps the flow table: per bidirectional flow packet and byte
+// counters, reported every period and once more, final, when the flow goes
+// idle, as Packetbeat's flow data stream does.
+package flows
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+)
+
+// Config holds the flow stream's options.
+type Config struct {
+	Enabled bool
+	// Timeout ends a flow after this much packet time without packets
+	// (Packetbeat: 30s, at least 1s).
+	Timeout time.Duration
+	// Period is the interval of intermediate reports; zero or negative (the
+	// integration's -1) disables them, leaving only the final report.
+	Period time.Duration
+	// KeepNull is honoured by the encoder (ecsmap.Meta.KeepNull).
+	KeepNull bool
+	// DeltaReports makes each report count only the packets and bytes since
+	// the flow's previous report (enable_delta_flow_reports).
+	DeltaReports bool
+	// MaxFlows bounds the table. When full, the least recently active flow
+	// is reported (final) and evicted to make room; counted in Stats.Evicted.
+	MaxFlows int
+}
+
+// DefaultConfig is what a flow stream without options gets.
+func DefaultConfig() Config {
+	return Config{Enabled: true, Timeout: 30 * time.Second, Period: 10 * time.Second, MaxFlows: 65536}
+}
+
+// ParseConfig reads the flow stream's options: timeout, period, keep_null,
+// enable_delta_flow_reports, max_flows. Stream-layer keys are ignored; other
+// unknown keys are errors.
+func ParseConfig(opts map[string]any) (Config, error) {
+	c := DefaultConfig()
+	var errs []string
+	for k, v := range opts {
+		var err error
+		switch k {
+		case "enabled":
+			c.Enabled, err = protocol.AsBool(v)
+		case "keep_null":
+			c.KeepNull, err = protocol.AsBool(v)
+		case "enable_delta_flow_reports":
+			c.DeltaReports, err = protocol.AsBool(v)
+		case "timeout":
+			c.Timeout, err = protocol.AsDuration(v)
+			if err == nil && c.Timeout < time.Second {
+				err = fmt.Errorf("must be at least 1s")
+			}
+		case "period":
+			c.Period, err = protocol.AsDuration(v)
+			if err == nil && c.Period > 0 && c.Period < time.Second {
+				err = fmt.Errorf("must be -1 (no periodic reports) or at least 1s")
+			}
+		case "max_flows":
+			var n int
+			n, err = asPositiveInt(v)
+			c.MaxFlows = n
+		default:
+			if !protocol.StreamKeys[k] {
+				err = fmt.Errorf("unknown option")
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", k, err))
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return c, fmt.Errorf("flow: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func asPositiveInt(v any) (int, error) {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint64:
+		n = int64(x)
+	case float64:
+		n = int64(x)
+		if float64(n) != x {
+			return 0, fmt.Errorf("%v is not a whole number", x)
+		}
+	default:
+		return 0, fmt.Errorf("%v is not a number", v)
+	}
+	if n < 1 || n > 1<<26 {
+		return 0, fmt.Errorf("%d is outside 1-%d", n, 1<<26)
+	}
+	return int(n), nil
+}

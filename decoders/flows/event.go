@@ -1,0 +1,62 @@
+package flows
+
+import (
+	"strconv"
+
+	"github.com/network-traffic/network-traffic/ecsmap"
+)
+
+var (
+	categories   = []string{"network"}
+	typesOngoing = []string{"connection"}
+	typesEnd     = []string{"connection", "end"}
+)
+
+// transportNames maps IANA protocol numbers to network.transport values.
+var transportNames = func() (n [256]string) {
+	for i := range n {
+		n[i] = strconv.Itoa(i)
+	}
+	n[1], n[2], n[6], n[17], n[41], n[47], n[50], n[51], n[58], n[132] =
+		"icmp", "igmp", "tcp", "udp", "ipv6", "gre", "esp", "ah", "ipv6-icmp", "sctp"
+	return n
+}()
+
+func transportName(proto uint8) string { return transportNames[proto] }
+
+// Event is one flow report.
+type Event struct {
+	base  ecsmap.Base
+	final bool
+	id    string
+	vlans []uint16
+}
+
+// EventBase implements ecsmap.Event.
+func (e *Event) EventBase() *ecsmap.Base { return &e.base }
+
+// Final reports whether this is the flow's last report.
+func (e *Event) Final() bool { return e.final }
+
+// ID is flow.id.
+func (e *Event) ID() string { return e.id }
+
+// WriteFields writes the flow group: final, id, and vlan (one id, or an
+// array outer first for Q-in-Q, as Packetbeat documents flow.vlan).
+func (e *Event) WriteFields(w *ecsmap.Writer) {
+	w.Object("flow")
+	w.Bool("final", e.final)
+	w.Str("id", e.id)
+	switch len(e.vlans) {
+	case 0:
+	case 1:
+		w.Int("vlan", int64(e.vlans[0]))
+	default:
+		w.ArrayStart("vlan")
+		for _, v := range e.vlans {
+			w.ElemInt(int64(v))
+		}
+		w.ArrayEnd()
+	}
+	w.End()
+}
