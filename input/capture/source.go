@@ -143,10 +143,10 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	case errors.Is(err, io.EOF), errors.Is(err, pcap.NextErrorNoMorePackets):
 		return nil, ci, io.EOF
 	default:
-		// A file cut mid-record ends like EOF after what was readable;
-		// the error text says so.
-		if !s.live && strings.Contains(err.Error(), "truncated") {
-			return nil, ci, fmt.Errorf("%w: %v", io.ErrUnexpectedEOF, err)
+		// A file cut mid-record ends after what was readable; the error
+		// says so and the caller keeps every event decoded before it.
+		if !s.live {
+			return nil, ci, fmt.Errorf("%w: the pcap file ends mid-record or is damaged after this point (libpcap: %v)", io.ErrUnexpectedEOF, err)
 		}
 		return nil, ci, err
 	}

@@ -55,7 +55,7 @@ type captureRun struct {
 	done       chan struct{}
 
 	packets, bytes, decodeErrors atomic.Uint64
-	readErr                      atomic.Value // string
+	readErr                      atomic.Value // error
 }
 
 // New validates the input, builds every capture and opens its interface, so
@@ -231,8 +231,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	close(w.finished)
 	var errs []error
 	for _, r := range w.runs {
-		if s, _ := r.readErr.Load().(string); s != "" {
-			errs = append(errs, errors.New(s))
+		if e, _ := r.readErr.Load().(error); e != nil {
+			errs = append(errs, e)
 		}
 	}
 	w.mu.Unlock()
@@ -287,7 +287,7 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 				err = oerr
 			}
 			if !errors.Is(err, io.EOF) {
-				r.readErr.Store(fmt.Sprintf("%s: %v", r.cfg.Interface.Key(), err))
+				r.readErr.Store(fmt.Errorf("%s: %w", r.cfg.Interface.Key(), err))
 				log.Warn("capture read ended", "source", r.cfg.Interface.Key(), "error", err)
 			}
 			break

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const samplePcap = "../../_dev/pcaps/sample.pcap"
+
+// runCLI runs the command in-process and returns the NDJSON documents.
+func runCLI(t *testing.T, args ...string) (docs []map[string]any, stderr string, code int) {
+	t.Helper()
+	outFile := filepath.Join(t.TempDir(), "out.ndjson")
+	var so, se bytes.Buffer
+	code = run(append(args, "-o", outFile), &so, &se)
+	raw, err := os.ReadFile(outFile)
+	if err != nil && code == 0 {
+		t.Fatalf("no output file: %v (stderr: %s)", err, se.String())
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("invalid JSON line %q: %v", sc.Text(), err)
+		}
+		docs = append(docs, m)
+	}
+	return docs, se.String(), code
+}
+
+func get(m map[string]any, path string) any {
+	var cur any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+func num(v any) int64 {
+	f, _ := v.(float64)
+	return int64(f)
+}
+
+func needTshark(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tshark is required in CI (.ci/setup installs it)")
+		}
+		t.Skip("tshark not installed")
+	}
+}
+
+func tshark(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark %v: %v", args, err)
+	}
+	return string(out)
+}
+
+func byType(docs []map[string]any) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for _, d := range docs {
+		typ, _ := d["type"].(string)
+		out[typ] = append(out[typ], d)
+	}
+	return out
+}
+
+// Flow records must agree with tshark's conversation table: same
+// conversations, same packet and byte counts per direction.
+func TestSampleFlowsMatchTshark(t *testing.T) {
+	needTshark(t)
+	docs, stderr, code := runCLI(t, "-I", samplePcap, "-t")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	flows := byType(docs)["flow"]
+	type conv struct{ aPk, aBy, bPk, bBy int64 }
+	want := map[string]conv{} // "ip:port-ip:port" with the client (first) side first
+	line := regexp.MustCompile(`^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+(\d+) bytes\s+(\d+)\s+(\d+) bytes`)
+	for _, proto := range []string{"tcp", "udp"} {
+		for _, l := range strings.Split(tshark(t, "-r", samplePcap, "-q", "-z", "conv,"+proto), "\n") {
+			m := line.FindStringSubmatch(strings.TrimSpace(l))
+			if m == nil {
+				continue
+			}
+			// tshark: "<-" is frames from B to A, "->" from A to B.
+			bPk, _ := strconv.ParseInt(m[3], 10, 64)
+			bBy, _ := strconv.ParseInt(m[4], 10, 64)
+			aPk, _ := strconv.ParseInt(m[5], 10, 64)
+			aBy, _ := strconv.ParseInt(m[6], 10, 64)
+			want[m[1]+"-"+m[2]] = conv{aPk, aBy, bPk, bBy}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("tshark found no conversations")
+	}
+	got := map[string]conv{}
+	for _, f := range flows {
+		if get(f, "network.transport") == "icmp" {
+			continue
+		}
+		if get(f, "flow.final") != true {
+			t.Errorf("flow at end of file not final: %v", f)
+		}
+		key := fmt.Sprintf("%s:%d-%s:%d", get(f, "source.ip"), num(get(f, "source.port")), get(f, "destination.ip"), num(get(f, "destination.port")))
+		got[key] = conv{num(get(f, "source.packets")), num(get(f, "source.bytes")), num(get(f, "destination.packets")), num(get(f, "destination.bytes"))}
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("flow %s missing (got %v)", k, got)
+		} else if g != w {
+			t.Errorf("flow %s: got %+v, tshark says %+v", k, g, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d TCP/UDP flows, tshark has %d conversations", len(got), len(want))
+	}
+}
+
+// Every document's network.community_id equals tshark's communityid for
+// the same packets.
+func TestSampleCommunityIDMatchesTshark(t *testing.T) {
+	needTshark(t)
+	docs, stderr, code := runCLI(t, "-I", samplePcap, "-t")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	ids := map[string]bool{}
+	for _, l := range strings.Split(tshark(t, "-r", samplePcap, "--enable-protocol", "communityid", "-T", "fields", "-e", "communityid"), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			ids[l] = true
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("tshark printed no community ids")
+	}
+	for _, d := range docs {
+		id, _ := get(d, "network.community_id").(string)
+		if !ids[id] {
+			t.Errorf("%s document has community_id %q, not among tshark's %v", d["type"], id, ids)
+		}
+	}
+}
+
+func TestSampleICMPPairs(t *testing.T) {
+	docs, stderr, code := runCLI(t, "-I", samplePcap, "-t")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	icmp := byType(docs)["icmp"]
+	if len(icmp) != 2 {
+		t.Fatalf("want 2 ping transactions, got %d", len(icmp))
+	}
+	for _, d := range icmp {
+		if get(d, "icmp.request.type") != 8.0 || get(d, "icmp.response.type") != 0.0 || d["status"] != "OK" {
+			t.Errorf("unexpected icmp doc %v", d)
+		}
+		if get(d, "data_stream.dataset") != "network_traffic.icmp" || get(d, "event.dataset") != "network_traffic.icmp" {
+			t.Errorf("dataset fields wrong: %v", d)
+		}
+	}
+}
+
+// A config file of the input unit's shape selects streams and their
+// data streams; flows off means only the listed protocol's events.
+func TestConfigFileSelectsStreams(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(cfg, []byte(`
+id: laptop
+type: packet
+data_stream: {namespace: testns}
+streams:
+  - {id: icmp-1, type: icmp, tags: [lab], data_stream: {dataset: network_traffic.icmp}}
+`), 0o644)
+	docs, stderr, code := runCLI(t, "-c", cfg, "-I", samplePcap, "-t")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if len(docs) != 2 {
+		t.Fatalf("want the 2 icmp docs only, got %d", len(docs))
+	}
+	for _, d := range docs {
+		if get(d, "data_stream.namespace") != "testns" {
+			t.Errorf("namespace not applied: %v", d["data_stream"])
+		}
+		if tags, _ := d["tags"].([]any); len(tags) != 1 || tags[0] != "lab" {
+			t.Errorf("tags not applied: %v", d["tags"])
+		}
+	}
+}
+
+func TestBadInputsGiveClearErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, config string
+		args         []string
+		want         string
+	}{
+		{"missing pcap", "", []string{"-I", filepath.Join(dir, "nope.pcap")}, "no such file"},
+		{"unreadable yaml", "streams: [ {", nil, "config"},
+		{"unknown interface", "", []string{"-i", "nosuchif0"}, `unknown interface "nosuchif0"`},
+		{"no streams", "id: x\ntype: packet\n", nil, "no streams"},
+		{"bad BPF", "", []string{"-I", samplePcap, "-f", "port port"}, "BPF filter"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			if c.config != "" {
+				p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".yml")
+				os.WriteFile(p, []byte(c.config), 0o644)
+				args = append(args, "-c", p)
+			}
+			_, stderr, code := runCLI(t, args...)
+			if code == 0 {
+				t.Fatalf("want failure, got exit 0")
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr %q does not mention %q", stderr, c.want)
+			}
+		})
+	}
+}
+
+// A pcap cut mid-record still yields every event before the cut.
+func TestTruncatedPcapKeepsGoodPackets(t *testing.T) {
+	raw, err := os.ReadFile(samplePcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.pcap")
+	os.WriteFile(cut, raw[:len(raw)-30], 0o644)
+	full, _, _ := runCLI(t, "-I", samplePcap, "-t")
+	part, stderr, code := runCLI(t, "-I", cut, "-t")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if len(byType(part)["icmp"]) < 1 || len(part) < len(full)-2 {
+		t.Errorf("cut file lost events: %d vs %d (stderr %s)", len(part), len(full), stderr)
+	}
+}
