@@ -34,8 +34,8 @@ func (r *recorder) Gap(d protocol.Dir, n int, ts time.Time) {
 	r.events = append(r.events, fmt.Sprintf("gap %s %d", d, n))
 }
 func (r *recorder) Fin(d protocol.Dir, ts time.Time) { r.events = append(r.events, "fin "+d.String()) }
-func (r *recorder) Expire(now time.Time)              { r.expires++ }
-func (r *recorder) Close(ts time.Time)                { r.events = append(r.events, "close") }
+func (r *recorder) Expire(now time.Time)             { r.expires++ }
+func (r *recorder) Close(ts time.Time)               { r.events = append(r.events, "close") }
 
 // consumeLines takes complete lines only, leaving a partial line as tail.
 func consumeLines(data []byte) int { return bytes.LastIndexByte(data, '\n') + 1 }
@@ -48,12 +48,12 @@ var (
 
 // harness drives an assembler with hand-made segments of one connection.
 type harness struct {
-	t     *testing.T
-	a     *Assembler
-	recs  []*recorder
-	ts    time.Time
-	cseq  uint32 // client's next sequence number
-	sseq  uint32
+	t      *testing.T
+	a      *Assembler
+	recs   []*recorder
+	ts     time.Time
+	cseq   uint32 // client's next sequence number
+	sseq   uint32
 	accept func(c *protocol.Conn) bool
 	lines  bool
 }

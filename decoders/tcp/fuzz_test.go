@@ -130,4 +130,3 @@ func FuzzAssembler(f *testing.F) {
 		}
 	})
 }
-
