@@ -131,6 +131,11 @@ func (a *Assembler) Packet(p *link.Packet) {
 		a.segment(c, d, seq, p.Payload, ts)
 	}
 	if p.Flags&link.FlagFIN != 0 && !s.fin {
+		if !s.started {
+			// A direction that never sent data (joined mid-stream): its
+			// FIN is where it starts, not a hole.
+			s.started, s.next = true, seq
+		}
 		s.fin, s.finSeq = true, seq+uint32(len(p.Payload))
 	}
 	if ack {

@@ -250,6 +250,14 @@ func TestMidStreamStart(t *testing.T) {
 	}
 }
 
+func TestMidStreamSilentSideFin(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.c(0, 0, "QUIT\r\n")
+	h.s(0, link.FlagFIN, "") // the server never sent data we saw
+	h.c(6, link.FlagFIN, "")
+	h.want(h.only(), "QUIT\r\n", "", "fin server", "fin client", "close")
+}
+
 func TestSequenceWraparound(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.cseq = 0xfffffffa
