@@ -4,6 +4,8 @@
 package capture
 
 import (
+	"github.com/network-traffic/network-traffic/decoders/link"
+	"github.com/network-traffic/network-traffic/decoders/tcp"
 	"github.com/network-traffic/network-traffic/input/output"
 )
 
@@ -44,4 +46,7 @@ type Stats struct {
 	Protocols      map[string]ProtocolCounters `json:"protocols"`
 	ActiveTCPConns int                         `json:"active_tcp_connections"`
 	ActiveFlows    int                         `json:"active_flows"`
+	// Decode and TCP are summed over every capture of the worker.
+	Decode link.Stats `json:"decode"`
+	TCP    tcp.Stats  `json:"tcp"`
 }

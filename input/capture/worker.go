@@ -14,6 +14,7 @@ import (
 	"github.com/network-traffic/network-traffic/decoders/engine"
 	"github.com/network-traffic/network-traffic/decoders/link"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/tcp"
 	"github.com/network-traffic/network-traffic/input/config"
 )
 
@@ -56,6 +57,23 @@ type captureRun struct {
 
 	packets, bytes, decodeErrors atomic.Uint64
 	readErr                      atomic.Value // error
+	// snap is the decoder's and assembler's counters, copied by the capture
+	// goroutine (which owns them) every few thousand packets and at the end,
+	// so other goroutines read them without racing.
+	snap atomic.Pointer[layerSnapshot]
+}
+
+type layerSnapshot struct {
+	dec link.Stats
+	tcp tcp.Stats
+}
+
+func (r *captureRun) publishSnapshot() {
+	s := &layerSnapshot{dec: r.dec.Stats()}
+	if a, ok := r.eng.TCP.(*tcp.Assembler); ok {
+		s.tcp = a.Stats()
+	}
+	r.snap.Store(s)
 }
 
 // New validates the input, builds every capture and opens its interface, so
@@ -257,9 +275,13 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 	live := r.cfg.Interface.File == ""
 	loops := r.cfg.Interface.Loop
 	var lastWall time.Time
+	defer r.publishSnapshot()
 	for n := uint64(0); ; n++ {
-		if n&255 == 0 && ctx.Err() != nil {
-			break
+		if n&4095 == 0 {
+			r.publishSnapshot()
+			if ctx.Err() != nil {
+				break
+			}
 		}
 		data, ci, err := r.src.Next()
 		if err != nil {
@@ -273,6 +295,7 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 				if now.Sub(lastWall) >= time.Second {
 					lastWall = now
 					r.eng.Tick(now)
+					r.publishSnapshot()
 				}
 				continue
 			}
@@ -403,6 +426,37 @@ func (w *Worker) Stats() Stats {
 			s.PcapReceived += rec
 			s.PcapDropped += drop
 			s.PcapIfDropped += ifdrop
+		}
+		snap := r.snap.Load()
+		if snap == nil {
+			snap = &layerSnapshot{}
+		}
+		ds := snap.dec
+		s.Decode.Decoded += ds.Decoded
+		s.Decode.Truncated += ds.Truncated
+		s.Decode.UnsupportedLink += ds.UnsupportedLink
+		s.Decode.UnsupportedNetwork += ds.UnsupportedNetwork
+		s.Decode.UnsupportedTransport += ds.UnsupportedTransport
+		s.Decode.FragmentsPending += ds.FragmentsPending
+		s.Decode.FragmentsReassembled += ds.FragmentsReassembled
+		s.Decode.FragmentsDropped += ds.FragmentsDropped
+		{
+			ts := snap.tcp
+			s.ActiveTCPConns += int(ts.Active)
+			s.TCP.Packets += ts.Packets
+			s.TCP.Connections += ts.Connections
+			s.TCP.Ignored += ts.Ignored
+			s.TCP.Active += ts.Active
+			s.TCP.Closed += ts.Closed
+			s.TCP.Expired += ts.Expired
+			s.TCP.Evicted += ts.Evicted
+			s.TCP.Retransmits += ts.Retransmits
+			s.TCP.OutOfOrder += ts.OutOfOrder
+			s.TCP.Gaps += ts.Gaps
+			s.TCP.GapBytes += ts.GapBytes
+			s.TCP.BufferDrops += ts.BufferDrops
+			s.TCP.TailOverflows += ts.TailOverflows
+			s.TCP.Buffered += ts.Buffered
 		}
 		for i, name := range r.protoNames {
 			c := r.eng.CountersOf(i)
