@@ -24,6 +24,11 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, took time.Dura
 	if s.PcapReceived > 0 || s.PcapDropped > 0 {
 		fmt.Fprintf(w, "  capture: %d received, %d dropped by kernel, %d dropped by interface\n", s.PcapReceived, s.PcapDropped, s.PcapIfDropped)
 	}
+	if s.TCP.Connections > 0 || s.Decode.Truncated > 0 {
+		fmt.Fprintf(w, "  tcp: %d connections, %d gaps (%d bytes lost), %d retransmits, %d out of order, %d evicted; decode: %d malformed frames, %d fragments reassembled, %d dropped\n",
+			s.TCP.Connections, s.TCP.Gaps, s.TCP.GapBytes, s.TCP.Retransmits, s.TCP.OutOfOrder, s.TCP.Evicted,
+			s.Decode.Truncated, s.Decode.FragmentsReassembled, s.Decode.FragmentsDropped)
+	}
 	if q.Failures() > 0 {
 		fmt.Fprintf(w, "  output: %d failed publish attempts, last error: %s\n", q.Failures(), q.LastError())
 	}
@@ -37,7 +42,7 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, took time.Dura
 		if c.Packets == 0 && c.Transactions == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "  %-10s %9d packets %12d bytes %8d events %6d parse errors %6d gaps\n", n, c.Packets, c.Bytes, c.Transactions, c.ParseErrors, c.Gaps)
+		fmt.Fprintf(w, "  %-10s %9d packets %12d bytes %8d events\n", n, c.Packets, c.Bytes, c.Transactions)
 	}
 }
 
