@@ -195,7 +195,7 @@ func leafMapping(ds string, f Field) (map[string]any, *Gap, error) {
 	var gap *Gap
 	switch f.Type {
 	case "keyword":
-		m = map[string]any{"type": "keyword", "ignore_above": 1024}
+		m = map[string]any{"type": "keyword", "ignore_above": IgnoreAbove}
 	case "constant_keyword":
 		// Elasticsearch 8 takes the value from the first document; this engine requires
 		// it in the mapping. Known values are set; others map as keyword.
@@ -338,16 +338,25 @@ func (c *Client) InstallIndexTemplate(p *Package, ds string) ([]Gap, error) {
 	return gaps, nil
 }
 
-// DefinedName reports whether a document's leaf field (dotted name) is covered by fields:
-// defined itself, or under an object/flattened field, or an array-of-objects element field.
+// IgnoreAbove is the ignore_above of every keyword field in the generated mappings (as ECS).
+const IgnoreAbove = 1024
+
+// DefinedName reports whether a document's leaf field (dotted name) is covered by fields.
 func DefinedName(fields []Field, name string) bool {
+	_, ok := Lookup(fields, name)
+	return ok
+}
+
+// Lookup finds the definition covering a document's leaf field: the field itself, or an
+// object, flattened or geo_point ({lat, lon}) field above it.
+func Lookup(fields []Field, name string) (Field, bool) {
 	for _, f := range fields {
 		if f.Name == name {
-			return true
+			return f, true
 		}
-		if strings.HasPrefix(name, f.Name+".") && (f.Type == "object" || f.Type == "flattened") {
-			return true
+		if strings.HasPrefix(name, f.Name+".") && (f.Type == "object" || f.Type == "flattened" || f.Type == "geo_point") {
+			return f, true
 		}
 	}
-	return false
+	return Field{}, false
 }

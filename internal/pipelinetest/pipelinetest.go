@@ -223,7 +223,18 @@ func Diff(want, got map[string]any, dynamic map[string]*regexp.Regexp) []string 
 // Flatten, but array elements keep their parent's name (fields of objects in arrays are
 // defined without an index).
 func LeafNames(doc map[string]any) []string {
-	seen := map[string]bool{}
+	vals := LeafValues(doc)
+	out := make([]string, 0, len(vals))
+	for k := range vals {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LeafValues maps each leaf field name (as LeafNames) to its scalar values.
+func LeafValues(doc map[string]any) map[string][]any {
+	out := map[string][]any{}
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
 		switch x := v.(type) {
@@ -236,22 +247,16 @@ func LeafNames(doc map[string]any) []string {
 				walk(name, e)
 			}
 		case []any:
+			if len(x) == 0 {
+				out[prefix] = append(out[prefix], nil)
+			}
 			for _, e := range x {
-				if _, ok := e.(map[string]any); ok {
-					walk(prefix, e)
-				} else {
-					seen[prefix] = true
-				}
+				walk(prefix, e)
 			}
 		default:
-			seen[prefix] = true
+			out[prefix] = append(out[prefix], x)
 		}
 	}
 	walk("", doc)
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
