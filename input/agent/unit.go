@@ -1,0 +1,369 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elastic/elastic-agent-client/v7/pkg/client"
+	"github.com/elastic/elastic-agent-client/v7/pkg/proto"
+
+	"github.com/network-traffic/network-traffic/input/capture"
+	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/publish"
+)
+
+// inputUnit is one `packet` input unit and its capture worker.
+type inputUnit struct {
+	m    *manager
+	unit *client.Unit
+	id   string
+
+	cfgFP string // fingerprint of the config last applied
+	// failed is a fatal problem (bad config, capture cannot start); the
+	// unit reports FAILED with it until a new config arrives.
+	failed   string
+	finished string // a replayed pcap file reached its end
+	stopping bool   // expected STOPPED, waiting for the worker
+
+	mu     sync.Mutex // guards in, worker for diagnostics hooks
+	in     *config.Input
+	worker Runner
+	gen    int // worker generation, to ignore exits of replaced workers
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	last capture.Stats
+}
+
+func (m *manager) handleInput(ctx context.Context, ch client.UnitChanged) {
+	u := ch.Unit
+	iu := m.units[u.ID()]
+	if ch.Type == client.UnitChangedRemoved {
+		if iu != nil {
+			iu.cancelWorker()
+			delete(m.units, u.ID())
+			m.log.Info("unit removed", "unit", u.ID())
+		}
+		return
+	}
+	if iu == nil {
+		iu = &inputUnit{m: m, unit: u, id: u.ID()}
+		m.units[u.ID()] = iu
+		iu.registerDiagnostics()
+		_ = u.UpdateState(client.UnitStateStarting, "Starting", nil)
+	}
+	exp := u.Expected()
+	if exp.State == client.UnitStateStopped {
+		iu.stop()
+		return
+	}
+	iu.stopping = false
+	var src map[string]any
+	if exp.Config != nil {
+		if exp.Config.Source != nil {
+			src = exp.Config.Source.AsMap()
+		}
+		src = withTypedFields(src, exp.Config)
+	}
+	fp := fingerprint(src)
+	if fp == iu.cfgFP && ch.Triggers&client.TriggeredConfigChange == 0 && (iu.worker != nil || iu.failed != "") {
+		return // log level or feature change only
+	}
+	iu.cfgFP = fp
+	iu.apply(ctx, src)
+}
+
+// withTypedFields makes sure the fields the agent sends typed (id, type,
+// data_stream.namespace) are in the map config.Parse reads.
+func withTypedFields(src map[string]any, c *proto.UnitExpectedConfig) map[string]any {
+	if src == nil {
+		src = map[string]any{}
+	}
+	if _, ok := src["id"]; !ok && c.GetId() != "" {
+		src["id"] = c.GetId()
+	}
+	if _, ok := src["type"]; !ok && c.GetType() != "" {
+		src["type"] = c.GetType()
+	}
+	if ns := c.GetDataStream().GetNamespace(); ns != "" {
+		if _, ok := src["data_stream"]; !ok {
+			src["data_stream"] = map[string]any{"namespace": ns}
+		}
+	}
+	return src
+}
+
+// apply validates the config and starts or reconfigures the worker.
+func (iu *inputUnit) apply(ctx context.Context, src map[string]any) {
+	u := iu.unit
+	_ = u.UpdateState(client.UnitStateConfiguring, "Configuring", nil)
+	iu.failed, iu.finished = "", ""
+	fail := func(msg string) {
+		iu.failed = msg
+		iu.m.log.Error("unit failed", "unit", iu.id, "error", msg)
+		iu.cancelWorker()
+		iu.report(client.UnitStateFailed, msg)
+	}
+	if t, _ := src["type"].(string); t != "" && t != "packet" {
+		fail(fmt.Sprintf("input type %q is not handled by network-traffic (expected packet)", t))
+		return
+	}
+	in, err := config.Parse(src)
+	if err != nil {
+		iu.setInput(nil)
+		fail("Invalid configuration: " + err.Error())
+		return
+	}
+	iu.setInput(in)
+	if iu.worker != nil {
+		if err := iu.worker.Reconfigure(in); err != nil {
+			fail("Invalid configuration: " + err.Error())
+			return
+		}
+		iu.m.log.Info("unit reconfigured", "unit", iu.id, "streams", len(in.Streams))
+	} else {
+		w, err := iu.m.opts.NewWorker(in, iu.m.queue, capture.Options{
+			AgentExtra: iu.m.agentExtra,
+			Logger:     iu.m.log.With("unit", iu.id),
+		})
+		if err != nil {
+			fail("Cannot start capture: " + err.Error())
+			return
+		}
+		iu.start(ctx, w)
+		iu.m.log.Info("unit started", "unit", iu.id, "streams", len(in.Streams))
+	}
+	iu.last = iu.worker.Stats()
+	iu.evaluate("", 0, nil)
+}
+
+func (iu *inputUnit) setInput(in *config.Input) {
+	iu.mu.Lock()
+	iu.in = in
+	iu.mu.Unlock()
+}
+
+func (iu *inputUnit) start(ctx context.Context, w Runner) {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	iu.mu.Lock()
+	iu.worker = w
+	iu.gen++
+	gen := iu.gen
+	iu.cancel = cancel
+	iu.done = make(chan struct{})
+	done := iu.done
+	iu.mu.Unlock()
+	exited, quit := iu.m.exited, iu.m.quit
+	go func() {
+		err := w.Run(wctx)
+		close(done)
+		select {
+		case exited <- workerExit{id: iu.id, gen: gen, err: err}:
+		case <-quit: // shutting down: nobody reads exits any more
+		}
+	}()
+}
+
+// cancelWorker asks the worker to stop (it flushes pending transactions)
+// without waiting.
+func (iu *inputUnit) cancelWorker() {
+	iu.mu.Lock()
+	defer iu.mu.Unlock()
+	if iu.cancel != nil {
+		iu.cancel()
+		iu.cancel = nil
+	}
+	iu.worker = nil
+}
+
+func (iu *inputUnit) waitWorker() {
+	iu.mu.Lock()
+	done := iu.done
+	iu.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// stop handles expected STOPPED: STOPPING now, STOPPED once the worker has
+// flushed (reported from exited).
+func (iu *inputUnit) stop() {
+	if iu.stopping {
+		return
+	}
+	iu.stopping = true
+	iu.mu.Lock()
+	running := iu.cancel != nil
+	iu.mu.Unlock()
+	if !running {
+		_ = iu.unit.UpdateState(client.UnitStateStopped, "Stopped", nil)
+		return
+	}
+	_ = iu.unit.UpdateState(client.UnitStateStopping, "Stopping", iu.payload())
+	iu.cancelWorker()
+	// The exit arrives through workerExited with this generation; gen is
+	// unchanged by cancelWorker, so it is recognised.
+}
+
+// exited is called on the manager loop when the current worker's Run
+// returned.
+func (iu *inputUnit) exited(err error) {
+	iu.mu.Lock()
+	iu.worker, iu.cancel = nil, nil
+	in := iu.in
+	iu.mu.Unlock()
+	switch {
+	case iu.stopping:
+		_ = iu.unit.UpdateState(client.UnitStateStopped, "Stopped", nil)
+		iu.m.log.Info("unit stopped", "unit", iu.id)
+	case err != nil:
+		iu.failed = "Capture stopped: " + err.Error()
+		iu.report(client.UnitStateFailed, iu.failed)
+	default:
+		// Only a pcap replay ends by itself.
+		var files []string
+		if in != nil {
+			for _, c := range in.Captures {
+				if c.Interface.File != "" {
+					files = append(files, c.Interface.File)
+				}
+			}
+		}
+		iu.finished = "Finished reading " + strings.Join(files, ", ")
+		iu.report(client.UnitStateHealthy, iu.finished)
+	}
+}
+
+// evaluate reports the unit's health: FAILED for a fatal problem or a
+// failed stream; DEGRADED for libpcap drops, a full queue on a live capture,
+// an unknown stream type or a failing output; HEALTHY otherwise.
+func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q *publish.Queue) {
+	if iu.stopping {
+		return
+	}
+	if iu.failed != "" {
+		iu.report(client.UnitStateFailed, iu.failed)
+		return
+	}
+	iu.mu.Lock()
+	w, in := iu.worker, iu.in
+	iu.mu.Unlock()
+	if w == nil {
+		if iu.finished != "" {
+			iu.report(client.UnitStateHealthy, iu.finished)
+		}
+		return
+	}
+	st := w.Stats()
+	prev := iu.last
+	iu.last = st
+	var degraded []string
+	for _, id := range sortedStreamIDs(w.StreamStates()) {
+		s := streamState(w.StreamStates()[id])
+		switch s.Status {
+		case "FAILED":
+			iu.report(client.UnitStateFailed, s.Error)
+			return
+		case "DEGRADED":
+			degraded = append(degraded, s.Error)
+		}
+	}
+	period := iu.m.opts.HealthEvery.Round(time.Second)
+	drops := (st.PcapDropped + st.PcapIfDropped) - (prev.PcapDropped + prev.PcapIfDropped)
+	if st.PcapDropped+st.PcapIfDropped < prev.PcapDropped+prev.PcapIfDropped {
+		drops = 0 // worker rebuilt: counters restarted
+	}
+	if drops > 0 {
+		recv := st.PcapReceived - prev.PcapReceived
+		degraded = append(degraded, fmt.Sprintf("libpcap dropped %d of %d packets in the last %s", drops, recv+drops, period))
+	}
+	if blocked > 0 && q != nil && hasLive(in) {
+		degraded = append(degraded, fmt.Sprintf("publish queue full %d times in the last %s (%d/%d queued): capture is slowed and may drop",
+			blocked, period, q.Depth(), q.Capacity()))
+	}
+	if outMsg != "" {
+		degraded = append(degraded, outMsg)
+	}
+	if len(degraded) > 0 {
+		iu.report(client.UnitStateDegraded, strings.Join(degraded, "; "))
+		return
+	}
+	iu.report(client.UnitStateHealthy, "Healthy")
+}
+
+func hasLive(in *config.Input) bool {
+	if in == nil {
+		return false
+	}
+	for _, c := range in.Captures {
+		if c.Interface.File == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// streamState turns an unknown stream type into DEGRADED: the rest of the
+// input runs, and Beats would only log it.
+func streamState(s capture.StreamState) capture.StreamState {
+	if s.Status == "FAILED" && strings.Contains(s.Error, "unknown stream type") {
+		s.Status = "DEGRADED"
+	}
+	return s
+}
+
+func sortedStreamIDs(m map[string]capture.StreamState) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (iu *inputUnit) report(state client.UnitState, msg string) {
+	_ = iu.unit.UpdateState(state, msg, iu.payload())
+}
+
+// payload is `{streams: {<id>: {status, error}}}`.
+func (iu *inputUnit) payload() map[string]any {
+	iu.mu.Lock()
+	w, in := iu.worker, iu.in
+	iu.mu.Unlock()
+	streams := map[string]any{}
+	var states map[string]capture.StreamState
+	if w != nil {
+		states = w.StreamStates()
+	}
+	if in != nil {
+		for _, s := range in.Streams {
+			ss, ok := states[s.ID]
+			if !ok {
+				switch {
+				case s.Err != nil:
+					ss = capture.StreamState{Status: "FAILED", Error: s.Err.Error()}
+				case !s.Enabled:
+					ss = capture.StreamState{Status: "STOPPED"}
+				case iu.failed != "":
+					ss = capture.StreamState{Status: "FAILED", Error: iu.failed}
+				default:
+					ss = capture.StreamState{Status: "STOPPED"}
+				}
+			}
+			ss = streamState(ss)
+			e := map[string]any{"status": ss.Status}
+			if ss.Error != "" {
+				e["error"] = ss.Error
+			}
+			streams[s.ID] = e
+		}
+	}
+	if len(streams) == 0 {
+		return nil
+	}
+	return map[string]any{"streams": streams}
+}
