@@ -1,0 +1,124 @@
+package processors
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Documents are decoded JSON objects: map[string]any with json.Number for
+// numbers. Paths are dotted ("http.response.status_code"); a lookup first
+// walks nested objects and falls back to a literal dotted key, as Beats'
+// event fields do.
+
+func getPath(m map[string]any, path string) (any, bool) {
+	if v, ok := m[path]; ok {
+		return v, true
+	}
+	cur := m
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			v, ok := cur[path]
+			return v, ok
+		}
+		// A literal key containing the rest of the path.
+		if v, ok := cur[path]; ok {
+			return v, true
+		}
+		next, ok := cur[path[:i]].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		cur, path = next, path[i+1:]
+	}
+}
+
+// putPath sets path to v, creating objects on the way. It fails when a
+// value on the way is not an object.
+func putPath(m map[string]any, path string, v any) error {
+	cur := m
+	walked := 0
+	for {
+		i := strings.IndexByte(path[walked:], '.')
+		if i < 0 {
+			cur[path[walked:]] = v
+			return nil
+		}
+		k := path[walked : walked+i]
+		switch next := cur[k].(type) {
+		case map[string]any:
+			cur = next
+		case nil:
+			nm := map[string]any{}
+			cur[k] = nm
+			cur = nm
+		default:
+			return fmt.Errorf("cannot set %q: %q is not an object", path, path[:walked+i])
+		}
+		walked += i + 1
+	}
+}
+
+// deletePath removes path and reports whether it was there. Objects left
+// empty stay, as in Beats.
+func deletePath(m map[string]any, path string) bool {
+	if _, ok := m[path]; ok {
+		delete(m, path)
+		return true
+	}
+	cur := m
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			if _, ok := cur[path]; ok {
+				delete(cur, path)
+				return true
+			}
+			return false
+		}
+		if _, ok := cur[path]; ok {
+			delete(cur, path)
+			return true
+		}
+		next, ok := cur[path[:i]].(map[string]any)
+		if !ok {
+			return false
+		}
+		cur, path = next, path[i+1:]
+	}
+}
+
+// deepMerge copies src into dst, merging nested objects and overwriting
+// other values.
+func deepMerge(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				deepMerge(dm, sm)
+				continue
+			}
+			v = deepCopy(sm)
+		}
+		dst[k] = v
+	}
+}
+
+// deepCopy copies config values so documents never share maps or slices
+// with the processor's configuration.
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = deepCopy(e)
+		}
+		return s
+	}
+	return v
+}
