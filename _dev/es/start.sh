@@ -32,13 +32,9 @@ if curl -fsS "$url" >/dev/null 2>&1; then
   exit 1
 fi
 
-# Build the launcher when missing or older than its sources. Maven downloads
-# the engine's jars from Central into ~/.m2 on a fresh machine.
+# Build the launcher when missing or older than its sources (build.sh decides).
+bash "$here/build.sh"
 stamp="$here/target/classpath.txt"
-if [ ! -f "$stamp" ] || [ -n "$(find "$here/pom.xml" "$here/src" -newer "$stamp" -type f 2>/dev/null | head -1)" ]; then
-  echo "es: building launcher (mvn package)"
-  (cd "$here" && mvn -B -q -DskipTests package)
-fi
 
 mkdir -p "$run"
 rm -rf "$home/data" "$home/logs"
