@@ -59,6 +59,13 @@ func BuildPackage() (*Package, error) {
 	return built, buildErr
 }
 
+// RemoveBuilt deletes the package built by BuildPackage, if any (call it from TestMain).
+func RemoveBuilt() {
+	if built != nil {
+		os.RemoveAll(filepath.Dir(built.Dir))
+	}
+}
+
 // DataStreams lists the package's data streams.
 func (p *Package) DataStreams() []string { return pkgbuild.DataStreams }
 
