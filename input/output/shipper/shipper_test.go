@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/input/output/shipper/shipperfake"
 )
 
 func docs(from, n int) []output.Doc {
@@ -42,11 +43,9 @@ func newOut(t *testing.T, addr string) *Output {
 	return o
 }
 
-func seqs(t *testing.T, st *store) []int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+func seqs(t *testing.T, st *shipperfake.Store) []int {
 	var out []int
-	for _, ev := range st.docs {
+	for _, ev := range st.Events() {
 		out = append(out, int(ev.Fields.Data["seq"].GetNumberValue()))
 	}
 	sort.Ints(out)
@@ -54,21 +53,21 @@ func seqs(t *testing.T, st *store) []int {
 }
 
 func TestPublishConvertsAndWaitsForPersistence(t *testing.T) {
-	st := newStore()
+	st := shipperfake.NewStore()
 	addr := freeAddr(t)
-	sh := startShipper(t, addr, st, 30*time.Millisecond)
-	defer sh.kill()
+	sh := mustStart(t, addr, st, 30*time.Millisecond)
+	defer sh.Kill()
 	o := newOut(t, addr)
 	start := time.Now()
 	if err := o.Publish(context.Background(), docs(0, 120)); err != nil {
 		t.Fatal(err)
 	}
 	// Publish returns only once persisted: everything is in the store now.
-	if n := st.count(); n != 120 {
+	if n := st.Count(); n != 120 {
 		t.Fatalf("persisted %d of 120 when Publish returned (after %v)", n, time.Since(start))
 	}
 	var ev = func() any {
-		for _, e := range st.docs {
+		for _, e := range st.Events() {
 			if e.Fields.Data["seq"].GetNumberValue() == 7 {
 				return e
 			}
@@ -90,10 +89,10 @@ func TestPublishConvertsAndWaitsForPersistence(t *testing.T) {
 }
 
 func TestInvalidDocumentCounted(t *testing.T) {
-	st := newStore()
+	st := shipperfake.NewStore()
 	addr := freeAddr(t)
-	sh := startShipper(t, addr, st, 10*time.Millisecond)
-	defer sh.kill()
+	sh := mustStart(t, addr, st, 10*time.Millisecond)
+	defer sh.Kill()
 	o := newOut(t, addr)
 	batch := append(docs(0, 2), output.Doc{Index: "x", Body: []byte(`{"broken`)})
 	if err := o.Publish(context.Background(), batch); err != nil {
@@ -121,9 +120,9 @@ func TestShipperAwayBlocks(t *testing.T) {
 // persisted), restart it with a new uuid on the same address: every document
 // arrives exactly once.
 func TestKillRestartExactlyOnce(t *testing.T) {
-	st := newStore()
+	st := shipperfake.NewStore()
 	addr := freeAddr(t)
-	sh := startShipper(t, addr, st, 40*time.Millisecond)
+	sh := mustStart(t, addr, st, 40*time.Millisecond)
 	o := newOut(t, addr)
 	const total, per = 1000, 40
 	var wg sync.WaitGroup
@@ -140,22 +139,12 @@ func TestKillRestartExactlyOnce(t *testing.T) {
 	}()
 	// Kill while the shipper holds accepted, unpersisted events.
 	var lost int
-	for {
-		sh.mu.Lock()
-		lost = len(sh.queue)
-		if st.count() >= 200 && lost > 0 {
-			close(sh.stop)
-			sh.srv.Stop()
-			sh.queue = nil
-			sh.mu.Unlock()
-			break
-		}
-		sh.mu.Unlock()
+	for !sh.KillWhen(func(queued, stored int) bool { lost = queued; return stored >= 200 && queued > 0 }) {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	sh2 := startShipper(t, addr, st, 40*time.Millisecond)
-	defer sh2.kill()
+	sh2 := mustStart(t, addr, st, 40*time.Millisecond)
+	defer sh2.Kill()
 	wg.Wait()
 	if pubErr != nil {
 		t.Fatal(pubErr)
@@ -173,7 +162,7 @@ func TestKillRestartExactlyOnce(t *testing.T) {
 	if s.Published != total || s.Retries == 0 {
 		t.Fatalf("stats %+v", s)
 	}
-	t.Logf("killed with %d accepted-unpersisted events; client resent %d; dupes at store %d", lost, o.resent.Load(), st.dupes)
+	t.Logf("killed with %d accepted-unpersisted events; client resent %d; dupes at store %d", lost, o.resent.Load(), st.Dupes())
 	// Events persisted just before the kill whose acknowledgement the
 	// client never saw are resent; the _id makes the store (like
 	// Elasticsearch, 409) keep one copy. Lost ones must have been resent.
@@ -198,25 +187,19 @@ func TestParseConfig(t *testing.T) {
 // The shipper accepts a batch, then restarts before persisting it: the client
 // must notice the new uuid and send the batch again.
 func TestRestartBeforePersistResends(t *testing.T) {
-	st := newStore()
+	st := shipperfake.NewStore()
 	addr := freeAddr(t)
-	sh := startShipper(t, addr, st, time.Hour) // never persists
+	sh := mustStart(t, addr, st, time.Hour) // never persists
 	o := newOut(t, addr)
 	done := make(chan error, 1)
 	go func() { done <- o.Publish(context.Background(), docs(0, 30)) }()
-	for {
-		sh.mu.Lock()
-		n := len(sh.queue)
-		sh.mu.Unlock()
-		if n == 30 {
-			break
-		}
+	for sh.Queued() != 30 {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(30 * time.Millisecond) // client is now polling the persisted index
-	sh.kill()
-	sh2 := startShipper(t, addr, st, 10*time.Millisecond)
-	defer sh2.kill()
+	sh.Kill()
+	sh2 := mustStart(t, addr, st, 10*time.Millisecond)
+	defer sh2.Kill()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -231,4 +214,13 @@ func TestRestartBeforePersistResends(t *testing.T) {
 	if r := o.resent.Load(); r != 30 {
 		t.Fatalf("resent %d, want 30", r)
 	}
+}
+
+func mustStart(t *testing.T, addr string, st *shipperfake.Store, persist time.Duration) *shipperfake.Server {
+	t.Helper()
+	s, err := shipperfake.Start(addr, st, persist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -1,4 +1,9 @@
-package shipper
+// Package shipperfake is an in-process Elastic Agent shipper for tests, built
+// on the generated ProducerServer interface of elastic-agent-shipper-client
+// and served over real gRPC. Accepted events wait in a volatile queue until a
+// persist loop writes them to a Store (which outlives the process, like the
+// Elasticsearch behind a real shipper); Kill loses that queue.
+package shipperfake
 
 import (
 	"context"
@@ -6,7 +11,7 @@ import (
 	"encoding/hex"
 	"net"
 	"sync"
-	"testing"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,28 +24,48 @@ import (
 
 // store outlives shipper processes: it is "Elasticsearch" behind the
 // shipper, keyed by the metadata _id as the shipper's ES output would.
-type store struct {
+type Store struct {
 	mu    sync.Mutex
 	docs  map[string]*messages.Event
 	dupes int
 }
 
-func newStore() *store { return &store{docs: map[string]*messages.Event{}} }
+// NewStore makes an empty store.
+func NewStore() *Store { return &Store{docs: map[string]*messages.Event{}} }
 
-func (s *store) count() int {
+// Count is the number of distinct events persisted.
+func (s *Store) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.docs)
 }
 
-// testShipper is one shipper process built on the generated
+// Dupes counts events persisted again under an _id already stored.
+func (s *Store) Dupes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dupes
+}
+
+// Events returns the persisted events.
+func (s *Store) Events() []*messages.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*messages.Event, 0, len(s.docs))
+	for _, e := range s.docs {
+		out = append(out, e)
+	}
+	return out
+}
+
+// Server is one shipper process built on the generated
 // ProducerServer interface. Accepted events sit in a volatile queue until
 // the persist loop writes them to the store; killing the process loses
 // that queue (and the client must resend).
-type testShipper struct {
+type Server struct {
 	pb.UnimplementedProducerServer
 	uuid  string
-	st    *store
+	st    *Store
 	srv   *grpc.Server
 	ln    net.Listener
 	mu    sync.Mutex
@@ -54,8 +79,9 @@ type testShipper struct {
 	requests int
 }
 
-func startShipper(t *testing.T, addr string, st *store, persistEvery time.Duration) *testShipper {
-	t.Helper()
+// Start serves on addr ("127.0.0.1:0" for any port), persisting every
+// persistEvery. A restart on the same address gets a new uuid.
+func Start(addr string, st *Store, persistEvery time.Duration) (*Server, error) {
 	var ln net.Listener
 	var err error
 	for i := 0; i < 50; i++ { // the old listener may take a moment to go
@@ -65,11 +91,11 @@ func startShipper(t *testing.T, addr string, st *store, persistEvery time.Durati
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("shipperfake: %w", err)
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	s := &testShipper{uuid: hex.EncodeToString(id[:]), st: st, ln: ln, srv: grpc.NewServer(), capacity: 200, stop: make(chan struct{})}
+	s := &Server{uuid: hex.EncodeToString(id[:]), st: st, ln: ln, srv: grpc.NewServer(), capacity: 200, stop: make(chan struct{})}
 	pb.RegisterProducerServer(s.srv, s)
 	go s.srv.Serve(ln)
 	go func() {
@@ -84,10 +110,34 @@ func startShipper(t *testing.T, addr string, st *store, persistEvery time.Durati
 			}
 		}
 	}()
-	return s
+	return s, nil
 }
 
-func (s *testShipper) persist() {
+// Addr is the listening address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Queued is the number of accepted, unpersisted events.
+func (s *Server) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// KillWhen kills the process if cond(queued, stored) holds, atomically with
+// the check (so the queue cannot be persisted in between).
+func (s *Server) KillWhen(cond func(queued, stored int) bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !cond(len(s.queue), s.st.Count()) {
+		return false
+	}
+	close(s.stop)
+	s.srv.Stop()
+	s.queue = nil
+	return true
+}
+
+func (s *Server) persist() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.mu.Lock()
@@ -104,8 +154,8 @@ func (s *testShipper) persist() {
 	s.queue = nil
 }
 
-// kill stops the process abruptly: connections cut, volatile queue lost.
-func (s *testShipper) kill() {
+// Kill stops the process abruptly: connections cut, volatile queue lost.
+func (s *Server) Kill() {
 	close(s.stop)
 	s.srv.Stop()
 	s.mu.Lock()
@@ -113,7 +163,7 @@ func (s *testShipper) kill() {
 	s.mu.Unlock()
 }
 
-func (s *testShipper) PublishEvents(_ context.Context, req *messages.PublishRequest) (*messages.PublishReply, error) {
+func (s *Server) PublishEvents(_ context.Context, req *messages.PublishRequest) (*messages.PublishReply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
@@ -133,7 +183,7 @@ func (s *testShipper) PublishEvents(_ context.Context, req *messages.PublishRequ
 	return reply, nil
 }
 
-func (s *testShipper) PersistedIndex(_ *messages.PersistedIndexRequest, stream pb.Producer_PersistedIndexServer) error {
+func (s *Server) PersistedIndex(_ *messages.PersistedIndexRequest, stream pb.Producer_PersistedIndexServer) error {
 	for {
 		s.mu.Lock()
 		r := &messages.PersistedIndexReply{Uuid: s.uuid, PersistedIndex: s.pers}
