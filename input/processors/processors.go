@@ -141,6 +141,9 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, false, fmt.Errorf("processors: document is not a JSON object: %v", err)
 	}
+	if m == nil { // "null" decodes without error
+		return nil, false, fmt.Errorf("processors: document is null, not a JSON object")
+	}
 	for i := range c.procs {
 		s := &c.procs[i]
 		if s.when != nil && !s.when.match(m) {

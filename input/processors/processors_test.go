@@ -336,8 +336,10 @@ func TestNumbersAndEscapingSurvive(t *testing.T) {
 	if !bytes.Contains(out, []byte(`"duration":9007199254740993`)) || !bytes.Contains(out, []byte(`"a=<b>&c"`)) {
 		t.Errorf("re-encoded: %s", out)
 	}
-	if _, _, err := c.Run([]byte(`[1,2]`)); err == nil {
-		t.Error("non-object document accepted")
+	for _, bad := range []string{`[1,2]`, `null`, `{"a":`, ``} {
+		if _, _, err := c.Run([]byte(bad)); err == nil {
+			t.Errorf("document %q accepted", bad)
+		}
 	}
 }
 
