@@ -456,3 +456,13 @@ func loPackets(t testing.TB) []*link.Packet {
 	}
 	return pkts
 }
+
+func BenchmarkEchoTransaction(b *testing.B) {
+	pkts := loPackets(b)
+	tr := New(DefaultConfig(), protocol.PublisherFunc(func(ecsmap.Event) {}))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		tr.Packet(pkts[0])
+		tr.Packet(pkts[1])
+	}
+}
