@@ -7,6 +7,9 @@
 //	test-<name>.json-expected.json    {"expected": [ ...documents after the default pipeline... ]}
 //	test-<name>.json-config.yml       optional: dynamic_fields: {field: regexp}
 //
+// The package version inside string values (installed pipeline names in error messages) is
+// written as VERSION in expected files.
+//
 // Run with NT_PIPELINE_GENERATE=1 to (re)write the expected files from the engine's output;
 // review the diff before committing it.
 package pipelinetest
