@@ -30,7 +30,11 @@ func Encode(w *Writer, ev Event, meta *Meta) []byte {
 	w.Reset()
 	w.KeepNull = meta.KeepNull
 
-	w.Time("@timestamp", b.Start)
+	if !b.Timestamp.IsZero() {
+		w.Time("@timestamp", b.Timestamp)
+	} else {
+		w.Time("@timestamp", b.Start)
+	}
 	w.Str("type", b.Type)
 	w.OptStr("status", b.Status)
 	w.OptStr("method", b.Method)

@@ -33,6 +33,9 @@ type Process struct {
 type Base struct {
 	Start time.Time // first packet of the transaction (also @timestamp)
 	End   time.Time // last packet; zero for one-sided events
+	// Timestamp overrides @timestamp when set: flow records carry the time
+	// of the report, as Packetbeat's do.
+	Timestamp time.Time
 
 	// Type is Packetbeat's root "type" field and network.protocol unless
 	// Protocol says otherwise: "dns", "http", "icmp", "flow", ...

@@ -255,3 +255,35 @@ func TestTruncatedPcapKeepsGoodPackets(t *testing.T) {
 		t.Errorf("cut file lost events: %d vs %d (stderr %s)", len(part), len(full), stderr)
 	}
 }
+
+// Unit and stream processors run in order on every document: add_fields
+// from the unit, drop_event with a condition on the stream.
+func TestProcessorsFromConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(cfg, []byte(`
+type: packet
+processors:
+  - add_fields: {target: lab, fields: {site: bench}}
+streams:
+  - id: flow-1
+    type: flow
+    processors:
+      - drop_event:
+          when: {equals: {network.transport: udp}}
+`), 0o644)
+	docs, stderr, code := runCLI(t, "-c", cfg, "-I", samplePcap, "-t")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if len(docs) == 0 {
+		t.Fatal("no documents")
+	}
+	for _, d := range docs {
+		if get(d, "network.transport") == "udp" {
+			t.Errorf("udp flow not dropped: %v", d)
+		}
+		if get(d, "lab.site") != "bench" {
+			t.Errorf("add_fields not applied: %v", d)
+		}
+	}
+}

@@ -64,6 +64,7 @@ type Table struct {
 	head, tail *flow // activity list
 	free       *flow // recycled entries, linked through next
 	nextReport time.Time
+	now        time.Time // packet time of the last Tick or Flush: the report time
 	stats      Stats
 }
 
@@ -184,6 +185,7 @@ func (t *Table) Packet(p *link.Packet) {
 // Tick runs at packet time now: idle flows end with a final report, and
 // every period all active flows are reported.
 func (t *Table) Tick(now time.Time) {
+	t.now = now
 	deadline := now.Add(-t.cfg.Timeout)
 	for f := t.head; f != nil && f.last.Before(deadline); f = t.head {
 		t.stats.Expired++
@@ -201,6 +203,7 @@ func (t *Table) Tick(now time.Time) {
 
 // Flush ends every flow with a final report (end of input, shutdown).
 func (t *Table) Flush(now time.Time) {
+	t.now = now
 	for f := t.head; f != nil; f = t.head {
 		t.end(f)
 	}
@@ -227,6 +230,11 @@ func (t *Table) report(f *flow, final bool) {
 	ev := &Event{final: final, id: f.id}
 	b := &ev.base
 	b.Start, b.End = f.first, f.last
+	// @timestamp is when the report is made (packet time), as in Packetbeat.
+	b.Timestamp = t.now
+	if b.Timestamp.Before(f.last) {
+		b.Timestamp = f.last
+	}
 	b.Type = "flow"
 	b.Action = "network_flow"
 	b.Categories = categories

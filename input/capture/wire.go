@@ -7,6 +7,7 @@ import (
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/decoders/tcp"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/processors"
 )
 
 // Wiring of the concrete reassembler, flow table and ICMP tracker into the
@@ -43,4 +44,14 @@ func withKeepNull(st *config.Stream) map[string]any {
 		opts["keep_null"] = true
 	}
 	return opts
+}
+
+func init() {
+	NewProcessors = func(cfgs []map[string]any) (DocProcessor, error) {
+		chain, err := processors.New(cfgs)
+		if err != nil || chain == nil {
+			return nil, err // a nil interface keeps the no-processor path free
+		}
+		return chain, nil
+	}
 }

@@ -1,0 +1,107 @@
+package ecsmap
+
+import (
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+type testEvent struct{ base Base }
+
+func (e *testEvent) EventBase() *Base { return &e.base }
+func (e *testEvent) WriteFields(w *Writer) {
+	w.Object("dns")
+	w.Str("name", "a\"b\\c\n\x01\xff")
+	w.OptStr("empty", "")
+	w.End()
+}
+
+func TestEncodeProducesValidJSONWithEscapes(t *testing.T) {
+	start := time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC)
+	ev := &testEvent{base: Base{
+		Start: start, End: start.Add(1500 * time.Microsecond), Type: "dns",
+		Transport: "udp", IPProtocol: 17, NetworkType: "ipv4", ClientServer: true,
+		Source:      Endpoint{IP: netip.MustParseAddr("192.0.2.1"), Port: 5353, Bytes: 40},
+		Destination: Endpoint{IP: netip.MustParseAddr("192.0.2.2"), Port: 53, Bytes: 90},
+		Status:      "OK", VLANs: []uint16{100, 7},
+	}}
+	var w Writer
+	raw := Encode(&w, ev, &Meta{Dataset: "network_traffic.dns", Tags: []string{"t1"}, Extra: []byte(`"data_stream":{"type":"logs"}`)})
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("invalid JSON %s: %v", raw, err)
+	}
+	dns := m["dns"].(map[string]any)
+	if got := dns["name"]; got != "a\"b\\c\n\x01\uFFFD" {
+		t.Errorf("escaped string round-trips to %q", got)
+	}
+	if _, ok := dns["empty"]; ok {
+		t.Errorf("empty optional field written without keep_null")
+	}
+	if m["@timestamp"] != "2026-11-25T10:00:00.123456789Z" {
+		t.Errorf("@timestamp %v", m["@timestamp"])
+	}
+	evm := m["event"].(map[string]any)
+	if evm["duration"] != 1.5e6 || evm["dataset"] != "network_traffic.dns" {
+		t.Errorf("event group %v", evm)
+	}
+	net := m["network"].(map[string]any)
+	if net["bytes"] != 130.0 || net["vlan"].(map[string]any)["id"] != "100" {
+		t.Errorf("network group %v", net)
+	}
+	if m["client"].(map[string]any)["port"] != 5353.0 || m["server"].(map[string]any)["bytes"] != 90.0 {
+		t.Errorf("client/server copies wrong: %v %v", m["client"], m["server"])
+	}
+	if ips := m["related"].(map[string]any)["ip"].([]any); len(ips) != 2 {
+		t.Errorf("related.ip %v", ips)
+	}
+	if m["data_stream"].(map[string]any)["type"] != "logs" || m["tags"].([]any)[0] != "t1" {
+		t.Errorf("meta not applied: %s", raw)
+	}
+}
+
+func TestKeepNullWritesNulls(t *testing.T) {
+	ev := &testEvent{base: Base{Start: time.Unix(0, 0), Type: "dns"}}
+	var w Writer
+	raw := Encode(&w, ev, &Meta{KeepNull: true})
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	dns := m["dns"].(map[string]any)
+	if v, ok := dns["empty"]; !ok || v != nil {
+		t.Errorf("keep_null: want empty: null, got %v (present %v)", v, ok)
+	}
+}
+
+// Both directions of a connection, and an echo request and its reply, share
+// one id. Agreement with tshark's communityid dissector is checked end to end
+// on a real capture in cmd/network-traffic.
+func TestCommunityIDOrderIndependent(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	x := string(AppendCommunityID(nil, 6, a, b, 40000, 80, 0, 0, false))
+	y := string(AppendCommunityID(nil, 6, b, a, 80, 40000, 0, 0, false))
+	if x != y {
+		t.Errorf("direction changes the id: %s vs %s", x, y)
+	}
+	req := string(AppendCommunityID(nil, 1, a, b, 0, 0, 8, 0, true))
+	rep := string(AppendCommunityID(nil, 1, b, a, 0, 0, 0, 0, true))
+	if req != rep {
+		t.Errorf("echo request and reply differ: %s vs %s", req, rep)
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	start := time.Now()
+	ev := &testEvent{base: Base{Start: start, End: start.Add(time.Millisecond), Type: "dns", Transport: "udp", IPProtocol: 17,
+		NetworkType: "ipv4", ClientServer: true,
+		Source:      Endpoint{IP: netip.MustParseAddr("192.0.2.1"), Port: 5353, Bytes: 40},
+		Destination: Endpoint{IP: netip.MustParseAddr("192.0.2.2"), Port: 53, Bytes: 90}}}
+	var w Writer
+	meta := &Meta{Dataset: "network_traffic.dns"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Encode(&w, ev, meta)
+	}
+}
