@@ -1,0 +1,161 @@
+// Package samples produces the package's sample events and the per data
+// stream event sets that the index test loads, by running the real capture
+// pipeline over the real captures under _dev/pcaps. Generated files are
+// committed; a test regenerates them and fails when they are stale, so what
+// the package shows is what the binary emits.
+package samples
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	_ "github.com/network-traffic/network-traffic/decoders/all"
+	"github.com/network-traffic/network-traffic/input/capture"
+	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/output"
+)
+
+// Source is one capture and the stream that decodes it.
+type Source struct {
+	DataStream string         // package data stream, e.g. "dns"
+	Pcap       string         // relative to the repository root
+	Stream     map[string]any // stream config (type, ports, options)
+	// Sample picks the sample event among the capture's events (index);
+	// -1 picks the first.
+	Sample int
+}
+
+// Sources lists the captures per data stream decoded so far.
+var Sources = []Source{
+	{DataStream: "flow", Pcap: "_dev/pcaps/sample.pcap", Stream: map[string]any{"type": "flow", "period": "-1s"}, Sample: -1},
+	{DataStream: "icmp", Pcap: "_dev/pcaps/icmp/lo_ping.pcap", Stream: map[string]any{"type": "icmp"}, Sample: -1},
+	{DataStream: "icmp", Pcap: "_dev/pcaps/icmp/veth.pcap", Stream: map[string]any{"type": "icmp"}, Sample: -2},
+}
+
+type collector struct {
+	mu   sync.Mutex
+	docs [][]byte
+}
+
+func (c *collector) Send(d output.Doc) {
+	c.mu.Lock()
+	c.docs = append(c.docs, d.Body)
+	c.mu.Unlock()
+}
+
+// Run decodes one source and returns its documents in publication order.
+func Run(root string, src Source) ([][]byte, error) {
+	stream := map[string]any{"id": src.DataStream}
+	for k, v := range src.Stream {
+		stream[k] = v
+	}
+	stream["interface"] = map[string]any{"file": filepath.Join(root, src.Pcap), "top_speed": true}
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{stream}})
+	if err != nil {
+		return nil, err
+	}
+	if st := in.Streams[0]; st.Err != nil {
+		return nil, st.Err
+	}
+	col := &collector{}
+	w, err := capture.New(in, col, capture.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Run(context.Background()); err != nil {
+		return nil, err
+	}
+	return col.docs, nil
+}
+
+// Generate decodes every source and returns, per data stream, the pretty
+// sample event and the NDJSON of every event.
+func Generate(root string) (samples map[string][]byte, events map[string][]byte, err error) {
+	samples, events = map[string][]byte{}, map[string][]byte{}
+	for _, src := range Sources {
+		docs, err := Run(root, src)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s from %s: %w", src.DataStream, src.Pcap, err)
+		}
+		if len(docs) == 0 {
+			return nil, nil, fmt.Errorf("%s from %s: no events", src.DataStream, src.Pcap)
+		}
+		for _, d := range docs {
+			events[src.DataStream] = append(append(events[src.DataStream], d...), '\n')
+		}
+		if src.Sample == -2 {
+			continue // contributes events only
+		}
+		pick := 0
+		if src.Sample >= 0 && src.Sample < len(docs) {
+			pick = src.Sample
+		}
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, sortedJSON(docs[pick]), "", "    "); err != nil {
+			return nil, nil, err
+		}
+		pretty.WriteByte('\n')
+		samples[src.DataStream] = pretty.Bytes()
+	}
+	return samples, events, nil
+}
+
+// sortedJSON re-encodes a document with keys sorted, as sample files
+// conventionally are.
+func sortedJSON(doc []byte) []byte {
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return doc
+	}
+	out, err := json.Marshal(v) // encoding/json sorts map keys
+	if err != nil {
+		return doc
+	}
+	return out
+}
+
+// Paths of the generated files.
+func SamplePath(root, ds string) string { return filepath.Join(root, "package", ds, "sample_event.json") }
+func EventsPath(root, ds string) string {
+	return filepath.Join(root, "_dev", "events", ds+".ndjson")
+}
+
+// Write regenerates the files.
+func Write(root string) ([]string, error) {
+	samples, events, err := Generate(root)
+	if err != nil {
+		return nil, err
+	}
+	var wrote []string
+	for _, ds := range sortedKeys(samples) {
+		if err := os.WriteFile(SamplePath(root, ds), samples[ds], 0o644); err != nil {
+			return nil, err
+		}
+		wrote = append(wrote, SamplePath(root, ds))
+	}
+	if err := os.MkdirAll(filepath.Join(root, "_dev", "events"), 0o755); err != nil {
+		return nil, err
+	}
+	for _, ds := range sortedKeys(events) {
+		if err := os.WriteFile(EventsPath(root, ds), events[ds], 0o644); err != nil {
+			return nil, err
+		}
+		wrote = append(wrote, EventsPath(root, ds))
+	}
+	return wrote, nil
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
