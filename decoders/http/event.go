@@ -1,0 +1,517 @@
+package http
+
+import (
+	"bytes"
+	"encoding/base64"
+	nethttp "net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/ecsmap"
+)
+
+// Event is one HTTP transaction: a request and its response, or one of them
+// alone (unmatched). It is built once per transaction; WriteFields writes
+// straight from the parsed messages.
+type Event struct {
+	Base ecsmap.Base
+	cfg  *settings
+	Req  *message // nil for an unmatched response
+	Resp *message // nil for an unmatched request
+
+	// Derived from the request.
+	Domain    string // Host header (or absolute URI) without port
+	Port      int    // Host header port, else the server port
+	URLPath   string // decoded path
+	URLQuery  string // parameters, hide_keywords applied (Packetbeat's params)
+	UserName  string // from Basic credentials, unless redact_authorization
+	reqBody   []byte // body.content after decode_body (nil when not sent)
+	respBody  []byte
+	bodyNotes []string
+
+	// ForwardedIP is the first address of real_ip_header. Packetbeat
+	// writes it as network.forwarded_ip (and in related.ip); the network
+	// group belongs to ecsmap.Encode, which has no field for it yet.
+	ForwardedIP string
+}
+
+// EventBase implements ecsmap.Event.
+func (e *Event) EventBase() *ecsmap.Base { return &e.Base }
+
+func newEvent(cfg *settings, conn *protocol.Conn, req, resp *message) *Event {
+	e := &Event{cfg: cfg, Req: req, Resp: resp}
+	b := &e.Base
+	conn.FillBase(b)
+	b.Type = "http"
+	b.Status = "OK"
+	if req == nil || resp == nil || resp.statusCode >= 400 {
+		b.Status = "Error"
+	}
+	if req != nil {
+		b.Start = req.ts
+		if resp != nil {
+			b.End = resp.ts
+		}
+		b.Source.Bytes = req.size
+		e.fromRequest(conn)
+		b.Notes = append(b.Notes, req.notes...)
+		if resp == nil {
+			b.Notes = append(b.Notes, "Unmatched request")
+		}
+		if cfg.common.SendRequest {
+			b.Request = rawText(req, req.sendBody)
+		}
+	} else {
+		b.Start = resp.ts
+	}
+	if resp != nil {
+		b.Destination.Bytes = resp.size
+		if resp.sendBody && len(resp.body) > 0 {
+			e.respBody = e.decode(resp)
+		}
+		b.Notes = append(b.Notes, resp.notes...)
+		if req == nil {
+			b.Notes = append(b.Notes, "Unmatched response")
+		}
+		if cfg.common.SendResponse {
+			b.Response = rawText(resp, resp.sendBody)
+		}
+	}
+	b.Notes = append(b.Notes, e.bodyNotes...)
+	return e
+}
+
+func rawText(m *message, withBody bool) string {
+	if !withBody {
+		return string(m.raw)
+	}
+	var sb strings.Builder
+	sb.Grow(len(m.raw) + len(m.body))
+	sb.Write(m.raw)
+	sb.Write(m.body)
+	return sb.String()
+}
+
+// fromRequest fills the summary fields and URL parts.
+func (e *Event) fromRequest(conn *protocol.Conn) {
+	req, b := e.Req, &e.Base
+	method := string(req.method)
+	b.Method = strings.ToLower(method)
+
+	var u *url.URL
+	if asciiEqualFold(req.method, "connect") {
+		// authority-form: "host:port" is the whole target.
+		e.Domain, e.Port = splitHostPort(string(req.target))
+	} else {
+		var err error
+		u, err = url.Parse(string(req.target))
+		if err == nil {
+			e.URLPath = u.Path
+		} else {
+			p := string(req.target)
+			if i := strings.IndexByte(p, '?'); i >= 0 {
+				p = p[:i]
+			}
+			e.URLPath = p
+		}
+	}
+	hostSrc := string(req.host)
+	if hostSrc == "" && u != nil {
+		hostSrc = u.Host
+	}
+	if hostSrc != "" {
+		e.Domain, e.Port = splitHostPort(hostSrc)
+	}
+	srvPort := int(conn.Server.Port())
+	if e.Port == 0 {
+		e.Port = srvPort
+	} else if e.Port != srvPort && !asciiEqualFold(req.method, "connect") {
+		req.notes = append(req.notes, "Host header port number mismatch")
+	}
+	if e.Domain != "" {
+		if _, err := netip.ParseAddr(e.Domain); err != nil {
+			b.Destination.Domain = e.Domain
+		}
+	}
+	if e.URLPath != "" {
+		b.Path = e.URLPath
+		b.Query = method + " " + e.URLPath
+	} else {
+		b.Query = method + " " + string(req.target)
+	}
+
+	if req.sendBody && len(req.body) > 0 {
+		e.reqBody = e.decode(req)
+	}
+	var rawQuery string
+	if u != nil {
+		rawQuery = u.RawQuery
+	}
+	var form []byte
+	if req.saveBody && !req.bodyTruncated && bytes.Contains(bytes.ToLower(req.contentType), []byte("urlencoded")) {
+		form = req.body
+		if e.reqBody != nil {
+			form = e.reqBody
+		}
+	}
+	e.URLQuery = e.params(rawQuery, form)
+
+	if len(req.realIP) > 0 {
+		if a, err := netip.ParseAddr(string(req.realIP)); err == nil {
+			e.ForwardedIP = a.String()
+		} else {
+			e.ForwardedIP = string(req.realIP)
+		}
+	}
+	if !e.cfg.redactAuth {
+		e.UserName = basicUser(req.authorization)
+	}
+}
+
+// splitHostPort splits a Host header value; a missing or invalid port is 0.
+func splitHostPort(h string) (string, int) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return "", 0
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return h, 0 // bare IPv6 without brackets
+	}
+	port := 0
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		if n, err := strconv.Atoi(h[i+1:]); err == nil && n > 0 && n < 65536 {
+			port = n
+		}
+		h = h[:i]
+	}
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		h = h[1 : len(h)-1]
+	}
+	return h, port
+}
+
+// params rebuilds the query string with hide_keywords values replaced by
+// "xxxxx" and, for url-encoded form posts, the form parameters merged in
+// (Packetbeat's http.request.params, written as url.query). Parameter
+// names come out sorted, as url.Values.Encode does.
+func (e *Event) params(rawQuery string, form []byte) string {
+	if rawQuery == "" && len(form) == 0 {
+		return ""
+	}
+	if len(e.cfg.hideKeywords) == 0 && len(form) == 0 {
+		return rawQuery
+	}
+	vals, _ := url.ParseQuery(rawQuery) // keep what parses, like net/url
+	if len(form) > 0 {
+		fv, _ := url.ParseQuery(string(form))
+		for k, v := range fv {
+			vals[k] = v
+		}
+	}
+	for k, vs := range vals {
+		if e.cfg.isSecret(k) {
+			for i := range vs {
+				vs[i] = "xxxxx"
+			}
+		}
+	}
+	return vals.Encode()
+}
+
+func (cfg *settings) isSecret(key string) bool {
+	for _, kw := range cfg.hideKeywords {
+		if strings.EqualFold(key, kw) {
+			return true
+		}
+	}
+	return false
+}
+
+// basicUser returns the user name of Basic credentials.
+func basicUser(auth []byte) string {
+	const prefix = "basic "
+	if len(auth) <= len(prefix) || !asciiEqualFold(auth[:len(prefix)], prefix) {
+		return ""
+	}
+	enc := bytes.TrimSpace(auth[len(prefix):])
+	dec := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Decode(dec, enc)
+	if err != nil {
+		n, err = base64.RawStdEncoding.Decode(dec, enc)
+		if err != nil {
+			return ""
+		}
+	}
+	user, _, ok := bytes.Cut(dec[:n], []byte{':'})
+	if !ok {
+		return ""
+	}
+	return string(user)
+}
+
+// decode returns the body to report, undoing content codings when
+// decode_body is on.
+func (e *Event) decode(m *message) []byte {
+	if !e.cfg.decodeBody || len(m.encodings) == 0 {
+		return m.body
+	}
+	out, err := decodeBody(m.body, m.encodings, e.cfg.maxMessageSize)
+	if err != nil {
+		e.bodyNotes = append(e.bodyNotes, err.Error())
+	}
+	return out
+}
+
+// bstr views b as a string for the duration of a Writer call, which copies
+// it into its buffer at once; it saves an allocation per header name.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// WriteFields implements ecsmap.Event: http, url, user_agent and user.
+func (e *Event) WriteFields(w *ecsmap.Writer) {
+	req, resp := e.Req, e.Resp
+	w.Object("http")
+	v := req
+	if v == nil {
+		v = resp
+	}
+	var ver [3]byte
+	ver[0], ver[1], ver[2] = '0'+v.major, '.', '0'+v.minor
+	w.Str("version", bstr(ver[:]))
+	var scratch []byte
+	if req != nil {
+		w.Object("request")
+		w.Str("method", e.Base.Method)
+		w.Int("bytes", req.size)
+		e.writeBody(w, req, e.reqBody)
+		scratch = e.writeHeaders(w, req, scratch)
+		if len(req.referrer()) > 0 {
+			w.Bytes("referrer", req.referer)
+		}
+		if e.reqBody != nil {
+			w.Str("mime_type", sniff(e.reqBody))
+		}
+		w.End()
+	}
+	if resp != nil {
+		w.Object("response")
+		w.Int("status_code", int64(resp.statusCode))
+		if len(resp.phrase) > 0 {
+			scratch = appendLower(scratch[:0], resp.phrase)
+			w.Str("status_phrase", bstr(scratch))
+		}
+		w.Int("bytes", resp.size)
+		e.writeBody(w, resp, e.respBody)
+		scratch = e.writeHeaders(w, resp, scratch)
+		if e.respBody != nil {
+			w.Str("mime_type", sniff(e.respBody))
+		}
+		w.End()
+	}
+	w.End()
+
+	if req == nil {
+		return
+	}
+	w.Object("url")
+	w.Str("scheme", "http")
+	w.OptStr("domain", e.Domain)
+	if e.Port != 80 && e.Port != 0 {
+		w.Int("port", int64(e.Port))
+	}
+	w.OptStr("path", e.URLPath)
+	w.OptStr("query", e.URLQuery)
+	if ext := extension(e.URLPath); ext != "" {
+		w.Str("extension", ext)
+	}
+	if full := e.fullURL(); full != "" {
+		w.Str("full", full)
+	}
+	w.End()
+	if len(req.userAgent) > 0 {
+		w.Object("user_agent")
+		w.Bytes("original", req.userAgent)
+		w.End()
+	}
+	if e.UserName != "" {
+		w.Object("user")
+		w.Str("name", e.UserName)
+		w.End()
+	}
+}
+
+func (m *message) referrer() []byte { return m.referer }
+
+func sniff(body []byte) string {
+	ct := nethttp.DetectContentType(body)
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return ct
+}
+
+// writeBody writes body.bytes (the declared or counted length, or the
+// decoded length when the content is sent, as Packetbeat does) and
+// body.content.
+func (e *Event) writeBody(w *ecsmap.Writer, m *message, content []byte) {
+	n := m.bodyLen()
+	if content != nil {
+		n = int64(len(content))
+	}
+	if n == 0 {
+		return
+	}
+	w.Object("body")
+	w.Int("bytes", n)
+	if content != nil {
+		w.Bytes("content", content)
+	}
+	w.End()
+}
+
+// bodyLen is the Content-Length when declared (HEAD responses declare a
+// length they do not send), else the transfer-decoded bytes counted.
+func (m *message) bodyLen() int64 {
+	if m.hasContentLength {
+		return m.contentLength
+	}
+	return m.bodyBytes
+}
+
+func appendLower(dst, b []byte) []byte {
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// writeHeaders writes the headers object: content-length and content-type
+// always (as Packetbeat), then what send_headers selects, lower-cased,
+// repeated fields joined with ", ", redactions and split_cookie applied.
+func (e *Event) writeHeaders(w *ecsmap.Writer, m *message, scratch []byte) []byte {
+	cfg := e.cfg
+	w.Object("headers")
+	w.Int("content-length", m.bodyLen())
+	if len(m.contentType) > 0 {
+		w.Bytes("content-type", m.contentType)
+	}
+	cookie := "cookie"
+	if !m.isRequest {
+		cookie = "set-cookie"
+	}
+	for i, h := range m.headers {
+		if asciiEqualFold(h.name, "content-length") || asciiEqualFold(h.name, "content-type") {
+			continue
+		}
+		seen := false
+		for _, p := range m.headers[:i] {
+			if bytes.EqualFold(p.name, h.name) {
+				seen = true
+				break
+			}
+		}
+		if seen {
+			continue
+		}
+		scratch = appendLower(scratch[:0], h.name)
+		nameEnd := len(scratch)
+		name := scratch[:nameEnd]
+		switch {
+		case m.isRequest && cfg.redactAuth &&
+			(asciiEqualFold(name, "authorization") || asciiEqualFold(name, "proxy-authorization")):
+			w.Str(bstr(name), "*")
+		case cfg.redact[bstr(name)]:
+			w.Str(bstr(name), "REDACTED")
+		case cfg.splitCookie && asciiEqualFold(name, cookie):
+			scratch = append(scratch, h.value...)
+			writeCookies(w, bstr(scratch[:nameEnd]), scratch[nameEnd:])
+		default:
+			// Join repeated fields in order.
+			for _, p := range m.headers[i:] {
+				if !bytes.EqualFold(p.name, h.name) {
+					continue
+				}
+				if len(scratch) > nameEnd {
+					scratch = append(scratch, ", "...)
+				}
+				scratch = append(scratch, p.value...)
+			}
+			w.Bytes(bstr(scratch[:nameEnd]), scratch[nameEnd:])
+		}
+	}
+	w.End()
+	return scratch
+}
+
+// writeCookies writes "a=1; b=2" as {"a":"1","b":"2"}: names lower-cased,
+// quotes stripped, the last of duplicate names kept (JSON keys must be
+// unique).
+func writeCookies(w *ecsmap.Writer, key string, v []byte) {
+	type kv struct{ k, v []byte }
+	var pairs []kv
+	for len(v) > 0 {
+		var item []byte
+		if i := bytes.IndexByte(v, ';'); i >= 0 {
+			item, v = v[:i], v[i+1:]
+		} else {
+			item, v = v, nil
+		}
+		name, val, ok := bytes.Cut(item, []byte{'='})
+		if !ok {
+			continue
+		}
+		name = bytes.ToLower(bytes.TrimSpace(name))
+		val = bytes.TrimSpace(val)
+		if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		if len(name) > 0 {
+			pairs = append(pairs, kv{name, val})
+		}
+	}
+	w.Object(key)
+	for i, p := range pairs {
+		last := true
+		for _, q := range pairs[i+1:] {
+			if bytes.Equal(q.k, p.k) {
+				last = false
+				break
+			}
+		}
+		if last {
+			w.Bytes(bstr(p.k), p.v)
+		}
+	}
+	w.End()
+}
+
+// extension is the part after the last dot of the last path segment.
+func extension(path string) string {
+	seg := path[strings.LastIndexByte(path, '/')+1:]
+	if i := strings.LastIndexByte(seg, '.'); i >= 0 && i < len(seg)-1 {
+		return seg[i+1:]
+	}
+	return ""
+}
+
+// fullURL rebuilds url.full from the parts, when a domain is known.
+func (e *Event) fullURL() string {
+	if e.Domain == "" {
+		return ""
+	}
+	host := e.Domain
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]"
+	}
+	if e.Port != 80 && e.Port != 0 {
+		host += ":" + strconv.Itoa(e.Port)
+	}
+	u := url.URL{Scheme: "http", Host: host, Path: e.URLPath, RawQuery: e.URLQuery}
+	return u.String()
+}
