@@ -1,6 +1,7 @@
 package pipelinetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +28,22 @@ func IndexDocs(root, ds string) ([]map[string]any, []string, error) {
 		for i, e := range c.Events {
 			docs = append(docs, e)
 			from = append(from, fmt.Sprintf("%s event %d", c.Name, i))
+		}
+	}
+	// _dev/events/<ds>.ndjson: the binary's events from real captures (internal/samples),
+	// indexed as Fleet would receive them with map_to_ecs/geoip_enrich on and off.
+	evs, err := readNDJSON(filepath.Join(root, "_dev", "events", ds+".ndjson"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, nil, err
+	}
+	for i, e := range evs {
+		for _, on := range []bool{true, false} {
+			d := copyDoc(e)
+			if _, ok := d["_conf"]; !ok {
+				d["_conf"] = map[string]any{"map_to_ecs": on, "geoip_enrich": on}
+			}
+			docs = append(docs, d)
+			from = append(from, fmt.Sprintf("_dev/events/%s.ndjson line %d (map_to_ecs %v)", ds, i+1, on))
 		}
 	}
 	sample := filepath.Join(root, "package", ds, "sample_event.json")
@@ -152,4 +169,34 @@ func dig(m map[string]any, path ...string) any {
 		v = mm[p]
 	}
 	return v
+}
+
+func readNDJSON(path string) ([]map[string]any, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]any
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var d map[string]any
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.UseNumber()
+		if err := dec.Decode(&d); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func copyDoc(m map[string]any) map[string]any {
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	_ = dec.Decode(&out)
+	return out
 }

@@ -32,7 +32,8 @@ func setup(t *testing.T, c *estest.Client, p *estest.Package, ds string) []estes
 }
 
 // TestIndexTemplates indexes every data stream's documents through its pipelines into
-// logs-network_traffic.<ds>-default with the package's mappings, and fails on any mapping
+// logs-network_traffic.<ds>-default with the package's mappings (pipeline test events,
+// _dev/events/<ds>.ndjson from real captures, sample_event.json), and fails on any mapping
 // error, pipeline_error, ignored field or field the package does not define.
 func TestIndexTemplates(t *testing.T) {
 	c := estest.Available(t)
@@ -50,6 +51,7 @@ func TestIndexTemplates(t *testing.T) {
 			if len(docs) == 0 {
 				t.Fatalf("no documents to index for %s", ds)
 			}
+			t.Logf("%d documents", len(docs))
 			res, err := IndexAndCheck(c, estest.DataStreamName(ds, "default"), fields, docs, from)
 			if err != nil {
 				t.Fatal(err)
