@@ -121,7 +121,7 @@ type manager struct {
 	units      map[string]*inputUnit
 	exited     chan workerExit
 	quit       chan struct{} // closed when shutdown starts
-	outDiag    atomic.Value // map[string]any, for the diagnostics hook
+	outDiag    atomic.Value  // map[string]any, for the diagnostics hook
 	lastOutput output.Stats
 	lastQueue  queueCounters
 }

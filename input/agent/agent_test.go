@@ -571,4 +571,3 @@ func TestCheckinStreamDropReconnects(t *testing.T) {
 		t.Fatal("config change after reconnect not applied")
 	}
 }
-

@@ -192,7 +192,7 @@ func TestRequestRejectedIsNotRetried(t *testing.T) {
 // caller gives up; nothing is counted as published.
 func TestDownNodeBlocksUntilCancelled(t *testing.T) {
 	es := newFakeES()
-	es.failRequests, es.failStatus = 1 << 30, 503
+	es.failRequests, es.failStatus = 1<<30, 503
 	srv := httptest.NewServer(es)
 	defer srv.Close()
 	o := newTestOutput(t, map[string]any{"hosts": []any{srv.URL}})

@@ -9,9 +9,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"sync"
-	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
