@@ -527,8 +527,10 @@ func (c *connection) redact(m *message) {
 		if !asciiEqualFold(name, "authorization") && !asciiEqualFold(name, "proxy-authorization") {
 			continue
 		}
+		// Like Packetbeat: every byte after the colon, so not even the
+		// credential's length in words is left.
 		for k := colon + 1; k < len(line); k++ {
-			if line[k] != ' ' && line[k] != '\t' && line[k] != '\r' {
+			if line[k] != '\r' {
 				line[k] = '*'
 			}
 		}
