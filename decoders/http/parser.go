@@ -166,27 +166,44 @@ var knownMethods = [][]byte{
 
 const resyncKeep = 10 // longest needle in knownMethods minus one
 
-// findStart returns the offset of the first plausible message start in data
-// at a line start (or at 0), or -1.
+// findStart returns the offset of the first plausible message start in
+// data, or -1. A message may begin right after the previous body, so
+// candidates are looked for anywhere, not only at line starts; a candidate
+// whose start line is complete must also parse, which keeps text that
+// merely contains "GET " from passing.
 func findStart(data []byte, isRequest bool) int {
-	for i := 0; i < len(data); {
-		if i == 0 || data[i-1] == '\n' {
-			rest := data[i:]
-			if isRequest {
-				for _, m := range knownMethods {
-					if bytes.HasPrefix(rest, m) {
-						return i
-					}
-				}
-			} else if bytes.HasPrefix(rest, []byte("HTTP/1.")) {
-				return i
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if isRequest {
+			if c < 'C' || c > 'U' {
+				continue
 			}
+			matched := false
+			for _, m := range knownMethods {
+				if bytes.HasPrefix(data[i:], m) {
+					matched = true
+					break
+				}
+			}
+			if !matched {
+				continue
+			}
+		} else if c != 'H' || !bytes.HasPrefix(data[i:], []byte("HTTP/1.")) {
+			continue
 		}
-		j := bytes.IndexByte(data[i:], '\n')
-		if j < 0 {
-			return -1
+		line := data[i:]
+		nl := bytes.IndexByte(line, '\n')
+		if nl < 0 {
+			return i // incomplete: parseHead decides once it has the line
 		}
-		i += j + 1
+		line = line[:nl]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		m := message{isRequest: isRequest}
+		if m.parseStartLine(line) == nil {
+			return i
+		}
 	}
 	return -1
 }

@@ -49,6 +49,9 @@ func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		got := get(doc, k)
+		if f, ok := got.(float64); ok && f == float64(int64(f)) {
+			got = int64(f) // JSON numbers decode as float64
+		}
 		if fmt.Sprint(got) != fmt.Sprint(want[k]) {
 			t.Errorf("%s %s = %v, want %v", get(doc, "query"), k, got, want[k])
 		}
