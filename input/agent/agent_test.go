@@ -532,7 +532,11 @@ func TestShutdownWithStuckOutput(t *testing.T) {
 	a := h.agent
 	a.setUnit("packet-default", proto.UnitType_OUTPUT, map[string]any{"type": "broken"}, proto.UnitLogLevel_INFO)
 	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0})), proto.UnitLogLevel_INFO)
-	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	// The queue fills behind the stuck output: DEGRADED with the figures.
+	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
+	if !strings.Contains(o.Message, "publish queue full") || !strings.Contains(o.Message, "(64/64 queued)") {
+		t.Fatalf("message %q", o.Message)
+	}
 	start := time.Now()
 	h.cancel()
 	select {
