@@ -26,6 +26,7 @@ import (
 	_ "github.com/network-traffic/network-traffic/decoders/all"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/input/output/shipper/shipperfake"
+	"github.com/network-traffic/network-traffic/internal/pkgbuild"
 )
 
 var (
@@ -204,22 +205,52 @@ func dig(m map[string]any, path string) any {
 	return cur
 }
 
-func pcapInput(id, namespace, pcap string, streams ...string) map[string]any {
+// pcapInput builds an input unit as Fleet compiles the policy: each stream
+// rendered from the package's stream template with default vars (and
+// `interface` set to the capture), plus the id and data_stream Fleet adds.
+func pcapInput(t *testing.T, id, namespace, pcap string, streams ...string) map[string]any {
+	t.Helper()
 	var list []any
 	for _, typ := range streams {
-		s := map[string]any{
-			"id": fmt.Sprintf("packet-network_traffic.%s-%s", typ, id), "type": typ,
-			"interface":   pcap, // Fleet renders the interface var as given: a .pcap path replays it
-			"data_stream": map[string]any{"dataset": "network_traffic." + typ, "type": "logs"},
+		s := map[string]any{"type": typ}
+		if _, err := os.Stat(filepath.Join(pkgbuild.SourceRoot(), "package", typ)); err == nil {
+			vars, err := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vars["interface"] = pcap
+			out, err := pkgbuild.RenderStream(typ, vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = nil
+			if err := yaml.Unmarshal([]byte(out), &s); err != nil {
+				t.Fatalf("rendered %s stream: %v\n%s", typ, err, out)
+			}
+		} else {
+			s["interface"] = pcap // not a package data stream (bad-input tests)
 		}
-		if typ == "flow" {
-			s["timeout"], s["period"] = "30s", "10s"
-		}
-		list = append(list, s)
+		s["id"] = fmt.Sprintf("packet-network_traffic.%s-%s", typ, id)
+		s["data_stream"] = map[string]any{"dataset": "network_traffic." + typ, "type": "logs"}
+		list = append(list, jsonShape(t, s))
 	}
 	return map[string]any{"id": id, "type": "packet", "name": id, "revision": 1.0,
 		"meta":        map[string]any{"package": map[string]any{"name": "network_traffic", "version": "1.32.0"}},
 		"data_stream": map[string]any{"namespace": namespace}, "streams": list}
+}
+
+// jsonShape turns YAML-decoded values into what the unit's protobuf Struct
+// carries (numbers as float64, maps as map[string]any).
+func jsonShape(t *testing.T, v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestE2EAgentMode(t *testing.T) {
@@ -241,7 +272,7 @@ func TestE2EAgentMode(t *testing.T) {
 	// 1. File output; one input unit replaying the capture (icmp stream).
 	a.setUnit("packet-default", proto.UnitType_OUTPUT, map[string]any{"type": "file", "path": dir, "filename": "events.ndjson"}, proto.UnitLogLevel_INFO)
 	u1 := "packet-default-nt-1"
-	a.setUnit(u1, proto.UnitType_INPUT, pcapInput("nt-1", "default", pcap, "icmp"), proto.UnitLogLevel_INFO)
+	a.setUnit(u1, proto.UnitType_INPUT, pcapInput(t, "nt-1", "default", pcap, "icmp"), proto.UnitLogLevel_INFO)
 	o := a.waitUnit(u1, proto.State_HEALTHY, 20*time.Second)
 	if st, e := streamStatus(o, "packet-network_traffic.icmp-nt-1"); st != "HEALTHY" {
 		t.Fatalf("icmp stream %s %q; payload %v", st, e, o.Payload.AsMap())
@@ -266,12 +297,23 @@ func TestE2EAgentMode(t *testing.T) {
 			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
+	// The template's fields_under_root `_conf` reaches the document with the
+	// package defaults (read from the manifest).
+	icmpVars, err := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), "icmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"map_to_ecs", "geoip_enrich"} {
+		if got := dig(doc, "_conf."+k); got != icmpVars[k] {
+			t.Errorf("_conf.%s = %v, want the default %v", k, got, icmpVars[k])
+		}
+	}
 	// The replay ends; the unit says so and stays healthy.
 	o = a.waitUnit(u1, proto.State_HEALTHY, 10*time.Second)
 
 	// 2. Config change: add flows on the same capture. The unit is
 	// reconfigured (index 2) and the capture rebuilt.
-	a.setUnit(u1, proto.UnitType_INPUT, pcapInput("nt-1", "default", pcap, "icmp", "flow"), proto.UnitLogLevel_INFO)
+	a.setUnit(u1, proto.UnitType_INPUT, pcapInput(t, "nt-1", "default", pcap, "icmp", "flow"), proto.UnitLogLevel_INFO)
 	a.waitUnit(u1, proto.State_HEALTHY, 20*time.Second)
 	waitFor(t, "flow documents after the config change", 20*time.Second, func() (bool, string) {
 		docs := readNDJSON(t, outFile)
@@ -284,7 +326,7 @@ func TestE2EAgentMode(t *testing.T) {
 
 	// 3. Bad config: an interface that does not exist -> FAILED, naming it.
 	u2 := "packet-default-nt-bad"
-	bad := pcapInput("nt-bad", "default", pcap, "icmp")
+	bad := pcapInput(t, "nt-bad", "default", pcap, "icmp")
 	bad["streams"].([]any)[0].(map[string]any)["interface"] = map[string]any{"device": "nosuchdev0"}
 	a.setUnit(u2, proto.UnitType_INPUT, bad, proto.UnitLogLevel_INFO)
 	o = a.waitUnit(u2, proto.State_FAILED, 20*time.Second)
@@ -293,7 +335,7 @@ func TestE2EAgentMode(t *testing.T) {
 	}
 	// An unknown stream type: the unit runs the rest, reports DEGRADED.
 	u3 := "packet-default-nt-unknown"
-	unk := pcapInput("nt-unknown", "default", pcap, "icmp", "gopher")
+	unk := pcapInput(t, "nt-unknown", "default", pcap, "icmp", "gopher")
 	a.setUnit(u3, proto.UnitType_INPUT, unk, proto.UnitLogLevel_INFO)
 	o = a.waitUnit(u3, proto.State_DEGRADED, 20*time.Second)
 	if st, e := streamStatus(o, "packet-network_traffic.gopher-nt-unknown"); st != "DEGRADED" || !strings.Contains(e, "gopher") {
@@ -320,7 +362,7 @@ func TestE2EAgentMode(t *testing.T) {
 		return ob != nil && ob.State == proto.State_HEALTHY && strings.Contains(ob.Message, "shipper"), fmt.Sprint(ob)
 	})
 	u4 := "packet-default-nt-4"
-	a.setUnit(u4, proto.UnitType_INPUT, pcapInput("nt-4", "shipped", pcap, "icmp"), proto.UnitLogLevel_INFO)
+	a.setUnit(u4, proto.UnitType_INPUT, pcapInput(t, "nt-4", "shipped", pcap, "icmp"), proto.UnitLogLevel_INFO)
 	a.waitUnit(u4, proto.State_HEALTHY, 20*time.Second)
 	// Documents still queued from the previous unit (namespace default)
 	// may also land here: the queue is shared and moves to the new output.
@@ -353,7 +395,7 @@ func TestE2EAgentMode(t *testing.T) {
 			return ob != nil && strings.Contains(ob.Message, "elasticsearch"), fmt.Sprint(ob)
 		})
 		u5 := "packet-default-nt-5"
-		a.setUnit(u5, proto.UnitType_INPUT, pcapInput("nt-5", ns, pcap, "icmp"), proto.UnitLogLevel_INFO)
+		a.setUnit(u5, proto.UnitType_INPUT, pcapInput(t, "nt-5", ns, pcap, "icmp"), proto.UnitLogLevel_INFO)
 		a.waitUnit(u5, proto.State_HEALTHY, 20*time.Second)
 		waitFor(t, "icmp documents in "+index, 30*time.Second, func() (bool, string) {
 			esRequest("POST", base+"/"+index+"/_refresh")
@@ -568,7 +610,7 @@ func TestE2EShipperKillRestart(t *testing.T) {
 	c := startComponent(t, a, bin)
 	a.setUnit("packet-default", proto.UnitType_OUTPUT, map[string]any{"type": "shipper", "server": addr,
 		"bulk_max_size": 50.0, "ack_polling_interval": "10ms", "backoff": map[string]any{"init": "20ms", "max": "200ms"}}, proto.UnitLogLevel_INFO)
-	in := pcapInput("nt-k", "killtest", pcap, "icmp")
+	in := pcapInput(t, "nt-k", "killtest", pcap, "icmp")
 	in["streams"].([]any)[0].(map[string]any)["interface"] = map[string]any{"file": pcap, "loop": float64(loops), "top_speed": true}
 	a.setUnit("packet-default-nt-k", proto.UnitType_INPUT, in, proto.UnitLogLevel_INFO)
 	a.waitUnit("packet-default-nt-k", proto.State_HEALTHY, 20*time.Second)
