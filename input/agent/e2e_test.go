@@ -649,3 +649,35 @@ func TestE2EShipperKillRestart(t *testing.T) {
 	a.waitUnit("packet-default", proto.State_HEALTHY, 20*time.Second)
 	c.stop(t, 30*time.Second)
 }
+
+// DNS over the real binary with the package's dns stream template (default
+// ports), once the dns decoder is linked into the build: one document per
+// answered query, checked against tshark.
+func TestE2EDNSReplay(t *testing.T) {
+	if _, ok := protocol.Lookup("dns"); !ok {
+		t.Skip("dns decoder not linked into decoders/all yet")
+	}
+	bin := componentBinary(t)
+	pcap := filepath.Join(repoRoot(t), "_dev/pcaps/dns/udp.pcap")
+	if _, err := os.Stat(pcap); err != nil {
+		t.Skipf("capture %s not present", pcap)
+	}
+	want := tsharkCount(t, pcap, "dns.flags.response == 1")
+	a := newFakeAgent(t)
+	c := startComponent(t, a, bin)
+	dir := t.TempDir()
+	a.setUnit("packet-default", proto.UnitType_OUTPUT, map[string]any{"type": "file", "path": dir, "filename": "dns.ndjson"}, proto.UnitLogLevel_INFO)
+	a.setUnit("packet-default-dns", proto.UnitType_INPUT, pcapInput(t, "dns", "default", pcap, "dns"), proto.UnitLogLevel_INFO)
+	a.waitUnit("packet-default-dns", proto.State_HEALTHY, 20*time.Second)
+	path := filepath.Join(dir, "dns.ndjson")
+	waitFor(t, "dns documents", 20*time.Second, func() (bool, string) {
+		n := len(byType(readNDJSON(t, path), "dns"))
+		return n == want, fmt.Sprintf("%d of %d", n, want)
+	})
+	for _, d := range byType(readNDJSON(t, path), "dns") {
+		if dig(d, "data_stream.dataset") != "network_traffic.dns" || dig(d, "event.dataset") != "network_traffic.dns" || dig(d, "agent.id") != "agent-id-1234" {
+			t.Fatalf("document %v", d)
+		}
+	}
+	c.stop(t, 30*time.Second)
+}
