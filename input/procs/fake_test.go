@@ -406,3 +406,26 @@ func BenchmarkEnrichHit(b *testing.B) {
 		m.Enrich(&base, now)
 	}
 }
+
+// TestScanPanicContained: a scan that panics (here: a broken scanner) leaves
+// the previous table, counts an error, and the next scan works again.
+func TestScanPanicContained(t *testing.T) {
+	m := New(Config{ProcRoot: fakeRoot})
+	t0 := time.Now()
+	if m.Lookup(6, ap("10.1.2.3:80"), t0) == nil {
+		t.Fatal("priming failed")
+	}
+	m.sc.procs = nil // writing to a nil map panics mid-scan
+	if p := m.Lookup(6, ap("10.1.2.3:9"), t0.Add(time.Second)); p != nil {
+		t.Fatalf("got %+v", p)
+	}
+	if st := m.Stats(); st.ScanErrors != 1 || st.Scans != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if p := m.Lookup(6, ap("10.1.2.3:80"), t0.Add(time.Second)); p == nil || p.PID != 101 {
+		t.Fatalf("old table lost: %+v", p)
+	}
+	if p := m.Lookup(6, ap("10.1.2.3:80"), t0.Add(20*time.Second)); p == nil || p.PID != 101 || m.Stats().Scans != 2 {
+		t.Fatalf("no recovery: %+v %+v", p, m.Stats())
+	}
+}

@@ -110,15 +110,20 @@ func (m *Monitor) Lookup(transport uint8, local netip.AddrPort, now time.Time) *
 	return p
 }
 
-// rescan runs a scan without holding mu and installs its table. The deferred
-// part runs even if the scan panics so that scanning is never left set.
+// rescan runs a scan without holding mu and installs its table. The
+// parsers are fuzzed, but /proc is the kernel's to change: should a scan
+// panic anyway, the old table stays, the error is counted and capture goes
+// on rather than the agent crashing over an enrichment.
 func (m *Monitor) rescan(want sockKey, now time.Time) (table map[sockKey]*ecsmap.Process) {
 	var res scanResult
 	defer func() {
+		failed := recover() != nil
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.scanning = false
-		if res.table == nil {
+		if failed || res.table == nil {
+			m.stats.ScanErrors++
+			m.sc = newScanner(m.cfg.ProcRoot, m.cfg.MaxEntries) // state may be half-updated
 			table = m.table
 			return
 		}
@@ -183,6 +188,11 @@ func find(table map[sockKey]*ecsmap.Process, key sockKey) *ecsmap.Process {
 // that are addresses of this host (loopback, the interfaces' addresses and
 // Config.LocalAddrs) and whose process is found. Endpoints that already have
 // a process are left alone.
+//
+// Call it while the connection is still open (when a transaction's first
+// message is parsed, say): a closed socket leaves the tables, and one in
+// TIME_WAIT has no owner, so short-lived connections enriched at publish time
+// may find nothing.
 func (m *Monitor) Enrich(b *ecsmap.Base, now time.Time) {
 	proto := b.IPProtocol
 	if proto == 0 {
