@@ -132,10 +132,8 @@ func (e *Event) fromRequest(conn *protocol.Conn) {
 	} else if e.Port != srvPort && !asciiEqualFold(req.method, "connect") {
 		req.notes = append(req.notes, "Host header port number mismatch")
 	}
-	if e.Domain != "" {
-		if _, err := netip.ParseAddr(e.Domain); err != nil {
-			b.Destination.Domain = e.Domain
-		}
+	if e.Domain != "" && !looksLikeIP(e.Domain) {
+		b.Destination.Domain = e.Domain
 	}
 	if e.URLPath != "" {
 		b.Path = e.URLPath
@@ -172,13 +170,29 @@ func (e *Event) fromRequest(conn *protocol.Conn) {
 	}
 }
 
+// looksLikeIP tells an address from a name without netip.ParseAddr's
+// error allocation for every name.
+func looksLikeIP(h string) bool {
+	if strings.IndexByte(h, ':') >= 0 {
+		_, err := netip.ParseAddr(h)
+		return err == nil
+	}
+	for i := range len(h) {
+		if c := h[i]; (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	_, err := netip.ParseAddr(h)
+	return err == nil
+}
+
 // splitHostPort splits a Host header value; a missing or invalid port is 0.
 func splitHostPort(h string) (string, int) {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return "", 0
 	}
-	if _, err := netip.ParseAddr(h); err == nil {
+	if strings.Count(h, ":") > 1 && !strings.HasPrefix(h, "[") {
 		return h, 0 // bare IPv6 without brackets
 	}
 	port := 0
@@ -238,7 +252,9 @@ func basicUser(auth []byte) string {
 		return ""
 	}
 	enc := bytes.TrimSpace(auth[len(prefix):])
-	dec := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	// Sized for the unpadded fallback, which needs more room than
+	// StdEncoding.DecodedLen gives for short input.
+	dec := make([]byte, base64.RawStdEncoding.DecodedLen(len(enc))+3)
 	n, err := base64.StdEncoding.Decode(dec, enc)
 	if err != nil {
 		n, err = base64.RawStdEncoding.Decode(dec, enc)
@@ -281,7 +297,8 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	var ver [3]byte
 	ver[0], ver[1], ver[2] = '0'+v.major, '.', '0'+v.minor
 	w.Str("version", bstr(ver[:]))
-	var scratch []byte
+	var sbuf [512]byte
+	scratch := sbuf[:0]
 	if req != nil {
 		w.Object("request")
 		w.Str("method", e.Base.Method)
@@ -327,8 +344,9 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	if ext := extension(e.URLPath); ext != "" {
 		w.Str("extension", ext)
 	}
-	if full := e.fullURL(); full != "" {
-		w.Str("full", full)
+	if e.Domain != "" {
+		scratch = e.appendFullURL(scratch[:0])
+		w.Bytes("full", scratch)
 	}
 	w.End()
 	if len(req.userAgent) > 0 {
@@ -500,18 +518,38 @@ func extension(path string) string {
 	return ""
 }
 
-// fullURL rebuilds url.full from the parts, when a domain is known.
-func (e *Event) fullURL() string {
-	if e.Domain == "" {
-		return ""
-	}
-	host := e.Domain
-	if strings.IndexByte(host, ':') >= 0 {
-		host = "[" + host + "]"
+// appendFullURL rebuilds url.full from the parts (Domain must be set).
+func (e *Event) appendFullURL(b []byte) []byte {
+	b = append(b, "http://"...)
+	if strings.IndexByte(e.Domain, ':') >= 0 {
+		b = append(append(append(b, '['), e.Domain...), ']')
+	} else {
+		b = append(b, e.Domain...)
 	}
 	if e.Port != 80 && e.Port != 0 {
-		host += ":" + strconv.Itoa(e.Port)
+		b = strconv.AppendInt(append(b, ':'), int64(e.Port), 10)
 	}
-	u := url.URL{Scheme: "http", Host: host, Path: e.URLPath, RawQuery: e.URLQuery}
-	return u.String()
+	if pathIsClean(e.URLPath) {
+		b = append(b, e.URLPath...)
+	} else {
+		b = append(b, (&url.URL{Path: e.URLPath}).EscapedPath()...)
+	}
+	if e.URLQuery != "" {
+		b = append(append(b, '?'), e.URLQuery...)
+	}
+	return b
+}
+
+// pathIsClean reports whether p needs no percent-encoding in a URL.
+func pathIsClean(p string) bool {
+	for i := range len(p) {
+		c := p[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("/-._~!$&'()*+,;=:@", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

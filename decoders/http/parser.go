@@ -43,11 +43,11 @@ type message struct {
 
 	// Headers the event needs, whatever send_headers says.
 	host, userAgent, referer, contentType, realIP, authorization []byte
-	encodings                                                   [][]byte // content-coding tokens, in order applied
-	contentLength                                               int64
-	hasContentLength                                            bool
-	chunked                                                     bool
-	connClose, upgrade                                          bool
+	encodings                                                    [][]byte // content-coding tokens, in order applied
+	contentLength                                                int64
+	hasContentLength                                             bool
+	chunked                                                      bool
+	connClose, upgrade                                           bool
 
 	// headers holds what send_headers/send_all_headers asked for (nil otherwise).
 	headers []header

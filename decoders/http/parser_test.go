@@ -159,7 +159,7 @@ func TestGapMidBody(t *testing.T) {
 		t.Fatalf("%d events", len(d))
 	}
 	expect(t, d[0], map[string]any{
-		"http.response.body.bytes": 50, // kept bytes: the 50 lost are not content
+		"http.response.body.bytes":             50, // kept bytes: the 50 lost are not content
 		"http.response.headers.content-length": 100,
 		"error.message":                        "Packet loss while capturing the response",
 	})
@@ -336,9 +336,9 @@ func TestBodyTruncatedAtMax(t *testing.T) {
 func TestBadOptions(t *testing.T) {
 	spec, _ := protocol.Lookup("http")
 	for _, opts := range []map[string]any{
-		{"send_header": []any{"x"}},   // typo
-		{"max_message_size": -1},      // negative
-		{"decode_body": "sometimes"},  // not a bool
+		{"send_header": []any{"x"}},  // typo
+		{"max_message_size": -1},     // negative
+		{"decode_body": "sometimes"}, // not a bool
 		{"send_headers": map[string]any{"a": 1}},
 	} {
 		c, o, err := protocol.SplitCommon(spec, opts)
@@ -350,4 +350,3 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
-

@@ -223,12 +223,12 @@ func TestNginxPcap(t *testing.T) {
 		"http.response.status_phrase": "moved permanently",
 	})
 	expect(t, docs[5], map[string]any{
-		"query":                             "GET /index.html",
-		"url.query":                         "password=xxxxx&q=x&user=alice",
-		"url.full":                          "http://localhost:8080/index.html?password=xxxxx&q=x&user=alice",
-		"user.name":                         "alice",
-		"http.request.headers.cookie.a":     "1",
-		"http.request.headers.cookie.theme": "dark",
+		"query":                              "GET /index.html",
+		"url.query":                          "password=xxxxx&q=x&user=alice",
+		"url.full":                           "http://localhost:8080/index.html?password=xxxxx&q=x&user=alice",
+		"user.name":                          "alice",
+		"http.request.headers.cookie.a":      "1",
+		"http.request.headers.cookie.theme":  "dark",
 		"http.request.headers.authorization": nil, // not in send_headers
 		"http.request.bytes":                 234,
 	})
@@ -356,7 +356,7 @@ func TestClosePcap(t *testing.T) {
 		"query": "GET /old", "http.version": "1.0", "http.response.status_code": 200,
 		"http.response.body.bytes": 123, "http.response.bytes": 190,
 		"http.response.body.content": "body line 0, length comes from the close\nbody line 1, length comes from the close\nbody line 2, length comes from the close\n",
-		"url.port": 5000, "error": nil,
+		"url.port":                   5000, "error": nil,
 	})
 	crossCheck(t, "close.pcap", docs, map[string]bool{"/old": true})
 	if _, err := exec.LookPath("tshark"); err == nil {
