@@ -23,8 +23,8 @@ type Meta struct {
 //
 // Encode owns these top-level keys: @timestamp, event, network, source,
 // destination, client, server, related, status, type, method, query,
-// resource, path, request, response, params, error, tags, process (via the
-// endpoints), and the members of Meta.Extra. Protocols write the rest.
+// resource, path, request, response, params, error, tags, process (root and
+// per endpoint), and the members of Meta.Extra. Protocols write the rest.
 func Encode(w *Writer, ev Event, meta *Meta) []byte {
 	b := ev.EventBase()
 	w.Reset()
@@ -58,6 +58,13 @@ func Encode(w *Writer, ev Event, meta *Meta) []byte {
 		writeEndpoint(w, "server", &b.Destination)
 	}
 	writeRelated(w, b)
+	// Root process: the server's process when it runs here, else the
+	// client's (as Packetbeat does).
+	if p := b.Destination.Process; p != nil {
+		writeProcess(w, p)
+	} else if p := b.Source.Process; p != nil {
+		writeProcess(w, p)
+	}
 	if len(b.Notes) > 0 {
 		w.Object("error")
 		if len(b.Notes) == 1 {
@@ -214,19 +221,7 @@ func writeEndpoint(w *Writer, name string, e *Endpoint) {
 		w.Str("domain", e.Domain)
 	}
 	if p := e.Process; p != nil {
-		w.Object("process")
-		w.Int("pid", p.PID)
-		if p.PPID != 0 {
-			w.Int("ppid", p.PPID)
-		}
-		w.OptStr("name", p.Name)
-		w.OptStr("executable", p.Executable)
-		w.Strs("args", p.Args)
-		w.OptStr("working_directory", p.WorkingDir)
-		if !p.Start.IsZero() {
-			w.Time("start", p.Start)
-		}
-		w.End()
+		writeProcess(w, p)
 	}
 	w.End()
 }
@@ -254,5 +249,21 @@ func writeRelated(w *Writer, b *Base) {
 		w.Buf = append(w.Buf, '"')
 	}
 	w.ArrayEnd()
+	w.End()
+}
+
+func writeProcess(w *Writer, p *Process) {
+	w.Object("process")
+	w.Int("pid", p.PID)
+	if p.PPID != 0 {
+		w.Int("ppid", p.PPID)
+	}
+	w.OptStr("name", p.Name)
+	w.OptStr("executable", p.Executable)
+	w.Strs("args", p.Args)
+	w.OptStr("working_directory", p.WorkingDir)
+	if !p.Start.IsZero() {
+		w.Time("start", p.Start)
+	}
 	w.End()
 }

@@ -6,11 +6,33 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/network-traffic/network-traffic/ecsmap"
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/input/procs"
 )
+
+// One process monitor serves every worker of the process: /proc is the
+// same for all of them and scans are rate limited globally.
+var (
+	procMonOnce sync.Once
+	procMon     *procs.Monitor
+)
+
+func sharedProcMonitor() *procs.Monitor {
+	procMonOnce.Do(func() { procMon = procs.New(procs.Config{}) })
+	return procMon
+}
+
+// ProcStats reports the shared process monitor's counters (nil if unused).
+func ProcStats() any {
+	if procMon == nil {
+		return nil
+	}
+	return procMon.Stats()
+}
 
 // DocProcessor transforms or drops an encoded document (Beats processors).
 type DocProcessor interface {
@@ -38,10 +60,17 @@ type streamPublisher struct {
 
 	mu sync.Mutex // guards swaps of meta/procs/target by Reconfigure
 
+	// procMon enriches events with local processes (monitor_processes on a
+	// live capture); nil otherwise.
+	procMon *procs.Monitor
+
 	events, dropped, procErrors atomic.Uint64
 }
 
 func (p *streamPublisher) Publish(ev ecsmap.Event) {
+	if p.procMon != nil {
+		p.procMon.Enrich(ev.EventBase(), time.Now())
+	}
 	p.mu.Lock()
 	doc := ecsmap.Encode(&p.w, ev, &p.meta)
 	procs, target := p.procs, p.target
@@ -114,7 +143,7 @@ var reservedRoot = map[string]bool{
 	"@timestamp": true, "event": true, "network": true, "source": true, "destination": true,
 	"client": true, "server": true, "related": true, "status": true, "type": true, "method": true,
 	"query": true, "resource": true, "path": true, "request": true, "response": true, "params": true,
-	"error": true, "tags": true, "data_stream": true,
+	"error": true, "tags": true, "data_stream": true, "process": true,
 }
 
 func sortedKeys(m map[string]any) []string {

@@ -64,12 +64,19 @@ type captureRun struct {
 }
 
 type layerSnapshot struct {
-	dec link.Stats
-	tcp tcp.Stats
+	dec                link.Stats
+	tcp                tcp.Stats
+	pcapRecv, pcapDrop uint64
+	pcapIfDrop         uint64
+	hasPcap            bool
 }
 
+// publishSnapshot runs on the capture goroutine, which owns the decoder,
+// the assembler and the libpcap handle (pcap_stats on a handle another
+// thread reads or has closed is not safe).
 func (r *captureRun) publishSnapshot() {
 	s := &layerSnapshot{dec: r.dec.Stats()}
+	s.pcapRecv, s.pcapDrop, s.pcapIfDrop, s.hasPcap = r.src.PcapStats()
 	if a, ok := r.eng.TCP.(*tcp.Assembler); ok {
 		s.tcp = a.Stats()
 	}
@@ -147,6 +154,10 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 		if err != nil {
 			failStream(st, err)
 			continue
+		}
+		// Processes on this host say nothing about a replayed capture.
+		if st.MonitorProcs && c.Interface.File == "" {
+			pub.procMon = sharedProcMonitor()
 		}
 		switch st.Type {
 		case config.TypeFlow:
@@ -422,14 +433,14 @@ func (w *Worker) Stats() Stats {
 		s.Packets += r.packets.Load()
 		s.Bytes += r.bytes.Load()
 		s.DecodeErrors += r.decodeErrors.Load()
-		if rec, drop, ifdrop, ok := r.src.PcapStats(); ok {
-			s.PcapReceived += rec
-			s.PcapDropped += drop
-			s.PcapIfDropped += ifdrop
-		}
 		snap := r.snap.Load()
 		if snap == nil {
 			snap = &layerSnapshot{}
+		}
+		if snap.hasPcap {
+			s.PcapReceived += snap.pcapRecv
+			s.PcapDropped += snap.pcapDrop
+			s.PcapIfDropped += snap.pcapIfDrop
 		}
 		ds := snap.dec
 		s.Decode.Decoded += ds.Decoded
