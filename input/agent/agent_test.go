@@ -328,6 +328,14 @@ func TestUnitLifecycle(t *testing.T) {
 	}
 	// Flushed on stop: the failed config stopped the worker.
 	h.waitDocs("out.ndjson", func(d []map[string]any) bool { return countTag(d, "flush") == 2 })
+	// The old worker's exit and later health checks leave it FAILED.
+	time.Sleep(300 * time.Millisecond)
+	if o := a.waitUnit(unit, proto.State_FAILED, time.Second); !strings.Contains(o.Message, "port 80") {
+		t.Fatalf("message %q", o.Message)
+	}
+	if h := a.historyOf(unit); !strings.HasPrefix(h[len(h)-1], "FAILED") {
+		t.Fatalf("history %q", h)
+	}
 
 	// Bad stream option: FAILED naming the stream, payload per stream.
 	a.setUnit(unit, proto.UnitType_INPUT, packetInput("nt-1",

@@ -220,6 +220,9 @@ func (iu *inputUnit) exited(err error) {
 	case iu.stopping:
 		_ = iu.unit.UpdateState(client.UnitStateStopped, "Stopped", nil)
 		iu.m.log.Info("unit stopped", "unit", iu.id)
+	case iu.failed != "":
+		// Stopped because the new config was refused: stay FAILED.
+		iu.report(client.UnitStateFailed, iu.failed)
 	case err != nil:
 		iu.failed = "Capture stopped: " + err.Error()
 		iu.report(client.UnitStateFailed, iu.failed)
