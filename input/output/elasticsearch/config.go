@@ -28,6 +28,10 @@ type Config struct {
 	Headers  map[string]string
 	// Path is a URL path prefix (proxying ES under a path).
 	Path string
+	// ProxyURL sends requests through an HTTP(S) proxy; ProxyDisable
+	// ignores the HTTP_PROXY environment too.
+	ProxyURL     *url.URL
+	ProxyDisable bool
 
 	TLS *tls.Config // nil: system defaults
 
@@ -93,6 +97,12 @@ func ParseConfig(m map[string]any) (*Config, error) {
 		}
 		c.Hosts = append(c.Hosts, u)
 	}
+	if p, ok := m["proxy_url"].(string); ok && p != "" {
+		if c.ProxyURL, err = url.Parse(p); err != nil || c.ProxyURL.Host == "" {
+			return nil, fmt.Errorf("proxy_url: %q is not a URL", p)
+		}
+	}
+	c.ProxyDisable, _ = m["proxy_disable"].(bool)
 	c.APIKey, _ = m["api_key"].(string)
 	c.Username, _ = m["username"].(string)
 	c.Password, _ = m["password"].(string)

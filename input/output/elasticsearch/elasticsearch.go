@@ -72,6 +72,12 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 	}
 	ht := http.DefaultTransport.(*http.Transport).Clone()
 	ht.TLSClientConfig = cfg.TLS
+	switch {
+	case cfg.ProxyDisable:
+		ht.Proxy = nil
+	case cfg.ProxyURL != nil:
+		ht.Proxy = http.ProxyURL(cfg.ProxyURL)
+	}
 	ht.MaxIdleConnsPerHost = max(cfg.Workers, 2)
 	ht.ResponseHeaderTimeout = cfg.Timeout
 	tp, err := elastictransport.New(elastictransport.Config{

@@ -267,6 +267,28 @@ func TestKillRestartExactlyOnce(t *testing.T) {
 	}
 }
 
+// proxy_url: requests go through the proxy (which here is the fake node
+// itself, answering the absolute-URI request).
+func TestProxyURL(t *testing.T) {
+	es := newFakeES()
+	var proxied sync.Mutex
+	var sawAbsolute bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Lock()
+		sawAbsolute = sawAbsolute || strings.HasPrefix(r.RequestURI, "http://es.invalid:9200/_bulk")
+		proxied.Unlock()
+		es.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	o := newTestOutput(t, map[string]any{"hosts": []any{"http://es.invalid:9200"}, "proxy_url": srv.URL})
+	if err := o.Publish(context.Background(), docs(0, 2, "i")); err != nil {
+		t.Fatal(err)
+	}
+	if !sawAbsolute || es.count() != 2 {
+		t.Fatalf("proxied %v, stored %d", sawAbsolute, es.count())
+	}
+}
+
 func TestTLSVerification(t *testing.T) {
 	es := newFakeES()
 	srv := httptest.NewTLSServer(es)
