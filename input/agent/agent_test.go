@@ -379,10 +379,25 @@ func TestUnknownInterfaceAndStreamType(t *testing.T) {
 	if st, e := streamStatus(o, "x-1"); st != "DEGRADED" || !strings.Contains(e, "gopher") || !strings.Contains(o.Message, "x-1") {
 		t.Fatalf("x-1 %s %q, unit message %q", st, e, o.Message)
 	}
-	a.setUnit("u-type", proto.UnitType_INPUT, map[string]any{"id": "t", "type": "packet", "streams": "nope"}, proto.UnitLogLevel_INFO)
-	o = a.waitUnit("u-type", proto.State_FAILED, 5*time.Second)
-	if !strings.Contains(o.Message, "streams") {
-		t.Fatalf("message %q", o.Message)
+	// Malformed unit configs: FAILED with a message saying what is wrong.
+	for i, tc := range []struct {
+		src  map[string]any
+		want string
+	}{
+		{map[string]any{"id": "t", "type": "packet", "streams": "nope"}, "streams"},
+		{map[string]any{"id": "t", "type": "packet", "streams": []any{42.0}}, "streams[0]"},
+		{map[string]any{"id": "t", "type": "packet"}, "no streams"},
+		{map[string]any{"id": "t", "type": "log", "streams": []any{}}, `"log"`},
+		{packetInput("t", stream("p-1", "nttest", "ports", "eighty")), "p-1"},
+		{packetInput("t", stream("p-1", "nttest", "ports", []any{70000.0})), "p-1"},
+		{packetInput("t", stream("p-1", "nttest", "interface", map[string]any{"snaplen": "big"})), "p-1 (nttest): interface"},
+	} {
+		id := fmt.Sprintf("u-malformed-%d", i)
+		a.setUnit(id, proto.UnitType_INPUT, tc.src, proto.UnitLogLevel_INFO)
+		o = a.waitUnit(id, proto.State_FAILED, 5*time.Second)
+		if !strings.Contains(o.Message, tc.want) {
+			t.Errorf("%v: message %q lacks %q", tc.src, o.Message, tc.want)
+		}
 	}
 }
 
