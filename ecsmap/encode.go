@@ -157,6 +157,9 @@ func writeNetwork(w *Writer, b *Base) {
 		w.Int("packets", total)
 	}
 	w.Str("direction", "unknown")
+	if b.ForwardedIP != "" {
+		w.Str("forwarded_ip", b.ForwardedIP)
+	}
 	if len(b.VLANs) > 0 {
 		w.Object("vlan")
 		w.Str("id", itoa(b.VLANs[0]))
@@ -237,18 +240,35 @@ func writeRelated(w *Writer, b *Base) {
 		ips[n] = b.Destination.IP
 		n++
 	}
-	if n == 0 {
+	fwd := b.ForwardedIP
+	for _, ip := range ips[:n] {
+		if fwd != "" && ip.String() == fwd {
+			fwd = ""
+		}
+	}
+	if n == 0 && fwd == "" && len(b.RelatedHosts) == 0 && len(b.RelatedUsers) == 0 {
 		return
 	}
 	w.Object("related")
-	w.ArrayStart("ip")
-	for _, ip := range ips[:n] {
-		w.elem()
-		w.Buf = append(w.Buf, '"')
-		w.Buf = ip.AppendTo(w.Buf)
-		w.Buf = append(w.Buf, '"')
+	if n > 0 || fwd != "" {
+		w.ArrayStart("ip")
+		for _, ip := range ips[:n] {
+			w.elem()
+			w.Buf = append(w.Buf, '"')
+			w.Buf = ip.AppendTo(w.Buf)
+			w.Buf = append(w.Buf, '"')
+		}
+		if fwd != "" {
+			w.ElemStr(fwd)
+		}
+		w.ArrayEnd()
 	}
-	w.ArrayEnd()
+	if len(b.RelatedHosts) > 0 {
+		w.Strs("hosts", b.RelatedHosts)
+	}
+	if len(b.RelatedUsers) > 0 {
+		w.Strs("user", b.RelatedUsers)
+	}
 	w.End()
 }
 

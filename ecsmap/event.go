@@ -59,6 +59,13 @@ type Base struct {
 
 	VLANs []uint16 // outer first; written as network.vlan.id (outermost)
 
+	// ForwardedIP is the original client address a proxy reported (HTTP's
+	// real_ip_header): network.forwarded_ip, and added to related.ip.
+	ForwardedIP string
+	// RelatedHosts and RelatedUsers go to related.hosts and related.user.
+	RelatedHosts []string
+	RelatedUsers []string
+
 	Status     string   // Packetbeat's root "status": OK, Error, ...
 	Kind       string   // event.kind, "event" when empty
 	Categories []string // event.category, ["network"] when empty

@@ -3,5 +3,5 @@
 package all
 
 import (
-	_ "github.com/network-traffic/network-traffic/decoders/protocol" // registry
+	_ "github.com/network-traffic/network-traffic/decoders/http"
 )

@@ -168,6 +168,13 @@ func (e *Event) fromRequest(conn *protocol.Conn) {
 	if !e.cfg.redactAuth {
 		e.UserName = basicUser(req.authorization)
 	}
+	b.ForwardedIP = e.ForwardedIP
+	if e.Domain != "" {
+		b.RelatedHosts = append(b.RelatedHosts, e.Domain)
+	}
+	if e.UserName != "" {
+		b.RelatedUsers = append(b.RelatedUsers, e.UserName)
+	}
 }
 
 // looksLikeIP tells an address from a name without netip.ParseAddr's

@@ -36,6 +36,9 @@ var Sources = []Source{
 	{DataStream: "flow", Pcap: "_dev/pcaps/sample.pcap", Stream: map[string]any{"type": "flow", "period": "-1s"}, Sample: -1},
 	{DataStream: "icmp", Pcap: "_dev/pcaps/icmp/lo_ping.pcap", Stream: map[string]any{"type": "icmp"}, Sample: -1},
 	{DataStream: "icmp", Pcap: "_dev/pcaps/icmp/veth.pcap", Stream: map[string]any{"type": "icmp"}, Sample: -2},
+	{DataStream: "http", Pcap: "_dev/pcaps/http/nginx.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}, "send_headers": []any{"user-agent", "host"}}, Sample: -1},
+	{DataStream: "http", Pcap: "_dev/pcaps/http/goserver.pcap", Stream: map[string]any{"type": "http", "ports": []any{8000}, "include_body_for": []any{"application/json"}, "send_request": true, "send_response": true}, Sample: -2},
+	{DataStream: "http", Pcap: "_dev/pcaps/http/pipeline.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}}, Sample: -2},
 }
 
 type collector struct {
