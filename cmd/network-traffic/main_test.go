@@ -287,3 +287,44 @@ streams:
 		}
 	}
 }
+
+// HTTP transactions of the sample agree with tshark: one per request, same
+// client port, URI, method and status code.
+func TestSampleHTTPMatchesTshark(t *testing.T) {
+	needTshark(t)
+	docs, stderr, code := runCLI(t, "-I", samplePcap, "-t")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := map[string]string{} // client port -> "METHOD uri"
+	for _, l := range strings.Split(tshark(t, "-r", samplePcap, "-Y", "http.request", "-T", "fields", "-e", "tcp.srcport", "-e", "http.request.method", "-e", "http.request.uri"), "\n") {
+		f := strings.Split(strings.TrimSpace(l), "\t")
+		if len(f) == 3 {
+			want[f[0]] = f[1] + " " + f[2]
+		}
+	}
+	status := map[string]int64{}
+	for _, l := range strings.Split(tshark(t, "-r", samplePcap, "-Y", "http.response", "-T", "fields", "-e", "tcp.dstport", "-e", "http.response.code"), "\n") {
+		f := strings.Split(strings.TrimSpace(l), "\t")
+		if len(f) == 2 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			status[f[0]] = n
+		}
+	}
+	httpDocs := byType(docs)["http"]
+	if len(httpDocs) != len(want) || len(want) == 0 {
+		t.Fatalf("got %d http events, tshark has %d requests", len(httpDocs), len(want))
+	}
+	for _, d := range httpDocs {
+		port := strconv.FormatInt(num(get(d, "client.port")), 10)
+		if got := strings.ToUpper(get(d, "http.request.method").(string)) + " " + get(d, "url.path").(string); got != want[port] {
+			t.Errorf("client port %s: %q, tshark %q", port, got, want[port])
+		}
+		if got := num(get(d, "http.response.status_code")); got != status[port] {
+			t.Errorf("client port %s: status %d, tshark %d", port, got, status[port])
+		}
+		if (status[port] >= 400) != (d["status"] == "Error") {
+			t.Errorf("client port %s: status field %v for code %d", port, d["status"], status[port])
+		}
+	}
+}
