@@ -34,7 +34,13 @@ func buildEvent(p *Protocol, ep endpoints, req []byte, reqLen int, reqTS time.Ti
 	resp []byte, respLen int, respTS time.Time, notes []string) *Event {
 	e := &Event{includeAuthorities: p.cfg.IncludeAuthorities, includeAdditionals: p.cfg.IncludeAdditionals}
 	var q, r *Message
-	if req != nil {
+	switch {
+	case req == nil:
+	case resp != nil && !p.common.SendRequest:
+		// The dns group describes the response; the query only gives the
+		// summary fields, so its records need no decoding.
+		q, _ = parseSummary(req)
+	default:
 		q, _ = Parse(req)
 	}
 	if resp != nil {

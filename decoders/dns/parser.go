@@ -296,19 +296,41 @@ type Message struct {
 	AdditionalsCount int
 	OPT              *OPT
 	Len              int // message length in bytes
+
+	// Inline storage for the common case (one question, one OPT), so a
+	// message costs fewer allocations.
+	q1  [1]Question
+	opt OPT
 }
+
+// maxNameText bounds the presentation form of a name: 255 wire bytes, each
+// escaped as \DDD at worst.
+const maxNameText = 4 * maxNameWire
 
 // Parse decodes msg completely. It allocates the strings of the result; the
 // transaction layer calls it once per published event, never per packet.
-func Parse(msg []byte) (*Message, error) {
+func Parse(msg []byte) (*Message, error) { return parse(msg, false) }
+
+// parseSummary decodes what a query contributes to a paired event: header,
+// questions and EDNS. Its records are skipped.
+func parseSummary(msg []byte) (*Message, error) { return parse(msg, true) }
+
+func parse(msg []byte, summary bool) (*Message, error) {
 	h, err := Check(msg)
 	if err != nil {
 		return nil, err
 	}
 	m := &Message{Header: h, Len: len(msg)}
-	var name []byte
+	var buf [maxNameText]byte
+	name := buf[:0]
+	// last is the previous owner name: records usually repeat the question
+	// name (compression makes that cheap on the wire), so reuse its string.
+	var last string
 	off := HeaderLen
-	if h.QDCount > 0 {
+	switch {
+	case h.QDCount == 1:
+		m.Questions = m.q1[:0]
+	case h.QDCount > 1:
 		m.Questions = make([]Question, 0, h.QDCount)
 	}
 	for i := 0; i < int(h.QDCount); i++ {
@@ -317,21 +339,20 @@ func Parse(msg []byte) (*Message, error) {
 			return nil, err
 		}
 		m.Questions = append(m.Questions, Question{
-			Name:  trimDot(string(name)),
+			Name:  nameString(name, &last),
 			Type:  binary.BigEndian.Uint16(msg[off:]),
 			Class: binary.BigEndian.Uint16(msg[off+2:]),
 		})
 		off += 4
 	}
-	sections := [3]struct {
-		n   int
-		dst *[]RR
-	}{{int(h.ANCount), &m.Answers}, {int(h.NSCount), &m.Authorities}, {int(h.ARCount), &m.Additionals}}
-	for s, sec := range sections {
-		if sec.n > 0 {
-			*sec.dst = make([]RR, 0, sec.n)
-		}
-		for i := 0; i < sec.n; i++ {
+	counts := [3]int{int(h.ANCount), int(h.NSCount), int(h.ARCount)}
+	var all []RR // one backing array for the three sections
+	if n := counts[0] + counts[1] + counts[2]; n > 0 && !summary {
+		all = make([]RR, 0, n)
+	}
+	for s, n := range counts {
+		first := len(all)
+		for i := 0; i < n; i++ {
 			name, off, err = appendName(name[:0], msg, off)
 			if err != nil {
 				return nil, err
@@ -344,13 +365,33 @@ func Parse(msg []byte) (*Message, error) {
 			off = rdStart + rdlen
 			if typ == TypeOPT && s == 2 {
 				if m.OPT == nil {
-					m.OPT = parseOPT(class, ttl, msg[rdStart:off])
+					m.OPT = &m.opt
+					rd := msg[rdStart:off]
+					if summary {
+						rd = nil // presence and flags are enough
+					}
+					parseOPT(m.OPT, class, ttl, rd)
 				}
 				continue
 			}
-			rr := RR{Name: trimDot(string(name)), Type: typ, Class: class, TTL: ttl}
+			if summary {
+				continue
+			}
+			rr := RR{Name: nameString(name, &last), Type: typ, Class: class, TTL: ttl}
 			parseRData(&rr, msg, rdStart, off)
-			*sec.dst = append(*sec.dst, rr)
+			all = append(all, rr)
+		}
+		if len(all) == first {
+			continue
+		}
+		sec := all[first:len(all):len(all)]
+		switch s {
+		case 0:
+			m.Answers = sec
+		case 1:
+			m.Authorities = sec
+		case 2:
+			m.Additionals = sec
 		}
 	}
 	m.AdditionalsCount = int(h.ARCount)
@@ -358,6 +399,18 @@ func Parse(msg []byte) (*Message, error) {
 		m.AdditionalsCount--
 	}
 	return m, nil
+}
+
+// nameString returns the name without its trailing dot as a string,
+// reusing *last when equal.
+func nameString(name []byte, last *string) string {
+	if len(name) > 1 && name[len(name)-1] == '.' {
+		name = name[:len(name)-1]
+	}
+	if string(name) != *last {
+		*last = string(name)
+	}
+	return *last
 }
 
 // trimDot drops the trailing dot of a presentation name, except for the root.
@@ -377,8 +430,8 @@ func (m *Message) Rcode() int {
 	return rc
 }
 
-func parseOPT(class uint16, ttl uint32, rd []byte) *OPT {
-	o := &OPT{
+func parseOPT(o *OPT, class uint16, ttl uint32, rd []byte) {
+	*o = OPT{
 		UDPSize:  class,
 		ExtRcode: uint8(ttl >> 24),
 		Version:  uint8(ttl >> 16),
@@ -397,7 +450,6 @@ func parseOPT(class uint16, ttl uint32, rd []byte) *OPT {
 			o.Options = append(o.Options, Field{Key: key, Str: val})
 		}
 	}
-	return o
 }
 
 // ednsOption renders the options Packetbeat reports, under its keys.
@@ -615,7 +667,8 @@ func parseRData(rr *RR, msg []byte, start, end int) {
 
 // rdName decodes a name inside rdata that must end exactly at end.
 func rdName(msg []byte, start, end int, trim bool) (string, bool) {
-	name, off, err := appendName(nil, msg, start)
+	var buf [256]byte
+	name, off, err := appendName(buf[:0], msg, start)
 	if err != nil || off != end {
 		return "", false
 	}

@@ -347,11 +347,21 @@ func checkEventJSON(t *testing.T, data []byte) {
 }
 
 func FuzzTCPStream(f *testing.F) {
-	client, server, _ := tcpStreams(&testing.T{})
-	f.Add(client, server, uint16(5))
+	// Small seeds keep minimisation of new inputs quick: two real
+	// query/response pairs, and a stream with a zero length.
+	msgs := realMessages(f)
+	f.Add(frame(msgs[0], msgs[2]), frame(msgs[3], msgs[1]), uint16(5))
 	f.Add(frame(query(1, "a.b")), []byte{0, 0, 1}, uint16(1))
+	var w ecsmap.Writer
+	meta := &ecsmap.Meta{Dataset: "dns"}
 	f.Fuzz(func(t *testing.T, client, server []byte, split uint16) {
-		p, _ := newTest(Config{IncludeAuthorities: true, IncludeAdditionals: true}, protocol.Common{SendRequest: true, SendResponse: true})
+		pub := protocol.PublisherFunc(func(ev ecsmap.Event) {
+			if out := ecsmap.Encode(&w, ev, meta); !json.Valid(out) {
+				t.Fatalf("invalid JSON: %s", out)
+			}
+		})
+		p := New(protocol.Common{SendRequest: true, SendResponse: true, TransactionTimeout: time.Second},
+			Config{IncludeAuthorities: true, IncludeAdditionals: true}, pub)
 		fd := &feeder{parser: p.NewConn(&tcpConnInfo)}
 		for _, s := range []struct {
 			dir  protocol.Dir
