@@ -144,6 +144,7 @@ var reservedRoot = map[string]bool{
 	"client": true, "server": true, "related": true, "status": true, "type": true, "method": true,
 	"query": true, "resource": true, "path": true, "request": true, "response": true, "params": true,
 	"error": true, "tags": true, "data_stream": true, "process": true,
+	"agent": true, "elastic_agent": true,
 }
 
 func sortedKeys(m map[string]any) []string {
