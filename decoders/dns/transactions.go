@@ -20,6 +20,7 @@ const (
 	noteEDNSNoSupport  = "Responder does not support EDNS"
 	noteEDNSUnexpected = "Unexpected EDNS answer"
 	noteZeroLength     = "Message's length was set to zero"
+	noteIncomplete     = "Message's data is incomplete"
 	responsePrefix     = "Response: "
 )
 
@@ -242,7 +243,10 @@ type tcpConn struct {
 	ep endpoints
 	// dead directions are ignored: after a gap or a zero length the framing
 	// is lost and cannot be found again reliably.
-	dead    [2]bool
+	dead [2]bool
+	// partial directions hold the start of a message the stream keeps for
+	// the next call: at FIN or a gap it will never complete.
+	partial [2]bool
 	pending queue
 }
 
@@ -255,6 +259,7 @@ func (t *tcpConn) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	consumed := 0
 	for {
 		rest := data[consumed:]
+		t.partial[dir] = len(rest) > 0
 		if len(rest) < 2 {
 			return consumed
 		}
@@ -333,13 +338,27 @@ func (t *tcpConn) kill(dir protocol.Dir, note string) {
 }
 
 // Gap gives up on the direction: DNS over TCP has no marker to find the
-// next message boundary after lost bytes. Pending queries stay until their
+// next message boundary after lost bytes. A response cut by the gap closes
+// the oldest query with a note; other pending queries stay until their
 // timeout or the connection's end.
-func (t *tcpConn) Gap(dir protocol.Dir, _ int, _ time.Time) { t.kill(dir, "") }
+func (t *tcpConn) Gap(dir protocol.Dir, _ int, _ time.Time) {
+	note := ""
+	if t.partial[dir] {
+		note = noteIncomplete
+	}
+	t.kill(dir, note)
+}
 
-// Fin needs no action: a partial message left at FIN is simply never
-// completed.
-func (t *tcpConn) Fin(protocol.Dir, time.Time) {}
+// Fin: a response left incomplete closes the oldest query with a note, as
+// in Packetbeat.
+func (t *tcpConn) Fin(dir protocol.Dir, _ time.Time) {
+	if t.partial[dir] && !t.dead[dir] {
+		t.partial[dir] = false
+		if dir == protocol.FromServer {
+			t.responseError(noteIncomplete)
+		}
+	}
+}
 
 // Expire publishes queries older than transaction_timeout.
 func (t *tcpConn) Expire(now time.Time) {

@@ -319,6 +319,25 @@ func TestTCPGapAndClose(t *testing.T) {
 	}
 }
 
+func TestTCPIncompleteResponseAtFin(t *testing.T) {
+	p, col := newTest(Config{}, protocol.Common{})
+	c := p.NewConn(&tcpConnInfo)
+	c.Parse(protocol.FromClient, frame(query(4, "i.example.com"), query(5, "j.example.com")), t0)
+	resp := frame(answer(4, "i.example.com", [4]byte{1, 2, 3, 4}))
+	if n := c.Parse(protocol.FromServer, resp[:10], t0); n != 0 {
+		t.Fatalf("consumed %d bytes of a partial message", n)
+	}
+	c.Fin(protocol.FromServer, t0)
+	if len(col.Docs) != 1 || get(col.Docs[0], "error.message") != responsePrefix+noteIncomplete ||
+		get(col.Docs[0], "query") != "class IN, type A, i.example.com" {
+		t.Fatalf("fin: %v", col.Docs)
+	}
+	c.Close(t0)
+	if len(col.Docs) != 2 || get(col.Docs[1], "error.message") != noteNoResponse {
+		t.Fatalf("close: %v", col.Docs)
+	}
+}
+
 func TestOptionsDecode(t *testing.T) {
 	spec, _ := protocol.Lookup("dns")
 	_, opts, err := protocol.SplitCommon(spec, map[string]any{"include_authorities": true, "bogus": 1})
@@ -406,4 +425,33 @@ func BenchmarkUDPTransaction(b *testing.B) {
 		p.Flush()
 	}
 	b.ReportMetric(float64(len(msgs)*b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// TestAllocationsPerTransaction pins the cost of a query/response pair
+// (parse, event, strings), excluding JSON encoding. The per-packet parts
+// (Check, pairing, the recycled query copy) allocate nothing; what remains
+// is per transaction.
+func TestAllocationsPerTransaction(t *testing.T) {
+	q := query(0x4242, "www.example.com")
+	r := answer(0x4242, "www.example.com", [4]byte{192, 0, 2, 1})
+	p := New(protocol.Common{TransactionTimeout: time.Second}, Config{}, protocol.PublisherFunc(func(ecsmap.Event) {}))
+	pair := func() {
+		p.Datagram(&udpConn, protocol.FromClient, q, t0)
+		p.Datagram(&udpConn, protocol.FromServer, r, t0)
+	}
+	pair() // warm the pending free list and the map
+	allocs := testing.AllocsPerRun(200, pair)
+	t.Logf("%.0f allocations per transaction", allocs)
+	if allocs > 8 {
+		t.Errorf("%.0f allocations per transaction, want at most 8", allocs)
+	}
+	queryOnly := testing.AllocsPerRun(200, func() {
+		p.Datagram(&udpConn, protocol.FromClient, q, t0)
+		p.order.remove(p.udp[txKey{udpConn.Client, udpConn.Server, 0x4242}])
+		p.recycle(p.udp[txKey{udpConn.Client, udpConn.Server, 0x4242}])
+		delete(p.udp, txKey{udpConn.Client, udpConn.Server, 0x4242})
+	})
+	if queryOnly != 0 {
+		t.Errorf("a query datagram allocates %.1f times", queryOnly)
+	}
 }
