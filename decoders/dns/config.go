@@ -36,9 +36,14 @@ const (
 	// maxPendingUDP is the number of queries awaiting a response across all
 	// UDP clients of one instance.
 	maxPendingUDP = 65536
+	// maxPendingUDPBytes bounds the query bytes those hold (queries are
+	// usually under 100 bytes; a flood of large ones must not pin memory).
+	maxPendingUDPBytes = 16 << 20
 	// maxPendingTCP is the number of queries awaiting a response on one
 	// TCP connection.
 	maxPendingTCP = 256
+	// maxPendingTCPBytes bounds the query bytes one connection holds.
+	maxPendingTCPBytes = 256 << 10
 	// maxUDPPacket is the classic DNS UDP limit: a larger response without
 	// EDNS gets a note, as in Packetbeat.
 	maxUDPPacket = 512

@@ -76,6 +76,7 @@ type pending struct {
 type queue struct {
 	head, tail *pending
 	n          int
+	bytes      int // query bytes held
 }
 
 func (q *queue) push(p *pending) {
@@ -87,6 +88,7 @@ func (q *queue) push(p *pending) {
 	}
 	q.tail = p
 	q.n++
+	q.bytes += len(p.raw)
 }
 
 func (q *queue) remove(p *pending) {
@@ -102,6 +104,12 @@ func (q *queue) remove(p *pending) {
 	}
 	p.prev, p.next = nil, nil
 	q.n--
+	q.bytes -= len(p.raw)
+}
+
+// full reports whether adding a query of size n would exceed the bounds.
+func (q *queue) full(maxN, maxBytes, n int) bool {
+	return q.head != nil && (q.n >= maxN || q.bytes+n > maxBytes)
 }
 
 // Protocol is one configured DNS instance. It is the UDP protocol and the
@@ -173,7 +181,7 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 			delete(p.udp, key)
 			p.publishQuery(old, noteDuplicateQuery)
 		}
-		if p.order.n >= maxPendingUDP {
+		for p.order.full(maxPendingUDP, maxPendingUDPBytes, len(payload)) {
 			oldest := p.order.head
 			p.order.remove(oldest)
 			delete(p.udp, oldest.key)
@@ -296,7 +304,7 @@ func (t *tcpConn) message(dir protocol.Dir, msg []byte, ts time.Time) {
 				break
 			}
 		}
-		if t.pending.n >= maxPendingTCP {
+		for t.pending.full(maxPendingTCP, maxPendingTCPBytes, len(msg)) {
 			oldest := t.pending.head
 			t.pending.remove(oldest)
 			p.stats.Evicted.Add(1)

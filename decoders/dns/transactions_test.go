@@ -174,6 +174,18 @@ func TestPendingIsBounded(t *testing.T) {
 	if p.order.n != maxPendingUDP || len(p.udp) != maxPendingUDP || p.Stats().Evicted.Load() != 10 || len(col.Docs) != 10 {
 		t.Errorf("pending %d/%d evicted %d events %d", p.order.n, len(p.udp), p.Stats().Evicted.Load(), len(col.Docs))
 	}
+
+	// Large queries: the byte budget binds first.
+	p, _ = newTest(Config{}, protocol.Common{})
+	big := cat(header(0, 0x0100, 1, 0, 0, 1), wireName("big.example.com"), u16(1), u16(1),
+		rr([]byte{0}, 0xFF00, 1, 0, make([]byte, 60000)))
+	for i := 0; i < 400; i++ {
+		binary.BigEndian.PutUint16(big, uint16(i))
+		p.Datagram(&udpConn, protocol.FromClient, big, t0)
+	}
+	if p.order.bytes > maxPendingUDPBytes || p.order.n != maxPendingUDPBytes/len(big) || p.Stats().Evicted.Load() == 0 {
+		t.Errorf("big queries: %d pending holding %d bytes, evicted %d", p.order.n, p.order.bytes, p.Stats().Evicted.Load())
+	}
 }
 
 // feed plays the TCP stream contract: what Parse leaves unconsumed comes
