@@ -447,9 +447,21 @@ func parseOPT(o *OPT, class uint16, ttl uint32, rd []byte) {
 		rd = rd[4+n:]
 		key, val := ednsOption(code, data)
 		if key != "" {
-			o.Options = append(o.Options, Field{Key: key, Str: val})
+			o.setOption(key, val)
 		}
 	}
+}
+
+// setOption keeps one value per key (the last, as a map would), so the
+// document never repeats a key.
+func (o *OPT) setOption(key, val string) {
+	for i := range o.Options {
+		if o.Options[i].Key == key {
+			o.Options[i].Str = val
+			return
+		}
+	}
+	o.Options = append(o.Options, Field{Key: key, Str: val})
 }
 
 // ednsOption renders the options Packetbeat reports, under its keys.

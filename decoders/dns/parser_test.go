@@ -188,6 +188,7 @@ func ednsResponse() []byte {
 		u16(3), u16(2), []byte("ab"), // nsid
 		u16(8), u16(7), u16(1), []byte{24, 0, 192, 0, 2}, // client subnet 192.0.2.0/24
 		u16(12), u16(3), []byte{0, 0, 0}, // padding: not reported
+		u16(65002), u16(1), []byte{0xCD}, // local use, overwritten by the next
 		u16(65001), u16(1), []byte{0xAB}, // local use
 	)
 	// TTL of OPT: ext rcode 1, version 0, DO.

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"math/rand"
 	"net/netip"
 	"testing"
@@ -350,6 +353,19 @@ func TestTCPIncompleteResponseAtFin(t *testing.T) {
 	}
 }
 
+func TestValidDocumentCatchesRepeats(t *testing.T) {
+	if validDocument([]byte(`{"a":{"b":1,"c":[{"b":1},{"b":2}]},"d":"b"}`)) != nil {
+		t.Error("rejected a document without repeats")
+	}
+	if validDocument([]byte(`{"a":{"b":1,"b":2}}`)) == nil {
+		t.Error("accepted a repeated key")
+	}
+	for _, m := range realMessages(t) {
+		checkEventJSON(t, m)
+	}
+	checkEventJSON(t, ednsResponse())
+}
+
 func TestOptionsDecode(t *testing.T) {
 	spec, _ := protocol.Lookup("dns")
 	_, opts, err := protocol.SplitCommon(spec, map[string]any{"include_authorities": true, "bogus": 1})
@@ -372,8 +388,61 @@ func checkEventJSON(t *testing.T, data []byte) {
 	ev := buildEvent(p, endpointsOf(&udpConn, false), data, len(data), t0, data, len(data), t0, nil)
 	var w ecsmap.Writer
 	out := ecsmap.Encode(&w, ev, &ecsmap.Meta{Dataset: "dns"})
-	if !json.Valid(out) {
-		t.Fatalf("invalid JSON: %s", out)
+	if err := validDocument(out); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
+
+// validDocument checks the JSON is valid and no object repeats a key
+// (json.Valid accepts repeats; Elasticsearch rejects them).
+func validDocument(doc []byte) error {
+	if !json.Valid(doc) {
+		return errors.New("invalid JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	type frame struct {
+		keys  map[string]bool
+		isObj bool
+		atKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.isObj {
+					top.atKey = true
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, isObj: v == '{', atKey: true})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.isObj && top.atKey {
+				if top.keys[v] {
+					return fmt.Errorf("duplicate key %q", v)
+				}
+				top.keys[v] = true
+				top.atKey = false
+				continue
+			}
+		}
+		if top != nil && top.isObj {
+			top.atKey = true
+		}
 	}
 }
 
@@ -387,8 +456,8 @@ func FuzzTCPStream(f *testing.F) {
 	meta := &ecsmap.Meta{Dataset: "dns"}
 	f.Fuzz(func(t *testing.T, client, server []byte, split uint16) {
 		pub := protocol.PublisherFunc(func(ev ecsmap.Event) {
-			if out := ecsmap.Encode(&w, ev, meta); !json.Valid(out) {
-				t.Fatalf("invalid JSON: %s", out)
+			if out := ecsmap.Encode(&w, ev, meta); validDocument(out) != nil {
+				t.Fatalf("%v: %s", validDocument(out), out)
 			}
 		})
 		p := New(protocol.Common{SendRequest: true, SendResponse: true, TransactionTimeout: time.Second},
