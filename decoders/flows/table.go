@@ -195,9 +195,10 @@ func (t *Table) Tick(now time.Time) {
 		for f := t.head; f != nil; f = f.next {
 			t.report(f, false)
 		}
-		for !now.Before(t.nextReport) {
-			t.nextReport = t.nextReport.Add(t.cfg.Period)
-		}
+		// Skip every period that passed, in one step: a capture with a
+		// long silence (or a timestamp jump) must not loop per period.
+		missed := now.Sub(t.nextReport)/t.cfg.Period + 1
+		t.nextReport = t.nextReport.Add(missed * t.cfg.Period)
 	}
 }
 
