@@ -14,6 +14,10 @@
 #                local zone: SOA, NS, DS, DNSKEY, RRSIG, NSEC, NSEC3,
 #                NSEC3PARAM, HTTPS, SVCB, and NXDOMAIN with the SOA in the
 #                authority section.
+#   ipv6.pcap    dig over IPv6 (::1) against dnsmasq, UDP and TCP.
+#
+# ONLY="ipv6 tcp" recaptures just those files (the tests pin ids and times
+# of the others).
 #
 # Needs root, iproute2, tcpdump, dig (dnsutils), dnsmasq, unbound. Run from the
 # repo root:
@@ -62,7 +66,7 @@ stop_capture() {
 }
 
 # dnsmasq: answers for example.test from its own records only (no upstream).
-ip netns exec "$NS" dnsmasq -k -p 53 --listen-address=127.0.0.53 --bind-interfaces \
+ip netns exec "$NS" dnsmasq -k -p 53 --listen-address=127.0.0.53,::1 --bind-interfaces \
   --no-resolv --no-hosts --local=/example.test/ --local-ttl=300 \
   --pid-file="$tmp/dnsmasq.pid" \
   --host-record=www.example.test,192.0.2.1,2001:db8::1 \
@@ -109,10 +113,12 @@ ip netns exec "$NS" unbound -d -c "$tmp/unbound.conf" >"$tmp/unbound.log" 2>&1 &
 UPID=$!
 sleep 1
 
+want() { [[ -z "${ONLY:-}" || " $ONLY " == *" $1 "* ]]; }
 d() { run dig +tries=1 +timeout=1 "$@" >>"${DIGLOG:-/dev/null}" 2>&1 || true; }
 M=@127.0.0.53
 U=@127.0.0.35
 
+if want udp; then
 capture "$out/udp.pcap"
 d $M www.example.test A
 d $M www.example.test AAAA
@@ -128,12 +134,16 @@ d $M +noedns www.example.test A
 run bash -c 'printf "\x47\x45\x54 / HTTP/1.0\r\n\r\n" >/dev/udp/127.0.0.53/53'
 d @127.0.0.54 lost.example.test A
 stop_capture
+fi
 
+if want tcp; then
 capture "$out/tcp.pcap"
 d $M +tcp www.example.test A
 d $M +tcp +keepopen example.test MX www.example.test AAAA nx.example.test A
 stop_capture
+fi
 
+if want dnssec; then
 capture "$out/dnssec.pcap"
 for q in "sec.test SOA" "sec.test NS" "sec.test DS" "sec.test DNSKEY" \
   "www.sec.test RRSIG" "www.sec.test NSEC" "h1.sec.test NSEC3" \
@@ -142,5 +152,13 @@ for q in "sec.test SOA" "sec.test NS" "sec.test DS" "sec.test DNSKEY" \
   d $U +dnssec $q
 done
 stop_capture
+fi
+
+if want ipv6; then
+capture "$out/ipv6.pcap"
+d @::1 www.example.test AAAA
+d @::1 +tcp www.example.test A
+stop_capture
+fi
 
 ls -l "$out"

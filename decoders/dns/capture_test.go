@@ -369,3 +369,19 @@ func splitList(s string) []string {
 	}
 	return strings.Split(s, ",")
 }
+
+func TestIPv6Capture(t *testing.T) {
+	docs, _ := replay(t, "ipv6.pcap", nil)
+	checkDocs(t, docs, []want{
+		{0x31f6, "class IN, type AAAA, www.example.test", "OK", "NOERROR", "answer", 57, 73, []string{"AAAA 2001:db8::1"}, ""},
+		{0x3c42, "class IN, type A, www.example.test", "OK", "NOERROR", "answer", 59, 63, []string{"A 192.0.2.1"}, ""},
+	})
+	for i, transport := range []string{"udp", "tcp"} {
+		d := docs[i]
+		if get(d, "network.type") != "ipv6" || get(d, "network.transport") != transport ||
+			get(d, "source.ip") != "::1" || get(d, "server.ip") != "::1" || get(d, "server.port") != 53.0 {
+			t.Errorf("event %d: %v %v %v %v", i, get(d, "network.type"), get(d, "network.transport"), get(d, "source.ip"), get(d, "server.port"))
+		}
+	}
+	crossCheckTshark(t, "ipv6.pcap", docs)
+}

@@ -560,25 +560,22 @@ func parseRData(rr *RR, msg []byte, start, end int) {
 			rr.Data, ok = rdName(msg, start+2, end, true)
 		}
 	case TypeSOA:
-		var mname, rname []byte
-		var off int
-		var err error
-		if mname, off, err = appendName(nil, msg, start); err != nil || off > end {
-			ok = false
+		var mname, rname [256]byte
+		m, off, err := appendName(mname[:0], msg, start)
+		if ok = err == nil && off < end; !ok {
 			break
 		}
-		if rname, off, err = appendName(nil, msg, off); err != nil || off+20 != end {
-			ok = false
+		r, off, err := appendName(rname[:0], msg, off)
+		if ok = err == nil && off+20 == end; !ok {
 			break
 		}
-		n := func(i int) Field {
-			return Field{Num: uint64(binary.BigEndian.Uint32(msg[off+4*i:])), IsNum: true}
-		}
-		rr.Fields = []Field{{Key: "rname", Str: trimDot(string(rname))}, n(0), n(1), n(2), n(3), n(4)}
+		rr.Fields = make([]Field, 0, 6)
+		rr.Fields = append(rr.Fields, Field{Key: "rname", Str: trimDot(string(r))})
 		for i, k := range [...]string{"serial", "refresh", "retry", "expire", "minimum"} {
-			rr.Fields[i+1].Key = k
+			v := binary.BigEndian.Uint32(msg[off+4*i:])
+			rr.Fields = append(rr.Fields, Field{Key: k, Num: uint64(v), IsNum: true})
 		}
-		rr.Data = trimDot(string(mname))
+		rr.Data = trimDot(string(m))
 	case TypeSRV:
 		if ok = len(rd) > 6; ok {
 			rr.Fields = []Field{
