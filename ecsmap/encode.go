@@ -246,13 +246,31 @@ func writeRelated(w *Writer, b *Base) {
 			fwd = ""
 		}
 	}
-	if n == 0 && fwd == "" && len(b.RelatedHosts) == 0 && len(b.RelatedUsers) == 0 {
+	if n == 0 && fwd == "" && len(b.RelatedIPs) == 0 && len(b.RelatedHosts) == 0 && len(b.RelatedUsers) == 0 {
 		return
 	}
 	w.Object("related")
-	if n > 0 || fwd != "" {
+	if n > 0 || fwd != "" || len(b.RelatedIPs) > 0 {
 		w.ArrayStart("ip")
 		for _, ip := range ips[:n] {
+			w.elem()
+			w.Buf = append(w.Buf, '"')
+			w.Buf = ip.AppendTo(w.Buf)
+			w.Buf = append(w.Buf, '"')
+		}
+	extra:
+		for i, ip := range b.RelatedIPs {
+			ip = ip.Unmap()
+			for _, seen := range ips[:n] {
+				if seen == ip {
+					continue extra
+				}
+			}
+			for _, seen := range b.RelatedIPs[:i] {
+				if seen.Unmap() == ip {
+					continue extra
+				}
+			}
 			w.elem()
 			w.Buf = append(w.Buf, '"')
 			w.Buf = ip.AppendTo(w.Buf)

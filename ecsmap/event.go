@@ -62,6 +62,9 @@ type Base struct {
 	// ForwardedIP is the original client address a proxy reported (HTTP's
 	// real_ip_header): network.forwarded_ip, and added to related.ip.
 	ForwardedIP string
+	// RelatedIPs are more addresses for related.ip (e.g. DNS answers),
+	// after the endpoints; duplicates are skipped.
+	RelatedIPs []netip.Addr
 	// RelatedHosts and RelatedUsers go to related.hosts and related.user.
 	RelatedHosts []string
 	RelatedUsers []string

@@ -42,7 +42,7 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, took time.Dura
 		if c.Packets == 0 && c.Transactions == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "  %-10s %9d packets %12d bytes %8d events\n", n, c.Packets, c.Bytes, c.Transactions)
+		fmt.Fprintf(w, "  %-10s %9d packets %12d bytes %8d events %6d parse errors\n", n, c.Packets, c.Bytes, c.Transactions, c.ParseErrors)
 	}
 }
 

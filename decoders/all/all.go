@@ -3,5 +3,6 @@
 package all
 
 import (
+	_ "github.com/network-traffic/network-traffic/decoders/dns"
 	_ "github.com/network-traffic/network-traffic/decoders/http"
 )

@@ -25,8 +25,18 @@ type Event struct {
 	vlans                                  [2]uint16
 }
 
-// EventBase implements ecsmap.Event.
-func (e *Event) EventBase() *ecsmap.Base { return &e.Base }
+// EventBase implements ecsmap.Event. The resolved addresses join
+// related.ip, as in Packetbeat.
+func (e *Event) EventBase() *ecsmap.Base {
+	if e.Answer && e.Msg != nil && e.Base.RelatedIPs == nil {
+		for i := range e.Msg.Answers {
+			if ip := e.Msg.Answers[i].IP; ip.IsValid() {
+				e.Base.RelatedIPs = append(e.Base.RelatedIPs, ip)
+			}
+		}
+	}
+	return &e.Base
+}
 
 // buildEvent parses the query and/or response (already checked, so they
 // parse) and fills the event. Lengths are the bytes on the wire.

@@ -138,6 +138,9 @@ func New(common protocol.Common, cfg Config, pub protocol.Publisher) *Protocol {
 // Stats returns the instance's counters.
 func (p *Protocol) Stats() *Stats { return &p.stats }
 
+// ParseErrors implements protocol.ErrorCounter.
+func (p *Protocol) ParseErrors() uint64 { return p.stats.ParseErrors.Load() }
+
 func (p *Protocol) newPending(ep endpoints, id uint16, msg []byte, length int, ts time.Time) *pending {
 	var pd *pending
 	if n := len(p.free); n > 0 {

@@ -33,6 +33,9 @@ type Protocol struct {
 // Stats returns the instance's counters.
 func (p *Protocol) Stats() *Stats { return &p.stats }
 
+// ParseErrors implements protocol.ErrorCounter.
+func (p *Protocol) ParseErrors() uint64 { return uint64(p.stats.ParseErrors.Load()) }
+
 // NewConn starts parsing one connection.
 func (p *Protocol) NewConn(c *protocol.Conn) protocol.TCPParser {
 	cn := &connection{p: p, conn: *c}

@@ -144,3 +144,10 @@ type Spec struct {
 	// unknown keys. pub receives the protocol's events.
 	New func(common Common, opts Options, pub Publisher) (*Instance, error)
 }
+
+// ErrorCounter is optionally implemented by a protocol's TCP or UDP part to
+// report how many messages it could not parse (for the exit summary and
+// diagnostics). It is read from other goroutines: use atomics.
+type ErrorCounter interface {
+	ParseErrors() uint64
+}

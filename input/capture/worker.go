@@ -474,6 +474,13 @@ func (w *Worker) Stats() Stats {
 			pc := s.Protocols[name]
 			pc.Packets += c.Packets.Load()
 			pc.Bytes += c.Bytes.Load()
+			inst := r.eng.Instances()[i]
+			for _, part := range []any{inst.TCP, inst.UDP} {
+				if ec, ok := part.(protocol.ErrorCounter); ok {
+					pc.ParseErrors += ec.ParseErrors()
+					break // one object often serves both transports
+				}
+			}
 			s.Protocols[name] = pc
 		}
 		for _, p := range r.pubs {
