@@ -33,7 +33,6 @@ var (
 	buildOnce sync.Once
 	binPath   string
 	binErr    error
-	binNote   string
 )
 
 func repoRoot(t *testing.T) string {
@@ -41,46 +40,27 @@ func repoRoot(t *testing.T) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// componentBinary builds cmd/network-traffic; when that build has no agent
-// mode wired in yet, it builds input/agent/cmd/ntagent (same agent code).
+// componentBinary builds cmd/network-traffic once for the end-to-end tests.
 func componentBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test builds the binary; skipped with -short")
 	}
 	buildOnce.Do(func() {
-		root := repoRoot(t)
 		dir, err := os.MkdirTemp("", "nt-e2e-bin-")
 		if err != nil {
 			binErr = err
 			return
 		}
-		main := filepath.Join(dir, "network-traffic")
-		out, err := exec.Command("go", "build", "-C", root, "-o", main, "./cmd/network-traffic").CombinedOutput()
-		if err == nil {
-			probe := exec.Command(main, "agent")
-			probe.Stdin = strings.NewReader("")
-			msg, _ := probe.CombinedOutput()
-			if !strings.Contains(string(msg), "no Elastic Agent mode") {
-				binPath, binNote = main, "cmd/network-traffic"
-				return
-			}
-			binNote = "cmd/network-traffic has no agent mode yet; using input/agent/cmd/ntagent"
-		} else {
-			binNote = "cmd/network-traffic does not build (" + strings.TrimSpace(lastLine(string(out))) + "); using input/agent/cmd/ntagent"
-		}
-		helper := filepath.Join(dir, "ntagent")
-		if out, err := exec.Command("go", "build", "-C", root, "-o", helper, "./input/agent/cmd/ntagent").CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("build ntagent: %v\n%s", err, out)
+		bin := filepath.Join(dir, "network-traffic")
+		if out, err := exec.Command("go", "build", "-C", repoRoot(t), "-o", bin, "./cmd/network-traffic").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("build cmd/network-traffic: %v\n%s", err, out)
 			return
 		}
-		binPath = helper
+		binPath = bin
 	})
 	if binErr != nil {
-		t.Skipf("component binary cannot be built yet: %v", binErr)
-	}
-	if binNote != "" {
-		t.Log(binNote)
+		t.Fatal(binErr)
 	}
 	return binPath
 }
@@ -474,9 +454,19 @@ func esCount(base, index string) int {
 // diagnostics, change, stop) against the binary.
 func TestAgentsim(t *testing.T) {
 	bin := componentBinary(t)
-	simDir := "/work/shared/tools/agentsim"
-	if _, err := os.Stat(filepath.Join(simDir, "main.go")); err != nil {
-		t.Skipf("agentsim not found at %s", simDir)
+	// shared/ sits beside the repository (in CI too, read-only).
+	var simDir string
+	for _, d := range []string{filepath.Join(repoRoot(t), "..", "shared", "tools", "agentsim"), "/work/shared/tools/agentsim"} {
+		if _, err := os.Stat(filepath.Join(d, "main.go")); err == nil {
+			simDir = d
+			break
+		}
+	}
+	if simDir == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("agentsim not found beside the repository (../shared/tools/agentsim)")
+		}
+		t.Skip("agentsim not found beside the repository")
 	}
 	dir := t.TempDir()
 	sim := filepath.Join(dir, "agentsim")
