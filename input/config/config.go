@@ -304,6 +304,13 @@ func parseStream(sm map[string]any, namespace string, idx int) (*Stream, Interfa
 			fail("%s: %v", k, err)
 		}
 	}
+	// Common protocol options (ports, timeouts, ...) are checked here so a
+	// bad value takes the stream out before sniffers are planned.
+	if spec, ok := protocol.Lookup(st.Type); ok {
+		if _, _, err := protocol.SplitCommon(spec, st.Options); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		st.Err = fmt.Errorf("stream %s (%s): %s", st.ID, st.Type, strings.Join(errs, "; "))
@@ -360,7 +367,10 @@ func parseInterface(v any, iface *Interface) error {
 				err = fmt.Errorf("unknown interface option %q", k)
 			}
 			if err != nil {
-				return err
+				if strings.HasPrefix(err.Error(), "unknown interface option") {
+					return err
+				}
+				return fmt.Errorf("%s: %w", k, err)
 			}
 		}
 		return nil
@@ -404,8 +414,7 @@ func checkPortCollisions(in *Input) error {
 			}
 			common, _, err := protocol.SplitCommon(spec, st.Options)
 			if err != nil {
-				st.Err = fmt.Errorf("stream %s (%s): %w", st.ID, st.Type, err)
-				continue
+				continue // reported by parseStream
 			}
 			for _, p := range common.Ports {
 				for _, tr := range transports(spec) {
@@ -462,8 +471,10 @@ func asInt(v any) (int, error) {
 		return int(x), nil
 	case string:
 		var n int
-		_, err := fmt.Sscan(x, &n)
-		return n, err
+		if _, err := fmt.Sscan(x, &n); err != nil {
+			return 0, fmt.Errorf("%q is not a number", x)
+		}
+		return n, nil
 	}
 	return 0, fmt.Errorf("%v is not a number", v)
 }

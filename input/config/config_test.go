@@ -1,0 +1,145 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	_ "github.com/network-traffic/network-traffic/decoders/all"
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/pkgbuild"
+)
+
+func parseYAML(t *testing.T, src string) (*config.Input, error) {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(src), &m); err != nil {
+		t.Fatal(err)
+	}
+	return config.Parse(m)
+}
+
+// Every data stream template of the package, rendered with its default
+// vars as Fleet would, gives a stream this input accepts: its type is known
+// (or reported as not implemented yet), its ports and _conf come through, and
+// the target data stream is logs-network_traffic.<ds>-default.
+func TestFleetRenderedStreamsParse(t *testing.T) {
+	root := pkgbuild.SourceRoot()
+	for _, ds := range pkgbuild.DataStreams {
+		vars, err := pkgbuild.DefaultVars(root, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rendered, err := pkgbuild.RenderStream(ds, vars)
+		if err != nil {
+			t.Fatalf("%s: %v", ds, err)
+		}
+		var stream map[string]any
+		if err := yaml.Unmarshal([]byte(rendered), &stream); err != nil {
+			t.Fatalf("%s: rendered template is not YAML: %v\n%s", ds, err, rendered)
+		}
+		stream["id"] = "packet-network_traffic." + ds + "-1"
+		stream["data_stream"] = map[string]any{"dataset": "network_traffic." + ds, "type": "logs"}
+		in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{stream}})
+		if err != nil {
+			t.Fatalf("%s: %v", ds, err)
+		}
+		st := in.Streams[0]
+		if st.Err != nil {
+			if strings.Contains(st.Err.Error(), "unknown stream type") {
+				if _, ok := protocol.Lookup(st.Type); !ok {
+					t.Logf("%s: decoder not implemented yet (%v)", ds, st.Err)
+					continue
+				}
+			}
+			t.Errorf("%s: %v", ds, st.Err)
+			continue
+		}
+		if got := st.Target(); got != "logs-network_traffic."+ds+"-default" {
+			t.Errorf("%s: target %s", ds, got)
+		}
+		conf, _ := st.Fields["_conf"].(map[string]any)
+		if conf["map_to_ecs"] != true || !st.FieldsUnderRoot {
+			t.Errorf("%s: _conf %v under root %v", ds, st.Fields, st.FieldsUnderRoot)
+		}
+		if spec, ok := protocol.Lookup(st.Type); ok {
+			common, _, err := protocol.SplitCommon(spec, st.Options)
+			if err != nil {
+				t.Errorf("%s: %v", ds, err)
+			} else if len(common.Ports) == 0 {
+				t.Errorf("%s: no ports", ds)
+			}
+		}
+	}
+}
+
+func TestPortCollisionIsAClearError(t *testing.T) {
+	_, err := parseYAML(t, `
+streams:
+  - {id: web, type: http, ports: [8080]}
+  - {id: dns-alt, type: dns, ports: [53, 8080]}
+`)
+	if err == nil || !strings.Contains(err.Error(), "tcp port 8080 is claimed by both stream web and stream dns-alt") {
+		t.Fatalf("want a collision error naming both streams, got %v", err)
+	}
+}
+
+func TestBadStreamsAreReportedNotFatal(t *testing.T) {
+	in, err := parseYAML(t, `
+data_stream: {namespace: prod}
+streams:
+  - {id: good, type: http}
+  - {id: typo, type: htttp}
+  - {id: badport, type: dns, ports: [70000]}
+  - {id: off, type: dns, enabled: false}
+  - {id: badiface, type: flow, interface: {snaplen: big}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := map[string]string{}
+	for _, st := range in.Streams {
+		if st.Err != nil {
+			errs[st.ID] = st.Err.Error()
+		}
+	}
+	if !strings.Contains(errs["typo"], `unknown stream type "htttp"`) {
+		t.Errorf("typo: %q", errs["typo"])
+	}
+	if !strings.Contains(errs["badport"], "70000 is outside 1-65535") {
+		t.Errorf("badport: %q", errs["badport"])
+	}
+	if !strings.Contains(errs["badiface"], "snaplen") {
+		t.Errorf("badiface error should name the option: %q", errs["badiface"])
+	}
+	if _, ok := errs["good"]; ok || len(in.Captures) != 1 || len(in.Captures[0].Streams) != 1 {
+		t.Errorf("good stream not kept alone: %v %+v", errs, in.Captures)
+	}
+	if in.Streams[0].DataStream.Namespace != "prod" {
+		t.Errorf("namespace %q", in.Streams[0].DataStream.Namespace)
+	}
+}
+
+func TestStreamsOnDifferentInterfacesGetTheirOwnSniffer(t *testing.T) {
+	in, err := parseYAML(t, `
+streams:
+  - {id: a, type: http, interface: {device: lo}}
+  - {id: b, type: dns, interface: {device: lo, with_vlans: true}}
+  - {id: c, type: flow, interface: {device: any}}
+  - {id: d, type: icmp, interface: /tmp/x.pcap}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Captures) != 3 {
+		t.Fatalf("want 3 sniffers (lo, any, file), got %d", len(in.Captures))
+	}
+	if lo := in.Captures[0]; lo.Interface.Device != "lo" || !lo.Interface.WithVLANs || len(lo.Streams) != 2 {
+		t.Errorf("lo sniffer %+v", lo.Interface)
+	}
+	if f := in.Captures[2]; f.Interface.File != "/tmp/x.pcap" {
+		t.Errorf("pcap path as interface: %+v", f.Interface)
+	}
+}
