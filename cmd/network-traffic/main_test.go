@@ -328,3 +328,32 @@ func TestSampleHTTPMatchesTshark(t *testing.T) {
 		}
 	}
 }
+
+// pcapng files decode like pcap files (editcap, from tshark's package,
+// converts the sample).
+func TestPcapngInput(t *testing.T) {
+	if _, err := exec.LookPath("editcap"); err != nil {
+		needTshark(t) // same package; fails in CI, skips elsewhere
+		t.Skip("editcap not installed")
+	}
+	ng := filepath.Join(t.TempDir(), "sample.pcapng")
+	if out, err := exec.Command("editcap", "-F", "pcapng", samplePcap, ng).CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v %s", err, out)
+	}
+	want, _, _ := runCLI(t, "-I", samplePcap, "-t")
+	got, stderr, code := runCLI(t, "-I", ng, "-t")
+	if code != 0 || len(got) != len(want) || len(want) == 0 {
+		t.Fatalf("pcapng: exit %d, %d events, pcap gave %d (%s)", code, len(got), len(want), stderr)
+	}
+}
+
+func TestVersionAndDevices(t *testing.T) {
+	var so, se bytes.Buffer
+	if code := run([]string{"--version"}, &so, &se); code != 0 || !strings.HasPrefix(so.String(), "network-traffic ") {
+		t.Errorf("--version: %d %q", code, so.String())
+	}
+	so.Reset()
+	if code := run([]string{"devices"}, &so, &se); code != 0 || !strings.Contains(so.String(), "lo") {
+		t.Errorf("devices: %d %q %q", code, so.String(), se.String())
+	}
+}
