@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Writer appends one JSON object at a time to Buf. Callers open objects with
@@ -24,6 +25,11 @@ type Writer struct {
 	KeepNull bool
 	// first[depth] is true while the object at that depth has no member yet.
 	first []bool
+	// sec and secText cache the formatted date and time of the last second
+	// written: an event has two or three timestamps, usually in the same
+	// second as the previous event's.
+	sec     int64
+	secText []byte
 }
 
 // Reset empties the buffer and starts a new top-level object.
@@ -122,12 +128,40 @@ func (w *Writer) Bool(k string, v bool) {
 	w.Buf = strconv.AppendBool(w.Buf, v)
 }
 
-// Time writes a timestamp in RFC 3339 with nanoseconds, UTC.
+// Time writes a timestamp in RFC 3339 with nanoseconds, UTC (the same text
+// as time.RFC3339Nano).
 func (w *Writer) Time(k string, t time.Time) {
 	w.key(k)
 	w.Buf = append(w.Buf, '"')
-	w.Buf = t.UTC().AppendFormat(w.Buf, time.RFC3339Nano)
+	w.Buf = w.appendTime(w.Buf, t)
 	w.Buf = append(w.Buf, '"')
+}
+
+func (w *Writer) appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	if sec := t.Unix(); sec != w.sec || len(w.secText) == 0 {
+		w.sec = sec
+		w.secText = t.AppendFormat(w.secText[:0], "2006-01-02T15:04:05")
+	}
+	b = append(b, w.secText...)
+	if ns := t.Nanosecond(); ns != 0 {
+		// Nine digits, trailing zeros dropped, as RFC3339Nano does.
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
 }
 
 // IP writes an address as a string.
@@ -206,16 +240,67 @@ func (w *Writer) ElemObject() {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the bytes a JSON string can carry as they are: printable
+// ASCII other than the quote and the backslash. Strings made only of these
+// (almost every key and most values) are copied in one append.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainPrefix returns how many leading bytes of s are plain. It tests eight
+// bytes at a time (the classic SWAR "has a byte less than / equal to"
+// tricks), which matters because every key and most values go through it.
+func plainPrefix(s string) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		_ = s[i+7]
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		ctl := (x - 0x20*ones) & ^x // high bit set in bytes below 0x20
+		q := x ^ '"'*ones           // zero bytes where x has '"'
+		bs := x ^ '\\'*ones         // zero bytes where x has '\\'
+		quote := (q - ones) & ^q    // high bit set in zero bytes of q
+		slash := (bs - ones) & ^bs
+		if (ctl|quote|slash|x)&highs != 0 { // x&highs: bytes >= 0x80
+			break
+		}
+	}
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	return i
+}
+
 func appendString(b []byte, s string) []byte {
+	i := plainPrefix(s)
+	if i == len(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return appendEscaped(b, s, i)
+}
+
+func appendBytesString(b []byte, s []byte) []byte {
+	// A read-only string view of s: no copy, and nothing below keeps it.
+	return appendString(b, unsafe.String(unsafe.SliceData(s), len(s)))
+}
+
+// appendEscaped writes s quoted, escaping from index i on (s[:i] is plain).
+func appendEscaped(b []byte, s string, i int) []byte {
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			b = appendEscapedASCII(b, c)
 			i++
@@ -223,36 +308,6 @@ func appendString(b []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-func appendBytesString(b []byte, s []byte) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = appendEscapedASCII(b, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)

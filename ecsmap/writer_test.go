@@ -105,3 +105,36 @@ func BenchmarkEncode(b *testing.B) {
 		Encode(&w, ev, meta)
 	}
 }
+
+// The cached-second timestamp writer and the SWAR string scan must agree
+// with their plain counterparts (time.RFC3339Nano, byte by byte escaping).
+func TestTimeMatchesRFC3339Nano(t *testing.T) {
+	var w Writer
+	base := time.Date(2026, 11, 25, 23, 59, 59, 0, time.UTC)
+	for _, tm := range []time.Time{
+		base, base.Add(1), base.Add(10), base.Add(time.Microsecond), base.Add(123456789),
+		base.Add(time.Second), base.Add(999999999), base.Add(time.Second + 500*time.Millisecond),
+		time.Unix(0, 0), time.Date(1999, 12, 31, 23, 59, 59, 100, time.FixedZone("x", 3600)),
+		time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		base, // same second again: served from the cache
+	} {
+		got := string(w.appendTime(nil, tm))
+		if want := tm.UTC().Format(time.RFC3339Nano); got != want {
+			t.Errorf("%v: got %s, want %s", tm, got, want)
+		}
+	}
+}
+
+func TestPlainPrefix(t *testing.T) {
+	for _, s := range []string{"", "a", "abcdefgh", "abcdefghi", "abcdefg\"", "abcdefgh\\ijk",
+		"0123456789abcdef\x1f", "0123456789abcdef\x7f", "01234567\xc3\xa9", "        ", "~~~~~~~~~~~~~~~~!",
+		"\x00bcdefgh", "abc\x20\x21\x22", "/f3.txt?q=1&b=2#x", "content-length"} {
+		want := 0
+		for want < len(s) && plain[s[want]] {
+			want++
+		}
+		if got := plainPrefix(s); got != want {
+			t.Errorf("plainPrefix(%q) = %d, want %d", s, got, want)
+		}
+	}
+}

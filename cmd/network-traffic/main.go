@@ -49,6 +49,8 @@ type flags struct {
 	showVersion bool
 	filter      string
 	statsJSON   string
+	cpuProfile  string
+	memProfile  string
 	es          esFlags
 }
 
@@ -83,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.StringVar(&f.filter, "f", "", "BPF `filter` (default: built from the enabled protocols' ports)")
 	fs.StringVar(&f.statsJSON, "stats-json", "", "on exit, write the counters (and allocation totals) as JSON to `file`")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` (go tool pprof)")
+	fs.StringVar(&f.memProfile, "memprofile", "", "on exit, write an allocation profile to `file` (go tool pprof)")
 	f.es.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: network-traffic [flags]\n       network-traffic devices\n       network-traffic agent   (run under Elastic Agent)\n\nFlags:\n")
@@ -111,6 +115,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	stopProfiles, err := startProfiles(f.cpuProfile, f.memProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "network-traffic: %v\n", err)
+		return 1
+	}
+	defer stopProfiles()
 
 	in, err := loadInput(&f)
 	if err != nil {
