@@ -6,4 +6,5 @@ import (
 	_ "github.com/network-traffic/network-traffic/decoders/dhcpv4"
 	_ "github.com/network-traffic/network-traffic/decoders/dns"
 	_ "github.com/network-traffic/network-traffic/decoders/http"
+	_ "github.com/network-traffic/network-traffic/decoders/mysql"
 )
