@@ -23,6 +23,7 @@ type Event struct {
 	raw    []byte
 	inline [inlineLen]byte
 	vlans  [2]uint16
+	ips    [3]netip.Addr // backs Base.RelatedIPs
 	// reply: for a bootreply the client is the destination (Packetbeat's
 	// client/server follow the op code, not the packet direction).
 	reply bool
@@ -68,10 +69,15 @@ func (e *Event) fill(src, dst netip.AddrPort, c *protocol.Conn, n int, ts time.T
 	// write them reversed in WriteFields.
 	b.ClientServer = !e.reply
 	m := &e.Msg
+	k := 0
 	for _, ip := range [...]netip.Addr{m.CIAddr, m.YIAddr, m.GIAddr} {
 		if !ip.IsUnspecified() {
-			b.RelatedIPs = append(b.RelatedIPs, ip)
+			e.ips[k] = ip
+			k++
 		}
+	}
+	if k > 0 {
+		b.RelatedIPs = e.ips[:k]
 	}
 }
 

@@ -42,6 +42,7 @@ var Sources = []Source{
 	{DataStream: "http", Pcap: "_dev/pcaps/http/nginx.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}, "send_headers": []any{"user-agent", "host"}}, Sample: -1},
 	{DataStream: "http", Pcap: "_dev/pcaps/http/goserver.pcap", Stream: map[string]any{"type": "http", "ports": []any{8000}, "include_body_for": []any{"application/json"}, "send_request": true, "send_response": true}, Sample: -2},
 	{DataStream: "http", Pcap: "_dev/pcaps/http/pipeline.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}}, Sample: -2},
+	{DataStream: "dhcpv4", Pcap: "_dev/pcaps/dhcpv4/dnsmasq.pcap", Stream: map[string]any{"type": "dhcpv4"}, Sample: -1},
 }
 
 type collector struct {
