@@ -1,0 +1,108 @@
+// Package amqp decodes AMQP 0-9-1 over TCP (RabbitMQ and friends) into the
+// events of Packetbeat's amqp data stream: synchronous methods paired with
+// their -ok replies (queue.declare with queue.declare-ok, ...), published
+// and delivered messages as one-sided events carrying the content header
+// properties and, on request, the body, and channel/connection errors.
+//
+// Files: config.go (options and defaults), frame.go (frame and field
+// decoding over byte slices), methods.go (method names and arguments),
+// transactions.go (per-connection, per-channel pairing, gaps, timeouts),
+// event.go (the ECS document).
+package amqp
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+)
+
+var defaultPorts = []uint16{5672}
+
+const (
+	defaultTimeout       = 10 * time.Second
+	defaultMaxBodyLength = 1000
+
+	// maxFrameSize bounds a method or content header frame the parser
+	// buffers whole. Brokers negotiate frame_max of 128 KiB by default
+	// (RabbitMQ's frame_max ceiling is far below this); a header beyond the
+	// bound is garbage. Body frames are not buffered, so they may be larger.
+	maxFrameSize = 1 << 20
+	// maxChannels bounds the channels tracked per connection (RabbitMQ's
+	// default channel_max is 2047); state for more is refused and counted.
+	maxChannels = 2048
+	// maxTableDepth bounds nested field tables and arrays.
+	maxTableDepth = 16
+	// resyncKeep is how far the parser scans for the next frame after a
+	// framing error before giving up on the bytes it has.
+	resyncKeep = 64 << 10
+)
+
+// Config holds the amqp-specific options (the common ones live in
+// protocol.Common). Pointers tell "unset" from false/0, because
+// Packetbeat's defaults for the booleans are true.
+type Config struct {
+	// MaxBodyLength bounds the message body written to request/response
+	// for basic.publish, basic.deliver, basic.get and basic.return.
+	MaxBodyLength *int `yaml:"max_body_length"`
+	// ParseHeaders decodes the content header properties (content-type,
+	// headers table, delivery-mode, ...).
+	ParseHeaders *bool `yaml:"parse_headers"`
+	// ParseArguments decodes the optional arguments table of declare,
+	// bind and consume methods.
+	ParseArguments *bool `yaml:"parse_arguments"`
+	// HideConnectionInformation drops connection.start/tune/open,
+	// channel.open/flow, basic.qos and clean closes from the output.
+	HideConnectionInformation *bool `yaml:"hide_connection_information"`
+}
+
+// settings is Config resolved.
+type settings struct {
+	common         protocol.Common
+	maxBodyLength  int
+	parseHeaders   bool
+	parseArguments bool
+	hideConnInfo   bool
+}
+
+func orTrue(b *bool) bool { return b == nil || *b }
+
+func newSettings(common protocol.Common, c *Config) (*settings, error) {
+	s := &settings{
+		common:         common,
+		maxBodyLength:  defaultMaxBodyLength,
+		parseHeaders:   orTrue(c.ParseHeaders),
+		parseArguments: orTrue(c.ParseArguments),
+		hideConnInfo:   orTrue(c.HideConnectionInformation),
+	}
+	if c.MaxBodyLength != nil {
+		if *c.MaxBodyLength < 0 {
+			return nil, fmt.Errorf("max_body_length: must not be negative, got %d", *c.MaxBodyLength)
+		}
+		s.maxBodyLength = *c.MaxBodyLength
+	}
+	return s, nil
+}
+
+func init() {
+	protocol.Register(&protocol.Spec{
+		Name:           "amqp",
+		TCP:            true,
+		DefaultPorts:   defaultPorts,
+		DefaultTimeout: defaultTimeout,
+		New:            newInstance,
+	})
+}
+
+func newInstance(common protocol.Common, opts protocol.Options, pub protocol.Publisher) (*protocol.Instance, error) {
+	var c Config
+	if err := opts.Decode(&c); err != nil {
+		return nil, fmt.Errorf("amqp: %w", err)
+	}
+	s, err := newSettings(common, &c)
+	if err != nil {
+		return nil, fmt.Errorf("amqp: %w", err)
+	}
+	p := &Protocol{cfg: s, pub: pub}
+	return &protocol.Instance{Name: "amqp", Common: common, TCP: p}, nil
+}
