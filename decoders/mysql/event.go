@@ -51,7 +51,8 @@ func newRequestEvent(c *connection, ts time.Time, plen int, query []byte, trunca
 	b := &ev.Base
 	b.Start = ts
 	b.Source.Bytes = int64(plen + 4)
-	q := string(bytes.Trim(query, " \r\n\t;"))
+	// mysqlslap sends a terminating NUL with each query.
+	q := string(bytes.Trim(query, " \r\n\t;\x00"))
 	b.Query = q
 	method := q
 	if i := strings.IndexAny(q, " \r\n\t("); i > 0 {

@@ -15,6 +15,7 @@ import (
 type Stats struct {
 	Requests, Responses atomic.Int64 // commands and complete responses
 	Logins              atomic.Int64 // handshakes followed to a successful login
+	DeprecateEOFConns   atomic.Int64 // logins that negotiated CLIENT_DEPRECATE_EOF
 	LoginFailures       atomic.Int64 // handshakes ending with an ERR
 	CompressedConns     atomic.Int64 // connections using the compressed protocol: skipped
 	TLSConns            atomic.Int64 // connections switching to TLS: skipped
@@ -335,6 +336,7 @@ func (c *connection) handshakeResponse(plen int, p []byte) {
 	c.deprecateEOF = 0
 	if both&capDeprecateEOF != 0 {
 		c.deprecateEOF = 1
+		c.p.stats.DeprecateEOFConns.Add(1)
 	}
 	c.serverCaps = both // from here on: the negotiated set
 	c.phase = phAuth
