@@ -42,7 +42,7 @@ func clientType(t byte) bool {
 func serverType(t byte) bool {
 	switch t {
 	case 'R', 'K', '2', '3', 'C', 'd', 'c', 'G', 'H', 'W', 'D', 'I', 'E', 'V', 'v',
-		'n', 'N', 'A', 't', 'S', '1', 's', 'Z':
+		'n', 'N', 'A', 't', 'T', 'S', '1', 's', 'Z':
 		return true
 	}
 	return false

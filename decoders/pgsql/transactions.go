@@ -58,8 +58,7 @@ const (
 // direction is the framing state of one direction.
 type direction struct {
 	mode mode
-	skip int   // bytes of the current message still to skip (modeSkip)
-	st   *stmt // statement the skipped bytes are counted for (server side)
+	skip int // bytes of the current message still to skip (modeSkip)
 }
 
 // stmt is one SQL statement and, once it arrives, its result.
@@ -140,9 +139,6 @@ func (d *direction) skipStep(data []byte) int {
 	if d.skip == 0 {
 		d.mode = modeMessage
 	}
-	if d.st != nil {
-		d.st.respBytes += int64(n)
-	}
 	return n
 }
 
@@ -208,7 +204,7 @@ func (c *connection) clientStep(data []byte, ts time.Time) int {
 	c.acc += int64(n)
 	c.clientMessage(t, body, total, n < total, ts)
 	if n < total {
-		d.mode, d.skip, d.st = modeSkip, total-n, nil
+		d.mode, d.skip = modeSkip, total-n
 	}
 	return n
 }
@@ -339,6 +335,8 @@ func (c *connection) clientMessage(t byte, body []byte, total int, truncated boo
 	case 'F':
 		c.nextBatch++ // FunctionCall earns a ReadyForQuery
 		c.acc = 0
+	case 'p':
+		c.acc = 0 // authentication: no statement's request
 	case 'd', 'c', 'f':
 		// COPY FROM STDIN data belongs to the COPY statement's request.
 		if c.tail != nil {
@@ -459,14 +457,11 @@ func (c *connection) serverStep(data []byte, ts time.Time) int {
 		return n
 	}
 	if st != nil {
-		st.respBytes += int64(n)
+		st.respBytes += int64(total) // the whole message, skipped part included
 	}
 	c.serverMessage(st, t, body, n < total, ts)
 	if n < total {
-		d.mode, d.skip, d.st = modeSkip, total-n, nil
-		if st != nil && c.head == st {
-			d.st = st // still waiting: the rest of the message is its
-		}
+		d.mode, d.skip = modeSkip, total-n
 	}
 	return n
 }
@@ -592,7 +587,7 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 		st.notes = append(st.notes, note)
 	}
 	c.hold = true
-	d.mode, d.skip, d.st = modeResync, 0, nil
+	d.mode, d.skip = modeResync, 0
 	c.acc = 0
 }
 
