@@ -335,7 +335,7 @@ func (p *parser) header(line []byte) (done bool, err error) {
 			if n == -1 {
 				p.begin(t)
 				p.emit(nilText)
-				p.msg.noop = p.depth == 0
+				p.msg.noop = p.isReq && p.depth == 0
 				return p.valueDone(), nil
 			}
 			if t == '%' || t == '|' {
