@@ -11,7 +11,10 @@
 #                  the saved session ticket.
 #   tls13.pcap     nginx (ECDSA P-256 leaf) on 127.0.0.1:8443, curl --tlsv1.3
 #                  with SNI www.example.test, ALPN http/1.1; then s_client
-#                  -tls1_3 to the RSA s_server on 443 (no SNI: -noservername).
+#                  -tls1_3 to the RSA s_server on 443 (no SNI: -noservername,
+#                  session saved) and a PSK resumption with that session; then
+#                  s_client -groups P-384:X25519 against an X25519-only
+#                  s_server on 9243 (HelloRetryRequest).
 #   mtls.pcap      s_server -tls1_2 -Verify 1 on 127.0.0.1:993 and s_client
 #                  presenting a client certificate (TLS 1.2, so both
 #                  certificates travel in the clear).
@@ -72,6 +75,7 @@ serve 443 -alpn h2,http/1.1
 serve 993 -tls1_2 -Verify 1 -CAfile ca.pem
 serve 995 -tls1_3
 serve 5223 -tls1_2 -cipher AES128-SHA
+serve 9243 -tls1_3 -groups X25519
 mkdir -p www logs && echo hello >www/index.html
 cat >nginx.conf <<NGX
 worker_processes 1;
@@ -107,12 +111,19 @@ client 127.0.0.1:443 -tls1_2 -servername example.test -alpn h2,http/1.1 -sess_in
 stop
 
 # --- tls13.pcap --------------------------------------------------------------------
-serve 443 -alpn h2,http/1.1 # the first one served its two connections
+kill "${PIDS[0]}" 2>/dev/null || true # a fresh 443 server for the TLS 1.3 runs
 sleep 1
-capture tls13.pcap "tcp port 8443 or tcp port 443"
+serve 443 -alpn h2,http/1.1
+sleep 1
+capture tls13.pcap "tcp port 8443 or tcp port 443 or tcp port 9243"
 in_ns curl -s --tlsv1.3 --http1.1 --cacert ca.pem --resolve www.example.test:8443:127.0.0.1 \
   https://www.example.test:8443/index.html >/dev/null
-client 127.0.0.1:443 -tls1_3 -noservername -CAfile ca.pem
+# -ign_eof + a short sleep: the client must stay to read the session ticket
+# TLS 1.3 servers send after the handshake.
+(echo; sleep 1) | in_ns openssl s_client -connect 127.0.0.1:443 -tls1_3 -noservername -CAfile ca.pem \
+  -sess_out sess13.pem -ign_eof >/dev/null 2>&1 || true
+client 127.0.0.1:443 -tls1_3 -noservername -CAfile ca.pem -sess_in sess13.pem
+client 127.0.0.1:9243 -tls1_3 -groups P-384:X25519 -servername example.test -CAfile ca.pem
 stop
 
 # --- mtls.pcap ---------------------------------------------------------------------

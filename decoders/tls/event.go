@@ -128,9 +128,11 @@ func (e *Event) resumption(ch, sh *hello, keyExchanged bool) {
 		return
 	}
 	idMatch := len(ch.sessionID) > 0 && string(ch.sessionID) == string(sh.sessionID)
+	// A server accepting a ticket echoes the client's session id (RFC 5077
+	// section 3.4) and need not repeat the session_ticket extension.
 	t, _ := ch.ext(extSessionTicket)
 	_, ack := sh.ext(extSessionTicket)
-	ticket := len(t) > 0 && ack
+	ticket := len(t) > 0 && (ack || idMatch)
 	switch {
 	case ticket:
 		e.Resumed, e.ResumptionMethod = true, "ticket"

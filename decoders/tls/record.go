@@ -68,9 +68,14 @@ func (c *Conn) records(dir int, data []byte, ts time.Time) int {
 		c.seen(ts)
 		body := rest[5 : 5+n]
 		switch typ {
-		case recChangeCipherSpec, recApplicationData:
-			// TLS 1.3 peers in middlebox-compatibility mode send a CCS too;
-			// one that does not goes straight to application data records.
+		case recChangeCipherSpec:
+			// In TLS 1.3 a CCS is a dummy for middleboxes (RFC 8446 D.4):
+			// a second ClientHello may follow it after a HelloRetryRequest.
+			if !c.tls13() {
+				c.encrypted(dir, ts)
+			}
+		case recApplicationData:
+			// Encrypted records: TLS 1.3's protected handshake, or data.
 			c.encrypted(dir, ts)
 		case recAlert:
 			c.alert(dir, body)
@@ -94,7 +99,7 @@ func (c *Conn) handshake(dir int, rec []byte, ts time.Time) {
 		h.hs = append(h.hs, rec...)
 		buf = h.hs
 	}
-	for len(buf) >= 4 && !h.failed {
+	for len(buf) >= 4 && !h.failed && !h.encrypted {
 		n := int(buf[1])<<16 | int(binary.BigEndian.Uint16(buf[2:]))
 		if n > maxHandshakeLen {
 			c.fail(dir, "handshake message too large")
@@ -110,6 +115,8 @@ func (c *Conn) handshake(dir int, rec []byte, ts time.Time) {
 	switch {
 	case h.failed || len(buf) == 0:
 		h.hs = h.hs[:0]
+	case h.encrypted:
+		h.hs = nil
 	case len(h.hs) > 0:
 		h.hs = h.hs[:copy(h.hs, buf)]
 	default:
@@ -145,6 +152,11 @@ func (c *Conn) message(dir int, typ uint8, body []byte, ts time.Time) {
 		if c.serverHello == nil || c.serverHello.isRetry() {
 			c.serverHello = hl
 		}
+		// Everything a TLS 1.3 server sends after its ServerHello is
+		// encrypted (a HelloRetryRequest is followed by a real one).
+		if !hl.isRetry() && hl.selectedVersion() == tls13 {
+			c.encrypted(dir, ts)
+		}
 	case hsCertificate:
 		if h.certs == nil {
 			h.certs = parseCertificates(clone(body), c.p.cfg)
@@ -167,6 +179,12 @@ func (c *Conn) message(dir int, typ uint8, body []byte, ts time.Time) {
 	case hsCertificateStatus:
 		c.ocsp, c.hasOCSP = ocspStatus(body)
 	}
+}
+
+// tls13 reports whether the server chose TLS 1.3 (a HelloRetryRequest
+// implies it too).
+func (c *Conn) tls13() bool {
+	return c.serverHello != nil && c.serverHello.selectedVersion() == tls13
 }
 
 const (
