@@ -44,7 +44,7 @@ run() { ip netns exec "$NS" "$@"; }
 
 capture() { # file -> starts tcpdump on the namespace's lo, sets TPID
   : >"$tmp/tcpdump.log"
-  ip netns exec "$NS" tcpdump -i lo --immediate-mode -U -s 0 -w "$1" 'port 11211' 2>"$tmp/tcpdump.log" &
+  ip netns exec "$NS" tcpdump -i lo --immediate-mode -B 65536 -U -s 0 -w "$1" 'port 11211' 2>"$tmp/tcpdump.log" &
   TPID=$!
   for _ in $(seq 50); do
     grep -q listening "$tmp/tcpdump.log" && break
