@@ -129,6 +129,12 @@ func writeEventGroup(w *Writer, b *Base, meta *Meta) {
 	if b.Reason != "" {
 		w.Str("reason", b.Reason)
 	}
+	if b.HasSequence {
+		w.Int("sequence", b.Sequence)
+	}
+	if b.Original != "" {
+		w.Str("original", b.Original)
+	}
 	w.End()
 }
 
@@ -142,6 +148,13 @@ func writeNetwork(w *Writer, b *Base) {
 	}
 	if proto != "" && proto != "flow" {
 		w.Str("protocol", proto)
+	}
+	// Plain ifs, not OptStr: keep_null must not add these to every protocol.
+	if b.Application != "" {
+		w.Str("application", b.Application)
+	}
+	if b.IANANumber != "" {
+		w.Str("iana_number", b.IANANumber)
 	}
 	if b.Source.IP.IsValid() && b.Destination.IP.IsValid() {
 		w.key("community_id")

@@ -76,6 +76,15 @@ type Base struct {
 	Action     string   // event.action
 	Outcome    string   // event.outcome
 	Reason     string   // event.reason
+	// Sequence is event.sequence (SIP's CSeq number), written when
+	// HasSequence; Original is event.original (the raw message) when set.
+	Sequence    int64
+	HasSequence bool
+	Original    string
+	// Application and IANANumber are network.application and
+	// network.iana_number (Packetbeat's SIP events carry both).
+	Application string
+	IANANumber  string
 
 	// Packetbeat's root transaction summary fields.
 	Method, Query, Resource, Path string
