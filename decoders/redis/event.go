@@ -1,8 +1,6 @@
 package redis
 
 import (
-	"strings"
-
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
@@ -34,7 +32,7 @@ func newEvent(cfg *settings, conn *protocol.Conn, req *request, resp *message, n
 	b.Resource = req.resource
 	b.Query = req.query
 	if req.method != "" {
-		b.Action = "redis." + strings.ToLower(req.method)
+		b.Action = action(req.method)
 	}
 	if cfg.common.SendRequest {
 		b.Request = req.query

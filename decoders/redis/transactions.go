@@ -2,6 +2,7 @@ package redis
 
 import (
 	"bytes"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -143,13 +144,16 @@ func (c *connection) onRequest(m *message) {
 		return
 	}
 	c.p.stats.Requests.Add(1)
-	req := &request{ts: m.ts, size: m.size, argc: m.argc}
+	req := &request{ts: m.ts, size: m.size, argc: m.argc, query: string(m.text)}
 	method, rest := commandName(m)
 	req.method = method
-	if rest < m.argc {
-		req.resource = string(m.elem(int(rest)))
+	if rest < m.argc && rest < int64(len(m.elems)) {
+		// A substring of the query: no copy.
+		sp := m.elems[rest]
+		if end := min(sp.end, len(req.query)); sp.start < end {
+			req.resource = req.query[sp.start:end]
+		}
 	}
-	req.query = string(m.text)
 
 	// CLIENT REPLY OFF|SKIP get no reply themselves, and silence the
 	// following commands (all, or one).
@@ -438,6 +442,17 @@ var containers = map[string]bool{
 	"OBJECT": true, "PUBSUB": true, "SCRIPT": true, "SLOWLOG": true, "XGROUP": true, "XINFO": true,
 }
 
+// actions holds event.action ("redis.get") of the known commands.
+var actions = map[string]string{}
+
+// action returns "redis." + the lower-cased command.
+func action(method string) string {
+	if a, ok := actions[method]; ok {
+		return a
+	}
+	return "redis." + strings.ToLower(method)
+}
+
 var known = func() map[string]string {
 	names := bytes.Fields([]byte(`APPEND AUTH BGREWRITEAOF BGSAVE BITCOUNT BITFIELD BITOP BITPOS BLMOVE BLPOP BRPOP
 BRPOPLPUSH BZPOPMAX BZPOPMIN COPY DBSIZE DECR DECRBY DEL DISCARD DUMP ECHO EVAL EVALSHA EXEC EXISTS
@@ -462,6 +477,7 @@ OBJECT_ENCODING OBJECT_FREQ OBJECT_IDLETIME MEMORY_USAGE SLOWLOG_GET PUBSUB_CHAN
 	for _, n := range names {
 		s := string(bytes.ReplaceAll(n, []byte("_"), []byte(" ")))
 		m[s] = s
+		actions[s] = "redis." + strings.ToLower(s)
 	}
 	return m
 }()
