@@ -16,6 +16,14 @@ type Sink interface {
 	Send(doc output.Doc)
 }
 
+// CopySink is a Sink that can take a document the caller will overwrite
+// right after the call: it copies the bytes into memory it recycles (the
+// publish queue's batch buffers), which saves an allocation per event.
+type CopySink interface {
+	Sink
+	SendCopy(index string, body []byte)
+}
+
 // StreamState is the health of one stream, for the unit payload
 // `streams: {<id>: {status, error}}`.
 type StreamState struct {

@@ -89,9 +89,13 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 			doc = out
 		}
 	}
+	p.events.Add(1)
+	if cs, ok := p.sink.(CopySink); ok {
+		cs.SendCopy(target, doc) // doc is p.w's buffer, reused by the next event
+		return
+	}
 	body := make([]byte, len(doc))
 	copy(body, doc)
-	p.events.Add(1)
 	p.sink.Send(output.Doc{Index: target, Body: body})
 }
 

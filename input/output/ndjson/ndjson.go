@@ -121,6 +121,10 @@ func (o *Output) Publish(_ context.Context, batch []output.Doc) error {
 	return nil
 }
 
+// ReusesBodies reports that Publish keeps nothing of the documents (it
+// copies them into its buffer), so the queue may reuse their memory.
+func (o *Output) ReusesBodies() bool { return true }
+
 // Stats reports counters.
 func (o *Output) Stats() output.Stats {
 	o.mu.Lock()
