@@ -8,4 +8,5 @@ import (
 	_ "github.com/network-traffic/network-traffic/decoders/dns"
 	_ "github.com/network-traffic/network-traffic/decoders/http"
 	_ "github.com/network-traffic/network-traffic/decoders/mysql"
+	_ "github.com/network-traffic/network-traffic/decoders/pgsql"
 )

@@ -43,6 +43,9 @@ var Sources = []Source{
 	{DataStream: "http", Pcap: "_dev/pcaps/http/goserver.pcap", Stream: map[string]any{"type": "http", "ports": []any{8000}, "include_body_for": []any{"application/json"}, "send_request": true, "send_response": true}, Sample: -2},
 	{DataStream: "http", Pcap: "_dev/pcaps/http/pipeline.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}}, Sample: -2},
 	{DataStream: "dhcpv4", Pcap: "_dev/pcaps/dhcpv4/dnsmasq.pcap", Stream: map[string]any{"type": "dhcpv4"}, Sample: -1},
+	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/extended.pcap", Stream: map[string]any{"type": "pgsql"}, Sample: -1},
+	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/psql.pcap", Stream: map[string]any{"type": "pgsql", "send_request": true, "send_response": true}, Sample: -2},
+	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/prepared.pcap", Stream: map[string]any{"type": "pgsql"}, Sample: -2},
 }
 
 type collector struct {
