@@ -177,9 +177,11 @@ func dataRow(b []byte, formats []int16, maxLen int) ([]string, error) {
 		l := int32(binary.BigEndian.Uint32(b))
 		b = b[4:]
 		var v []byte
+		var short error
 		if l > 0 {
 			if int(l) > len(b) {
-				return row, errBody
+				// A body cut at maxParsed: show what arrived of the value.
+				l, short = int32(len(b)), errBody
 			}
 			v, b = b[:l], b[l:]
 		}
@@ -187,6 +189,9 @@ func dataRow(b []byte, formats []int16, maxLen int) ([]string, error) {
 			v = nil // binary: no text to show
 		}
 		if total >= maxLen {
+			if short != nil {
+				return row, short
+			}
 			continue
 		}
 		if total+len(v) > maxLen {
@@ -194,6 +199,9 @@ func dataRow(b []byte, formats []int16, maxLen int) ([]string, error) {
 		}
 		total += len(v)
 		row = append(row, string(v))
+		if short != nil {
+			return row, short
+		}
 	}
 	return row, nil
 }
