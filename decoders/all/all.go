@@ -7,6 +7,7 @@ import (
 	_ "github.com/network-traffic/network-traffic/decoders/dhcpv4"
 	_ "github.com/network-traffic/network-traffic/decoders/dns"
 	_ "github.com/network-traffic/network-traffic/decoders/http"
+	_ "github.com/network-traffic/network-traffic/decoders/memcache"
 	_ "github.com/network-traffic/network-traffic/decoders/mysql"
 	_ "github.com/network-traffic/network-traffic/decoders/pgsql"
 )
