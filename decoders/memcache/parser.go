@@ -49,6 +49,9 @@ type message struct {
 	values    [][]byte
 	stats     []stat
 	truncated bool // keys/stats beyond the bounds were dropped
+	// gapInValue: capture loss inside the value in progress; what was kept
+	// of it is not the value, so it is counted but not published.
+	gapInValue bool
 
 	// scratch for the value being received: what is kept of it.
 	data    []byte
@@ -227,11 +230,11 @@ func valueCap(cfg *settings, n int) int {
 
 // addValue accounts a completely received value and keeps what was copied.
 func (m *message) addValue(cfg *settings) {
-	if cfg.keepValue(m.count) {
+	if cfg.keepValue(m.count) && !m.gapInValue {
 		m.values = append(m.values, m.data)
 	}
 	m.count++
-	m.data = nil
+	m.data, m.gapInValue = nil, false
 }
 
 // nextField splits the first space-separated field off s.

@@ -134,7 +134,7 @@ func TestTextCapture(t *testing.T) {
 		"memcache.request.flags": "0", "memcache.request.exptime": "0", "memcache.request.bytes": "3",
 		"memcache.request.count_values": "1", "memcache.request.noreply": "false",
 		"memcache.request.values": "<nil>", // maxvalues defaults to 0
-		"memcache.response.type": "Success",
+		"memcache.response.type":  "Success",
 	})
 	// Multi-get: three hits merged into one response, flags of the first.
 	expect(t, docs[5], map[string]string{
@@ -203,9 +203,9 @@ func TestBinaryCapture(t *testing.T) {
 		"add bkey -> add Error", "replace nokey -> replace Error", "append bkey -> append OK",
 		"prepend bkey -> prepend OK", "incr bcount -> incr OK", "incr bcount -> incr OK",
 		"decr bcount -> decr OK", "incr bkey -> incr Error", "touch bkey -> touch OK",
-		"get bkey -> get OK",      // GetQ hit: answered
-		"get nokey -> <nil> OK",   // GetKQ miss: quiet, no answer due
-		"set qkey -> <nil> OK",    // SetQ: quiet
+		"get bkey -> get OK",    // GetQ hit: answered
+		"get nokey -> <nil> OK", // GetKQ miss: quiet, no answer due
+		"set qkey -> <nil> OK",  // SetQ: quiet
 		"noop <nil> -> noop OK",
 		"delete qkey -> delete OK", "delete qkey -> delete Error", "version <nil> -> version OK",
 		"stats settings -> stats OK", "flush_all <nil> -> flush_all OK", "quit <nil> -> quit OK",
@@ -274,7 +274,7 @@ func TestUDPCapture(t *testing.T) {
 	expect(t, docs[4], map[string]string{
 		"memcache.response.bytes": "3000", "memcache.response.count_values": "1",
 		"memcache.response.values": "QkJCQg==", // first 4 bytes
-		"destination.bytes": "3025", "source.bytes": "9",
+		"destination.bytes":        "3025", "source.bytes": "9",
 	})
 	expect(t, docs[9], map[string]string{"memcache.protocol_type": "binary", "memcache.request.opaque": "8", "memcache.response.values": "djE="})
 	crossCheckUDP(t, "udp.pcap", docs)

@@ -174,7 +174,7 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	if st.state == stData && int64(n) <= st.remaining {
 		m := st.cur
 		m.lost += int64(n)
-		m.keepCap = 0 // the kept prefix would not be the value
+		m.keepCap, m.gapInValue = 0, true
 		m.notes = appendNote(m.notes, noteGap)
 		st.remaining -= int64(n)
 		if st.remaining == 0 && m.binary {
