@@ -89,8 +89,8 @@ func TestPsqlSession(t *testing.T) {
 		"pgsql.num_rows": 3, "pgsql.num_fields": 3,
 		"source.bytes": 53, "destination.bytes": 176, "network.bytes": 229,
 		"source.port": 58292, "destination.port": 5432, "network.protocol": "pgsql",
-		"request":  "SELECT id, name, colour FROM fruit ORDER BY id",
-		"response": "id,name,colour\n1,apple,red\n2,banana,yellow\n3,cherry,\n",
+		"request":          "SELECT id, name, colour FROM fruit ORDER BY id",
+		"response":         "id,name,colour\n1,apple,red\n2,banana,yellow\n3,cherry,\n",
 		"pgsql.error_code": nil, "error": nil,
 		// frames 18 and 19 (tshark frame.time_epoch 1795656570.391235, .391478)
 		"event.start": "2026-11-26T01:29:30.391235Z", "event.end": "2026-11-26T01:29:30.391478Z",
