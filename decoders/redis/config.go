@@ -37,11 +37,15 @@ const (
 	DefaultQueueMaxBytes    = 1 << 20
 	DefaultQueueMaxMessages = 20000
 
-	// maxTextBytes bounds the rendered text of one message (query,
-	// return_value): a 200 MB SET is counted in its bytes but not copied
-	// whole into the event. Packetbeat keeps everything up to its 10 MiB
-	// stream bound; 64 KiB is far beyond what a keyword field indexes.
+	// maxTextBytes bounds the rendered text of one message: a 200 MB SET
+	// is counted in its bytes but not copied whole into the event.
+	// Packetbeat keeps everything up to its 10 MiB stream bound.
 	maxTextBytes = 64 << 10
+	// maxFieldBytes bounds query, resource, redis.return_value and
+	// redis.error: keyword fields, not indexed past 1024 characters. The
+	// request/response text fields (send_request/send_response) get up to
+	// maxTextBytes.
+	maxFieldBytes = 1024
 	// maxLineBytes bounds a type line or an inline command (Redis itself
 	// refuses inline commands over 64 KiB).
 	maxLineBytes = 64 << 10

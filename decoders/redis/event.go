@@ -35,7 +35,7 @@ func newEvent(cfg *settings, conn *protocol.Conn, req *request, resp *message, n
 		b.Action = action(req.method)
 	}
 	if cfg.common.SendRequest {
-		b.Request = req.query
+		b.Request = req.text
 	}
 	if resp == nil {
 		b.Status = "Error"
@@ -45,16 +45,16 @@ func newEvent(cfg *settings, conn *protocol.Conn, req *request, resp *message, n
 	e.HasReply = true
 	b.End = resp.ts
 	b.Destination.Bytes = resp.size
-	text := string(resp.text)
+	full, short := texts(resp.text, cfg.common.SendResponse)
 	if resp.isError {
 		b.Status = "Error"
-		e.Error = text
+		e.Error = short
 	} else {
 		b.Status = "OK"
-		e.ReturnValue = text
+		e.ReturnValue = short
 	}
 	if cfg.common.SendResponse {
-		b.Response = text
+		b.Response = full
 	}
 	return e
 }

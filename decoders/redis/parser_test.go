@@ -197,3 +197,17 @@ func TestBigValueStreams(t *testing.T) {
 		t.Fatalf("end: %d %v %v text %d size %d", n, done, err, len(p.msg.text), p.msg.size)
 	}
 }
+
+func TestClipUTF8(t *testing.T) {
+	s := strings.Repeat("a", 1022) + "日本" // 1022 + 3 + 3 bytes
+	if n := clipUTF8(s, maxFieldBytes); n != 1022 {
+		t.Errorf("clip = %d, want 1022 (not inside 日)", n)
+	}
+	full, short := texts([]byte(s), true)
+	if full != s || short != s[:1022] {
+		t.Errorf("texts: %d %d", len(full), len(short))
+	}
+	if _, short := texts([]byte("OK"), false); short != "OK" {
+		t.Errorf("short text clipped: %q", short)
+	}
+}

@@ -109,12 +109,30 @@ func TestCLICapture(t *testing.T) {
 	}
 	// *3 $3 set $3 big $200000 <value>: 4+9+9+10+200000+2 bytes.
 	expect(t, set, map[string]any{"source.bytes": 200034 - 1, "redis.return_value": "OK"})
-	if q := get(set, "query").(string); len(q) != maxTextBytes || !strings.HasPrefix(q, "set big vvv") {
+	// query and return_value are keywords: clipped to what is indexed.
+	if q := get(set, "query").(string); len(q) != maxFieldBytes || !strings.HasPrefix(q, "set big vvv") {
 		t.Errorf("big SET query: %d bytes %.20q", len(q), q)
 	}
 	expect(t, getBig, map[string]any{"destination.bytes": 200000 + 11})
-	if v := get(getBig, "redis.return_value").(string); len(v) != maxTextBytes || strings.Trim(v, "v") != "" {
+	if v := get(getBig, "redis.return_value").(string); len(v) != maxFieldBytes || strings.Trim(v, "v") != "" {
 		t.Errorf("big GET value: %d bytes", len(v))
+	}
+	// request/response (text fields) carry up to maxTextBytes.
+	raw, _ := replay(t, "cli.pcap", map[string]any{"send_request": true, "send_response": true})
+	for _, d := range raw {
+		if get(d, "resource") == "big" && get(d, "method") == "SET" {
+			if r := get(d, "request").(string); len(r) != maxTextBytes || !strings.HasPrefix(r, get(d, "query").(string)) {
+				t.Errorf("big SET request: %d bytes", len(r))
+			}
+		}
+		if get(d, "resource") == "big" && get(d, "method") == "GET" {
+			if r := get(d, "response").(string); len(r) != maxTextBytes {
+				t.Errorf("big GET response: %d bytes", len(r))
+			}
+		}
+		if get(d, "query") == "set key3 me" && (get(d, "request") != "set key3 me" || get(d, "response") != "OK") {
+			t.Errorf("send_request/send_response: %v / %v", get(d, "request"), get(d, "response"))
+		}
 	}
 	s := inst.TCP.(*Protocol).Stats()
 	if s.Truncated.Load() != 4 || s.ParseErrors.Load() != 0 || s.UnmatchedResponses.Load() != 0 {
@@ -152,7 +170,7 @@ func TestPipelineCapture(t *testing.T) {
 }
 
 func TestRESP3Capture(t *testing.T) {
-	docs, _ := replay(t, "resp3.pcap", nil)
+	docs, _ := replay(t, "resp3.pcap", map[string]any{"send_response": true})
 	if len(docs) != 11 {
 		t.Fatalf("%d events, want 11", len(docs))
 	}
@@ -160,7 +178,7 @@ func TestRESP3Capture(t *testing.T) {
 		"redis.return_value": "{server: redis, version: 7.0.15, proto: 3, id: 15, mode: standalone, role: master, modules: []}"})
 	// COMMAND DOCS: a ~170 KB map nested 7 deep over many segments.
 	expect(t, docs[1], map[string]any{"method": "COMMAND DOCS", "status": "OK"})
-	if v := get(docs[1], "redis.return_value").(string); len(v) != maxTextBytes || !strings.HasPrefix(v, "{") {
+	if v := get(docs[1], "response").(string); len(v) != maxTextBytes || !strings.HasPrefix(v, get(docs[1], "redis.return_value").(string)) {
 		t.Errorf("COMMAND DOCS: %d bytes %.30q", len(v), v)
 	}
 	expect(t, find(t, docs, "hgetall h3"), map[string]any{"redis.return_value": "{f1: v1, f2: v2}"})

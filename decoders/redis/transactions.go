@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 )
@@ -50,7 +51,8 @@ type request struct {
 	size     int64
 	method   string // upper case, two words for container commands ("CONFIG GET")
 	resource string
-	query    string
+	query    string // text clipped to maxFieldBytes (a keyword field)
+	text     string // the whole rendering when send_request, else query
 	argc     int64
 	lost     bool // stands for a command lost in a gap: its reply is dropped
 	next     *request
@@ -144,14 +146,16 @@ func (c *connection) onRequest(m *message) {
 		return
 	}
 	c.p.stats.Requests.Add(1)
-	req := &request{ts: m.ts, size: m.size, argc: m.argc, query: string(m.text)}
+	req := &request{ts: m.ts, size: m.size, argc: m.argc}
+	req.text, req.query = texts(m.text, c.p.cfg.common.SendRequest)
 	method, rest := commandName(m)
 	req.method = method
 	if rest < m.argc && rest < int64(len(m.elems)) {
-		// A substring of the query: no copy.
+		// A substring of the text: no copy.
 		sp := m.elems[rest]
-		if end := min(sp.end, len(req.query)); sp.start < end {
-			req.resource = req.query[sp.start:end]
+		if end := min(sp.end, len(req.text)); sp.start < end {
+			req.resource = req.text[sp.start:end]
+			req.resource = req.resource[:clipUTF8(req.resource, maxFieldBytes)]
 		}
 	}
 
@@ -178,7 +182,7 @@ func (c *connection) onRequest(m *message) {
 // push queues a command, evicting the oldest beyond the bounds. Their
 // replies are still coming: skip counts them so they pair with nothing.
 func (c *connection) push(r *request) {
-	size := int64(len(r.query))
+	size := int64(len(r.text))
 	cfg := c.p.cfg
 	for c.head != nil && (c.queued >= cfg.maxMsgs || c.queueBytes+size > cfg.maxBytes) {
 		c.pop()
@@ -206,7 +210,7 @@ func (c *connection) pop() *request {
 	}
 	r.next = nil
 	c.queued--
-	c.queueBytes -= int64(len(r.query))
+	c.queueBytes -= int64(len(r.text))
 	return r
 }
 
@@ -481,3 +485,29 @@ OBJECT_ENCODING OBJECT_FREQ OBJECT_IDLETIME MEMORY_USAGE SLOWLOG_GET PUBSUB_CHAN
 	}
 	return m
 }()
+
+// texts returns the rendering of a message as kept: the whole text (up to
+// maxTextBytes) when it goes to request/response (text fields), and its
+// first maxFieldBytes for query/return_value/error, keyword fields that
+// Elasticsearch does not index beyond 1024 characters. The short one is a
+// prefix of the long one: one allocation.
+func texts(b []byte, whole bool) (full, short string) {
+	n := clipUTF8(b, maxFieldBytes)
+	if !whole {
+		b = b[:n]
+	}
+	full = string(b)
+	return full, full[:n]
+}
+
+// clipUTF8 returns a length <= max that does not split a UTF-8 sequence.
+func clipUTF8[T string | []byte](b T, max int) int {
+	if len(b) <= max {
+		return len(b)
+	}
+	n := max
+	for n > 0 && n > max-utf8.UTFMax && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return n
+}

@@ -115,7 +115,7 @@ func TestUnmatchedResponseDropped(t *testing.T) {
 
 func TestGaps(t *testing.T) {
 	// A gap inside a bulk value of known length: the reply survives.
-	h := newHarness(t, nil)
+	h := newHarness(t, map[string]any{"send_response": true})
 	h.send(protocol.FromClient, cmd("GET", "big"), t0)
 	h.send(protocol.FromServer, "$10000\r\n"+strings.Repeat("x", 1000), t0)
 	h.c.Gap(protocol.FromServer, 5000, t0)
@@ -124,7 +124,7 @@ func TestGaps(t *testing.T) {
 		t.Fatalf("%d events", len(h.col.Docs))
 	}
 	expect(t, h.col.Docs[0], map[string]any{"destination.bytes": 10010, "status": "OK"})
-	if v := get(h.col.Docs[0], "redis.return_value").(string); len(v) != 5000 {
+	if v := get(h.col.Docs[0], "response").(string); len(v) != 5000 {
 		t.Errorf("value %d bytes, want the 5000 captured", len(v))
 	}
 
