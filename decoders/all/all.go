@@ -10,4 +10,5 @@ import (
 	_ "github.com/network-traffic/network-traffic/decoders/memcache"
 	_ "github.com/network-traffic/network-traffic/decoders/mysql"
 	_ "github.com/network-traffic/network-traffic/decoders/pgsql"
+	_ "github.com/network-traffic/network-traffic/decoders/redis"
 )

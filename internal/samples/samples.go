@@ -53,6 +53,10 @@ var Sources = []Source{
 	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/extended.pcap", Stream: map[string]any{"type": "pgsql"}, Sample: -1},
 	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/psql.pcap", Stream: map[string]any{"type": "pgsql", "send_request": true, "send_response": true}, Sample: -2},
 	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/prepared.pcap", Stream: map[string]any{"type": "pgsql"}, Sample: -2},
+	{DataStream: "redis", Pcap: "_dev/pcaps/redis/cli.pcap", Stream: map[string]any{"type": "redis"}, Sample: -1},
+	{DataStream: "redis", Pcap: "_dev/pcaps/redis/pipeline.pcap", Stream: map[string]any{"type": "redis"}, Sample: -2},
+	{DataStream: "redis", Pcap: "_dev/pcaps/redis/resp3.pcap", Stream: map[string]any{"type": "redis", "send_request": true, "send_response": true}, Sample: -2},
+	{DataStream: "redis", Pcap: "_dev/pcaps/redis/pubsub.pcap", Stream: map[string]any{"type": "redis"}, Sample: -2},
 }
 
 type collector struct {
