@@ -42,6 +42,8 @@ const (
 	maxStats = 4096
 	// maxKeys bounds the keys kept from one message (multi-get).
 	maxKeys = 4096
+	// maxKeptBytes bounds the value bytes kept from one message.
+	maxKeptBytes = 4 << 20
 	// maxScalarBytes bounds what is kept of a version string or a binary
 	// stat value.
 	maxScalarBytes = 4096

@@ -48,6 +48,7 @@ type message struct {
 	count     int   // values seen
 	values    [][]byte
 	stats     []stat
+	kept      int  // bytes of values kept
 	truncated bool // keys/stats beyond the bounds were dropped
 	// gapInValue: capture loss inside the value in progress; what was kept
 	// of it is not the value, so it is counted but not published.
@@ -203,7 +204,7 @@ func (st *stream) step(cfg *settings, data []byte, ts time.Time, fromClient bool
 		m.size = int64(i + 1)
 		if m.text.args == argsStore || m.text.args == argsCas {
 			st.cur, st.state, st.remaining = m, stData, m.bytes
-			m.keepCap = valueCap(cfg, 0)
+			m.keepCap = valueCap(cfg, m)
 			return i + 1, nil, nil
 		}
 		return i + 1, m, nil
@@ -220,18 +221,21 @@ func (st *stream) step(cfg *settings, data []byte, ts time.Time, fromClient bool
 	return i + 1, m, nil
 }
 
-// valueCap is how much of the n-th value of a message is kept.
-func valueCap(cfg *settings, n int) int {
-	if !cfg.keepValue(n) {
+// valueCap is how much of the next value of m is kept: none beyond
+// maxvalues, at most maxbytespervalue, and never more than maxKeptBytes per
+// message in all (a multi-get of many large values).
+func valueCap(cfg *settings, m *message) int {
+	if !cfg.keepValue(m.count) {
 		return 0
 	}
-	return cfg.maxBytesPerValue
+	return max(0, min(cfg.maxBytesPerValue, maxKeptBytes-m.kept))
 }
 
 // addValue accounts a completely received value and keeps what was copied.
 func (m *message) addValue(cfg *settings) {
 	if cfg.keepValue(m.count) && !m.gapInValue {
 		m.values = append(m.values, m.data)
+		m.kept += len(m.data)
 	}
 	m.count++
 	m.data, m.gapInValue = nil, false
@@ -551,7 +555,7 @@ func (m *message) partArgs(cfg *settings, st *stream, cmd *textCmd, rest []byte)
 		m.flags = uint32(flags)
 	}
 	m.bytes += int64(n)
-	m.keepCap = valueCap(cfg, m.count)
+	m.keepCap = valueCap(cfg, m)
 	st.state, st.remaining = stData, int64(n)
 	return nil
 }
@@ -627,7 +631,7 @@ func (st *stream) parseBinary(cfg *settings, data []byte, ts time.Time, fromClie
 	}
 	switch st.kind {
 	case valData:
-		m.keepCap = valueCap(cfg, m.count)
+		m.keepCap = valueCap(cfg, m)
 		m.bytes += valueLen
 	case valCounter:
 		m.keepCap = 8

@@ -158,8 +158,8 @@ func TestGapOutsideValue(t *testing.T) {
 func TestGarbageResync(t *testing.T) {
 	h := newHarness(t, nil)
 	h.send(protocol.FromClient, "\x00\x01\x02 binary junk\r\n")
-	h.send(protocol.FromClient, "GET upper\r\n")                           // a response keyword from the client
-	h.send(protocol.FromClient, "set k 0 0 notanumber\r\n")                // bad arguments
+	h.send(protocol.FromClient, "GET upper\r\n")                            // a response keyword from the client
+	h.send(protocol.FromClient, "set k 0 0 notanumber\r\n")                 // bad arguments
 	h.send(protocol.FromClient, "\x81\x00\x00\x00"+strings.Repeat("x", 20)) // response magic from the client
 	h.send(protocol.FromClient, "get k\r\n")
 	h.send(protocol.FromServer, "END\r\n")
