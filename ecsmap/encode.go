@@ -85,7 +85,6 @@ func Encode(w *Writer, ev Event, meta *Meta) []byte {
 			w.Buf = append(w.Buf, ',')
 		}
 		w.Buf = append(w.Buf, meta.Extra...)
-		w.first[0] = false
 	}
 	return w.Finish()
 }

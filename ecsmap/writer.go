@@ -15,7 +15,8 @@ import (
 )
 
 // Writer appends one JSON object at a time to Buf. Callers open objects with
-// Object and close them with End; the writer tracks whether a comma is due.
+// Object and close them with End. A comma is due before a member unless the
+// buffer ends with the '{' or '[' that opened its object or array.
 // It never fails: invalid UTF-8 in strings is replaced, as Elasticsearch
 // would reject it anyway.
 type Writer struct {
@@ -23,8 +24,8 @@ type Writer struct {
 	// KeepNull makes the Opt* helpers write null for empty values instead of
 	// omitting the key (the keep_null option).
 	KeepNull bool
-	// first[depth] is true while the object at that depth has no member yet.
-	first []bool
+	// depth counts the open objects and arrays.
+	depth int
 	// sec and secText cache the formatted date and time of the last second
 	// written: an event has two or three timestamps, usually in the same
 	// second as the previous event's.
@@ -34,47 +35,54 @@ type Writer struct {
 
 // Reset empties the buffer and starts a new top-level object.
 func (w *Writer) Reset() {
-	w.Buf = w.Buf[:0]
-	w.first = w.first[:0]
-	w.Buf = append(w.Buf, '{')
-	w.first = append(w.first, true)
+	w.Buf = append(w.Buf[:0], '{')
+	w.depth = 1
 }
 
 // Finish closes every open object and returns the document bytes. The slice
 // is only valid until the next Reset.
 func (w *Writer) Finish() []byte {
-	for len(w.first) > 0 {
+	for w.depth > 0 {
 		w.End()
 	}
 	return w.Buf
 }
 
 // Depth reports how many objects are open (1 after Reset).
-func (w *Writer) Depth() int { return len(w.first) }
+func (w *Writer) Depth() int { return w.depth }
+
+// comma appends the separator a new member or element needs: none right
+// after the '{' or '[' that opened the container (or in an empty buffer).
+func comma(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] != '{' && b[n-1] != '[' {
+		b = append(b, ',')
+	}
+	return b
+}
 
 func (w *Writer) key(k string) {
-	top := len(w.first) - 1
-	if top >= 0 {
-		if !w.first[top] {
-			w.Buf = append(w.Buf, ',')
-		}
-		w.first[top] = false
+	b := comma(w.Buf)
+	if plainPrefix(k) == len(k) { // keys almost always are
+		b = append(b, '"')
+		b = append(b, k...)
+		w.Buf = append(b, '"', ':')
+		return
 	}
-	w.Buf = appendString(w.Buf, k)
-	w.Buf = append(w.Buf, ':')
+	b = appendString(b, k)
+	w.Buf = append(b, ':')
 }
 
 // Object opens a nested object under key k.
 func (w *Writer) Object(k string) {
 	w.key(k)
 	w.Buf = append(w.Buf, '{')
-	w.first = append(w.first, true)
+	w.depth++
 }
 
 // End closes the innermost open object.
 func (w *Writer) End() {
 	w.Buf = append(w.Buf, '}')
-	w.first = w.first[:len(w.first)-1]
+	w.depth--
 }
 
 // Str writes a string member.
@@ -202,22 +210,16 @@ func (w *Writer) Raw(k string, json []byte) {
 func (w *Writer) ArrayStart(k string) {
 	w.key(k)
 	w.Buf = append(w.Buf, '[')
-	w.first = append(w.first, true)
+	w.depth++
 }
 
 // ArrayEnd closes an array opened with ArrayStart.
 func (w *Writer) ArrayEnd() {
 	w.Buf = append(w.Buf, ']')
-	w.first = w.first[:len(w.first)-1]
+	w.depth--
 }
 
-func (w *Writer) elem() {
-	top := len(w.first) - 1
-	if !w.first[top] {
-		w.Buf = append(w.Buf, ',')
-	}
-	w.first[top] = false
-}
+func (w *Writer) elem() { w.Buf = comma(w.Buf) }
 
 // ElemStr appends a string to the open array.
 func (w *Writer) ElemStr(v string) {
@@ -235,7 +237,7 @@ func (w *Writer) ElemInt(v int64) {
 func (w *Writer) ElemObject() {
 	w.elem()
 	w.Buf = append(w.Buf, '{')
-	w.first = append(w.first, true)
+	w.depth++
 }
 
 const hexDigits = "0123456789abcdef"

@@ -47,6 +47,10 @@ type Engine struct {
 	tcpPorts [65536]uint16
 	udpPorts [65536]uint16
 	counters []*Counters
+	// udpConn is the Conn handed to UDP protocols, reused for every
+	// datagram: it is only valid during Datagram (protocols copy what they
+	// keep, as they do the payload), which saves an allocation per packet.
+	udpConn protocol.Conn
 
 	TCP   TCPAssembler
 	Flows PacketHandler
@@ -145,9 +149,11 @@ func (e *Engine) udp(p *link.Packet) {
 	c := e.counters[idx-1]
 	c.Packets.Add(1)
 	c.Bytes.Add(uint64(len(p.Payload)))
-	conn := protocol.Conn{IPProtocol: 17}
+	conn := &e.udpConn
+	*conn = protocol.Conn{IPProtocol: 17}
 	if p.NVLANs > 0 {
-		// Parsers may keep the Conn; the packet's array is reused.
+		// Parsers may keep a copy of the Conn, VLANs included; the
+		// packet's array is reused, so the VLANs get their own.
 		conn.VLANs = append([]uint16(nil), p.VLANList()...)
 	}
 	src, dst := addrPort(p.SrcIP, p.SrcPort), addrPort(p.DstIP, p.DstPort)
@@ -156,7 +162,7 @@ func (e *Engine) udp(p *link.Packet) {
 	} else {
 		conn.Client, conn.Server = dst, src
 	}
-	in.UDP.Datagram(&conn, dir, p.Payload, p.Timestamp)
+	in.UDP.Datagram(conn, dir, p.Payload, p.Timestamp)
 }
 
 // Tick runs every timer at packet time now. Live captures call it on read
