@@ -92,7 +92,7 @@ func TestUDPCapture(t *testing.T) {
 		"event.action": "sip-invite", "event.sequence": "1", "event.duration": "0",
 		"network.application": "sip", "network.iana_number": "17", "network.protocol": "sip",
 		"network.transport": "udp",
-		"source.port": "5061", "destination.port": "5060", "client.port": "5061",
+		"source.port":       "5061", "destination.port": "5060", "client.port": "5061",
 		"sip.type": "request", "sip.method": "INVITE", "sip.version": "2.0",
 		"sip.uri.original": "sip:service@127.0.0.1:5060", "sip.uri.scheme": "sip",
 		"sip.uri.username": "service", "sip.uri.host": "127.0.0.1", "sip.uri.port": "5060",
@@ -107,7 +107,7 @@ func TestUDPCapture(t *testing.T) {
 		"sip.sdp.owner.version": "2353687637", "sip.sdp.owner.ip": "127.0.0.1",
 		"sip.sdp.session.name": "", "sip.sdp.connection.info": "IN IP4 127.0.0.1",
 		"sip.sdp.connection.address": "127.0.0.1",
-		"related.user": "service;sipp;user1", "related.hosts": "127.0.0.1", "related.ip": "127.0.0.1",
+		"related.user":               "service;sipp;user1", "related.hosts": "127.0.0.1", "related.ip": "127.0.0.1",
 	})
 	if o := s(get(docs[0], "event.original")); !strings.HasPrefix(o, "INVITE sip:service@127.0.0.1:5060 SIP/2.0\r\n") || len(o) != 509 {
 		t.Errorf("event.original: %d bytes %q...", len(o), o[:min(len(o), 40)])
@@ -130,7 +130,7 @@ func TestUDPCapture(t *testing.T) {
 	expect(t, docs[18], map[string]string{
 		"sip.method": "REGISTER", "event.action": "sip-register", "destination.port": "5062",
 		"sip.uri.original": "sip:127.0.0.1:5062", "sip.uri.username": "", "sip.uri.port": "5062",
-		"sip.via.original": "SIP/2.0/UDP 127.0.0.1:5063;branch=z9hG4bK-29092-1-0",
+		"sip.via.original":      "SIP/2.0/UDP 127.0.0.1:5063;branch=z9hG4bK-29092-1-0",
 		"sip.from.display_info": "Alice", "sip.from.uri.host": "example.test", "sip.from.tag": "29092SIPpTag001",
 		"sip.to.uri.username": "alice", "sip.call_id": "1-29092@127.0.0.1",
 		"sip.contact.uri.original": "sip:alice@127.0.0.1:5063;transport=UDP", "sip.contact.expires": "3600",
@@ -203,7 +203,7 @@ func TestTCPCapture(t *testing.T) {
 	}
 	expect(t, docs[0], map[string]string{
 		"network.transport": "tcp", "network.iana_number": "6", "sip.method": "INVITE",
-		"sip.via.original": "SIP/2.0/TCP 127.0.0.1:5061;branch=z9hG4bK-29165-1-0",
+		"sip.via.original":   "SIP/2.0/TCP 127.0.0.1:5061;branch=z9hG4bK-29165-1-0",
 		"sip.content_length": "129", "sip.sdp.owner.username": "user1", "source.port": "5061",
 	})
 	expect(t, docs[11], map[string]string{"sip.code": "200", "sip.cseq.method": "BYE", "sip.call_id": "2-29165@127.0.0.1", "source.port": "5060"})
