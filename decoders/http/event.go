@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
@@ -37,6 +38,10 @@ type Event struct {
 	// writes it as network.forwarded_ip (and in related.ip); the network
 	// group belongs to ecsmap.Encode, which has no field for it yet.
 	ForwardedIP string
+
+	// Backing arrays for Base.RelatedHosts and RelatedUsers, so the one
+	// value each gets costs no allocation of its own.
+	relatedHost, relatedUser [1]string
 }
 
 // EventBase implements ecsmap.Event.
@@ -99,18 +104,22 @@ func rawText(m *message, withBody bool) string {
 // fromRequest fills the summary fields and URL parts.
 func (e *Event) fromRequest(conn *protocol.Conn) {
 	req, b := e.Req, &e.Base
-	method := string(req.method)
-	b.Method = strings.ToLower(method)
+	method := bstr(req.method) // the message's bytes, which the event keeps
+	b.Method = lowerMethod(method)
 
-	var u *url.URL
+	// parsed: the target parsed as a URL (its Host and RawQuery are used).
+	var parsed bool
+	var urlHost, rawQuery string
 	if asciiEqualFold(req.method, "connect") {
 		// authority-form: "host:port" is the whole target.
 		e.Domain, e.Port = splitHostPort(string(req.target))
 	} else {
-		var err error
-		u, err = url.Parse(string(req.target))
-		if err == nil {
-			e.URLPath = u.Path
+		if path, query, ok := plainOriginForm(req.target); ok {
+			// What url.Parse would return, without copying the target
+			// (it lives in the message's own bytes, as long as the event).
+			parsed, e.URLPath, rawQuery = true, bstr(path), bstr(query)
+		} else if u, err := url.Parse(string(req.target)); err == nil {
+			parsed, e.URLPath, urlHost, rawQuery = true, u.Path, u.Host, u.RawQuery
 		} else {
 			p := string(req.target)
 			if i := strings.IndexByte(p, '?'); i >= 0 {
@@ -119,9 +128,9 @@ func (e *Event) fromRequest(conn *protocol.Conn) {
 			e.URLPath = p
 		}
 	}
-	hostSrc := string(req.host)
-	if hostSrc == "" && u != nil {
-		hostSrc = u.Host
+	hostSrc := bstr(req.host) // the message's bytes, which the event keeps
+	if hostSrc == "" && parsed {
+		hostSrc = urlHost
 	}
 	if hostSrc != "" {
 		e.Domain, e.Port = splitHostPort(hostSrc)
@@ -145,10 +154,6 @@ func (e *Event) fromRequest(conn *protocol.Conn) {
 	if req.sendBody && len(req.body) > 0 {
 		e.reqBody = e.decode(req)
 	}
-	var rawQuery string
-	if u != nil {
-		rawQuery = u.RawQuery
-	}
 	var form []byte
 	if req.saveBody && !req.bodyTruncated && bytes.Contains(bytes.ToLower(req.contentType), []byte("urlencoded")) {
 		form = req.body
@@ -170,10 +175,12 @@ func (e *Event) fromRequest(conn *protocol.Conn) {
 	}
 	b.ForwardedIP = e.ForwardedIP
 	if e.Domain != "" {
-		b.RelatedHosts = append(b.RelatedHosts, e.Domain)
+		e.relatedHost[0] = e.Domain
+		b.RelatedHosts = e.relatedHost[:]
 	}
 	if e.UserName != "" {
-		b.RelatedUsers = append(b.RelatedUsers, e.UserName)
+		e.relatedUser[0] = e.UserName
+		b.RelatedUsers = e.relatedUser[:]
 	}
 }
 
@@ -293,6 +300,51 @@ func (e *Event) decode(m *message) []byte {
 // it into its buffer at once; it saves an allocation per header name.
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// lowerMethod is method in lower case; the common methods cost no allocation.
+func lowerMethod(m string) string {
+	switch m {
+	case "GET":
+		return "get"
+	case "POST":
+		return "post"
+	case "PUT":
+		return "put"
+	case "HEAD":
+		return "head"
+	case "DELETE":
+		return "delete"
+	case "OPTIONS":
+		return "options"
+	case "PATCH":
+		return "patch"
+	}
+	return strings.ToLower(m)
+}
+
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// plainOriginForm splits the usual request target, "/path?query", when
+// url.Parse would return exactly its Path and RawQuery: it starts with one
+// '/', and has no percent-escapes, fragment, control characters or spaces.
+func plainOriginForm(t []byte) (path, query []byte, ok bool) {
+	if len(t) == 0 || t[0] != '/' || (len(t) > 1 && t[1] == '/') {
+		return nil, nil, false
+	}
+	q := -1
+	for i, c := range t {
+		switch {
+		case c <= ' ' || c == 0x7f || c == '%' || c == '#':
+			return nil, nil, false
+		case c == '?' && q < 0:
+			q = i
+		}
+	}
+	if q < 0 {
+		return t, nil, true
+	}
+	return t[:q], t[q+1:], true
+}
+
 // WriteFields implements ecsmap.Event: http, url, user_agent and user.
 func (e *Event) WriteFields(w *ecsmap.Writer) {
 	req, resp := e.Req, e.Resp
@@ -304,8 +356,16 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	var ver [3]byte
 	ver[0], ver[1], ver[2] = '0'+v.major, '.', '0'+v.minor
 	w.Str("version", bstr(ver[:]))
-	var sbuf [512]byte
-	scratch := sbuf[:0]
+	// writeHeaders lets its scratch escape, so a stack array would cost an
+	// allocation per event: borrow one instead.
+	sp := scratchPool.Get().(*[]byte)
+	scratch := (*sp)[:0]
+	defer func() {
+		if cap(scratch) <= 4096 {
+			*sp = scratch[:0]
+			scratchPool.Put(sp)
+		}
+	}()
 	if req != nil {
 		w.Object("request")
 		w.Str("method", e.Base.Method)
