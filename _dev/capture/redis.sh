@@ -19,6 +19,10 @@
 #                   frames '>').
 #   benchmark.pcap  redis-benchmark -n 100 -c 2 (set,get,incr,lpush,lrange)
 #                   plus a -P 8 pipelined run.
+#   load            (only when named: redis.sh load; written to
+#                   ${LOADOUT:-/tmp}/redis-load.pcap, not checked in)
+#                   redis-benchmark -n 200000 -c 8, plain and -P 16, for
+#                   throughput measurements.
 #
 # Needs root, iproute2, tcpdump, redis-server, redis-tools, python3.
 # Run from the repo root:  sudo _dev/capture/redis.sh [name ...]
@@ -139,6 +143,12 @@ if [[ $want == *" benchmark "* ]]; then
   start "$out/benchmark.pcap"
   in_ns redis-benchmark -h 127.0.0.1 -p 6379 -q -n 100 -c 2 -t set,get,incr,lpush,lrange_100 >/dev/null
   in_ns redis-benchmark -h 127.0.0.1 -p 6379 -q -n 200 -c 1 -P 8 -t set,get >/dev/null
+  stop
+fi
+if [[ $want == *" load "* ]]; then
+  start "${LOADOUT:-/tmp}/redis-load.pcap"
+  in_ns redis-benchmark -h 127.0.0.1 -p 6379 -q -n 200000 -c 8 -t set,get,incr,lpush,lrange_100 >/dev/null
+  in_ns redis-benchmark -h 127.0.0.1 -p 6379 -q -n 200000 -c 8 -P 16 -t set,get >/dev/null
   stop
 fi
 ls -l "$out"
