@@ -139,8 +139,8 @@ func TestTables(t *testing.T) {
 	tbl = append(tbl, append(sstr("nan"), nan...)...)
 	tbl = append(tbl, append(sstr("void"), 'V')...)
 	tbl = append(tbl, append(sstr("neg"), 'D', 3, 0xff, 0xff, 0xff, 0xfb)...) // -0.005
-	tbl = append(tbl, append(sstr("f"), 'f', 0x3f, 0xc0, 0, 0)...)             // 1.5
-	tbl = append(tbl, append(sstr("s"), 's', 0xff, 0xfe)...)                   // -2
+	tbl = append(tbl, append(sstr("f"), 'f', 0x3f, 0xc0, 0, 0)...)            // 1.5
+	tbl = append(tbl, append(sstr("s"), 's', 0xff, 0xfe)...)                  // -2
 	h.send(protocol.FromClient, queueDeclare(1, "t", tbl))
 	h.send(protocol.FromServer, declareOk(1, "t"))
 	bad := append(sstr("x"), '?', 1)

@@ -105,7 +105,7 @@ func TestSession(t *testing.T) {
 		"status": "OK", "amqp.exchange": "orders.topic", "amqp.exchange-type": "topic",
 		"amqp.durable": true, "amqp.passive": false, "amqp.no-wait": false,
 		"amqp.arguments.alternate-exchange": "orders.unrouted",
-		"source.port": 56346, "destination.port": 5672,
+		"source.port":                       56346, "destination.port": 5672,
 		"source.bytes": 77, "destination.bytes": 12,
 		"request": "exchange.declare orders.topic", "response": "OK",
 	})
@@ -133,7 +133,7 @@ func TestSession(t *testing.T) {
 		"amqp.type": "order.created", "amqp.user-id": "guest", "amqp.app-id": "capture",
 		"amqp.headers.tenant": "acme", "amqp.headers.retries": 3, "amqp.headers.big": 5000000000,
 		"amqp.headers.urgent": true, "amqp.headers.price": "12.5",
-		"amqp.headers.sent": "November 26 01:30:00 2026",
+		"amqp.headers.sent":       "November 26 01:30:00 2026",
 		"amqp.headers.trace.span": "ab12", "amqp.headers.trace.depth": 2,
 		"amqp.headers.tags.0": "a", "amqp.headers.tags.1": "b", "amqp.headers.tags.2": 7,
 		"amqp.headers.raw": "[1, 2, 255]", "amqp.headers.none": nil,
@@ -174,7 +174,7 @@ func TestSession(t *testing.T) {
 	expect(t, docs[34], map[string]any{
 		"status": "Error", "amqp.reply-code": 406,
 		"amqp.reply-text": "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'strict' in vhost '/': received '20' but current is '10'",
-		"amqp.class-id": 50, "amqp.method-id": 10,
+		"amqp.class-id":   50, "amqp.method-id": 10,
 		"source.port": 5672, "destination.port": 56346, "client.port": 5672,
 	})
 }

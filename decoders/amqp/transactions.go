@@ -322,7 +322,8 @@ func (c *connection) method(dir protocol.Dir, chID uint16, payload []byte, ts ti
 	c.p.stats.Methods.Add(1)
 	cfg := c.p.cfg
 	m := &message{ts: ts, dir: dir, channel: chID, id: id, info: info,
-		frameBytes: int64(len(payload)) + frameOverhead}
+		frameBytes: int64(len(payload)) + frameOverhead,
+		attrs:      make([]attr, 0, 8)} // most methods set up to 8 fields
 	// One copy of the arguments per message: every string field points
 	// into it.
 	args := append([]byte(nil), payload[4:]...)
