@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,12 +24,15 @@ type Event struct {
 
 	includeAuthorities, includeAdditionals bool
 	vlans                                  [2]uint16
+	// relatedIPs backs Base.RelatedIPs for the usual few answers.
+	relatedIPs [4]netip.Addr
 }
 
 // EventBase implements ecsmap.Event. The resolved addresses join
 // related.ip, as in Packetbeat.
 func (e *Event) EventBase() *ecsmap.Base {
 	if e.Answer && e.Msg != nil && e.Base.RelatedIPs == nil {
+		e.Base.RelatedIPs = e.relatedIPs[:0]
 		for i := range e.Msg.Answers {
 			if ip := e.Msg.Answers[i].IP; ip.IsValid() {
 				e.Base.RelatedIPs = append(e.Base.RelatedIPs, ip)
