@@ -131,6 +131,11 @@ func (c *Conn) publish() {
 	}
 	c.p.stats.Events.Add(1)
 	c.p.pub.Publish(newEvent(c))
+	// The event owns the hellos and certificates now; the connection may
+	// live on for hours of application data without pinning them.
+	c.clientHello, c.serverHello = nil, nil
+	c.half[0].certs, c.half[1].certs = nil, nil
+	c.alerts, c.notes = nil, nil
 }
 
 // Gap implements protocol.TCPParser: lost bytes break the record framing,
