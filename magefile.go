@@ -124,7 +124,9 @@ func fuzzOne(dir, target, fuzzTime string) error {
 		}
 	}
 	var out strings.Builder
-	cmd := exec.Command("go", "test", "-run=^$", "-fuzz=^"+target+"$", "-fuzztime="+fuzzTime, dir)
+	// A short minimize time keeps multi-KB seeds (TLS, HTTP) from stalling
+	// a short run in minimization.
+	cmd := exec.Command("go", "test", "-run=^$", "-fuzz=^"+target+"$", "-fuzztime="+fuzzTime, "-fuzzminimizetime=2s", dir)
 	cmd.Stdout = io.MultiWriter(os.Stdout, &out)
 	cmd.Stderr = io.MultiWriter(os.Stderr, &out)
 	fmt.Println(">", strings.Join(cmd.Args, " "))
