@@ -11,5 +11,6 @@ import (
 	_ "github.com/network-traffic/network-traffic/decoders/mysql"
 	_ "github.com/network-traffic/network-traffic/decoders/pgsql"
 	_ "github.com/network-traffic/network-traffic/decoders/redis"
+	_ "github.com/network-traffic/network-traffic/decoders/sip"
 	_ "github.com/network-traffic/network-traffic/decoders/tls"
 )
