@@ -51,11 +51,13 @@ func Encode(w *Writer, ev Event, meta *Meta) []byte {
 
 	writeEventGroup(w, b, meta)
 	writeNetwork(w, b)
-	writeEndpoint(w, "source", &b.Source)
-	writeEndpoint(w, "destination", &b.Destination)
+	src := writeEndpoint(w, "source", &b.Source)
+	dst := writeEndpoint(w, "destination", &b.Destination)
 	if b.ClientServer {
-		writeEndpoint(w, "client", &b.Source)
-		writeEndpoint(w, "server", &b.Destination)
+		// client and server are the same objects as source and
+		// destination: copy their bytes instead of encoding them again.
+		copyMember(w, "client", src)
+		copyMember(w, "server", dst)
 	}
 	writeRelated(w, b)
 	// Root process: the server's process when it runs here, else the
@@ -203,11 +205,29 @@ func itoa(v uint16) string {
 
 const hexUpper = "0123456789ABCDEF"
 
-func writeEndpoint(w *Writer, name string, e *Endpoint) {
-	if !e.IP.IsValid() {
+// span is a range of w.Buf.
+type span struct{ start, end int }
+
+// copyMember writes the value at v (written earlier into the same
+// document) again under key k; an empty span writes nothing.
+func copyMember(w *Writer, k string, v span) {
+	if v.end == v.start {
 		return
 	}
-	w.Object(name)
+	w.key(k)
+	w.Buf = append(w.Buf, w.Buf[v.start:v.end]...)
+}
+
+// writeEndpoint writes the endpoint object under name and returns where its
+// value lies in w.Buf (empty when the endpoint has no address).
+func writeEndpoint(w *Writer, name string, e *Endpoint) span {
+	if !e.IP.IsValid() {
+		return span{}
+	}
+	w.key(name)
+	start := len(w.Buf)
+	w.Buf = append(w.Buf, '{')
+	w.depth++
 	w.IP("ip", e.IP)
 	if e.Port != 0 {
 		w.Uint("port", uint64(e.Port))
@@ -239,6 +259,7 @@ func writeEndpoint(w *Writer, name string, e *Endpoint) {
 		writeProcess(w, p)
 	}
 	w.End()
+	return span{start, len(w.Buf)}
 }
 
 func writeRelated(w *Writer, b *Base) {
