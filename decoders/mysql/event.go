@@ -108,7 +108,7 @@ func (e *Event) addRow(p []byte, maxLen int) {
 			v, p = []byte("NULL"), p[1:]
 		} else {
 			s, n, err := lenEncString(p)
-			if err != nil && err != errTruncated {
+			if err != nil && (err != errTruncated || n == 0) {
 				break
 			}
 			v, p = s, p[n:]
