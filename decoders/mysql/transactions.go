@@ -94,7 +94,6 @@ type request struct {
 	cmd     byte
 	publish bool // Packetbeat-visible transaction (queries, statements, USE)
 	ev      *Event
-	stmtID  uint32
 }
 
 // connection follows one TCP connection, both directions.
@@ -116,7 +115,8 @@ type connection struct {
 	inResp    bool // queue[0]'s response has started
 	resync    bool // server framing lost: skip until a new request is queued
 
-	stmts map[uint32]*statement
+	stmts     map[uint32]*statement
+	lastSweep time.Time // last statement_timeout sweep
 }
 
 // Parse consumes whole packet headers and the inspected prefix of each
@@ -268,7 +268,15 @@ func (c *connection) clientPacket(seq byte, plen int, p []byte, ts time.Time) {
 		r.ev.Base.Source.Bytes = int64(plen + 4)
 	}
 	if len(c.queue) >= maxQueue {
-		c.unmatched(c.pop())
+		// Keep the request whose response is being parsed; give up on
+		// the oldest one still waiting.
+		i := 0
+		if c.inResp {
+			i = 1
+		}
+		old := c.queue[i]
+		c.queue = append(c.queue[:i], c.queue[i+1:]...)
+		c.unmatched(old)
 	}
 	c.queue = append(c.queue, r)
 	c.resync = false
@@ -745,9 +753,14 @@ func (c *connection) Expire(now time.Time) {
 	for len(c.queue) > 0 && !(c.inResp) && now.Sub(c.queue[0].ts) > limit {
 		c.unmatched(c.pop())
 	}
-	for id, s := range c.stmts {
-		if now.Sub(s.lastUsed) > c.p.cfg.statementTimeout {
-			delete(c.stmts, id)
+	// Statements are swept at most once a second: Expire may run per
+	// packet and a connection may hold up to maxStatements of them.
+	if len(c.stmts) > 0 && now.Sub(c.lastSweep) >= time.Second {
+		c.lastSweep = now
+		for id, s := range c.stmts {
+			if now.Sub(s.lastUsed) > c.p.cfg.statementTimeout {
+				delete(c.stmts, id)
+			}
 		}
 	}
 }
