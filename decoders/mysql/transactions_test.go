@@ -462,3 +462,19 @@ func TestConfig(t *testing.T) {
 		t.Errorf("settings %+v ports %v", s, inst.Common.Ports)
 	}
 }
+
+// Requests that never get a response are bounded per connection: the
+// oldest waiting one is published alone when the queue is full.
+func TestQueueBound(t *testing.T) {
+	h := newHarness(t, nil)
+	for i := 0; i < maxQueue+6; i++ {
+		h.send(protocol.FromClient, query(fmt.Sprintf("SELECT %d", i)))
+	}
+	c := h.c.(*connection)
+	if len(c.queue) != maxQueue || len(h.col.Docs) != 6 || h.col.Docs[0]["query"] != "SELECT 0" {
+		t.Fatalf("queue %d, %d events", len(c.queue), len(h.col.Docs))
+	}
+	// The response pairs with the oldest request still waiting.
+	h.send(protocol.FromServer, okp(1, 0, 0, 2))
+	expect(t, h.col.Docs[6], map[string]any{"query": "SELECT 6", "status": "OK"})
+}
