@@ -20,6 +20,9 @@
 #                 consumed (split over three body frames each way), and a
 #                 publish to a missing exchange -> channel.close 404.
 #
+# Recapturing changes ports, times and consumer tags that the tests in
+# decoders/amqp pin: update them (and regenerate the samples) afterwards.
+#
 # Needs root, iproute2, tcpdump, rabbitmq-server, python3-pika. Run from the
 # repo root:
 #   sudo _dev/capture/amqp.sh

@@ -33,9 +33,6 @@ const (
 	maxChannels = 2048
 	// maxTableDepth bounds nested field tables and arrays.
 	maxTableDepth = 16
-	// resyncKeep is how far the parser scans for the next frame after a
-	// framing error before giving up on the bytes it has.
-	resyncKeep = 64 << 10
 )
 
 // Config holds the amqp-specific options (the common ones live in

@@ -38,40 +38,6 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	w.End()
 }
 
-// Get returns the value of amqp.<key> as text, for tests and processors.
-func (e *Event) Get(key string) (string, bool) {
-	for _, a := range e.Attrs {
-		if a.key != key {
-			continue
-		}
-		switch a.kind {
-		case aUint:
-			return uitoa(a.u), true
-		case aBool:
-			if a.u != 0 {
-				return "true", true
-			}
-			return "false", true
-		}
-		return string(a.v), true
-	}
-	return "", false
-}
-
-func uitoa(u uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + u%10)
-		u /= 10
-		if u == 0 {
-			break
-		}
-	}
-	return string(b[i:])
-}
-
 func newEvent(cfg *settings, conn *protocol.Conn, req, resp *message) *Event {
 	e := &Event{}
 	b := &e.Base

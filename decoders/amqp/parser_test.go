@@ -285,3 +285,33 @@ func TestChannels(t *testing.T) {
 		t.Error("channel bound not enforced")
 	}
 }
+
+func TestConfig(t *testing.T) {
+	spec, _ := protocol.Lookup("amqp")
+	for _, c := range []struct {
+		opts map[string]any
+		err  string
+	}{
+		{map[string]any{"max_body_length": -1}, "max_body_length: must not be negative"},
+		{map[string]any{"parse_header": true}, `unknown option "parse_header"`},
+		{map[string]any{"hide_connection_information": "maybe"}, "`maybe` into bool"},
+	} {
+		common, opts, err := protocol.SplitCommon(spec, c.opts)
+		if err == nil {
+			_, err = spec.New(common, opts, protocol.PublisherFunc(nil))
+		}
+		if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%v: error %v, want %q", c.opts, err, c.err)
+		}
+	}
+	common, opts, _ := protocol.SplitCommon(spec, nil)
+	inst, err := spec.New(common, opts, protocol.PublisherFunc(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := inst.TCP.(*Protocol).cfg
+	if cfg.maxBodyLength != 1000 || !cfg.parseHeaders || !cfg.parseArguments || !cfg.hideConnInfo ||
+		common.Ports[0] != 5672 || common.TransactionTimeout != 10*time.Second {
+		t.Errorf("defaults: %+v %+v", cfg, common)
+	}
+}
