@@ -31,6 +31,11 @@ const (
 	// maxChannels bounds the channels tracked per connection (RabbitMQ's
 	// default channel_max is 2047); state for more is refused and counted.
 	maxChannels = 2048
+	// maxHeldBytes bounds what one connection keeps for messages waiting on
+	// a reply or on their content (argument copies and kept bodies): with
+	// up to maxChannels channels, per-message bounds alone would allow
+	// gigabytes.
+	maxHeldBytes = 8 << 20
 	// maxTableDepth bounds nested field tables and arrays.
 	maxTableDepth = 16
 )

@@ -167,6 +167,7 @@ type message struct {
 	contentEnc  bool
 	bodyLost    bool
 	req         *message // basic.get answered by this get-ok
+	cost        int      // bytes held for this message (maxHeldBytes)
 }
 
 func (m *message) str(key string, v []byte) {

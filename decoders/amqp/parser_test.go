@@ -315,3 +315,20 @@ func TestConfig(t *testing.T) {
 		t.Errorf("defaults: %+v %+v", cfg, common)
 	}
 }
+
+func TestHeldBytesBound(t *testing.T) {
+	h := newHarness(t, nil)
+	// 200 channels each waiting on a queue.declare with a 60 KiB
+	// arguments table: 12 MB of copies if nothing bounded them.
+	big := append(sstr("k"), 'S')
+	big = append(big, lstr(make([]byte, 60<<10))...)
+	for i := range 200 {
+		h.send(protocol.FromClient, queueDeclare(uint16(i+1), "q", big))
+	}
+	if got := h.c.(*connection).held(); got > maxHeldBytes {
+		t.Errorf("held %d bytes", got)
+	}
+	if h.p.stats.StateOverflows.Load() == 0 {
+		t.Error("no overflow counted")
+	}
+}

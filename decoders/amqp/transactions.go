@@ -23,6 +23,7 @@ type Stats struct {
 	GapDrops           atomic.Int64 // messages dropped or framing lost because of a gap
 	UnexpectedFrames   atomic.Int64 // header/body frames with no message to belong to
 	ChannelOverflows   atomic.Int64 // frames for channels beyond maxChannels
+	StateOverflows     atomic.Int64 // messages dropped: the connection held maxHeldBytes already
 }
 
 // Protocol is one configured amqp instance: the TCPProtocol the engine
@@ -95,6 +96,24 @@ func (c *connection) channel(id uint16, create bool) *channel {
 	}
 	c.lastID, c.last = id, ch
 	return ch
+}
+
+// held sums what the connection keeps for waiting messages. It walks the
+// channels, which are few on real connections; only when a peer opens
+// thousands is this slow, and then it is what keeps memory bounded.
+func (c *connection) held() int {
+	n := 0
+	for _, ch := range c.chans {
+		for d := range 2 {
+			if m := ch.pending[d]; m != nil {
+				n += m.cost
+			}
+			if m := ch.content[d]; m != nil {
+				n += m.cost
+			}
+		}
+	}
+	return n
 }
 
 func (c *connection) dropChannel(id uint16) {
@@ -336,6 +355,11 @@ func (c *connection) method(dir protocol.Dir, chID uint16, payload []byte, ts ti
 	if ch == nil {
 		return
 	}
+	m.cost = len(args)
+	if (info.kind == kindContent || info.kind == kindRequest) && c.held()+m.cost > maxHeldBytes {
+		c.p.stats.StateOverflows.Add(1)
+		return
+	}
 	switch info.kind {
 	case kindContent:
 		if old := ch.content[dir]; old != nil {
@@ -436,6 +460,12 @@ func (c *connection) header(dir protocol.Dir, chID uint16, payload []byte, ts ti
 	m.haveHeader = true
 	if m.keepBody {
 		m.body = make([]byte, 0, min(m.bodySize, uint64(c.p.cfg.maxBodyLength)))
+	}
+	m.cost += cap(m.body) + len(payload)
+	if c.held() > maxHeldBytes {
+		ch.content[dir] = nil
+		c.p.stats.StateOverflows.Add(1)
+		return
 	}
 	if c.p.cfg.parseHeaders {
 		props := append([]byte(nil), payload[12:]...)
