@@ -62,7 +62,7 @@ func comma(b []byte) []byte {
 
 func (w *Writer) key(k string) {
 	b := comma(w.Buf)
-	if plainPrefix(k) == len(k) { // keys almost always are
+	if isPlain(k) { // keys almost always are
 		b = append(b, '"')
 		b = append(b, k...)
 		w.Buf = append(b, '"', ':')
@@ -252,39 +252,62 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
-// plainPrefix returns how many leading bytes of s are plain. It tests eight
-// bytes at a time (the classic SWAR "has a byte less than / equal to"
-// tricks), which matters because every key and most values go through it.
-func plainPrefix(s string) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		_ = s[i+7]
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		ctl := (x - 0x20*ones) & ^x // high bit set in bytes below 0x20
-		q := x ^ '"'*ones           // zero bytes where x has '"'
-		bs := x ^ '\\'*ones         // zero bytes where x has '\\'
-		quote := (q - ones) & ^q    // high bit set in zero bytes of q
-		slash := (bs - ones) & ^bs
-		if (ctl|quote|slash|x)&highs != 0 { // x&highs: bytes >= 0x80
-			break
+// isPlain reports whether every byte of s is plain. It tests eight bytes
+// at a time (the classic SWAR "has a byte less than / equal to" tricks),
+// with overlapping loads for the tail, because every key and most values go
+// through it.
+func isPlain(s string) bool {
+	n := len(s)
+	switch {
+	case n >= 8:
+		for i := 0; i+8 <= n; i += 8 {
+			if !plain8(load64(s, i)) {
+				return false
+			}
+		}
+		return n%8 == 0 || plain8(load64(s, n-8))
+	case n >= 4:
+		// Two overlapping 4-byte loads; the upper bytes are set to 'a'.
+		const pad = 0x6161616100000000
+		return plain8(pad|load32(s, 0)) && plain8(pad|load32(s, n-4))
+	}
+	for i := 0; i < n; i++ {
+		if !plain[s[i]] {
+			return false
 		}
 	}
-	for i < len(s) && plain[s[i]] {
-		i++
-	}
-	return i
+	return true
+}
+
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+func load32(s string, i int) uint64 {
+	_ = s[i+3]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24
+}
+
+// plain8 reports whether the eight bytes packed in x are all plain.
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	ctl := (x - 0x20*ones) & ^x // high bit set in bytes below 0x20
+	q := x ^ '"'*ones           // zero bytes where x has '"'
+	bs := x ^ '\\'*ones         // zero bytes where x has '\\'
+	quote := (q - ones) & ^q    // high bit set in zero bytes of q
+	slash := (bs - ones) & ^bs
+	return (ctl|quote|slash|x)&highs == 0 // x&highs: bytes >= 0x80
 }
 
 func appendString(b []byte, s string) []byte {
-	i := plainPrefix(s)
-	if i == len(s) {
+	if isPlain(s) {
 		b = append(b, '"')
 		b = append(b, s...)
 		return append(b, '"')
 	}
-	return appendEscaped(b, s, i)
+	return appendEscaped(b, s, 0)
 }
 
 func appendBytesString(b []byte, s []byte) []byte {
@@ -293,6 +316,7 @@ func appendBytesString(b []byte, s []byte) []byte {
 }
 
 // appendEscaped writes s quoted, escaping from index i on (s[:i] is plain).
+// It is the slow path: most strings need no escaping at all.
 func appendEscaped(b []byte, s string, i int) []byte {
 	b = append(b, '"')
 	start := 0

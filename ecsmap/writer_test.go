@@ -3,6 +3,7 @@ package ecsmap
 import (
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -125,16 +126,29 @@ func TestTimeMatchesRFC3339Nano(t *testing.T) {
 	}
 }
 
-func TestPlainPrefix(t *testing.T) {
+func TestIsPlain(t *testing.T) {
 	for _, s := range []string{"", "a", "abcdefgh", "abcdefghi", "abcdefg\"", "abcdefgh\\ijk",
 		"0123456789abcdef\x1f", "0123456789abcdef\x7f", "01234567\xc3\xa9", "        ", "~~~~~~~~~~~~~~~~!",
-		"\x00bcdefgh", "abc\x20\x21\x22", "/f3.txt?q=1&b=2#x", "content-length"} {
-		want := 0
-		for want < len(s) && plain[s[want]] {
-			want++
+		"\x00bcdefgh", "abc\x20\x21\x22", "/f3.txt?q=1&b=2#x", "content-length", "ab", "a\"", "abcd", "abc\\",
+		"\x1fbcd", "abcde", "abcd\xff", "abcdefg", "\"bcdefg", "abcdefghijklmnop", "abcdefghijklmno\n", "abcdefghi\x7fklmnop"} {
+		want := true
+		for i := 0; i < len(s); i++ {
+			want = want && plain[s[i]]
 		}
-		if got := plainPrefix(s); got != want {
-			t.Errorf("plainPrefix(%q) = %d, want %d", s, got, want)
+		if got := isPlain(s); got != want {
+			t.Errorf("isPlain(%q) = %v, want %v", s, got, want)
+		}
+	}
+	// Every single byte value in every position of short strings.
+	for n := 1; n <= 17; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				if got := isPlain(string(b)); got != plain[c] {
+					t.Fatalf("isPlain(%q) = %v, want %v", b, got, plain[c])
+				}
+			}
 		}
 	}
 }
