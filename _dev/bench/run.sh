@@ -134,7 +134,7 @@ if micro:
     cur = ""
     for l in open(micro_path):
         if l.startswith("pkg: "):
-            cur = l.split("/network-traffic/", 1)[-1].strip()
+            cur = l.split()[1].rsplit("/network-traffic/", 1)[-1]
         elif l.startswith("Benchmark") and "ns/op" in l:
             pkg[l.split()[0]] = cur
     print("\nMicro-benchmarks (`go test -run '^$' -bench . -benchmem`):\n")
