@@ -54,7 +54,10 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 				return nil, fmt.Errorf("BPF filter %q: %w", filter, err)
 			}
 		}
-		return &pcapSource{h: h, pace: !iface.TopSpeed}, nil
+		if iface.TopSpeed {
+			return newPrefetchSource(&pcapSource{h: h}), nil
+		}
+		return &pcapSource{h: h, pace: true}, nil
 	}
 	dev := iface.Device
 	if dev == "" {
