@@ -9,6 +9,7 @@ require (
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
 	github.com/elastic/package-spec/v3 v3.5.0
 	github.com/google/gopacket v1.1.19
+	github.com/magefile/mage v1.17.2
 	github.com/maxmind/mmdbwriter v1.2.0
 	github.com/oschwald/maxminddb-golang/v2 v2.1.1
 	golang.org/x/net v0.48.0
