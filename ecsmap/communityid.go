@@ -43,7 +43,7 @@ func AppendCommunityID(dst []byte, proto uint8, srcIP, dstIP netip.Addr, srcPort
 	n := 0
 	buf[0], buf[1] = 0, 0 // seed
 	n = 2
-	if src.Is4() {
+	if src.Is4() && dst2.Is4() { // mixed families cannot happen on the wire; As16 does not panic
 		a, b := src.As4(), dst2.As4()
 		n += copy(buf[n:], a[:])
 		n += copy(buf[n:], b[:])
@@ -64,4 +64,42 @@ func AppendCommunityID(dst []byte, proto uint8, srcIP, dstIP netip.Addr, srcPort
 	sum := sha1.Sum(buf[:n])
 	dst = append(dst, '1', ':')
 	return base64.StdEncoding.AppendEncode(dst, sum[:])
+}
+
+// communityIDCache remembers the Community IDs of recent flows. The events
+// of one connection (every transaction of a keep-alive HTTP or redis
+// connection) share one, and the SHA-1 costs more than writing the rest of
+// the network group. Direct-mapped: a collision just recomputes.
+type communityIDCache [64]struct {
+	key communityIDKey
+	id  [30]byte // "1:" and 28 base64 characters
+	ok  bool
+}
+
+type communityIDKey struct {
+	src, dst         netip.Addr
+	srcPort, dstPort uint16
+	proto            uint8
+	icmpType         uint8
+	icmpCode         uint8
+	isICMP           bool
+}
+
+// appendCommunityID appends AppendCommunityID's result, cached.
+func (w *Writer) appendCommunityID(dst []byte, k communityIDKey) []byte {
+	if w.cids == nil {
+		w.cids = new(communityIDCache)
+	}
+	a, b := k.src.As16(), k.dst.As16()
+	h := uint(k.srcPort)*0x9E37 ^ uint(k.dstPort)*0x85EB ^ uint(a[15])<<2 ^ uint(b[15])<<6 ^ uint(k.proto)
+	e := &w.cids[h%uint(len(w.cids))]
+	if !e.ok || e.key != k {
+		id := AppendCommunityID(e.id[:0], k.proto, k.src, k.dst, k.srcPort, k.dstPort, k.icmpType, k.icmpCode, k.isICMP)
+		if len(id) != len(e.id) { // cannot happen: the id has a fixed length
+			e.ok = false
+			return append(dst, id...)
+		}
+		e.key, e.ok = k, true
+	}
+	return append(dst, e.id[:]...)
 }

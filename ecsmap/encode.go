@@ -160,8 +160,9 @@ func writeNetwork(w *Writer, b *Base) {
 	if b.Source.IP.IsValid() && b.Destination.IP.IsValid() {
 		w.key("community_id")
 		w.Buf = append(w.Buf, '"')
-		w.Buf = AppendCommunityID(w.Buf, b.IPProtocol, b.Source.IP, b.Destination.IP,
-			b.Source.Port, b.Destination.Port, b.ICMPType, b.ICMPCode, b.HasICMP)
+		w.Buf = w.appendCommunityID(w.Buf, communityIDKey{src: b.Source.IP, dst: b.Destination.IP,
+			srcPort: b.Source.Port, dstPort: b.Destination.Port, proto: b.IPProtocol,
+			icmpType: b.ICMPType, icmpCode: b.ICMPCode, isICMP: b.HasICMP})
 		w.Buf = append(w.Buf, '"')
 	}
 	if total := b.Source.Bytes + b.Destination.Bytes; total > 0 {

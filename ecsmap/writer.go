@@ -31,6 +31,8 @@ type Writer struct {
 	// second as the previous event's.
 	sec     int64
 	secText []byte
+	// cids caches recent Community IDs (allocated on first use).
+	cids *communityIDCache
 }
 
 // Reset empties the buffer and starts a new top-level object.

@@ -152,3 +152,31 @@ func TestIsPlain(t *testing.T) {
 		}
 	}
 }
+
+// The Community ID cache returns what AppendCommunityID computes, through
+// collisions and evictions.
+func TestCommunityIDCache(t *testing.T) {
+	var w Writer
+	pairs := [][2]netip.Addr{
+		{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")},
+		{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.1")},
+		{netip.MustParseAddr("::1"), netip.MustParseAddr("2001:db8::2")},
+		{netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("10.0.0.3")},
+		{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("::1")}, // nonsense, but no panic
+	}
+	for round := 0; round < 3; round++ {
+		for i := 0; i < 500; i++ {
+			p := pairs[(i/3)%len(pairs)]
+			k := communityIDKey{src: p[0], dst: p[1],
+				srcPort: uint16(40000 + i%97), dstPort: uint16(i % 7), proto: []uint8{6, 17, 1, 58}[i%4]}
+			if k.proto == 1 || k.proto == 58 {
+				k.isICMP, k.icmpType, k.icmpCode = true, uint8(i%20), uint8(i%3)
+			}
+			got := string(w.appendCommunityID(nil, k))
+			want := string(AppendCommunityID(nil, k.proto, k.src, k.dst, k.srcPort, k.dstPort, k.icmpType, k.icmpCode, k.isICMP))
+			if got != want {
+				t.Fatalf("%+v: cached %s, computed %s", k, got, want)
+			}
+		}
+	}
+}

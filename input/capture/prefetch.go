@@ -40,8 +40,8 @@ type batchedPacket struct {
 }
 
 const (
-	prefetchBatchPackets = 256
-	prefetchBatchBytes   = 256 << 10
+	prefetchBatchPackets = 128
+	prefetchBatchBytes   = 128 << 10
 	prefetchDepth        = 4 // batches in flight
 )
 

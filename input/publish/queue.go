@@ -30,10 +30,11 @@ type BodyReuser interface {
 }
 
 const (
-	// batchDocs and batchBytes bound one batch. 256 KiB keeps a full queue
-	// of typical 1-2 KB documents within a few MiB.
+	// batchDocs and batchBytes bound one batch. 128 KiB (about a hundred
+	// typical documents) keeps a full queue within 2 MiB: whatever the
+	// queue holds is live heap, which GOGC multiplies into RSS.
 	batchDocs  = 512
-	batchBytes = 256 << 10
+	batchBytes = 128 << 10
 	// keepBytes: a batch buffer that grew beyond this (one huge document)
 	// is not kept for reuse.
 	keepBytes = 4 * batchBytes
