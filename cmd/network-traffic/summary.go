@@ -3,9 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"time"
 
