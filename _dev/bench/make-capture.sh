@@ -54,6 +54,7 @@ in_ns mariadbd --datadir=$work/my/data --user=root --port=3306 --bind-address=12
 sleep 4
 
 in_ns tcpdump -i lo -s 0 -B 65536 -w "$out" 'tcp or udp' 2>$work/tcpdump.err &
+tcpdump_pid=$! # ip netns exec execs tcpdump: same process
 sleep 1
 
 # --- load, one after the other so the capture keeps up ---
@@ -71,9 +72,14 @@ in_ns memcslap --servers=127.0.0.1:11211 --concurrency=4 --execute-number=5000 >
 echo "after memcache: $(stat -c %s "$out") bytes"
 in_ns su postgres -s /bin/sh -c "$pgbin/pgbench -h 127.0.0.1 -p 5432 -i -s 2 postgres >/dev/null 2>&1 && $pgbin/pgbench -h 127.0.0.1 -p 5432 -c 4 -T $secs postgres >/dev/null 2>&1" || true
 echo "after pgsql: $(stat -c %s "$out") bytes"
-in_ns mysqlslap -h 127.0.0.1 -P 3306 -u root --protocol=tcp --auto-generate-sql --auto-generate-sql-load-type=key --concurrency=4 \
-  --iterations=1 --number-of-queries=20000 >/dev/null 2>&1 || true
+# The key load needs an auto-increment primary key; without
+# --auto-generate-sql-add-autoincrement mysqlslap refuses before connecting.
+in_ns mysqlslap -h 127.0.0.1 -P 3306 -u root --protocol=tcp --auto-generate-sql --auto-generate-sql-load-type=key \
+  --auto-generate-sql-add-autoincrement --concurrency=4 --iterations=1 --number-of-queries=20000 >/dev/null 2>$work/mysqlslap.err ||
+  { echo "mysqlslap failed:" >&2; cat $work/mysqlslap.err >&2; }
+echo "after mysql: $(stat -c %s "$out") bytes"
 sleep 1
-kill %?tcpdump 2>/dev/null || pkill -f "tcpdump -i lo -s 0 -B 65536 -w $out" || true
+kill "$tcpdump_pid" 2>/dev/null || true
+wait "$tcpdump_pid" 2>/dev/null || true
 sleep 1
 echo "wrote $out: $(stat -c %s "$out") bytes"
