@@ -12,5 +12,6 @@ import (
 	_ "github.com/network-traffic/network-traffic/decoders/pgsql"
 	_ "github.com/network-traffic/network-traffic/decoders/redis"
 	_ "github.com/network-traffic/network-traffic/decoders/sip"
+	_ "github.com/network-traffic/network-traffic/decoders/thrift"
 	_ "github.com/network-traffic/network-traffic/decoders/tls"
 )
