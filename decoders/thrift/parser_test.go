@@ -214,7 +214,7 @@ func TestStringRendering(t *testing.T) {
 		"":                     `""`,
 		"abc":                  `"abc"`,
 		"abcdef":               `"abcd..."`,
-		"héllo":                `"hé..."`, // not cut inside é
+		"hééé":                 `"hé..."`, // not cut inside é
 		"\x00\xff":             `00ff`,
 		"a\tb":                 `"a\tb"`,
 		"\xff\xfe\x01\x02\x03": `fffe0102...`,
