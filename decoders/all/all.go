@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/network-traffic/network-traffic/decoders/amqp"
+	_ "github.com/network-traffic/network-traffic/decoders/cassandra"
 	_ "github.com/network-traffic/network-traffic/decoders/dhcpv4"
 	_ "github.com/network-traffic/network-traffic/decoders/dns"
 	_ "github.com/network-traffic/network-traffic/decoders/http"
