@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"testing"
 
@@ -42,6 +43,10 @@ func BenchmarkMixedCapture(b *testing.B) {
 	}
 	for i := range streams {
 		streams[i].(map[string]any)["interface"] = map[string]any{"file": pcap, "top_speed": true}
+	}
+	if os.Getenv("GOGC") == "" {
+		// The binary's default (cmd/network-traffic/gc.go).
+		defer debug.SetGCPercent(debug.SetGCPercent(200))
 	}
 	b.ReportAllocs()
 	var packets uint64
