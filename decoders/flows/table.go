@@ -63,6 +63,10 @@ type Table struct {
 	flows      map[key]*flow
 	head, tail *flow // activity list
 	free       *flow // recycled entries, linked through next
+	// last is the flow of the previous packet: consecutive packets often
+	// belong to one flow (a request and its response, a train of
+	// segments), and comparing keys is cheaper than hashing one.
+	last *flow
 	nextReport time.Time
 	now        time.Time // packet time of the last Tick or Flush: the report time
 	stats      Stats
@@ -147,7 +151,10 @@ func (t *Table) Packet(p *link.Packet) {
 		t.nextReport = p.Timestamp.Add(t.cfg.Period)
 	}
 
-	f := t.flows[k]
+	f := t.last
+	if f == nil || f.key != k {
+		f = t.flows[k]
+	}
 	if f == nil {
 		if len(t.flows) >= t.cfg.MaxFlows {
 			t.evictOldest(p.Timestamp)
@@ -167,6 +174,7 @@ func (t *Table) Packet(p *link.Packet) {
 		t.unlink(f)
 	}
 	t.pushBack(f)
+	t.last = f
 	if p.Timestamp.After(f.last) {
 		f.last = p.Timestamp
 	}
@@ -223,6 +231,9 @@ func (t *Table) end(f *flow) {
 	t.report(f, true)
 	t.unlink(f)
 	delete(t.flows, f.key)
+	if t.last == f {
+		t.last = nil
+	}
 	*f = flow{next: t.free}
 	t.free = f
 }
