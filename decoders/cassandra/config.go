@@ -90,7 +90,11 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
 		DefaultTimeout: DefaultTimeout,
-		New:            newInstance,
+		// Packetbeat publishes the request and response groups unless told
+		// not to.
+		DefaultSendRequest:  true,
+		DefaultSendResponse: true,
+		New:                 newInstance,
 	})
 }
 

@@ -171,9 +171,14 @@ func TestOptions(t *testing.T) {
 	}
 	d := find(t, docs, byQuery("SELECT * FROM users"))
 	expect(t, d, map[string]any{"cassandra.request.headers": nil, "cassandra.response.headers": nil, "cassandra.response.result.rows.num_rows": 3})
-	docs, _ = replay(t, "v4.pcap", nil)
+	docs, _ = replay(t, "v4.pcap", map[string]any{"send_request": false, "send_response": false})
 	if len(docs) != 26 || get(docs[0], "cassandra.request") != nil || get(docs[0], "cassandra.response") != nil {
 		t.Errorf("send_request/response off: %v", docs[0]["cassandra"])
+	}
+	// Unset, both default to true as in Packetbeat.
+	docs, _ = replay(t, "v4.pcap", nil)
+	if len(docs) != 26 || get(docs[0], "cassandra.request.headers.op") != "OPTIONS" || get(docs[0], "cassandra.response.headers.op") != "SUPPORTED" {
+		t.Errorf("send_request/response default: %v", docs[0]["cassandra"])
 	}
 	for _, bad := range []map[string]any{{"compressor": "lz4"}, {"ignored_ops": []any{"NOPE"}}, {"send_request_headers": true}} {
 		spec, _ := protocol.Lookup("cassandra")

@@ -80,7 +80,8 @@ func cleanYAMLError(err error) error {
 // not) and returns the common options, applying the spec's defaults, and the
 // protocol-specific rest.
 func SplitCommon(spec *Spec, stream map[string]any) (Common, Options, error) {
-	c := Common{Enabled: true, TransactionTimeout: spec.DefaultTimeout}
+	c := Common{Enabled: true, TransactionTimeout: spec.DefaultTimeout,
+		SendRequest: spec.DefaultSendRequest, SendResponse: spec.DefaultSendResponse}
 	rest := Options{}
 	var errs []string
 	for k, v := range stream {

@@ -139,6 +139,10 @@ type Spec struct {
 	DefaultPorts []uint16
 	// DefaultTimeout is transaction_timeout when unset (Packetbeat: 10s).
 	DefaultTimeout time.Duration
+	// DefaultSendRequest and DefaultSendResponse are send_request and
+	// send_response when unset (false except where Packetbeat says otherwise,
+	// e.g. cassandra).
+	DefaultSendRequest, DefaultSendResponse bool
 	// New builds an instance. opts holds the protocol's own options (common
 	// ones already removed); decode them with opts.Decode, which rejects
 	// unknown keys. pub receives the protocol's events.
