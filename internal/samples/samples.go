@@ -66,6 +66,9 @@ var Sources = []Source{
 	{DataStream: "redis", Pcap: "_dev/pcaps/redis/pubsub.pcap", Stream: map[string]any{"type": "redis"}, Sample: -2},
 	{DataStream: "cassandra", Pcap: "_dev/pcaps/cassandra/v4.pcap", Stream: map[string]any{"type": "cassandra", "send_request": true, "send_response": true}, Sample: 12},
 	{DataStream: "cassandra", Pcap: "_dev/pcaps/cassandra/v3_snappy.pcap", Stream: map[string]any{"type": "cassandra", "send_request": true, "send_response": true, "compressor": "snappy"}, Sample: -2},
+	{DataStream: "mongodb", Pcap: "_dev/pcaps/mongodb/opmsg.pcap", Stream: map[string]any{"type": "mongodb", "send_request": true, "send_response": true}, Sample: 4},
+	{DataStream: "mongodb", Pcap: "_dev/pcaps/mongodb/legacy.pcap", Stream: map[string]any{"type": "mongodb"}, Sample: -2},
+	{DataStream: "mongodb", Pcap: "_dev/pcaps/mongodb/compressed.pcap", Stream: map[string]any{"type": "mongodb"}, Sample: -2},
 	{DataStream: "sip", Pcap: "_dev/pcaps/sip/udp.pcap", Stream: map[string]any{"type": "sip", "ports": []any{5060, 5062}}, Sample: -1},
 	{DataStream: "sip", Pcap: "_dev/pcaps/sip/tcp.pcap", Stream: map[string]any{"type": "sip", "transport_protocol": "tcp"}, Sample: -2},
 }
