@@ -49,11 +49,15 @@ type Assembler struct {
 	cfg     Config
 	factory Factory
 	conns   map[connKey]*conn
-	newest  *conn
-	oldest  *conn
-	free    []*conn
-	pool    bufPool
-	stats   Stats
+	// last is the connection of the previous packet: consecutive packets
+	// often belong to one connection, and comparing keys is cheaper than
+	// hashing one. Cleared when that connection is closed.
+	last   *conn
+	newest *conn
+	oldest *conn
+	free   []*conn
+	pool   bufPool
+	stats  Stats
 }
 
 // Recycled conn structs keep their small tail buffers; this many are kept.
@@ -84,7 +88,11 @@ func (a *Assembler) Packet(p *link.Packet) {
 	dst := netip.AddrPortFrom(p.DstIP, p.DstPort)
 	syn, ack := p.Flags&link.FlagSYN != 0, p.Flags&link.FlagACK != 0
 	k := keyOf(src, dst)
-	c := a.conns[k]
+	c := a.last
+	if c == nil || c.key != k {
+		c = a.conns[k]
+		a.last = c
+	}
 
 	// A SYN on a known connection is either a retransmission of the SYN we
 	// saw or a new connection reusing the ports after the old one ended
@@ -237,6 +245,9 @@ func (a *Assembler) close(c *conn, ts time.Time) {
 		c.parser.Close(ts)
 	}
 	delete(a.conns, c.key)
+	if a.last == c {
+		a.last = nil
+	}
 	a.unlink(c)
 	for d := range c.dirs {
 		a.resetStream(&c.dirs[d])
