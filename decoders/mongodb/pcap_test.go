@@ -197,4 +197,3 @@ func TestTshark(t *testing.T) {
 		}
 	}
 }
-
