@@ -96,7 +96,7 @@ func TestFragmentsAndPairing(t *testing.T) {
 	stream = append(stream, be(lastFragment|uint32(len(body)-30))...)
 	stream = append(stream, body[30:]...)
 	stream = append(stream, record(call(2, 3, 7, make([]byte, 100)))...) // WRITE
-	stream = append(stream, record(call(3, 3, 1, nil))...)                // GETATTR
+	stream = append(stream, record(call(3, 3, 1, nil))...)               // GETATTR
 	var pending []byte
 	for _, ch := range stream {
 		pending = append(pending, ch)

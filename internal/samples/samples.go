@@ -64,6 +64,8 @@ var Sources = []Source{
 	{DataStream: "redis", Pcap: "_dev/pcaps/redis/pipeline.pcap", Stream: map[string]any{"type": "redis"}, Sample: -2},
 	{DataStream: "redis", Pcap: "_dev/pcaps/redis/resp3.pcap", Stream: map[string]any{"type": "redis", "send_request": true, "send_response": true}, Sample: -2},
 	{DataStream: "redis", Pcap: "_dev/pcaps/redis/pubsub.pcap", Stream: map[string]any{"type": "redis"}, Sample: -2},
+	{DataStream: "nfs", Pcap: "_dev/pcaps/nfs/v3.pcap", Stream: map[string]any{"type": "nfs"}, Sample: 29},
+	{DataStream: "nfs", Pcap: "_dev/pcaps/nfs/v4.pcap", Stream: map[string]any{"type": "nfs"}, Sample: -2},
 	{DataStream: "cassandra", Pcap: "_dev/pcaps/cassandra/v4.pcap", Stream: map[string]any{"type": "cassandra", "send_request": true, "send_response": true}, Sample: 12},
 	{DataStream: "cassandra", Pcap: "_dev/pcaps/cassandra/v3_snappy.pcap", Stream: map[string]any{"type": "cassandra", "send_request": true, "send_response": true, "compressor": "snappy"}, Sample: -2},
 	{DataStream: "mongodb", Pcap: "_dev/pcaps/mongodb/opmsg.pcap", Stream: map[string]any{"type": "mongodb", "send_request": true, "send_response": true}, Sample: 4},
@@ -71,6 +73,9 @@ var Sources = []Source{
 	{DataStream: "mongodb", Pcap: "_dev/pcaps/mongodb/compressed.pcap", Stream: map[string]any{"type": "mongodb"}, Sample: -2},
 	{DataStream: "sip", Pcap: "_dev/pcaps/sip/udp.pcap", Stream: map[string]any{"type": "sip", "ports": []any{5060, 5062}}, Sample: -1},
 	{DataStream: "sip", Pcap: "_dev/pcaps/sip/tcp.pcap", Stream: map[string]any{"type": "sip", "transport_protocol": "tcp"}, Sample: -2},
+	{DataStream: "thrift", Pcap: "_dev/pcaps/thrift/socket.pcap", Stream: map[string]any{"type": "thrift"}, Sample: 1},
+	{DataStream: "thrift", Pcap: "_dev/pcaps/thrift/framed.pcap", Stream: map[string]any{"type": "thrift", "transport_type": "framed", "send_request": true, "send_response": true}, Sample: -2},
+	{DataStream: "thrift", Pcap: "_dev/pcaps/thrift/nonstrict.pcap", Stream: map[string]any{"type": "thrift"}, Sample: -2},
 }
 
 type collector struct {
