@@ -12,7 +12,6 @@ package thrift
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
@@ -66,6 +65,8 @@ type settings struct {
 	structMax     int
 	captureReply  bool
 	obfuscate     bool
+	// idl names services and fields by method name; nil without IDL.
+	idl map[string]*idlMethod
 }
 
 func newSettings(common protocol.Common, c *Config) (*settings, error) {
@@ -111,12 +112,12 @@ func newSettings(common protocol.Common, c *Config) (*settings, error) {
 	if c.CaptureReply != nil {
 		s.captureReply = *c.CaptureReply
 	}
-	// IDL files are not parsed yet (fields are named by id); a missing
-	// file is still a configuration error worth reporting.
-	for _, f := range c.IDLFiles {
-		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("idl_files: %w", err)
+	if len(c.IDLFiles) > 0 {
+		m, err := parseIDL(c.IDLFiles)
+		if err != nil {
+			return nil, err
 		}
+		s.idl = m
 	}
 	return s, nil
 }

@@ -20,7 +20,7 @@ type reply struct {
 type Event struct {
 	Base     ecsmap.Base
 	Params   string // thrift.params: "(1: 1, 2: 2)"
-	Service  string // thrift.service, from IDL (not parsed yet: empty)
+	Service  string // thrift.service and path, from IDL
 	HasReply bool
 	// ReturnValue is thrift.return_value ("" for void and exceptions, as
 	// Packetbeat); Exceptions is thrift.exceptions.
@@ -32,7 +32,7 @@ type Event struct {
 func (e *Event) EventBase() *ecsmap.Base { return &e.Base }
 
 func newEvent(cfg *settings, conn *protocol.Conn, cl *call, rp *reply, note string) *Event {
-	e := &Event{Params: cl.params}
+	e := &Event{Params: cl.params, Service: cl.service}
 	b := &e.Base
 	conn.FillBase(b)
 	b.Type = "thrift"

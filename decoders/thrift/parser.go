@@ -294,7 +294,7 @@ func (r *renderer) value(b []byte, t byte) int {
 	case tString:
 		return r.str(b)
 	case tStruct:
-		return r.structure(b, nil)
+		return r.structure(b, nil, nil)
 	case tList, tSet, tMap:
 		return r.container(b, t)
 	}
@@ -357,7 +357,8 @@ func clipUTF8(s []byte) int {
 // structure renders (id: value, ...); fields beyond collection_max_size
 // become "...". When first is set, it receives the id of the first field
 // (-1 for none): a reply's field 0 is the return value, others exceptions.
-func (r *renderer) structure(b []byte, first *int) int {
+// names (from IDL) replace the ids of this level's fields.
+func (r *renderer) structure(b []byte, first *int, names map[int16]string) int {
 	r.buf = append(r.buf, '(')
 	off, shown, elided := 0, 0, false
 	for off < len(b) {
@@ -378,7 +379,11 @@ func (r *renderer) structure(b []byte, first *int) int {
 			if shown > 0 {
 				r.buf = append(r.buf, ", "...)
 			}
-			r.buf = strconv.AppendInt(r.buf, int64(id), 10)
+			if name, ok := names[id]; ok {
+				r.buf = append(r.buf, name...)
+			} else {
+				r.buf = strconv.AppendInt(r.buf, int64(id), 10)
+			}
 			r.buf = append(r.buf, ": "...)
 			off += r.value(b[off:], ft)
 			shown++

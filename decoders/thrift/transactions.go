@@ -44,6 +44,8 @@ type call struct {
 	seqid  int32
 	method string
 	params string
+	// service is the method's service from IDL, "" without.
+	service string
 }
 
 // connection pairs the calls and replies of one TCP connection. Clients
@@ -135,8 +137,12 @@ func (c *connection) onMessage(h *header, msg []byte, size int64, ts time.Time) 
 	case mCall, mOneway:
 		c.p.stats.Calls.Add(1)
 		cl := &call{ts: ts, size: size, seqid: h.seqid, method: string(h.name)}
+		var names map[int16]string
+		if m := c.p.cfg.idl[cl.method]; m != nil {
+			cl.service, names = m.service, m.params
+		}
 		c.r.buf = c.r.buf[:0]
-		c.r.structure(msg[h.body:], nil)
+		c.r.structure(msg[h.body:], nil, names)
 		cl.params = string(c.r.buf)
 		if h.mtype == mOneway {
 			c.p.stats.Oneways.Add(1)
@@ -159,8 +165,12 @@ func (c *connection) onMessage(h *header, msg []byte, size int64, ts time.Time) 
 		rp := &reply{ts: ts, size: size}
 		if c.p.cfg.captureReply {
 			first := -1
+			var names map[int16]string
+			if m := c.p.cfg.idl[cl.method]; m != nil && h.mtype == mReply {
+				names = m.exceptions
+			}
 			c.r.buf = c.r.buf[:0]
-			c.r.structure(msg[h.body:], &first)
+			c.r.structure(msg[h.body:], &first, names)
 			switch {
 			case first < 0:
 				// void, or nothing set
