@@ -146,7 +146,7 @@ func (e *Event) fromRequest(conn *protocol.Conn) {
 	}
 	if e.URLPath != "" {
 		b.Path = e.URLPath
-		b.Query = method + " " + e.URLPath
+		b.Query = startLinePrefix(req.raw, method, e.URLPath)
 	} else {
 		b.Query = method + " " + string(req.target)
 	}
@@ -299,6 +299,19 @@ func (e *Event) decode(m *message) []byte {
 // bstr views b as a string for the duration of a Writer call, which copies
 // it into its buffer at once; it saves an allocation per header name.
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// startLinePrefix returns method + " " + path, Packetbeat's query. The
+// request line usually starts with exactly that ("GET /a?b HTTP/1.1"), so
+// it is taken from the message's bytes (which the event keeps) when they
+// match, and built otherwise.
+func startLinePrefix(raw []byte, method, path string) string {
+	n := len(method) + 1 + len(path)
+	if len(raw) >= n && raw[len(method)] == ' ' &&
+		bstr(raw[:len(method)]) == method && bstr(raw[len(method)+1:n]) == path {
+		return bstr(raw[:n])
+	}
+	return method + " " + path
+}
 
 // lowerMethod is method in lower case; the common methods cost no allocation.
 func lowerMethod(m string) string {

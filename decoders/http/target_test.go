@@ -32,3 +32,17 @@ func TestPlainOriginFormAgreesWithURLParse(t *testing.T) {
 		}
 	}
 }
+
+func TestStartLinePrefix(t *testing.T) {
+	for _, c := range []struct{ raw, method, path, want string }{
+		{"GET /a?b HTTP/1.1\r\n", "GET", "/a", "GET /a"},
+		{"GET /a HTTP/1.1\r\n", "GET", "/a", "GET /a"},
+		{"GET  /a HTTP/1.1\r\n", "GET", "/a", "GET /a"},         // two spaces: built
+		{"GET /a%20b HTTP/1.1\r\n", "GET", "/a b", "GET /a b"}, // unescaped path: built
+		{"GET", "GET", "/", "GET /"},
+	} {
+		if got := startLinePrefix([]byte(c.raw), c.method, c.path); got != c.want {
+			t.Errorf("%q: got %q, want %q", c.raw, got, c.want)
+		}
+	}
+}
