@@ -37,7 +37,7 @@ func TestStartLinePrefix(t *testing.T) {
 	for _, c := range []struct{ raw, method, path, want string }{
 		{"GET /a?b HTTP/1.1\r\n", "GET", "/a", "GET /a"},
 		{"GET /a HTTP/1.1\r\n", "GET", "/a", "GET /a"},
-		{"GET  /a HTTP/1.1\r\n", "GET", "/a", "GET /a"},         // two spaces: built
+		{"GET  /a HTTP/1.1\r\n", "GET", "/a", "GET /a"},        // two spaces: built
 		{"GET /a%20b HTTP/1.1\r\n", "GET", "/a b", "GET /a b"}, // unescaped path: built
 		{"GET", "GET", "/", "GET /"},
 	} {
