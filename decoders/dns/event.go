@@ -26,6 +26,8 @@ type Event struct {
 	vlans                                  [2]uint16
 	// relatedIPs backs Base.RelatedIPs for the usual few answers.
 	relatedIPs [4]netip.Addr
+	// The parsed query and response live in the event: one allocation.
+	query, response Message
 }
 
 // EventBase implements ecsmap.Event. The resolved addresses join
@@ -48,17 +50,24 @@ func buildEvent(p *Protocol, ep endpoints, req []byte, reqLen int, reqTS time.Ti
 	resp []byte, respLen int, respTS time.Time, notes []string) *Event {
 	e := &Event{includeAuthorities: p.cfg.IncludeAuthorities, includeAdditionals: p.cfg.IncludeAdditionals}
 	var q, r *Message
-	switch {
-	case req == nil:
-	case resp != nil && !p.common.SendRequest:
-		// The dns group describes the response; the query only gives the
-		// summary fields, so its records need no decoding.
-		q, _ = parseSummary(req)
-	default:
-		q, _ = Parse(req)
+	if req != nil {
+		// With a response, the dns group describes the response and the
+		// query only gives the summary fields: its records need no
+		// decoding (unless send_request shows the whole query).
+		summary := resp != nil && !p.common.SendRequest
+		if parseInto(&e.query, req, summary, "") == nil {
+			q = &e.query
+		}
 	}
 	if resp != nil {
-		r, _ = Parse(resp)
+		// The response repeats the question: reuse the query's name string.
+		var qname string
+		if q != nil && len(q.Questions) > 0 {
+			qname = q.Questions[0].Name
+		}
+		if parseInto(&e.response, resp, false, qname) == nil {
+			r = &e.response
+		}
 	}
 
 	b := &e.Base

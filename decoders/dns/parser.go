@@ -316,16 +316,26 @@ func Parse(msg []byte) (*Message, error) { return parse(msg, false) }
 func parseSummary(msg []byte) (*Message, error) { return parse(msg, true) }
 
 func parse(msg []byte, summary bool) (*Message, error) {
-	h, err := Check(msg)
-	if err != nil {
+	m := new(Message)
+	if err := parseInto(m, msg, summary, ""); err != nil {
 		return nil, err
 	}
-	m := &Message{Header: h, Len: len(msg)}
+	return m, nil
+}
+
+// parseInto decodes msg into *m (the event embeds its messages, which saves
+// their allocations). last is a name string the message probably repeats
+// (the query's question, for its response): equal names reuse it.
+func parseInto(m *Message, msg []byte, summary bool, last string) error {
+	h, err := Check(msg)
+	if err != nil {
+		return err
+	}
+	*m = Message{Header: h, Len: len(msg)}
 	var buf [maxNameText]byte
 	name := buf[:0]
 	// last is the previous owner name: records usually repeat the question
 	// name (compression makes that cheap on the wire), so reuse its string.
-	var last string
 	off := HeaderLen
 	switch {
 	case h.QDCount == 1:
@@ -336,7 +346,7 @@ func parse(msg []byte, summary bool) (*Message, error) {
 	for i := 0; i < int(h.QDCount); i++ {
 		name, off, err = appendName(name[:0], msg, off)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		m.Questions = append(m.Questions, Question{
 			Name:  nameString(name, &last),
@@ -355,7 +365,7 @@ func parse(msg []byte, summary bool) (*Message, error) {
 		for i := 0; i < n; i++ {
 			name, off, err = appendName(name[:0], msg, off)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			typ := binary.BigEndian.Uint16(msg[off:])
 			class := binary.BigEndian.Uint16(msg[off+2:])
@@ -398,7 +408,7 @@ func parse(msg []byte, summary bool) (*Message, error) {
 	if m.OPT != nil {
 		m.AdditionalsCount--
 	}
-	return m, nil
+	return nil
 }
 
 // nameString returns the name without its trailing dot as a string,

@@ -523,8 +523,8 @@ func TestAllocationsPerTransaction(t *testing.T) {
 	pair() // warm the pending free list and the map
 	allocs := testing.AllocsPerRun(200, pair)
 	t.Logf("%.0f allocations per transaction", allocs)
-	if allocs > 8 {
-		t.Errorf("%.0f allocations per transaction, want at most 8", allocs)
+	if allocs > 5 {
+		t.Errorf("%.0f allocations per transaction, want at most 5", allocs)
 	}
 	queryOnly := testing.AllocsPerRun(200, func() {
 		p.Datagram(&udpConn, protocol.FromClient, q, t0)
