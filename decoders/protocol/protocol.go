@@ -113,7 +113,8 @@ type TCPProtocol interface {
 
 // UDPProtocol receives datagrams of every flow on its ports.
 type UDPProtocol interface {
-	// Datagram handles one datagram. payload is only valid during the call.
+	// Datagram handles one datagram. c and payload are only valid during
+	// the call (the engine reuses both): copy what you keep.
 	Datagram(c *Conn, dir Dir, payload []byte, ts time.Time)
 	// Expire publishes or drops transactions older than the timeout.
 	Expire(now time.Time)
