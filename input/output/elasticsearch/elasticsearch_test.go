@@ -196,7 +196,7 @@ func TestDownNodeBlocksUntilCancelled(t *testing.T) {
 	srv := httptest.NewServer(es)
 	defer srv.Close()
 	o := newTestOutput(t, map[string]any{"hosts": []any{srv.URL}})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
 	err := o.Publish(ctx, docs(0, 3, "i"))

@@ -105,7 +105,7 @@ func TestInvalidDocumentCounted(t *testing.T) {
 
 func TestShipperAwayBlocks(t *testing.T) {
 	o := newOut(t, freeAddr(t)) // nobody listening
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	err := o.Publish(ctx, docs(0, 3))
 	if !errors.Is(err, context.DeadlineExceeded) {
