@@ -62,9 +62,7 @@ func ParseConfig(opts map[string]any) (Config, error) {
 				err = fmt.Errorf("must be -1 (no periodic reports) or at least 1s")
 			}
 		case "max_flows":
-			var n int
-			n, err = asPositiveInt(v)
-			c.MaxFlows = n
+			c.MaxFlows, err = protocol.AsInt(v, 1, 1<<26)
 		default:
 			if !protocol.StreamKeys[k] {
 				err = fmt.Errorf("unknown option")
@@ -79,27 +77,4 @@ func ParseConfig(opts map[string]any) (Config, error) {
 		return c, fmt.Errorf("flow: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
-}
-
-func asPositiveInt(v any) (int, error) {
-	var n int64
-	switch x := v.(type) {
-	case int:
-		n = int64(x)
-	case int64:
-		n = x
-	case uint64:
-		n = int64(x)
-	case float64:
-		n = int64(x)
-		if float64(n) != x {
-			return 0, fmt.Errorf("%v is not a whole number", x)
-		}
-	default:
-		return 0, fmt.Errorf("%v is not a number", v)
-	}
-	if n < 1 || n > 1<<26 {
-		return 0, fmt.Errorf("%d is outside 1-%d", n, 1<<26)
-	}
-	return int(n), nil
 }

@@ -57,7 +57,7 @@ func ParseConfig(opts map[string]any) (Config, error) {
 				err = fmt.Errorf("must be positive")
 			}
 		case "max_pending":
-			c.MaxPending, err = asPositiveInt(v)
+			c.MaxPending, err = protocol.AsInt(v, 1, 1<<30)
 		default:
 			if !protocol.StreamKeys[k] {
 				err = fmt.Errorf("unknown option")
@@ -72,27 +72,4 @@ func ParseConfig(opts map[string]any) (Config, error) {
 		return c, fmt.Errorf("icmp: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
-}
-
-func asPositiveInt(v any) (int, error) {
-	var n int64
-	switch x := v.(type) {
-	case int:
-		n = int64(x)
-	case int64:
-		n = x
-	case uint64:
-		n = int64(x)
-	case float64:
-		n = int64(x)
-		if float64(n) != x {
-			return 0, fmt.Errorf("%v is not a whole number", x)
-		}
-	default:
-		return 0, fmt.Errorf("%v is not a number", v)
-	}
-	if n < 1 || n > 1<<30 {
-		return 0, fmt.Errorf("%d is outside 1-%d", n, 1<<30)
-	}
-	return int(n), nil
 }

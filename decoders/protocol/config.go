@@ -191,6 +191,32 @@ func AsPorts(v any) ([]uint16, error) {
 	return ports, nil
 }
 
+// AsInt accepts a whole YAML number (int, int64, uint64, or a float64 with
+// no fraction, which is how JSON-decoded policies carry numbers) within
+// [min, max]. Strings are not numbers here: a quoted value is reported.
+func AsInt(v any, min, max int64) (int, error) {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint64:
+		n = int64(x)
+	case float64:
+		n = int64(x)
+		if float64(n) != x {
+			return 0, fmt.Errorf("%v is not a whole number", x)
+		}
+	default:
+		return 0, fmt.Errorf("%v is not a number", v)
+	}
+	if n < min || n > max {
+		return 0, fmt.Errorf("%d is outside %d-%d", n, min, max)
+	}
+	return int(n), nil
+}
+
 // AsDuration accepts Go duration strings ("10s", "1m30s") and plain numbers,
 // which count seconds as in Beats' configuration.
 func AsDuration(v any) (time.Duration, error) {

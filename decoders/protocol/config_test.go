@@ -1,0 +1,32 @@
+package protocol
+
+import "testing"
+
+func TestAsInt(t *testing.T) {
+	for _, tc := range []struct {
+		in   any
+		want int
+		err  string
+	}{
+		{int(5), 5, ""},
+		{int64(1), 1, ""},
+		{uint64(64), 64, ""},
+		{float64(32), 32, ""},
+		{float64(1.5), 0, "1.5 is not a whole number"},
+		{"5", 0, "5 is not a number"},
+		{nil, 0, "<nil> is not a number"},
+		{0, 0, "0 is outside 1-64"},
+		{65, 0, "65 is outside 1-64"},
+	} {
+		got, err := AsInt(tc.in, 1, 64)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("AsInt(%#v) error = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("AsInt(%#v) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+}
