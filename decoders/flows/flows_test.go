@@ -12,6 +12,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/decoders/link"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
@@ -48,15 +49,15 @@ func tsharkConvs(t *testing.T, path, proto string) []conv {
 
 // endpoint renders "ip:port" the way tshark's conversation table does.
 func endpoint(doc map[string]any, side string) string {
-	return fmt.Sprintf("%s:%d", get(doc, side+".ip"), num(get(doc, side+".port")))
+	return fmt.Sprintf("%s:%d", protocoltest.Get(doc, side+".ip"), num(protocoltest.Get(doc, side+".port")))
 }
 
 func finals(t *testing.T, docs []map[string]any) map[string]map[string]any {
 	t.Helper()
 	out := map[string]map[string]any{}
 	for _, d := range docs {
-		if get(d, "flow.final") == true {
-			id := get(d, "flow.id").(string)
+		if protocoltest.Get(d, "flow.final") == true {
+			id := protocoltest.Get(d, "flow.id").(string)
 			if out[id] != nil {
 				t.Errorf("flow %s has two final reports", id)
 			}
@@ -93,17 +94,17 @@ func TestConversationsMatchTshark(t *testing.T) {
 				t.Errorf("%s conversation %s <-> %s: no flow", proto, c.a, c.b)
 				continue
 			}
-			got := [4]int64{num(get(d, "source.packets")), num(get(d, "source.bytes")),
-				num(get(d, "destination.packets")), num(get(d, "destination.bytes"))}
+			got := [4]int64{num(protocoltest.Get(d, "source.packets")), num(protocoltest.Get(d, "source.bytes")),
+				num(protocoltest.Get(d, "destination.packets")), num(protocoltest.Get(d, "destination.bytes"))}
 			want := [4]int64{srcP, srcB, dstP, dstB}
 			if got != want {
 				t.Errorf("%s %s <-> %s: packets/bytes %v, tshark %v", proto, c.a, c.b, got, want)
 			}
-			if num(get(d, "network.packets")) != srcP+dstP || num(get(d, "network.bytes")) != srcB+dstB {
-				t.Errorf("%s %s: network totals %v/%v", proto, c.a, get(d, "network.packets"), get(d, "network.bytes"))
+			if num(protocoltest.Get(d, "network.packets")) != srcP+dstP || num(protocoltest.Get(d, "network.bytes")) != srcB+dstB {
+				t.Errorf("%s %s: network totals %v/%v", proto, c.a, protocoltest.Get(d, "network.packets"), protocoltest.Get(d, "network.bytes"))
 			}
-			if get(d, "network.transport") != proto {
-				t.Errorf("transport %v", get(d, "network.transport"))
+			if protocoltest.Get(d, "network.transport") != proto {
+				t.Errorf("transport %v", protocoltest.Get(d, "network.transport"))
 			}
 		}
 	}
@@ -125,19 +126,19 @@ func TestConversationsMatchTshark(t *testing.T) {
 		"flow.final": true,
 	}
 	for k, v := range want {
-		if get(d, k) != v {
-			t.Errorf("%s = %v, want %v", k, get(d, k), v)
+		if protocoltest.Get(d, k) != v {
+			t.Errorf("%s = %v, want %v", k, protocoltest.Get(d, k), v)
 		}
 	}
-	if fmt.Sprint(get(d, "event.type")) != "[connection end]" || fmt.Sprint(get(d, "event.category")) != "[network]" {
-		t.Errorf("event.type %v category %v", get(d, "event.type"), get(d, "event.category"))
+	if fmt.Sprint(protocoltest.Get(d, "event.type")) != "[connection end]" || fmt.Sprint(protocoltest.Get(d, "event.category")) != "[network]" {
+		t.Errorf("event.type %v category %v", protocoltest.Get(d, "event.type"), protocoltest.Get(d, "event.category"))
 	}
-	start, _ := time.Parse(time.RFC3339Nano, get(d, "event.start").(string))
-	end, _ := time.Parse(time.RFC3339Nano, get(d, "event.end").(string))
-	if end.Sub(start).Nanoseconds() != num(get(d, "event.duration")) || end.Sub(start) <= 0 {
-		t.Errorf("start %v end %v duration %v", start, end, get(d, "event.duration"))
+	start, _ := time.Parse(time.RFC3339Nano, protocoltest.Get(d, "event.start").(string))
+	end, _ := time.Parse(time.RFC3339Nano, protocoltest.Get(d, "event.end").(string))
+	if end.Sub(start).Nanoseconds() != num(protocoltest.Get(d, "event.duration")) || end.Sub(start) <= 0 {
+		t.Errorf("start %v end %v duration %v", start, end, protocoltest.Get(d, "event.duration"))
 	}
-	if get(d, "client") != nil || get(d, "network.protocol") != nil {
+	if protocoltest.Get(d, "client") != nil || protocoltest.Get(d, "network.protocol") != nil {
 		t.Error("flow documents carry no client/server or network.protocol")
 	}
 }
@@ -156,8 +157,8 @@ func TestCommunityIDMatchesTshark(t *testing.T) {
 	}
 	_, col, _ := replay(t, path, DefaultConfig(), nil)
 	for _, d := range finals(t, col.Docs) {
-		if id, _ := get(d, "network.community_id").(string); !ids[id] {
-			t.Errorf("flow %s <-> %s (%v): community_id %q not among tshark's", endpoint(d, "source"), endpoint(d, "destination"), get(d, "network.transport"), id)
+		if id, _ := protocoltest.Get(d, "network.community_id").(string); !ids[id] {
+			t.Errorf("flow %s <-> %s (%v): community_id %q not among tshark's", endpoint(d, "source"), endpoint(d, "destination"), protocoltest.Get(d, "network.transport"), id)
 		}
 	}
 }
@@ -190,13 +191,13 @@ func TestPings(t *testing.T) {
 		from      int
 	}{{d4, "icmp", 0}, {d6, "ipv6-icmp", 6}}
 	for _, c := range checks {
-		if get(c.d, "network.transport") != c.transport || num(get(c.d, "source.packets")) != 3 || num(get(c.d, "destination.packets")) != 3 {
+		if protocoltest.Get(c.d, "network.transport") != c.transport || num(protocoltest.Get(c.d, "source.packets")) != 3 || num(protocoltest.Get(c.d, "destination.packets")) != 3 {
 			t.Errorf("%s flow: %v", c.transport, c.d)
 		}
-		if num(get(c.d, "source.bytes")) != sum(c.from, c.from+6, 2) || num(get(c.d, "destination.bytes")) != sum(c.from+1, c.from+6, 2) {
-			t.Errorf("%s bytes %v/%v", c.transport, get(c.d, "source.bytes"), get(c.d, "destination.bytes"))
+		if num(protocoltest.Get(c.d, "source.bytes")) != sum(c.from, c.from+6, 2) || num(protocoltest.Get(c.d, "destination.bytes")) != sum(c.from+1, c.from+6, 2) {
+			t.Errorf("%s bytes %v/%v", c.transport, protocoltest.Get(c.d, "source.bytes"), protocoltest.Get(c.d, "destination.bytes"))
 		}
-		if get(c.d, "source.port") != nil {
+		if protocoltest.Get(c.d, "source.port") != nil {
 			t.Errorf("ICMP flow has ports")
 		}
 	}
@@ -210,7 +211,7 @@ func TestPeriodicReports(t *testing.T) {
 	_, plain, _ := replay(t, path, Config{Timeout: 30 * time.Second, Period: -1}, nil)
 	totals := map[string][2]int64{}
 	for id, d := range finals(t, plain.Docs) {
-		totals[id] = [2]int64{num(get(d, "network.packets")), num(get(d, "network.bytes"))}
+		totals[id] = [2]int64{num(protocoltest.Get(d, "network.packets")), num(protocoltest.Get(d, "network.bytes"))}
 	}
 	if len(plain.Docs) != len(totals) {
 		t.Fatalf("period -1: %d reports for %d flows", len(plain.Docs), len(totals))
@@ -220,16 +221,16 @@ func TestPeriodicReports(t *testing.T) {
 	last := map[string][2]int64{}
 	intermediate := 0
 	for _, d := range per.Docs {
-		id := get(d, "flow.id").(string)
-		cur := [2]int64{num(get(d, "network.packets")), num(get(d, "network.bytes"))}
+		id := protocoltest.Get(d, "flow.id").(string)
+		cur := [2]int64{num(protocoltest.Get(d, "network.packets")), num(protocoltest.Get(d, "network.bytes"))}
 		if cur[0] < last[id][0] || cur[1] < last[id][1] {
 			t.Errorf("flow %s counters went down: %v after %v", id, cur, last[id])
 		}
 		last[id] = cur
-		if get(d, "flow.final") == false {
+		if protocoltest.Get(d, "flow.final") == false {
 			intermediate++
-			if fmt.Sprint(get(d, "event.type")) != "[connection]" {
-				t.Errorf("intermediate event.type %v", get(d, "event.type"))
+			if fmt.Sprint(protocoltest.Get(d, "event.type")) != "[connection]" {
+				t.Errorf("intermediate event.type %v", protocoltest.Get(d, "event.type"))
 			}
 		}
 	}
@@ -245,10 +246,10 @@ func TestPeriodicReports(t *testing.T) {
 	_, delta, _ := replay(t, path, Config{Timeout: 30 * time.Second, Period: time.Second, DeltaReports: true}, nil)
 	sums := map[string][2]int64{}
 	for _, d := range delta.Docs {
-		id := get(d, "flow.id").(string)
+		id := protocoltest.Get(d, "flow.id").(string)
 		s := sums[id]
-		s[0] += num(get(d, "network.packets"))
-		s[1] += num(get(d, "network.bytes"))
+		s[0] += num(protocoltest.Get(d, "network.packets"))
+		s[1] += num(protocoltest.Get(d, "network.bytes"))
 		sums[id] = s
 	}
 	for id, tot := range totals {
@@ -266,7 +267,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatalf("expired %d, reports before flush %d", tbl.Stats().Expired, beforeFlush)
 	}
 	for _, d := range col.Docs[:beforeFlush] {
-		if get(d, "flow.final") != true {
+		if protocoltest.Get(d, "flow.final") != true {
 			t.Errorf("expiry report not final: %v", d)
 		}
 	}
@@ -285,7 +286,7 @@ func TestEviction(t *testing.T) {
 	}
 	var pkts int64
 	for _, d := range col.Docs {
-		pkts += num(get(d, "network.packets"))
+		pkts += num(protocoltest.Get(d, "network.packets"))
 	}
 	if uint64(pkts) != s.Packets {
 		t.Errorf("reports hold %d packets, table counted %d", pkts, s.Packets)
@@ -303,18 +304,18 @@ func TestVLANs(t *testing.T) {
 		t.Fatalf("reports: %d plain, %d tagged, %d double tagged", len(plain.Docs), len(one.Docs), len(two.Docs))
 	}
 	for i := range plain.Docs {
-		if num(get(one.Docs[i], "flow.vlan")) != 42 || get(one.Docs[i], "network.vlan.id") != "42" {
-			t.Errorf("single tag: flow.vlan %v network.vlan %v", get(one.Docs[i], "flow.vlan"), get(one.Docs[i], "network.vlan"))
+		if num(protocoltest.Get(one.Docs[i], "flow.vlan")) != 42 || protocoltest.Get(one.Docs[i], "network.vlan.id") != "42" {
+			t.Errorf("single tag: flow.vlan %v network.vlan %v", protocoltest.Get(one.Docs[i], "flow.vlan"), protocoltest.Get(one.Docs[i], "network.vlan"))
 		}
-		if fmt.Sprint(get(two.Docs[i], "flow.vlan")) != "[100 42]" || get(two.Docs[i], "network.vlan.id") != "100" {
-			t.Errorf("Q-in-Q: flow.vlan %v", get(two.Docs[i], "flow.vlan"))
+		if fmt.Sprint(protocoltest.Get(two.Docs[i], "flow.vlan")) != "[100 42]" || protocoltest.Get(two.Docs[i], "network.vlan.id") != "100" {
+			t.Errorf("Q-in-Q: flow.vlan %v", protocoltest.Get(two.Docs[i], "flow.vlan"))
 		}
-		if get(one.Docs[i], "flow.id") == get(plain.Docs[i], "flow.id") || get(one.Docs[i], "flow.id") == get(two.Docs[i], "flow.id") {
+		if protocoltest.Get(one.Docs[i], "flow.id") == protocoltest.Get(plain.Docs[i], "flow.id") || protocoltest.Get(one.Docs[i], "flow.id") == protocoltest.Get(two.Docs[i], "flow.id") {
 			t.Errorf("flow.id does not depend on VLANs")
 		}
 		// 4 bytes more per tagged frame on the wire.
-		if num(get(one.Docs[i], "network.bytes")) != num(get(plain.Docs[i], "network.bytes"))+4*num(get(plain.Docs[i], "network.packets")) {
-			t.Errorf("tagged bytes %v vs %v", get(one.Docs[i], "network.bytes"), get(plain.Docs[i], "network.bytes"))
+		if num(protocoltest.Get(one.Docs[i], "network.bytes")) != num(protocoltest.Get(plain.Docs[i], "network.bytes"))+4*num(protocoltest.Get(plain.Docs[i], "network.packets")) {
+			t.Errorf("tagged bytes %v vs %v", protocoltest.Get(one.Docs[i], "network.bytes"), protocoltest.Get(plain.Docs[i], "network.bytes"))
 		}
 	}
 }
@@ -368,11 +369,11 @@ func TestParseConfig(t *testing.T) {
 // TestNoAllocPerPacket: counting a packet of an existing flow allocates
 // nothing.
 func TestNoAllocPerPacket(t *testing.T) {
-	frames, lt := readFrames(t, pcapDir+"veth.pcap")
+	frames, lt := protocoltest.ReadFrames(t, pcapDir+"veth.pcap")
 	dec, _ := link.NewDecoder(lt, link.Options{})
 	pkts := make([]link.Packet, len(frames))
 	for i, fr := range frames {
-		if ok, err := dec.Decode(fr.data, fr.ci, &pkts[i]); !ok || err != nil {
+		if ok, err := dec.Decode(fr.Data, fr.CI, &pkts[i]); !ok || err != nil {
 			t.Fatalf("frame %d: %v %v", i, ok, err)
 		}
 		pkts[i].Payload = nil
@@ -392,11 +393,11 @@ func TestNoAllocPerPacket(t *testing.T) {
 }
 
 func BenchmarkPacketExistingFlow(b *testing.B) {
-	frames, lt := readFrames(b, pcapDir+"veth.pcap")
+	frames, lt := protocoltest.ReadFrames(b, pcapDir+"veth.pcap")
 	dec, _ := link.NewDecoder(lt, link.Options{})
 	pkts := make([]link.Packet, len(frames))
 	for i, fr := range frames {
-		dec.Decode(fr.data, fr.ci, &pkts[i])
+		dec.Decode(fr.Data, fr.CI, &pkts[i])
 		pkts[i].Payload = nil
 	}
 	tbl := New(Config{Timeout: time.Hour, Period: -1}, protocol.PublisherFunc(func(ecsmap.Event) {}))

@@ -9,6 +9,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/network-traffic/network-traffic/decoders/link"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
@@ -18,10 +19,10 @@ import (
 // must encode to valid JSON and the pending table must stay bounded.
 func FuzzTracker(f *testing.F) {
 	for _, name := range []string{"lo_ping.pcap", "veth.pcap"} {
-		frames, lt := readFrames(f, pcapDir+name)
+		frames, lt := protocoltest.ReadFrames(f, pcapDir+name)
 		var seed []byte
 		for _, fr := range frames {
-			ip := fr.data
+			ip := fr.Data
 			if lt == layers.LinkTypeEthernet {
 				ip = ip[14:]
 			}

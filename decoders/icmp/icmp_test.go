@@ -14,6 +14,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/decoders/link"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
@@ -127,7 +128,7 @@ func TestLoopbackPings(t *testing.T) {
 			t.Fatalf("event %d: tshark frames are types %d/%d, want %d/%d", i, req.typ, resp.typ, reqType, respType)
 		}
 		for path, want := range checks {
-			got := get(doc, path)
+			got := protocoltest.Get(doc, path)
 			if n, ok := want.(int); ok {
 				if num(got) != n {
 					t.Errorf("event %d %s = %v, want %d", i, path, got, n)
@@ -139,16 +140,16 @@ func TestLoopbackPings(t *testing.T) {
 			}
 		}
 		// event.duration against tshark's own response time (ms, µs precision).
-		if d := float64(num(get(doc, "event.duration"))) / 1e6; d-resp.resptime > 0.001 || resp.resptime-d > 0.001 {
+		if d := float64(num(protocoltest.Get(doc, "event.duration"))) / 1e6; d-resp.resptime > 0.001 || resp.resptime-d > 0.001 {
 			t.Errorf("event %d duration %vms, tshark resptime %vms", i, d, resp.resptime)
 		}
-		if get(doc, "error") != nil {
-			t.Errorf("event %d has error %v", i, get(doc, "error"))
+		if protocoltest.Get(doc, "error") != nil {
+			t.Errorf("event %d has error %v", i, protocoltest.Get(doc, "error"))
 		}
-		if cats := get(doc, "event.category").([]any); len(cats) != 1 || cats[0] != "network" {
+		if cats := protocoltest.Get(doc, "event.category").([]any); len(cats) != 1 || cats[0] != "network" {
 			t.Errorf("event.category = %v", cats)
 		}
-		if typs := get(doc, "event.type").([]any); len(typs) != 1 || typs[0] != "connection" {
+		if typs := protocoltest.Get(doc, "event.type").([]any); len(typs) != 1 || typs[0] != "connection" {
 			t.Errorf("event.type = %v", typs)
 		}
 	}
@@ -184,29 +185,29 @@ func TestVethMix(t *testing.T) {
 	}
 	var unreach, unanswered, paired int
 	for i, doc := range col.Docs {
-		s := sig{get(doc, "source.ip").(string), get(doc, "destination.ip").(string),
-			num(get(doc, "icmp.request.type")), num(get(doc, "icmp.request.code")), num(get(doc, "source.bytes"))}
+		s := sig{protocoltest.Get(doc, "source.ip").(string), protocoltest.Get(doc, "destination.ip").(string),
+			num(protocoltest.Get(doc, "icmp.request.type")), num(protocoltest.Get(doc, "icmp.request.code")), num(protocoltest.Get(doc, "source.bytes"))}
 		if want[s] == 0 {
 			t.Errorf("event %d: request %+v not among tshark's frames", i, s)
 		}
 		want[s]--
-		status := get(doc, "status")
-		msg := get(doc, "icmp.request.message").(string)
+		status := protocoltest.Get(doc, "status")
+		msg := protocoltest.Get(doc, "icmp.request.message").(string)
 		switch {
-		case get(doc, "icmp.response") != nil:
+		case protocoltest.Get(doc, "icmp.response") != nil:
 			paired++
 			if status != "OK" {
 				t.Errorf("event %d: paired echo status %v", i, status)
 			}
 		case strings.HasPrefix(msg, "EchoRequest"):
 			unanswered++
-			if status != "Error" || get(doc, "error.message") != noteOrphanedRequest {
-				t.Errorf("event %d: unanswered echo status %v error %v", i, status, get(doc, "error"))
+			if status != "Error" || protocoltest.Get(doc, "error.message") != noteOrphanedRequest {
+				t.Errorf("event %d: unanswered echo status %v error %v", i, status, protocoltest.Get(doc, "error"))
 			}
 		case s.typ == 3 && s.src == "10.99.0.2", s.typ == 1 && s.src == "fd99::2", s.typ == 11:
 			unreach++
-			if status != "Error" || get(doc, "path") != s.dst {
-				t.Errorf("event %d: %s status %v path %v", i, msg, status, get(doc, "path"))
+			if status != "Error" || protocoltest.Get(doc, "path") != s.dst {
+				t.Errorf("event %d: %s status %v path %v", i, msg, status, protocoltest.Get(doc, "path"))
 			}
 		default: // neighbour discovery, MLD: OK on their own
 			if status != "OK" || s.typ < 130 {
@@ -222,7 +223,7 @@ func TestVethMix(t *testing.T) {
 	}
 	messages := map[string]bool{}
 	for _, doc := range col.Docs {
-		messages[get(doc, "icmp.request.message").(string)] = true
+		messages[protocoltest.Get(doc, "icmp.request.message").(string)] = true
 	}
 	for _, m := range []string{"DestinationUnreachable(Host)", "DestinationUnreachable(CommAdminProhibited)",
 		"DestinationUnreachable(Port)", "DestinationUnreachable(NoRouteToDst)",
@@ -246,10 +247,10 @@ func TestTimeout(t *testing.T) {
 	_, col := replay(t, pcapDir+"veth.pcap", cfg, nil)
 	orphan, unreach := -1, -1
 	for i, doc := range col.Docs {
-		if get(doc, "destination.ip") == "10.99.0.2" && get(doc, "error.message") == noteOrphanedRequest && orphan < 0 {
+		if protocoltest.Get(doc, "destination.ip") == "10.99.0.2" && protocoltest.Get(doc, "error.message") == noteOrphanedRequest && orphan < 0 {
 			orphan = i
 		}
-		if get(doc, "icmp.request.message") == "DestinationUnreachable(Host)" {
+		if protocoltest.Get(doc, "icmp.request.message") == "DestinationUnreachable(Host)" {
 			unreach = i
 		}
 	}
@@ -278,10 +279,10 @@ func TestVLAN(t *testing.T) {
 		t.Fatalf("%d events tagged, %d plain", len(tagged.Docs), len(plain.Docs))
 	}
 	for i, doc := range tagged.Docs {
-		if get(doc, "network.vlan.id") != "42" {
-			t.Errorf("event %d network.vlan = %v", i, get(doc, "network.vlan"))
+		if protocoltest.Get(doc, "network.vlan.id") != "42" {
+			t.Errorf("event %d network.vlan = %v", i, protocoltest.Get(doc, "network.vlan"))
 		}
-		if get(doc, "status") != get(plain.Docs[i], "status") {
+		if protocoltest.Get(doc, "status") != protocoltest.Get(plain.Docs[i], "status") {
 			t.Errorf("event %d status differs with VLAN", i)
 		}
 	}
@@ -441,14 +442,14 @@ func loPackets(t testing.TB) []*link.Packet {
 	var pkts []*link.Packet
 	col := &collector{}
 	_ = col
-	raw, lt := readFrames(t, pcapDir+"lo_ping.pcap")
+	raw, lt := protocoltest.ReadFrames(t, pcapDir+"lo_ping.pcap")
 	dec, err := link.NewDecoder(lt, link.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, fr := range raw {
 		p := new(link.Packet)
-		if ok, err := dec.Decode(fr.data, fr.ci, p); !ok || err != nil {
+		if ok, err := dec.Decode(fr.Data, fr.CI, p); !ok || err != nil {
 			t.Fatalf("decode: %v %v", ok, err)
 		}
 		p.Payload = bytes.Clone(p.Payload)

@@ -1,10 +1,7 @@
 package icmp
 
 import (
-	"bytes"
 	"errors"
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 	"io"
 	"os"
 	"testing"
@@ -65,49 +62,4 @@ func replay(t testing.TB, path string, cfg Config, mutate func([]byte) []byte) (
 	}
 	tr.Flush(last)
 	return tr, col
-}
-
-// get walks a dotted path through a decoded document.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	start := 0
-	for i := 0; i <= len(path); i++ {
-		if i == len(path) || path[i] == '.' {
-			m, ok := cur.(map[string]any)
-			if !ok {
-				return nil
-			}
-			cur = m[path[start:i]]
-			start = i + 1
-		}
-	}
-	return cur
-}
-
-type frame struct {
-	data []byte
-	ci   gopacket.CaptureInfo
-}
-
-// readFrames loads every frame of a pcap into memory.
-func readFrames(t testing.TB, path string) ([]frame, layers.LinkType) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frames []frame
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		frames = append(frames, frame{bytes.Clone(data), ci})
-	}
-	return frames, r.LinkType()
 }
