@@ -5,7 +5,6 @@ import (
 
 	"github.com/network-traffic/network-traffic/ecsmap"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
@@ -21,29 +20,9 @@ func replay(t *testing.T, name string, opts map[string]any) ([]map[string]any, *
 	return col.Docs, inst.TCP.(*Protocol)
 }
 
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
-	for k, w := range want {
-		got := get(doc, k)
-		if f, ok := got.(float64); ok && f == float64(int64(f)) {
-			got = int64(f)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(w) {
-			t.Errorf("%v/%v: %s = %v, want %v", get(doc, "cassandra.request.headers.stream"), get(doc, "cassandra.request.query"), k, got, w)
-		}
-	}
+	protocoltest.ExpectFields(t, doc, want, fmt.Sprintf("%v/%v", protocoltest.Get(doc, "cassandra.request.headers.stream"), protocoltest.Get(doc, "cassandra.request.query")))
 }
 
 func find(t *testing.T, docs []map[string]any, pred func(map[string]any) bool) map[string]any {
@@ -58,11 +37,11 @@ func find(t *testing.T, docs []map[string]any, pred func(map[string]any) bool) m
 }
 
 func byQuery(q string) func(map[string]any) bool {
-	return func(d map[string]any) bool { return get(d, "cassandra.request.query") == q }
+	return func(d map[string]any) bool { return protocoltest.Get(d, "cassandra.request.query") == q }
 }
 
 func byOp(op string) func(map[string]any) bool {
-	return func(d map[string]any) bool { return get(d, "cassandra.request.headers.op") == op }
+	return func(d map[string]any) bool { return protocoltest.Get(d, "cassandra.request.headers.op") == op }
 }
 
 var both = map[string]any{"send_request": true, "send_response": true}
@@ -125,7 +104,7 @@ func TestV4Capture(t *testing.T) {
 	})
 	pushed := 0
 	for _, d := range docs {
-		if get(d, "cassandra.no_request") == true {
+		if protocoltest.Get(d, "cassandra.no_request") == true {
 			pushed++
 			expect(t, d, map[string]any{"cassandra.response.headers.op": "EVENT", "cassandra.response.headers.stream": -1,
 				"cassandra.response.event.type": "SCHEMA_CHANGE", "cassandra.response.event.schema_change.keyspace": "mykeyspace",
@@ -157,7 +136,7 @@ func TestSnappy(t *testing.T) {
 	if len(docs) != 26 || p.stats.Compressed.Load() == 0 {
 		t.Fatalf("%d events, compressed=%d", len(docs), p.stats.Compressed.Load())
 	}
-	if get(docs[5], "cassandra.request.query") != nil || get(docs[5], "error.message") == nil {
+	if protocoltest.Get(docs[5], "cassandra.request.query") != nil || protocoltest.Get(docs[5], "error.message") == nil {
 		t.Errorf("undecoded compressed body: %v", docs[5])
 	}
 }
@@ -172,12 +151,12 @@ func TestOptions(t *testing.T) {
 	d := find(t, docs, byQuery("SELECT * FROM users"))
 	expect(t, d, map[string]any{"cassandra.request.headers": nil, "cassandra.response.headers": nil, "cassandra.response.result.rows.num_rows": 3})
 	docs, _ = replay(t, "v4.pcap", map[string]any{"send_request": false, "send_response": false})
-	if len(docs) != 26 || get(docs[0], "cassandra.request") != nil || get(docs[0], "cassandra.response") != nil {
+	if len(docs) != 26 || protocoltest.Get(docs[0], "cassandra.request") != nil || protocoltest.Get(docs[0], "cassandra.response") != nil {
 		t.Errorf("send_request/response off: %v", docs[0]["cassandra"])
 	}
 	// Unset, both default to true as in Packetbeat.
 	docs, _ = replay(t, "v4.pcap", nil)
-	if len(docs) != 26 || get(docs[0], "cassandra.request.headers.op") != "OPTIONS" || get(docs[0], "cassandra.response.headers.op") != "SUPPORTED" {
+	if len(docs) != 26 || protocoltest.Get(docs[0], "cassandra.request.headers.op") != "OPTIONS" || protocoltest.Get(docs[0], "cassandra.response.headers.op") != "SUPPORTED" {
 		t.Errorf("send_request/response default: %v", docs[0]["cassandra"])
 	}
 	for _, bad := range []map[string]any{{"compressor": "lz4"}, {"ignored_ops": []any{"NOPE"}}, {"send_request_headers": true}} {

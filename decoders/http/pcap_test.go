@@ -25,37 +25,11 @@ func replay(t *testing.T, name string, opts map[string]any) []map[string]any {
 	return col.Docs
 }
 
-// get walks a dotted path through decoded JSON.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 // expect compares fields by dotted path; numbers are compared as strings
 // of their JSON form, nil means "absent".
 func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		got := get(doc, k)
-		if f, ok := got.(float64); ok && f == float64(int64(f)) {
-			got = int64(f) // JSON numbers decode as float64
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want[k]) {
-			t.Errorf("%s %s = %v, want %v", get(doc, "query"), k, got, want[k])
-		}
-	}
+	protocoltest.ExpectFields(t, doc, want, protocoltest.Get(doc, "query"))
 }
 
 // tsharkTransactions lists "METHOD URI -> CODE len=N" per transaction as
@@ -114,19 +88,19 @@ func tsharkTransactions(t *testing.T, name string) []string {
 func ours(docs []map[string]any) []string {
 	var res []string
 	for _, d := range docs {
-		uri := fmt.Sprint(get(d, "url.path"))
+		uri := fmt.Sprint(protocoltest.Get(d, "url.path"))
 		// url.query also carries url-encoded form parameters (Packetbeat's
 		// params), which are not part of the request URI.
-		form := strings.Contains(fmt.Sprint(get(d, "http.request.headers.content-type")), "urlencoded")
-		if q := get(d, "url.query"); q != nil && !form {
+		form := strings.Contains(fmt.Sprint(protocoltest.Get(d, "http.request.headers.content-type")), "urlencoded")
+		if q := protocoltest.Get(d, "url.query"); q != nil && !form {
 			uri += "?" + q.(string)
 		}
 		cl := ""
-		if v, ok := get(d, "http.response.headers.content-length").(float64); ok && get(d, "http.response.body.bytes") != nil {
+		if v, ok := protocoltest.Get(d, "http.response.headers.content-length").(float64); ok && protocoltest.Get(d, "http.response.body.bytes") != nil {
 			cl = strconv.Itoa(int(v))
 		}
-		res = append(res, fmt.Sprintf("%s %s -> %v len=%s", strings.ToUpper(get(d, "http.request.method").(string)),
-			uri, get(d, "http.response.status_code"), cl))
+		res = append(res, fmt.Sprintf("%s %s -> %v len=%s", strings.ToUpper(protocoltest.Get(d, "http.request.method").(string)),
+			uri, protocoltest.Get(d, "http.response.status_code"), cl))
 	}
 	sort.Strings(res)
 	return res
@@ -341,7 +315,7 @@ func TestGoServerPcap(t *testing.T) {
 		"http.response.body.bytes": 36, "http.response.headers.content-length": 60,
 	})
 	off := replay(t, "goserver.pcap", map[string]any{"include_response_body_for": []any{"json"}, "decode_body": false})
-	if c := get(off[3], "http.response.body.content").(string); c[0] != 0x1f || get(off[3], "http.response.body.bytes") != 60.0 {
+	if c := protocoltest.Get(off[3], "http.response.body.content").(string); c[0] != 0x1f || protocoltest.Get(off[3], "http.response.body.bytes") != 60.0 {
 		t.Errorf("decode_body false: want the 60 gzip bytes, got %q", c)
 	}
 	crossCheck(t, "goserver.pcap", replay(t, "goserver.pcap", nil), map[string]bool{"/chunked": true})

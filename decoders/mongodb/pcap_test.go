@@ -24,29 +24,9 @@ func replay(t *testing.T, name string, opts map[string]any) ([]map[string]any, *
 	return col.Docs, inst.TCP.(*Protocol)
 }
 
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
-	for k, w := range want {
-		got := get(doc, k)
-		if f, ok := got.(float64); ok && f == float64(int64(f)) {
-			got = int64(f)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(w) {
-			t.Errorf("%v: %s = %v, want %v", get(doc, "query"), k, got, w)
-		}
-	}
+	protocoltest.ExpectFields(t, doc, want, protocoltest.Get(doc, "query"))
 }
 
 func byMethod(docs []map[string]any, method string) []map[string]any {
@@ -183,9 +163,9 @@ func TestTshark(t *testing.T) {
 		docs, _ := replay(t, name, nil)
 		var got []string
 		for _, d := range docs {
-			src := strconv.Itoa(int(get(d, "source.bytes").(float64)))
+			src := strconv.Itoa(int(protocoltest.Get(d, "source.bytes").(float64)))
 			dst := "-"
-			if v, ok := get(d, "destination.bytes").(float64); ok {
+			if v, ok := protocoltest.Get(d, "destination.bytes").(float64); ok {
 				dst = strconv.Itoa(int(v))
 			}
 			got = append(got, src+"/"+dst)

@@ -26,37 +26,11 @@ func replay(t *testing.T, name string, opts map[string]any) ([]map[string]any, *
 	return col.Docs, inst.TCP.(*Protocol)
 }
 
-// get walks a dotted path through decoded JSON.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 // expect compares fields by dotted path; numbers are compared as strings of
 // their JSON form, nil means "absent".
 func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		got := get(doc, k)
-		if f, ok := got.(float64); ok && f == float64(int64(f)) {
-			got = int64(f)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want[k]) {
-			t.Errorf("%q: %s = %v, want %v", get(doc, "query"), k, got, want[k])
-		}
-	}
+	protocoltest.ExpectFields(t, doc, want, fmt.Sprintf("%q", protocoltest.Get(doc, "query")))
 }
 
 // tsharkTransactions renders each command/response exchange as tshark's
@@ -183,17 +157,17 @@ func ours(docs []map[string]any) []string {
 	var res []string
 	for _, d := range docs {
 		num := func(k string) string {
-			v, ok := get(d, k).(float64)
+			v, ok := protocoltest.Get(d, k).(float64)
 			if !ok {
 				return ""
 			}
 			return strconv.FormatInt(int64(v), 10)
 		}
-		q := fmt.Sprint(get(d, "query"))
+		q := fmt.Sprint(protocoltest.Get(d, "query"))
 		affected, insert, fields, rows := num("mysql.affected_rows"), num("mysql.insert_id"), num("mysql.num_fields"), num("mysql.num_rows")
 		code := num("mysql.error_code")
 		var params []string
-		if ps, ok := get(d, "params").([]any); ok {
+		if ps, ok := protocoltest.Get(d, "params").([]any); ok {
 			for _, p := range ps {
 				params = append(params, fmt.Sprint(p))
 			}
@@ -215,7 +189,7 @@ func ours(docs []map[string]any) []string {
 			rows = "0"
 		}
 		res = append(res, fmt.Sprintf("%q req=%v resp=%v affected=%s insert=%s err=%s fields=%s rows=%s params=%v",
-			q, get(d, "source.bytes"), get(d, "destination.bytes"), affected, insert, code, fields, rows, params))
+			q, protocoltest.Get(d, "source.bytes"), protocoltest.Get(d, "destination.bytes"), affected, insert, code, fields, rows, params))
 	}
 	sort.Strings(res)
 	return res
@@ -356,7 +330,7 @@ func TestSlap(t *testing.T) {
 	for _, d := range docs {
 		if d["method"] == "SELECT" && d["path"] == "mysqlslap.t1" {
 			selects++
-			if n := get(d, "mysql.num_rows").(float64); n < 100 {
+			if n := protocoltest.Get(d, "mysql.num_rows").(float64); n < 100 {
 				t.Errorf("SELECT with %v rows", n)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,37 +20,11 @@ func replay(t *testing.T, name string, opts map[string]any) ([]map[string]any, *
 	return col.Docs, inst.TCP.(*Protocol).Stats()
 }
 
-// get walks a dotted path through decoded JSON.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 // expect compares fields by dotted path (JSON numbers as integers); nil
 // means absent.
 func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		got := get(doc, k)
-		if f, ok := got.(float64); ok && f == float64(int64(f)) {
-			got = int64(f)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want[k]) {
-			t.Errorf("%v: %s = %v, want %v", get(doc, "query"), k, got, want[k])
-		}
-	}
+	protocoltest.ExpectFields(t, doc, want, protocoltest.Get(doc, "query"))
 }
 
 func TestPsqlSession(t *testing.T) {
@@ -247,9 +220,9 @@ func crossCheck(t *testing.T, name string, docs []map[string]any) {
 	for _, d := range docs {
 		q := fmt.Sprint(d["query"])
 		if d["method"] == "SELECT" && d["status"] == "OK" {
-			ourRows = append(ourRows, strconv.Itoa(int(get(d, "pgsql.num_rows").(float64))))
+			ourRows = append(ourRows, strconv.Itoa(int(protocoltest.Get(d, "pgsql.num_rows").(float64))))
 		}
-		if c := get(d, "pgsql.error_code"); c != nil {
+		if c := protocoltest.Get(d, "pgsql.error_code"); c != nil {
 			ourCodes = append(ourCodes, fmt.Sprint(c))
 		}
 		if strings.Contains(q, "$") || strings.HasSuffix(name, "extended.pcap") && !strings.HasPrefix(q, "select") {

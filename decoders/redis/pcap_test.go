@@ -27,38 +27,17 @@ func replay(t *testing.T, name string, opts map[string]any) ([]map[string]any, *
 	return col.Docs, inst
 }
 
-// get walks a dotted path through decoded JSON.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 // expect compares fields by dotted path; numbers are compared as their
 // JSON form, nil means absent.
 func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
-	for k, w := range want {
-		got := get(doc, k)
-		if f, ok := got.(float64); ok && f == float64(int64(f)) {
-			got = int64(f)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(w) {
-			t.Errorf("%v: %s = %v, want %v", get(doc, "query"), k, got, w)
-		}
-	}
+	protocoltest.ExpectFields(t, doc, want, protocoltest.Get(doc, "query"))
 }
 
 func find(t *testing.T, docs []map[string]any, query string) map[string]any {
 	t.Helper()
 	for _, d := range docs {
-		if get(d, "query") == query {
+		if protocoltest.Get(d, "query") == query {
 			return d
 		}
 	}
@@ -98,11 +77,11 @@ func TestCLICapture(t *testing.T) {
 	// The 200 000-byte value: counted whole, rendered up to the bound.
 	var set, getBig map[string]any
 	for _, d := range docs {
-		switch get(d, "resource") {
+		switch protocoltest.Get(d, "resource") {
 		case "big":
-			if get(d, "method") == "SET" {
+			if protocoltest.Get(d, "method") == "SET" {
 				set = d
-			} else if get(d, "method") == "GET" {
+			} else if protocoltest.Get(d, "method") == "GET" {
 				getBig = d
 			}
 		}
@@ -110,28 +89,28 @@ func TestCLICapture(t *testing.T) {
 	// *3 $3 set $3 big $200000 <value>: 4+9+9+10+200000+2 bytes.
 	expect(t, set, map[string]any{"source.bytes": 200034 - 1, "redis.return_value": "OK"})
 	// query and return_value are keywords: clipped to what is indexed.
-	if q := get(set, "query").(string); len(q) != maxFieldBytes || !strings.HasPrefix(q, "set big vvv") {
+	if q := protocoltest.Get(set, "query").(string); len(q) != maxFieldBytes || !strings.HasPrefix(q, "set big vvv") {
 		t.Errorf("big SET query: %d bytes %.20q", len(q), q)
 	}
 	expect(t, getBig, map[string]any{"destination.bytes": 200000 + 11})
-	if v := get(getBig, "redis.return_value").(string); len(v) != maxFieldBytes || strings.Trim(v, "v") != "" {
+	if v := protocoltest.Get(getBig, "redis.return_value").(string); len(v) != maxFieldBytes || strings.Trim(v, "v") != "" {
 		t.Errorf("big GET value: %d bytes", len(v))
 	}
 	// request/response (text fields) carry up to maxTextBytes.
 	raw, _ := replay(t, "cli.pcap", map[string]any{"send_request": true, "send_response": true})
 	for _, d := range raw {
-		if get(d, "resource") == "big" && get(d, "method") == "SET" {
-			if r := get(d, "request").(string); len(r) != maxTextBytes || !strings.HasPrefix(r, get(d, "query").(string)) {
+		if protocoltest.Get(d, "resource") == "big" && protocoltest.Get(d, "method") == "SET" {
+			if r := protocoltest.Get(d, "request").(string); len(r) != maxTextBytes || !strings.HasPrefix(r, protocoltest.Get(d, "query").(string)) {
 				t.Errorf("big SET request: %d bytes", len(r))
 			}
 		}
-		if get(d, "resource") == "big" && get(d, "method") == "GET" {
-			if r := get(d, "response").(string); len(r) != maxTextBytes {
+		if protocoltest.Get(d, "resource") == "big" && protocoltest.Get(d, "method") == "GET" {
+			if r := protocoltest.Get(d, "response").(string); len(r) != maxTextBytes {
 				t.Errorf("big GET response: %d bytes", len(r))
 			}
 		}
-		if get(d, "query") == "set key3 me" && (get(d, "request") != "set key3 me" || get(d, "response") != "OK") {
-			t.Errorf("send_request/send_response: %v / %v", get(d, "request"), get(d, "response"))
+		if protocoltest.Get(d, "query") == "set key3 me" && (protocoltest.Get(d, "request") != "set key3 me" || protocoltest.Get(d, "response") != "OK") {
+			t.Errorf("send_request/send_response: %v / %v", protocoltest.Get(d, "request"), protocoltest.Get(d, "response"))
 		}
 	}
 	s := inst.TCP.(*Protocol).Stats()
@@ -145,7 +124,7 @@ func TestPipelineCapture(t *testing.T) {
 	docs, _ := replay(t, "pipeline.pcap", nil)
 	var got []string
 	for _, d := range docs[:7] {
-		got = append(got, fmt.Sprintf("%v=%v%v", get(d, "query"), get(d, "redis.return_value"), get(d, "redis.error")))
+		got = append(got, fmt.Sprintf("%v=%v%v", protocoltest.Get(d, "query"), protocoltest.Get(d, "redis.return_value"), protocoltest.Get(d, "redis.error")))
 	}
 	want := "SET p1 one=OK<nil> GET p1=one<nil> INCR p1=<nil>ERR value is not an integer or out of range " +
 		"RPUSH pl x y=2<nil> LRANGE pl 0 -1=[x, y]<nil> PING=PONG<nil> GET p1=one<nil>"
@@ -163,7 +142,7 @@ func TestPipelineCapture(t *testing.T) {
 		expect(t, d, map[string]any{"method": "SET", "resource": fmt.Sprintf("k%03d", i+1), "redis.return_value": "OK"})
 	}
 	expect(t, docs[27], map[string]any{"method": "ECHO"})
-	if get(docs[27], "resource") != get(docs[27], "redis.return_value") {
+	if protocoltest.Get(docs[27], "resource") != protocoltest.Get(docs[27], "redis.return_value") {
 		t.Errorf("ECHO marker not echoed")
 	}
 	crossCheck(t, "pipeline.pcap", docs)
@@ -178,7 +157,7 @@ func TestRESP3Capture(t *testing.T) {
 		"redis.return_value": "{server: redis, version: 7.0.15, proto: 3, id: 15, mode: standalone, role: master, modules: []}"})
 	// COMMAND DOCS: a ~170 KB map nested 7 deep over many segments.
 	expect(t, docs[1], map[string]any{"method": "COMMAND DOCS", "status": "OK"})
-	if v := get(docs[1], "response").(string); len(v) != maxTextBytes || !strings.HasPrefix(v, get(docs[1], "redis.return_value").(string)) {
+	if v := protocoltest.Get(docs[1], "response").(string); len(v) != maxTextBytes || !strings.HasPrefix(v, protocoltest.Get(docs[1], "redis.return_value").(string)) {
 		t.Errorf("COMMAND DOCS: %d bytes %.30q", len(v), v)
 	}
 	expect(t, find(t, docs, "hgetall h3"), map[string]any{"redis.return_value": "{f1: v1, f2: v2}"})
@@ -193,8 +172,8 @@ func TestPubSubCapture(t *testing.T) {
 	docs, inst := replay(t, "pubsub.pcap", nil)
 	var sub []string
 	for _, d := range docs {
-		if get(d, "method") != "PUBLISH" {
-			sub = append(sub, fmt.Sprintf("%v=%v", get(d, "query"), get(d, "redis.return_value")))
+		if protocoltest.Get(d, "method") != "PUBLISH" {
+			sub = append(sub, fmt.Sprintf("%v=%v", protocoltest.Get(d, "query"), protocoltest.Get(d, "redis.return_value")))
 		}
 	}
 	// RESP2 then RESP3: per command exactly its own reply, whatever the
@@ -204,7 +183,7 @@ func TestPubSubCapture(t *testing.T) {
 		"SUBSCRIBE news sport=[subscribe, news, 1]", "PSUBSCRIBE log.*=[psubscribe, log.*, 3]",
 		"PING=[pong, ]", "UNSUBSCRIBE=[unsubscribe, sport, 2]", "PUNSUBSCRIBE=[punsubscribe, log.*, 0]", "GET news=nil",
 	}
-	want3 := append([]string{"HELLO 3=" + fmt.Sprint(get(docs[9], "redis.return_value"))}, want...)
+	want3 := append([]string{"HELLO 3=" + fmt.Sprint(protocoltest.Get(docs[9], "redis.return_value"))}, want...)
 	want3[3] = "PING=PONG" // RESP3 allows plain replies in subscribed mode
 	want = append(want, want3...)
 	if strings.Join(sub, "\n") != strings.Join(want, "\n") {
@@ -225,9 +204,9 @@ func TestBenchmarkCapture(t *testing.T) {
 	docs, inst := replay(t, "benchmark.pcap", nil)
 	count := map[string]int{}
 	for _, d := range docs {
-		count[fmt.Sprint(get(d, "method"))]++
-		if get(d, "status") != "OK" {
-			t.Errorf("%v: %v", get(d, "query"), get(d, "redis.error"))
+		count[fmt.Sprint(protocoltest.Get(d, "method"))]++
+		if protocoltest.Get(d, "status") != "OK" {
+			t.Errorf("%v: %v", protocoltest.Get(d, "query"), protocoltest.Get(d, "redis.error"))
 		}
 	}
 	// -n 100 each (LPUSH twice: its own test and LRANGE's fill), plus
@@ -281,9 +260,9 @@ func crossCheck(t *testing.T, name string, docs []map[string]any) {
 	ours := map[string][]string{}
 	var ourErrs []string
 	for _, d := range docs {
-		port := fmt.Sprint(get(d, "source.port"))
-		ours[port] = append(ours[port], printable(get(d, "query").(string)))
-		if e := get(d, "redis.error"); e != nil {
+		port := fmt.Sprint(protocoltest.Get(d, "source.port"))
+		ours[port] = append(ours[port], printable(protocoltest.Get(d, "query").(string)))
+		if e := protocoltest.Get(d, "redis.error"); e != nil {
 			ourErrs = append(ourErrs, strings.TrimSpace(e.(string)))
 		}
 	}

@@ -24,36 +24,16 @@ func replay(t *testing.T, name string, opts map[string]any) ([]map[string]any, *
 	return col.Docs, inst.TCP.(*Protocol)
 }
 
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 // expect compares fields by dotted path; nil means absent.
 func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
-	for k, w := range want {
-		got := get(doc, k)
-		if f, ok := got.(float64); ok && f == float64(int64(f)) {
-			got = int64(f)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(w) {
-			t.Errorf("%v: %s = %v, want %v", get(doc, "query"), k, got, w)
-		}
-	}
+	protocoltest.ExpectFields(t, doc, want, protocoltest.Get(doc, "query"))
 }
 
 func find(t *testing.T, docs []map[string]any, query string) map[string]any {
 	t.Helper()
 	for _, d := range docs {
-		if get(d, "query") == query {
+		if protocoltest.Get(d, "query") == query {
 			return d
 		}
 	}
@@ -69,7 +49,7 @@ func checkCalculator(t *testing.T, docs []map[string]any, hdr int64, full bool) 
 	expect(t, find(t, docs, "ping()"), map[string]any{
 		"type": "thrift", "method": "ping", "status": "OK", "thrift.params": "()", "thrift.return_value": "",
 		"thrift.exceptions": nil, "source.bytes": 17 + hdr, "destination.bytes": 17 + hdr, "server.port": 9090,
-		"network.transport": "tcp", "network.protocol": "thrift", "event.end": get(find(t, docs, "ping()"), "event.end"),
+		"network.transport": "tcp", "network.protocol": "thrift", "event.end": protocoltest.Get(find(t, docs, "ping()"), "event.end"),
 	})
 	expect(t, find(t, docs, "add(1: 1, 2: 2)"), map[string]any{
 		"method": "add", "status": "OK", "thrift.params": "(1: 1, 2: 2)", "thrift.return_value": "3",
@@ -96,18 +76,18 @@ func checkCalculator(t *testing.T, docs []map[string]any, hdr int64, full bool) 
 	// Set order is the sender's (Python's set iteration varies by run).
 	var rt map[string]any
 	for _, d := range docs {
-		if q, _ := get(d, "query").(string); strings.HasPrefix(q, "roundtrip(") {
+		if q, _ := protocoltest.Get(d, "query").(string); strings.HasPrefix(q, "roundtrip(") {
 			rt = d
 		}
 	}
-	q, _ := get(rt, "query").(string)
+	q, _ := protocoltest.Get(rt, "query").(string)
 	for _, want := range []string{`(1: (1: true, 2: -7, 3: -300, 4: 123456, 5: -9876543210, 6: 0.25, 7: "sample", 8: 0001feff, ` +
 		`9: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, ...], 10: {`, `}, 11: {"x": 1}, 12: (1: 1, 2: 2, 3: 1)))`} {
 		if !strings.Contains(q, want) {
 			t.Errorf("roundtrip query %q lacks %q", q, want)
 		}
 	}
-	if rv, _ := get(rt, "thrift.return_value").(string); !strings.HasPrefix(rv, "(1: true, 2: -7,") || !strings.HasSuffix(rv, "12: (1: 1, 2: 2, 3: 1))") {
+	if rv, _ := protocoltest.Get(rt, "thrift.return_value").(string); !strings.HasPrefix(rv, "(1: true, 2: -7,") || !strings.HasSuffix(rv, "12: (1: 1, 2: 2, 3: 1))") {
 		t.Errorf("roundtrip return_value %q", rv)
 	}
 	expect(t, find(t, docs, `names(1: {"k1": 1, "k2": 2}, 2: {1, 3})`), map[string]any{
@@ -161,7 +141,7 @@ func TestFramedCapture(t *testing.T) {
 	}
 	known := "ping add calculate echo zip roundtrip names big fail"
 	for _, d := range docs {
-		if m, _ := get(d, "method").(string); m == "" || !strings.Contains(known, m) {
+		if m, _ := protocoltest.Get(d, "method").(string); m == "" || !strings.Contains(known, m) {
 			t.Errorf("framed read as socket: event for method %q", m)
 		}
 	}
@@ -244,13 +224,13 @@ func TestTsharkAgrees(t *testing.T) {
 				}
 				d := docs[ev]
 				ev++
-				if get(d, "method") != f[2] {
-					t.Errorf("event %d method %v, tshark %q", ev, get(d, "method"), f[2])
+				if protocoltest.Get(d, "method") != f[2] {
+					t.Errorf("event %d method %v, tshark %q", ev, protocoltest.Get(d, "method"), f[2])
 				}
-				text := fmt.Sprint(get(d, "thrift.params"))
+				text := fmt.Sprint(protocoltest.Get(d, "thrift.params"))
 				mtype, _ := strconv.ParseUint(strings.TrimPrefix(f[1], "0x"), 16, 8)
 				if mtype == mOneway {
-					if get(d, "thrift.return_value") != nil {
+					if protocoltest.Get(d, "thrift.return_value") != nil {
 						t.Errorf("oneway %s has a reply", f[2])
 					}
 				} else {
@@ -264,13 +244,13 @@ func TestTsharkAgrees(t *testing.T) {
 					if rmt == mException || f[2] == "calculate" && strings.Contains(r[4], "Cannot") {
 						wantStatus = "Error"
 					}
-					if get(d, "status") != wantStatus {
-						t.Errorf("%s: status %v, want %s", f[2], get(d, "status"), wantStatus)
+					if protocoltest.Get(d, "status") != wantStatus {
+						t.Errorf("%s: status %v, want %s", f[2], protocoltest.Get(d, "status"), wantStatus)
 					}
 					words := strings.Split(r[4], ",")
 					for _, s := range words {
-						if s != "" && !strings.Contains(fmt.Sprint(get(d, "thrift.return_value"), get(d, "thrift.exceptions")), strconv.Quote(s)[:min(len(s)+1, 201)]) {
-							t.Errorf("%s: reply string %q not in %v%v", f[2], s, get(d, "thrift.return_value"), get(d, "thrift.exceptions"))
+						if s != "" && !strings.Contains(fmt.Sprint(protocoltest.Get(d, "thrift.return_value"), protocoltest.Get(d, "thrift.exceptions")), strconv.Quote(s)[:min(len(s)+1, 201)]) {
+							t.Errorf("%s: reply string %q not in %v%v", f[2], s, protocoltest.Get(d, "thrift.return_value"), protocoltest.Get(d, "thrift.exceptions"))
 						}
 					}
 				}
