@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 )
 
@@ -35,51 +33,22 @@ const (
 	maxLineBytes = 4 << 10
 )
 
-// stringList accepts a YAML sequence of strings or one comma-separated
-// string (what a Fleet "text" variable renders to).
-type stringList []string
-
-func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.SequenceNode:
-		var s []string
-		if err := n.Decode(&s); err != nil {
-			return err
-		}
-		*l = s
-	case yaml.ScalarNode:
-		var s string
-		if err := n.Decode(&s); err != nil {
-			return err
-		}
-		*l = nil
-		for _, p := range strings.Split(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				*l = append(*l, p)
-			}
-		}
-	default:
-		return fmt.Errorf("expected a list of strings")
-	}
-	return nil
-}
-
 // Config holds the http-specific options (the common ones live in
 // protocol.Common).
 type Config struct {
 	// SendHeaders lists header names (any case) written to
 	// http.{request,response}.headers besides content-length/content-type.
-	SendHeaders stringList `yaml:"send_headers"`
+	SendHeaders protocol.StringList `yaml:"send_headers"`
 	// SendAllHeaders writes every header.
 	SendAllHeaders bool `yaml:"send_all_headers"`
 	// RedactHeaders lists headers whose value is replaced by "REDACTED".
-	RedactHeaders stringList `yaml:"redact_headers"`
+	RedactHeaders protocol.StringList `yaml:"redact_headers"`
 	// RedactAuthorization replaces Authorization and Proxy-Authorization
 	// values by "*" in headers and in the raw request text.
 	RedactAuthorization bool `yaml:"redact_authorization"`
 	// HideKeywords lists query/form parameter names whose values become
 	// "xxxxx" in url.query.
-	HideKeywords stringList `yaml:"hide_keywords"`
+	HideKeywords protocol.StringList `yaml:"hide_keywords"`
 	// SplitCookie writes Cookie/Set-Cookie as an object of name -> value.
 	SplitCookie bool `yaml:"split_cookie"`
 	// RealIPHeader names the header (e.g. X-Forwarded-For) whose first
@@ -87,9 +56,9 @@ type Config struct {
 	RealIPHeader string `yaml:"real_ip_header"`
 	// Include*BodyFor list Content-Type substrings whose bodies are kept in
 	// http.*.body.content.
-	IncludeBodyFor         stringList `yaml:"include_body_for"`
-	IncludeRequestBodyFor  stringList `yaml:"include_request_body_for"`
-	IncludeResponseBodyFor stringList `yaml:"include_response_body_for"`
+	IncludeBodyFor         protocol.StringList `yaml:"include_body_for"`
+	IncludeRequestBodyFor  protocol.StringList `yaml:"include_request_body_for"`
+	IncludeResponseBodyFor protocol.StringList `yaml:"include_response_body_for"`
 	// DecodeBody gunzips/inflates kept bodies (default true).
 	DecodeBody *bool `yaml:"decode_body"`
 	// MaxMessageSize bounds a kept body (and decompressed output).
@@ -151,10 +120,10 @@ func newSettings(common protocol.Common, c *Config) (*settings, error) {
 	if h := strings.TrimSpace(c.RealIPHeader); h != "" {
 		s.realIPHeader = strings.ToLower(h)
 	}
-	for _, ct := range append(append(stringList(nil), c.IncludeBodyFor...), c.IncludeRequestBodyFor...) {
+	for _, ct := range append(append(protocol.StringList(nil), c.IncludeBodyFor...), c.IncludeRequestBodyFor...) {
 		s.reqBodyFor = append(s.reqBodyFor, []byte(strings.ToLower(ct)))
 	}
-	for _, ct := range append(append(stringList(nil), c.IncludeBodyFor...), c.IncludeResponseBodyFor...) {
+	for _, ct := range append(append(protocol.StringList(nil), c.IncludeBodyFor...), c.IncludeResponseBodyFor...) {
 		s.respBodyFor = append(s.respBodyFor, []byte(strings.ToLower(ct)))
 	}
 	return s, nil

@@ -124,6 +124,38 @@ func SplitCommon(spec *Spec, stream map[string]any) (Common, Options, error) {
 	return c, rest, nil
 }
 
+// StringList is an option that takes a YAML sequence of strings or one
+// comma-separated string (what a Fleet "text" variable renders to). An empty
+// string gives an empty, non-nil list, so "set to nothing" stays apart from
+// "not set" (nil) for options whose default is not empty.
+type StringList []string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		var s []string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		*l = s
+	case yaml.ScalarNode:
+		var s string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		*l = StringList{}
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				*l = append(*l, p)
+			}
+		}
+	default:
+		return fmt.Errorf("expected a list of strings")
+	}
+	return nil
+}
+
 // AsBool accepts YAML booleans and the strings "true"/"false".
 func AsBool(v any) (bool, error) {
 	switch x := v.(type) {

@@ -1,6 +1,9 @@
 package protocol
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestAsInt(t *testing.T) {
 	for _, tc := range []struct {
@@ -28,5 +31,33 @@ func TestAsInt(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("AsInt(%#v) = %d, %v; want %d", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+func TestStringList(t *testing.T) {
+	type cfg struct {
+		L StringList `yaml:"l"`
+	}
+	for _, tc := range []struct {
+		in    any
+		want  string
+		isNil bool
+	}{
+		{[]any{"a", "b c"}, "[a b c]", false},
+		{" a, ,b ", "[a b]", false},
+		{"", "[]", false},
+		{nil, "[]", true},
+	} {
+		var c cfg
+		if err := (Options{"l": tc.in}).Decode(&c); err != nil {
+			t.Fatalf("%#v: %v", tc.in, err)
+		}
+		if got := fmt.Sprint(c.L); got != tc.want || (c.L == nil) != tc.isNil {
+			t.Errorf("%#v: got %s (nil %v), want %s (nil %v)", tc.in, got, c.L == nil, tc.want, tc.isNil)
+		}
+	}
+	var c cfg
+	if err := (Options{"l": map[string]any{"x": 1}}).Decode(&c); err == nil || err.Error() != "expected a list of strings" {
+		t.Errorf("map: error %v", err)
 	}
 }

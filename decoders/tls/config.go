@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 )
 
@@ -53,7 +51,7 @@ type Config struct {
 	IncludeRawCertificates bool `yaml:"include_raw_certificates"`
 	// Fingerprints lists the hashes of the leaf certificates written to
 	// tls.{client,server}.hash: sha1, sha256, md5 (default [sha1]).
-	Fingerprints stringList `yaml:"fingerprints"`
+	Fingerprints protocol.StringList `yaml:"fingerprints"`
 	// IncludeDetailedFields writes tls.detailed and the x509 objects
 	// (default true).
 	IncludeDetailedFields *bool `yaml:"include_detailed_fields"`
@@ -77,7 +75,7 @@ func newSettings(common protocol.Common, c *Config) (*settings, error) {
 	}
 	fps := c.Fingerprints
 	if fps == nil {
-		fps = stringList{"sha1"}
+		fps = protocol.StringList{"sha1"}
 	}
 	for _, f := range fps {
 		switch strings.ToLower(strings.TrimSpace(f)) {
@@ -92,35 +90,6 @@ func newSettings(common protocol.Common, c *Config) (*settings, error) {
 		}
 	}
 	return s, nil
-}
-
-// stringList accepts a YAML sequence of strings or one comma-separated
-// string (what a Fleet "text" variable renders to).
-type stringList []string
-
-func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.SequenceNode:
-		var s []string
-		if err := n.Decode(&s); err != nil {
-			return err
-		}
-		*l = s
-	case yaml.ScalarNode:
-		var s string
-		if err := n.Decode(&s); err != nil {
-			return err
-		}
-		*l = stringList{}
-		for _, p := range strings.Split(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				*l = append(*l, p)
-			}
-		}
-	default:
-		return fmt.Errorf("expected a list of strings")
-	}
-	return nil
 }
 
 func init() {
