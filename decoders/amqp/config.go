@@ -77,11 +77,9 @@ func newSettings(common protocol.Common, c *Config) (*settings, error) {
 		parseArguments: orTrue(c.ParseArguments),
 		hideConnInfo:   orTrue(c.HideConnectionInformation),
 	}
-	if c.MaxBodyLength != nil {
-		if *c.MaxBodyLength < 0 {
-			return nil, fmt.Errorf("max_body_length: must not be negative, got %d", *c.MaxBodyLength)
-		}
-		s.maxBodyLength = *c.MaxBodyLength
+	var err error
+	if s.maxBodyLength, err = protocol.NonNegative("max_body_length", c.MaxBodyLength, s.maxBodyLength); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

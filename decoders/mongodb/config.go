@@ -46,17 +46,12 @@ type settings struct {
 
 func newSettings(common protocol.Common, c *Config) (*settings, error) {
 	s := &settings{common: common, maxDocs: defaultMaxDocs, maxDocLength: defaultMaxDocLength}
-	if c.MaxDocs != nil {
-		if *c.MaxDocs < 0 {
-			return nil, fmt.Errorf("max_docs: must not be negative, got %d", *c.MaxDocs)
-		}
-		s.maxDocs = *c.MaxDocs
+	var err error
+	if s.maxDocs, err = protocol.NonNegative("max_docs", c.MaxDocs, s.maxDocs); err != nil {
+		return nil, err
 	}
-	if c.MaxDocLength != nil {
-		if *c.MaxDocLength < 0 {
-			return nil, fmt.Errorf("max_doc_length: must not be negative, got %d", *c.MaxDocLength)
-		}
-		s.maxDocLength = *c.MaxDocLength
+	if s.maxDocLength, err = protocol.NonNegative("max_doc_length", c.MaxDocLength, s.maxDocLength); err != nil {
+		return nil, err
 	}
 	// Unlimited text still stays within a parsed message (maxParsed).
 	if s.maxDocLength == 0 {

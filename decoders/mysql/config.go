@@ -87,17 +87,12 @@ type settings struct {
 func newSettings(common protocol.Common, c *Config) (*settings, error) {
 	s := &settings{common: common, maxRows: defaultMaxRows, maxRowLength: defaultMaxRowLength,
 		statementTimeout: defaultStatementTimeout}
-	if c.MaxRows != nil {
-		if *c.MaxRows < 0 {
-			return nil, fmt.Errorf("max_rows: must not be negative, got %d", *c.MaxRows)
-		}
-		s.maxRows = *c.MaxRows
+	var err error
+	if s.maxRows, err = protocol.NonNegative("max_rows", c.MaxRows, s.maxRows); err != nil {
+		return nil, err
 	}
-	if c.MaxRowLength != nil {
-		if *c.MaxRowLength < 0 {
-			return nil, fmt.Errorf("max_row_length: must not be negative, got %d", *c.MaxRowLength)
-		}
-		s.maxRowLength = *c.MaxRowLength
+	if s.maxRowLength, err = protocol.NonNegative("max_row_length", c.MaxRowLength, s.maxRowLength); err != nil {
+		return nil, err
 	}
 	if c.StatementTimeout != nil {
 		if *c.StatementTimeout <= 0 {

@@ -249,6 +249,19 @@ func AsInt(v any, min, max int64) (int, error) {
 	return int(n), nil
 }
 
+// NonNegative resolves an optional size or count option decoded into a
+// *int: def when it is not set, its value when that is zero or more, else
+// the error "<name>: must not be negative, got <n>".
+func NonNegative(name string, v *int, def int) (int, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < 0 {
+		return 0, fmt.Errorf("%s: must not be negative, got %d", name, *v)
+	}
+	return *v, nil
+}
+
 // AsDuration accepts Go duration strings ("10s", "1m30s") and plain numbers,
 // which count seconds as in Beats' configuration.
 func AsDuration(v any) (time.Duration, error) {

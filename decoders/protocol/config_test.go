@@ -61,3 +61,22 @@ func TestStringList(t *testing.T) {
 		t.Errorf("map: error %v", err)
 	}
 }
+
+func TestNonNegative(t *testing.T) {
+	zero, five, neg := 0, 5, -1
+	for _, tc := range []struct {
+		in   *int
+		want int
+		err  string
+	}{
+		{nil, 10, ""},
+		{&zero, 0, ""},
+		{&five, 5, ""},
+		{&neg, 0, "max_rows: must not be negative, got -1"},
+	} {
+		got, err := NonNegative("max_rows", tc.in, 10)
+		if (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) || got != tc.want {
+			t.Errorf("NonNegative(%v) = %d, %v; want %d, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
