@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
 // BenchmarkParse measures the parser alone (no allocation expected).
 func BenchmarkParse(b *testing.B) {
-	msgs := payloads(b)
+	msgs := protocoltest.UDPPayloads(b, pcapFile)
 	var m Message
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -24,7 +25,7 @@ func BenchmarkParse(b *testing.B) {
 
 // BenchmarkDatagramEncode is the hot path: parse, build the event, encode.
 func BenchmarkDatagramEncode(b *testing.B) {
-	msgs := payloads(b)
+	msgs := protocoltest.UDPPayloads(b, pcapFile)
 	var w ecsmap.Writer
 	meta := ecsmap.Meta{Dataset: "network_traffic.dhcpv4"}
 	p := New(protocol.Common{}, Config{}, protocol.PublisherFunc(func(ev ecsmap.Event) {

@@ -3,47 +3,18 @@ package dhcpv4
 import (
 	"encoding/json"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
-
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
-
-// payloads returns the UDP payloads of the capture, as fuzz seeds and
-// benchmark input.
-func payloads(tb testing.TB) [][]byte {
-	f, err := os.Open(pcapFile)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out [][]byte
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			return out
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
-			out = append(out, append([]byte(nil), u.Payload...))
-		}
-	}
-}
 
 // FuzzDatagram feeds arbitrary datagrams and encodes whatever is
 // published: no panic, valid JSON, parse failures counted.
 func FuzzDatagram(f *testing.F) {
-	for _, p := range payloads(f) {
+	for _, p := range protocoltest.UDPPayloads(f, pcapFile) {
 		f.Add(p)
 	}
 	f.Add(build(1, OptOverload, 1, 3, OptEnd))

@@ -39,3 +39,18 @@ func ReadFrames(t testing.TB, path string) ([]Frame, layers.LinkType) {
 	}
 	return frames, r.LinkType()
 }
+
+// UDPPayloads returns a copy of the payload of every UDP datagram in a
+// (classic) pcap, as fuzz seeds and benchmark input.
+func UDPPayloads(tb testing.TB, path string) [][]byte {
+	tb.Helper()
+	frames, lt := ReadFrames(tb, path)
+	var out [][]byte
+	for _, fr := range frames {
+		p := gopacket.NewPacket(fr.Data, lt, gopacket.Default)
+		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+			out = append(out, append([]byte(nil), u.Payload...))
+		}
+	}
+	return out
+}

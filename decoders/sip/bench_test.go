@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 )
 
 // BenchmarkDatagram decodes and encodes every message of the UDP capture.
 func BenchmarkDatagram(b *testing.B) {
-	msgs := payloads(b)
+	msgs := protocoltest.UDPPayloads(b, udpPcap)
 	enc := &encoder{}
 	p := New(protocol.Common{}, DefaultConfig(), enc)
 	c := &protocol.Conn{Client: netip.MustParseAddrPort("127.0.0.1:5061"), Server: netip.MustParseAddrPort("127.0.0.1:5060"), IPProtocol: 17}
@@ -43,7 +44,7 @@ func BenchmarkGarbage(b *testing.B) {
 // BenchmarkTCP parses the messages concatenated as one stream.
 func BenchmarkTCP(b *testing.B) {
 	var stream []byte
-	for _, m := range payloads(b) {
+	for _, m := range protocoltest.UDPPayloads(b, udpPcap) {
 		stream = append(stream, m...)
 	}
 	enc := &encoder{}

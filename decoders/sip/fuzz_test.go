@@ -3,42 +3,13 @@ package sip
 import (
 	"encoding/json"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
-
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
-
-// payloads returns the UDP payloads of the capture, as fuzz seeds and
-// benchmark input.
-func payloads(tb testing.TB) [][]byte {
-	f, err := os.Open(udpPcap)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out [][]byte
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			return out
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-		if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
-			out = append(out, append([]byte(nil), u.Payload...))
-		}
-	}
-}
 
 // encoder publishes by encoding at once, as the engine does.
 type encoder struct {
@@ -56,7 +27,7 @@ func (e *encoder) Publish(ev ecsmap.Event) {
 // FuzzParse feeds arbitrary bytes as a datagram and as a TCP stream in two
 // chunks: no panic, consumed within bounds, every event valid JSON.
 func FuzzParse(f *testing.F) {
-	for _, p := range payloads(f) {
+	for _, p := range protocoltest.UDPPayloads(f, udpPcap) {
 		f.Add(p, uint16(len(p)/2))
 	}
 	f.Add([]byte(crafted), uint16(10))
