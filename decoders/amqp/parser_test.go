@@ -111,7 +111,7 @@ func TestBadFrameEndAndSize(t *testing.T) {
 	h.send(protocol.FromClient, bad, queueDeclare(1, "q3", nil))
 	h.send(protocol.FromServer, declareOk(1, "q3"))
 	docs := h.docs()
-	if len(docs) != 2 || get(docs[0], "amqp.queue") != "q2" || get(docs[1], "amqp.queue") != "q3" {
+	if len(docs) != 2 || protocoltest.Get(docs[0], "amqp.queue") != "q2" || protocoltest.Get(docs[1], "amqp.queue") != "q3" {
 		t.Fatalf("events %v", docs)
 	}
 	if n := h.p.stats.ParseErrors.Load(); n != 2 {
@@ -158,7 +158,7 @@ func TestTables(t *testing.T) {
 	}
 	expect(t, docs[0], map[string]any{"amqp.arguments.a": 7, "amqp.arguments.nan": "NaN", "amqp.arguments.neg": "-0.005",
 		"amqp.arguments.f": 1.5, "amqp.arguments.s": -2})
-	if a := get(docs[0], "amqp.arguments").(map[string]any); len(a) != 6 || a["void"] != nil {
+	if a := protocoltest.Get(docs[0], "amqp.arguments").(map[string]any); len(a) != 6 || a["void"] != nil {
 		t.Errorf("arguments %v", a)
 	} else if _, ok := a["void"]; !ok {
 		t.Error("keep_null: void value missing")
@@ -241,7 +241,7 @@ func TestGaps(t *testing.T) {
 	h.c.Gap(protocol.FromClient, 10, t0)
 	h.send(protocol.FromClient, []byte("tail of a lost frame"), queueDeclare(1, "resumed", nil))
 	h.send(protocol.FromServer, declareOk(1, "resumed"))
-	if docs := h.docs(); len(docs) != 3 || get(docs[2], "amqp.queue") != "resumed" {
+	if docs := h.docs(); len(docs) != 3 || protocoltest.Get(docs[2], "amqp.queue") != "resumed" {
 		t.Fatalf("after gap: %v", docs)
 	}
 }
@@ -274,7 +274,7 @@ func TestChannels(t *testing.T) {
 	h.send(protocol.FromClient, queueDeclare(1, "one", nil), queueDeclare(2, "two", nil))
 	h.send(protocol.FromServer, declareOk(2, "two"), declareOk(1, "one"))
 	docs := h.docs()
-	if len(docs) != 2 || get(docs[0], "amqp.queue") != "two" || get(docs[1], "amqp.queue") != "one" {
+	if len(docs) != 2 || protocoltest.Get(docs[0], "amqp.queue") != "two" || protocoltest.Get(docs[1], "amqp.queue") != "one" {
 		t.Fatalf("events %v", docs)
 	}
 	// Frames on more channels than the bound are refused, not tracked.

@@ -34,20 +34,6 @@ func replay(t *testing.T, name string, opts map[string]any) []map[string]any {
 	return col.Docs
 }
 
-// get walks a dotted path through decoded JSON; amqp keys contain no dots
-// except the group itself, so "amqp.routing-key" works.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 func str(v any) string {
 	if f, ok := v.(float64); ok && f == float64(int64(f)) {
 		return strconv.FormatInt(int64(f), 10)
@@ -67,7 +53,7 @@ func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if got := str(get(doc, k)); got != str(want[k]) {
+		if got := str(protocoltest.Get(doc, k)); got != str(want[k]) {
 			t.Errorf("%v %s = %s, want %v", doc["method"], k, got, str(want[k]))
 		}
 	}
@@ -183,7 +169,7 @@ func TestSessionOptions(t *testing.T) {
 	docs := replay(t, "session.pcap", map[string]any{"parse_headers": false, "parse_arguments": false})
 	for _, d := range docs {
 		for _, k := range []string{"amqp.arguments", "amqp.headers", "amqp.content-type", "request", "response"} {
-			if v := get(d, k); v != nil {
+			if v := protocoltest.Get(d, k); v != nil {
 				t.Errorf("%v: %s = %v with parse_headers/parse_arguments off", d["method"], k, v)
 			}
 		}
@@ -346,34 +332,34 @@ func TestTsharkAgrees(t *testing.T) {
 				}
 				for tk, ok := range fields {
 					if v, has := p[tk]; has {
-						if got := str(get(d, "amqp."+ok)); got != v {
+						if got := str(protocoltest.Get(d, "amqp."+ok)); got != v {
 							t.Errorf("event %d %s: amqp.%s = %s, tshark %s", i, p["name"], ok, got, v)
 						}
 					}
 				}
 				if ex, has := p["exchange"]; has && ex != "" {
-					if got := str(get(d, "amqp.exchange")); got != ex {
+					if got := str(protocoltest.Get(d, "amqp.exchange")); got != ex {
 						t.Errorf("event %d %s: exchange %s, tshark %s", i, p["name"], got, ex)
 					}
 				}
 				if dm, has := p["delivery_mode"]; has {
 					want := map[string]string{"1": "non-persistent", "2": "persistent"}[dm]
-					if got := str(get(d, "amqp.delivery-mode")); got != want {
+					if got := str(protocoltest.Get(d, "amqp.delivery-mode")); got != want {
 						t.Errorf("event %d: delivery-mode %s, tshark %s", i, got, dm)
 					}
 				}
 				l, _ := strconv.Atoi(p["length"])
 				switch {
 				case p["name"] == "basic.publish":
-					if got := str(get(d, "source.bytes")); got != p["body-size"] {
+					if got := str(protocoltest.Get(d, "source.bytes")); got != p["body-size"] {
 						t.Errorf("event %d publish: source.bytes %s, tshark body size %s", i, got, p["body-size"])
 					}
 				case p["name"] == "basic.deliver" || p["name"] == "basic.return":
-					if got := str(get(d, "destination.bytes")); got != p["body-size"] {
+					if got := str(protocoltest.Get(d, "destination.bytes")); got != p["body-size"] {
 						t.Errorf("event %d deliver: destination.bytes %s, tshark body size %s", i, got, p["body-size"])
 					}
 				default:
-					if got := str(get(d, "source.bytes")); got != strconv.Itoa(l+8) {
+					if got := str(protocoltest.Get(d, "source.bytes")); got != strconv.Itoa(l+8) {
 						t.Errorf("event %d %s: source.bytes %s, tshark length %d + 8", i, p["name"], got, l)
 					}
 				}
@@ -396,7 +382,7 @@ func TestTsharkHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs := replay(t, "session.pcap", nil)
-	h := get(docs[3], "amqp.headers").(map[string]any)
+	h := protocoltest.Get(docs[3], "amqp.headers").(map[string]any)
 	seen := 0
 	for _, line := range strings.Split(string(out), "\n") {
 		m := headerLine.FindStringSubmatch(line)

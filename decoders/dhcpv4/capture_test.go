@@ -14,18 +14,6 @@ import (
 // dhclient (NAK, full exchange, release) and a DHCPINFORM across a veth pair.
 const pcapFile = "../../_dev/pcaps/dhcpv4/dnsmasq.pcap"
 
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 func str(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -83,21 +71,21 @@ func TestCapture(t *testing.T) {
 	for i, w := range wants {
 		d := docs[i]
 		got := want{
-			str(get(d, "dhcpv4.option.message_type")), str(get(d, "dhcpv4.transaction_id")),
-			str(get(d, "source.ip")) + ":" + str(get(d, "source.port")),
-			str(get(d, "destination.ip")) + ":" + str(get(d, "destination.port")),
-			str(get(d, "client.ip")), str(get(d, "server.ip")),
-			str(get(d, "dhcpv4.assigned_ip")), str(get(d, "dhcpv4.flags")),
+			str(protocoltest.Get(d, "dhcpv4.option.message_type")), str(protocoltest.Get(d, "dhcpv4.transaction_id")),
+			str(protocoltest.Get(d, "source.ip")) + ":" + str(protocoltest.Get(d, "source.port")),
+			str(protocoltest.Get(d, "destination.ip")) + ":" + str(protocoltest.Get(d, "destination.port")),
+			str(protocoltest.Get(d, "client.ip")), str(protocoltest.Get(d, "server.ip")),
+			str(protocoltest.Get(d, "dhcpv4.assigned_ip")), str(protocoltest.Get(d, "dhcpv4.flags")),
 		}
 		if got != w {
 			t.Errorf("event %d: got %+v\nwant %+v", i+1, got, w)
 		}
-		if get(d, "type") != "dhcpv4" || get(d, "status") != "OK" || get(d, "network.transport") != "udp" ||
-			get(d, "dhcpv4.client_mac") != "02-00-00-00-99-02" || get(d, "dhcpv4.hardware_type") != "Ethernet" {
+		if protocoltest.Get(d, "type") != "dhcpv4" || protocoltest.Get(d, "status") != "OK" || protocoltest.Get(d, "network.transport") != "udp" ||
+			protocoltest.Get(d, "dhcpv4.client_mac") != "02-00-00-00-99-02" || protocoltest.Get(d, "dhcpv4.hardware_type") != "Ethernet" {
 			t.Errorf("event %d: common fields wrong: %v", i+1, d)
 		}
 		// The payload bytes count on the sender's side only.
-		if get(d, "source.bytes") == nil || get(d, "destination.bytes") != nil {
+		if protocoltest.Get(d, "source.bytes") == nil || protocoltest.Get(d, "destination.bytes") != nil {
 			t.Errorf("event %d: bytes on the wrong side", i+1)
 		}
 	}
@@ -117,7 +105,7 @@ func TestCapture(t *testing.T) {
 		"related.ip":                           "0.0.0.0,255.255.255.255",
 		"client.bytes":                         "300",
 	} {
-		if got := str(get(d, k)); got != v {
+		if got := str(protocoltest.Get(d, k)); got != v {
 			t.Errorf("discover %s = %q, want %q", k, got, v)
 		}
 	}
@@ -141,27 +129,27 @@ func TestCapture(t *testing.T) {
 		"server.bytes":                            "326",
 		"related.ip":                              "10.99.0.1,255.255.255.255,10.99.0.55",
 	} {
-		if got := str(get(d, k)); got != v {
+		if got := str(protocoltest.Get(d, k)); got != v {
 			t.Errorf("ack %s = %q, want %q", k, got, v)
 		}
 	}
-	if get(d, "client.bytes") != nil {
+	if protocoltest.Get(d, "client.bytes") != nil {
 		t.Error("reply: client.bytes set")
 	}
 	// dhclient's INIT-REBOOT for its stale lease, and dnsmasq's NAK.
-	if got := str(get(docs[8], "dhcpv4.option.requested_ip_address")); got != "10.88.0.5" {
+	if got := str(protocoltest.Get(docs[8], "dhcpv4.option.requested_ip_address")); got != "10.88.0.5" {
 		t.Errorf("init-reboot requested %q", got)
 	}
-	if got := str(get(docs[9], "dhcpv4.option.message")); got != "wrong address" {
+	if got := str(protocoltest.Get(docs[9], "dhcpv4.option.message")); got != "wrong address" {
 		t.Errorf("nak message %q", got)
 	}
 	// RELEASE and INFORM carry the client's address in ciaddr.
 	for _, i := range []int{14, 15, 16} {
-		if got := str(get(docs[i], "dhcpv4.client_ip")); got != "10.99.0.55" {
+		if got := str(protocoltest.Get(docs[i], "dhcpv4.client_ip")); got != "10.99.0.55" {
 			t.Errorf("event %d client_ip %q", i+1, got)
 		}
 	}
-	if got := str(get(docs[15], "dhcpv4.option.max_dhcp_message_size")); got != "1500" {
+	if got := str(protocoltest.Get(docs[15], "dhcpv4.option.max_dhcp_message_size")); got != "1500" {
 		t.Errorf("inform max size %q", got)
 	}
 }
@@ -218,7 +206,7 @@ func TestTshark(t *testing.T) {
 			"option.requested_ip_address", "option.server_identifier", "option.ip_address_lease_time_sec",
 			"option.dns_servers", "option.router", "option.subnet_mask", "option.domain_name",
 			"option.ntp_servers", "option.parameter_request_list"} {
-			ours = append(ours, str(get(d, "dhcpv4."+k)))
+			ours = append(ours, str(protocoltest.Get(d, "dhcpv4."+k)))
 		}
 		if !reflect.DeepEqual(ts, ours) {
 			t.Errorf("message %d:\ntshark %q\nours   %q", i+1, ts, ours)

@@ -89,11 +89,11 @@ func TestParseOptions(t *testing.T) {
 		"client.ip":                         "10.0.0.9",
 		"server.ip":                         "10.0.0.1",
 	} {
-		if got := str(get(d, k)); got != v {
+		if got := str(protocoltest.Get(d, k)); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
-	vio, _ := get(d, "dhcpv4.option.vendor_identifying_options").([]any)
+	vio, _ := protocoltest.Get(d, "dhcpv4.option.vendor_identifying_options").([]any)
 	if len(vio) != 2 || str(vio[0].(map[string]any)["id"]) != "3561" || vio[0].(map[string]any)["data"] != "010203" ||
 		vio[1].(map[string]any)["data"] != "" {
 		t.Errorf("vendor_identifying_options %v", vio)

@@ -13,19 +13,6 @@ import (
 // The pcaps come from _dev/capture/dns.sh (dig against dnsmasq and unbound).
 const pcapDir = "../../_dev/pcaps/dns/"
 
-// get walks a decoded JSON document by dotted path.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 func num(v any) int64 {
 	f, _ := v.(float64)
 	return int64(f)
@@ -66,30 +53,30 @@ func checkDocs(t *testing.T, docs []map[string]any, wants []want) {
 	for i, w := range wants {
 		d := docs[i]
 		name := fmt.Sprintf("event %d (%s)", i, w.query)
-		if got := num(get(d, "dns.id")); got != w.id {
+		if got := num(protocoltest.Get(d, "dns.id")); got != w.id {
 			t.Errorf("%s: dns.id %d, want %d", name, got, w.id)
 		}
 		for path, exp := range map[string]string{
 			"query": w.query, "status": w.status, "dns.response_code": w.rcode, "dns.type": w.typ,
 			"method": "QUERY", "type": "dns", "network.protocol": "dns",
 		} {
-			if got, _ := get(d, path).(string); got != exp {
+			if got, _ := protocoltest.Get(d, path).(string); got != exp {
 				t.Errorf("%s: %s = %q, want %q", name, path, got, exp)
 			}
 		}
-		if got := num(get(d, "source.bytes")); got != w.srcBytes {
+		if got := num(protocoltest.Get(d, "source.bytes")); got != w.srcBytes {
 			t.Errorf("%s: source.bytes %d, want %d", name, got, w.srcBytes)
 		}
-		if got := num(get(d, "destination.bytes")); got != w.dstBytes {
+		if got := num(protocoltest.Get(d, "destination.bytes")); got != w.dstBytes {
 			t.Errorf("%s: destination.bytes %d, want %d", name, got, w.dstBytes)
 		}
-		if got := rrSummary(get(d, "dns.answers")); strings.Join(got, "|") != strings.Join(w.answers, "|") {
+		if got := rrSummary(protocoltest.Get(d, "dns.answers")); strings.Join(got, "|") != strings.Join(w.answers, "|") {
 			t.Errorf("%s: answers %q, want %q", name, got, w.answers)
 		}
-		if got := num(get(d, "dns.answers_count")); got != int64(len(w.answers)) {
+		if got := num(protocoltest.Get(d, "dns.answers_count")); got != int64(len(w.answers)) {
 			t.Errorf("%s: answers_count %d, want %d", name, got, len(w.answers))
 		}
-		if got, _ := get(d, "error.message").(string); got != w.note {
+		if got, _ := protocoltest.Get(d, "error.message").(string); got != w.note {
 			t.Errorf("%s: error.message %q, want %q", name, got, w.note)
 		}
 	}
@@ -135,31 +122,31 @@ func TestUDPCapture(t *testing.T) {
 		"server.port":              53.0,
 		"event.duration":           64000.0,
 	} {
-		if got := get(mx, path); fmt.Sprint(got) != fmt.Sprint(exp) {
+		if got := protocoltest.Get(mx, path); fmt.Sprint(got) != fmt.Sprint(exp) {
 			t.Errorf("MX event: %s = %v, want %v", path, got, exp)
 		}
 	}
 	a := docs[0]
-	if got := fmt.Sprint(get(a, "dns.resolved_ip")); got != "[192.0.2.1]" {
+	if got := fmt.Sprint(protocoltest.Get(a, "dns.resolved_ip")); got != "[192.0.2.1]" {
 		t.Errorf("resolved_ip %s", got)
 	}
-	if got := fmt.Sprint(get(a, "dns.question.subdomain")); got != "www" {
+	if got := fmt.Sprint(protocoltest.Get(a, "dns.question.subdomain")); got != "www" {
 		t.Errorf("subdomain %s", got)
 	}
 	// +dnssec sets DO, reported in opt and header_flags.
-	if got := fmt.Sprint(get(docs[9], "dns.header_flags"), get(docs[9], "dns.opt.do")); got != "[AA RD RA DO] true" {
+	if got := fmt.Sprint(protocoltest.Get(docs[9], "dns.header_flags"), protocoltest.Get(docs[9], "dns.opt.do")); got != "[AA RD RA DO] true" {
 		t.Errorf("DO query: %s", got)
 	}
 	// +noedns: no opt group at all.
-	if get(docs[10], "dns.opt") != nil {
+	if protocoltest.Get(docs[10], "dns.opt") != nil {
 		t.Errorf("non-EDNS response has dns.opt")
 	}
 	// The unanswered query describes the query itself, with dig's cookie.
 	lost := docs[11]
-	if c, _ := get(lost, "dns.opt.cookie").(string); len(c) != 16 {
+	if c, _ := protocoltest.Get(lost, "dns.opt.cookie").(string); len(c) != 16 {
 		t.Errorf("query cookie %q", c)
 	}
-	if get(lost, "event.end") != nil || get(lost, "destination.bytes") != nil {
+	if protocoltest.Get(lost, "event.end") != nil || protocoltest.Get(lost, "destination.bytes") != nil {
 		t.Errorf("unanswered query has an end or response bytes")
 	}
 	// The two garbage datagrams are counted, not published.
@@ -181,18 +168,18 @@ func TestTCPCapture(t *testing.T) {
 		{0x8799, "class IN, type AAAA, www.example.test", "OK", "NOERROR", "answer", 59, 75, []string{"AAAA 2001:db8::1"}, ""},
 		{0x2900, "class IN, type A, nx.example.test", "Error", "NXDOMAIN", "answer", 58, 46, nil, ""},
 	})
-	if got := get(docs[1], "response"); got != "ID 36459; QR response; OPCODE QUERY; FLAGS aa rd ra; RCODE NOERROR; QUESTION class IN, type MX, example.test; ANSWER mail.example.test; ADDITIONAL 192.0.2.25" {
+	if got := protocoltest.Get(docs[1], "response"); got != "ID 36459; QR response; OPCODE QUERY; FLAGS aa rd ra; RCODE NOERROR; QUESTION class IN, type MX, example.test; ANSWER mail.example.test; ADDITIONAL 192.0.2.25" {
 		t.Errorf("response text %q", got)
 	}
-	if got, _ := get(docs[1], "request").(string); !strings.HasPrefix(got, "ID 36459; QR query; OPCODE QUERY; FLAGS rd ad; RCODE NOERROR; QUESTION class IN, type MX, example.test") {
+	if got, _ := protocoltest.Get(docs[1], "request").(string); !strings.HasPrefix(got, "ID 36459; QR query; OPCODE QUERY; FLAGS rd ad; RCODE NOERROR; QUESTION class IN, type MX, example.test") {
 		t.Errorf("request text %q", got)
 	}
 	// Three queries shared one connection.
 	if docs[1]["source"].(map[string]any)["port"] != docs[3]["source"].(map[string]any)["port"] {
 		t.Errorf("keepopen queries on different connections")
 	}
-	if get(docs[0], "network.transport") != "tcp" {
-		t.Errorf("transport %v", get(docs[0], "network.transport"))
+	if protocoltest.Get(docs[0], "network.transport") != "tcp" {
+		t.Errorf("transport %v", protocoltest.Get(docs[0], "network.transport"))
 	}
 	if p.Stats().ParseErrors.Load() != 0 {
 		t.Errorf("parse errors on clean TCP")
@@ -226,18 +213,18 @@ func TestDNSSECCapture(t *testing.T) {
 		if d["query"] != w.query || d["status"] != "OK" {
 			t.Errorf("event %d: query %v status %v, want %q OK", i, d["query"], d["status"], w.query)
 		}
-		if got := fmt.Sprint(get(d, "dns.answers")); got != fmt.Sprint([]any{w.answer}) {
+		if got := fmt.Sprint(protocoltest.Get(d, "dns.answers")); got != fmt.Sprint([]any{w.answer}) {
 			t.Errorf("%s:\n got  %s\n want %s", w.query, got, fmt.Sprint([]any{w.answer}))
 		}
-		if get(d, "dns.opt.do") != true {
+		if protocoltest.Get(d, "dns.opt.do") != true {
 			t.Errorf("%s: DO not set", w.query)
 		}
 	}
 	nx := docs[len(wants)]
-	if nx["status"] != "Error" || get(nx, "dns.response_code") != "NXDOMAIN" || num(get(nx, "dns.authorities_count")) != 1 {
-		t.Errorf("NXDOMAIN event: %v %v %v", nx["status"], get(nx, "dns.response_code"), get(nx, "dns.authorities_count"))
+	if nx["status"] != "Error" || protocoltest.Get(nx, "dns.response_code") != "NXDOMAIN" || num(protocoltest.Get(nx, "dns.authorities_count")) != 1 {
+		t.Errorf("NXDOMAIN event: %v %v %v", nx["status"], protocoltest.Get(nx, "dns.response_code"), protocoltest.Get(nx, "dns.authorities_count"))
 	}
-	if got := rrSummary(get(nx, "dns.authorities")); fmt.Sprint(got) != "[SOA ns1.sec.test]" {
+	if got := rrSummary(protocoltest.Get(nx, "dns.authorities")); fmt.Sprint(got) != "[SOA ns1.sec.test]" {
 		t.Errorf("authorities %v", got)
 	}
 	crossCheckTshark(t, "dnssec.pcap", docs)
@@ -247,14 +234,14 @@ func TestDNSSECCapture(t *testing.T) {
 func TestAuthoritiesOption(t *testing.T) {
 	docs, _ := replay(t, "dnssec.pcap", nil)
 	nx := docs[len(docs)-1]
-	if get(nx, "dns.authorities") != nil || num(get(nx, "dns.authorities_count")) != 1 {
+	if protocoltest.Get(nx, "dns.authorities") != nil || num(protocoltest.Get(nx, "dns.authorities_count")) != 1 {
 		t.Errorf("authorities written without include_authorities")
 	}
 	docs, _ = replay(t, "udp.pcap", nil)
-	if get(docs[2], "dns.additionals") != nil || num(get(docs[2], "dns.additionals_count")) != 1 {
+	if protocoltest.Get(docs[2], "dns.additionals") != nil || num(protocoltest.Get(docs[2], "dns.additionals_count")) != 1 {
 		t.Errorf("additionals written without include_additionals")
 	}
-	if get(docs[2], "request") != nil || get(docs[2], "response") != nil {
+	if protocoltest.Get(docs[2], "request") != nil || protocoltest.Get(docs[2], "response") != nil {
 		t.Errorf("request/response written without send_request/send_response")
 	}
 }
@@ -277,8 +264,8 @@ func crossCheckTshark(t *testing.T, file string, docs []map[string]any) {
 	}
 	byID := map[int64]map[string]any{}
 	for _, d := range docs {
-		if get(d, "dns.type") == "answer" {
-			byID[num(get(d, "dns.id"))] = d
+		if protocoltest.Get(d, "dns.type") == "answer" {
+			byID[num(protocoltest.Get(d, "dns.id"))] = d
 		}
 	}
 	rows := strings.Split(strings.TrimSpace(string(out)), "\n")
@@ -298,7 +285,7 @@ func crossCheckTshark(t *testing.T, file string, docs []map[string]any) {
 		var ttls, addrs []string
 		types := []string{}
 		for _, sec := range []string{"answers", "authorities", "additionals"} {
-			list, _ := get(d, "dns."+sec).([]any)
+			list, _ := protocoltest.Get(d, "dns."+sec).([]any)
 			for _, it := range list {
 				m := it.(map[string]any)
 				ttls = append(ttls, m["ttl"].(string))
@@ -312,7 +299,7 @@ func crossCheckTshark(t *testing.T, file string, docs []map[string]any) {
 				}
 			}
 		}
-		hasOPT := get(d, "dns.opt") != nil
+		hasOPT := protocoltest.Get(d, "dns.opt") != nil
 		// tshark lists the OPT record's type but gives it no TTL.
 		var tsTypes []string
 		for _, s := range splitList(f[10]) {
@@ -329,17 +316,17 @@ func crossCheckTshark(t *testing.T, file string, docs []map[string]any) {
 			what      string
 			got, want any
 		}{
-			{"question.name", get(d, "dns.question.name"), f[1]},
-			{"question.type", get(d, "dns.question.type"), TypeString(uint16(qtype))},
-			{"response_code", get(d, "dns.response_code"), RcodeString(rcode)},
-			{"answers_count", f[4], fmt.Sprint(num(get(d, "dns.answers_count")))},
-			{"authorities_count", f[5], fmt.Sprint(num(get(d, "dns.authorities_count")))},
-			{"additionals_count+opt", f[6], fmt.Sprint(num(get(d, "dns.additionals_count")) + int64(opt))},
+			{"question.name", protocoltest.Get(d, "dns.question.name"), f[1]},
+			{"question.type", protocoltest.Get(d, "dns.question.type"), TypeString(uint16(qtype))},
+			{"response_code", protocoltest.Get(d, "dns.response_code"), RcodeString(rcode)},
+			{"answers_count", f[4], fmt.Sprint(num(protocoltest.Get(d, "dns.answers_count")))},
+			{"authorities_count", f[5], fmt.Sprint(num(protocoltest.Get(d, "dns.authorities_count")))},
+			{"additionals_count+opt", f[6], fmt.Sprint(num(protocoltest.Get(d, "dns.additionals_count")) + int64(opt))},
 		}
 		// The record lists are only complete when both options are on.
-		_, auth := get(d, "dns.authorities").([]any)
-		_, add := get(d, "dns.additionals").([]any)
-		complete := (f[5] == "0" || auth) && (num(get(d, "dns.additionals_count")) == 0 || add)
+		_, auth := protocoltest.Get(d, "dns.authorities").([]any)
+		_, add := protocoltest.Get(d, "dns.additionals").([]any)
+		complete := (f[5] == "0" || auth) && (num(protocoltest.Get(d, "dns.additionals_count")) == 0 || add)
 		if complete {
 			checks = append(checks,
 				struct {
@@ -378,9 +365,9 @@ func TestIPv6Capture(t *testing.T) {
 	})
 	for i, transport := range []string{"udp", "tcp"} {
 		d := docs[i]
-		if get(d, "network.type") != "ipv6" || get(d, "network.transport") != transport ||
-			get(d, "source.ip") != "::1" || get(d, "server.ip") != "::1" || get(d, "server.port") != 53.0 {
-			t.Errorf("event %d: %v %v %v %v", i, get(d, "network.type"), get(d, "network.transport"), get(d, "source.ip"), get(d, "server.port"))
+		if protocoltest.Get(d, "network.type") != "ipv6" || protocoltest.Get(d, "network.transport") != transport ||
+			protocoltest.Get(d, "source.ip") != "::1" || protocoltest.Get(d, "server.ip") != "::1" || protocoltest.Get(d, "server.port") != 53.0 {
+			t.Errorf("event %d: %v %v %v %v", i, protocoltest.Get(d, "network.type"), protocoltest.Get(d, "network.transport"), protocoltest.Get(d, "source.ip"), protocoltest.Get(d, "server.port"))
 		}
 	}
 	crossCheckTshark(t, "ipv6.pcap", docs)

@@ -71,11 +71,11 @@ func TestUnansweredQueryExpires(t *testing.T) {
 		"dns.question.subdomain": "a", "dns.question.top_level_domain": "com", "source.bytes": 31.0,
 		"source.ip": "192.0.2.10", "destination.port": 53.0, "@timestamp": "2026-01-02T03:04:05Z",
 	} {
-		if got := get(d, path); got != want {
+		if got := protocoltest.Get(d, path); got != want {
 			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
-	if get(d, "event.end") != nil {
+	if protocoltest.Get(d, "event.end") != nil {
 		t.Errorf("one-sided query has event.end")
 	}
 	if p.Stats().UnmatchedQueries.Load() != 1 {
@@ -91,7 +91,7 @@ func TestOrphanResponse(t *testing.T) {
 		"status": "Error", "dns.type": "answer", "error.message": noteOrphanResponse,
 		"destination.bytes": 47.0, "source.ip": "192.0.2.10", "dns.answers_count": 1.0,
 	} {
-		if got := get(d, path); got != want {
+		if got := protocoltest.Get(d, path); got != want {
 			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
@@ -112,15 +112,15 @@ func TestPairingAndDuplicateQuery(t *testing.T) {
 	if len(col.Docs) != 2 {
 		t.Fatalf("%d events", len(col.Docs))
 	}
-	if got := get(col.Docs[0], "error.message"); got != noteDuplicateQuery {
+	if got := protocoltest.Get(col.Docs[0], "error.message"); got != noteDuplicateQuery {
 		t.Errorf("first query note %v", got)
 	}
 	d := col.Docs[1]
-	if get(d, "status") != "OK" || get(d, "event.duration") != 5e8 || get(d, "dns.resolved_ip").([]any)[0] != "192.0.2.5" {
-		t.Errorf("paired event: %v %v %v", get(d, "status"), get(d, "event.duration"), get(d, "dns.resolved_ip"))
+	if protocoltest.Get(d, "status") != "OK" || protocoltest.Get(d, "event.duration") != 5e8 || protocoltest.Get(d, "dns.resolved_ip").([]any)[0] != "192.0.2.5" {
+		t.Errorf("paired event: %v %v %v", protocoltest.Get(d, "status"), protocoltest.Get(d, "event.duration"), protocoltest.Get(d, "dns.resolved_ip"))
 	}
 	p.Flush()
-	if len(col.Docs) != 3 || get(col.Docs[2], "query") != "class IN, type A, d.example.net" {
+	if len(col.Docs) != 3 || protocoltest.Get(col.Docs[2], "query") != "class IN, type A, d.example.net" {
 		t.Errorf("flush did not publish the other client's query")
 	}
 }
@@ -135,7 +135,7 @@ func TestEDNSEvent(t *testing.T) {
 		"dns.opt.cookie": "0102030405060708", "dns.opt.subnet": "192.0.2.0/24/0", "dns.response_code": "BADSIG",
 		"status": "Error", "error.message": noteEDNSUnexpected, "dns.additionals_count": 0.0,
 	} {
-		if got := get(d, path); got != want {
+		if got := protocoltest.Get(d, path); got != want {
 			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
@@ -298,7 +298,7 @@ func TestTCPZeroLengthAndGarbage(t *testing.T) {
 	c.Parse(protocol.FromClient, frame(query(1, "f.example.com"), query(2, "g.example.com")), t0)
 	// A framed message that is not DNS: the oldest query closes with a note.
 	c.Parse(protocol.FromServer, frame([]byte("not dns at all")), t0)
-	if len(col.Docs) != 1 || get(col.Docs[0], "error.message") != responsePrefix+noteNotDNS {
+	if len(col.Docs) != 1 || protocoltest.Get(col.Docs[0], "error.message") != responsePrefix+noteNotDNS {
 		t.Fatalf("non-DNS response: %v", col.Docs)
 	}
 	// A zero length kills the direction; everything after is ignored.
@@ -306,7 +306,7 @@ func TestTCPZeroLengthAndGarbage(t *testing.T) {
 	if n := c.Parse(protocol.FromServer, data, t0); n != len(data) {
 		t.Errorf("dead direction consumed %d of %d", n, len(data))
 	}
-	if len(col.Docs) != 2 || get(col.Docs[1], "error.message") != responsePrefix+noteZeroLength {
+	if len(col.Docs) != 2 || protocoltest.Get(col.Docs[1], "error.message") != responsePrefix+noteZeroLength {
 		t.Fatalf("zero length: %v", col.Docs)
 	}
 	st := p.Stats()
@@ -329,7 +329,7 @@ func TestTCPGapAndClose(t *testing.T) {
 		t.Fatalf("expired early")
 	}
 	c.Close(t0.Add(2 * time.Second))
-	if len(col.Docs) != 1 || get(col.Docs[0], "error.message") != noteNoResponse || get(col.Docs[0], "network.transport") != "tcp" {
+	if len(col.Docs) != 1 || protocoltest.Get(col.Docs[0], "error.message") != noteNoResponse || protocoltest.Get(col.Docs[0], "network.transport") != "tcp" {
 		t.Fatalf("close: %v", col.Docs)
 	}
 }
@@ -343,12 +343,12 @@ func TestTCPIncompleteResponseAtFin(t *testing.T) {
 		t.Fatalf("consumed %d bytes of a partial message", n)
 	}
 	c.Fin(protocol.FromServer, t0)
-	if len(col.Docs) != 1 || get(col.Docs[0], "error.message") != responsePrefix+noteIncomplete ||
-		get(col.Docs[0], "query") != "class IN, type A, i.example.com" {
+	if len(col.Docs) != 1 || protocoltest.Get(col.Docs[0], "error.message") != responsePrefix+noteIncomplete ||
+		protocoltest.Get(col.Docs[0], "query") != "class IN, type A, i.example.com" {
 		t.Fatalf("fin: %v", col.Docs)
 	}
 	c.Close(t0)
-	if len(col.Docs) != 2 || get(col.Docs[1], "error.message") != noteNoResponse {
+	if len(col.Docs) != 2 || protocoltest.Get(col.Docs[1], "error.message") != noteNoResponse {
 		t.Fatalf("close: %v", col.Docs)
 	}
 }

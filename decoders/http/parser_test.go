@@ -143,7 +143,7 @@ func TestContinue(t *testing.T) {
 	h.send(protocol.FromServer, "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n")
 	h.send(protocol.FromClient, "data")
 	h.c.Close(h.ts)
-	if d := h.docs(); len(d) != 1 || get(d[0], "http.response.status_code") != 417.0 {
+	if d := h.docs(); len(d) != 1 || protocoltest.Get(d[0], "http.response.status_code") != 417.0 {
 		t.Fatalf("early answer: %v", d)
 	}
 }
@@ -232,7 +232,7 @@ func TestHugeHeadersBounded(t *testing.T) {
 	}
 	h.send(protocol.FromClient, "\r\n"+getReq)
 	h.send(protocol.FromServer, okResp)
-	if d := h.docs(); len(d) != 1 || get(d[0], "query") != "GET /a.html" {
+	if d := h.docs(); len(d) != 1 || protocoltest.Get(d[0], "query") != "GET /a.html" {
 		t.Fatalf("after overflow: %v", d)
 	}
 }

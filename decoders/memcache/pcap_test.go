@@ -21,23 +21,6 @@ func replay(t *testing.T, name string, opts map[string]any) ([]map[string]any, *
 	return col.Docs, inst.TCP.(*Protocol)
 }
 
-// get walks a dotted path through decoded JSON; a key holding a dot (Packetbeat's
-// "event.action") is tried whole first.
-func get(doc map[string]any, path string) any {
-	if v, ok := doc[path]; ok {
-		return v
-	}
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 func str(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -65,9 +48,9 @@ func expect(t *testing.T, doc map[string]any, want map[string]string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if got := str(get(doc, k)); got != want[k] {
-			t.Errorf("%s/%s: %s = %s, want %s", str(get(doc, "memcache.request.command")),
-				str(get(doc, "memcache.response.command")), k, got, want[k])
+		if got := str(protocoltest.GetKeyOrPath(doc, k)); got != want[k] {
+			t.Errorf("%s/%s: %s = %s, want %s", str(protocoltest.GetKeyOrPath(doc, "memcache.request.command")),
+				str(protocoltest.GetKeyOrPath(doc, "memcache.response.command")), k, got, want[k])
 		}
 	}
 }
@@ -76,8 +59,8 @@ func expect(t *testing.T, doc map[string]any, want map[string]string) {
 func summary(docs []map[string]any) []string {
 	var out []string
 	for _, d := range docs {
-		out = append(out, fmt.Sprintf("%s %s -> %s %s", str(get(d, "memcache.request.command")),
-			str(get(d, "memcache.request.keys")), str(get(d, "memcache.response.command")), str(d["status"])))
+		out = append(out, fmt.Sprintf("%s %s -> %s %s", str(protocoltest.GetKeyOrPath(d, "memcache.request.command")),
+			str(protocoltest.GetKeyOrPath(d, "memcache.request.keys")), str(protocoltest.GetKeyOrPath(d, "memcache.response.command")), str(d["status"])))
 	}
 	return out
 }
@@ -157,7 +140,7 @@ func TestTextCapture(t *testing.T) {
 	expect(t, docs[27], map[string]string{"error.message": "memcache: response without a request", "event.action": "<nil>"})
 	expect(t, docs[29], map[string]string{"memcache.request.raw_args": "slabs", "event.action": "memcache.stats"})
 	expect(t, docs[30], map[string]string{"memcache.request.type": "Delete", "memcache.request.exptime": "0"})
-	stats := get(docs[28], "memcache.response.stats").([]any)
+	stats := protocoltest.GetKeyOrPath(docs[28], "memcache.response.stats").([]any)
 	first := stats[0].(map[string]any)
 	if len(stats) < 50 || first["name"] != "pid" {
 		t.Errorf("stats: %d entries, first %v", len(stats), first)
@@ -240,7 +223,7 @@ func TestBinaryCapture(t *testing.T) {
 	expect(t, docs[13], map[string]string{"memcache.request.opcode": "GetQ", "memcache.request.quiet": "true", "memcache.response.values": "cHJlK2JpbmFyeS12YWx1ZSthcHA="})
 	expect(t, docs[14], map[string]string{"memcache.request.opcode": "GetKQ", "error.message": "<nil>"})
 	expect(t, docs[19], map[string]string{"memcache.response.version": "1.6.18"})
-	stats := get(docs[20], "memcache.response.stats").([]any)
+	stats := protocoltest.GetKeyOrPath(docs[20], "memcache.response.stats").([]any)
 	if len(stats) != 76 || stats[0].(map[string]any)["name"] != "maxbytes" || stats[0].(map[string]any)["value"] != "67108864" {
 		t.Errorf("stats: %d, first %v", len(stats), stats[0])
 	}
@@ -288,7 +271,7 @@ func TestMemcslapCapture(t *testing.T) {
 	}
 	counts := map[string]int{}
 	for _, d := range docs {
-		counts[str(get(d, "memcache.protocol_type"))+" "+str(get(d, "memcache.request.command"))+" "+str(d["status"])]++
+		counts[str(protocoltest.GetKeyOrPath(d, "memcache.protocol_type"))+" "+str(protocoltest.GetKeyOrPath(d, "memcache.request.command"))+" "+str(d["status"])]++
 	}
 	// memcslap --execute-number=20 with 2 clients: 40 sets per run, then quit.
 	want := map[string]int{"text set OK": 40, "text quit OK": 2, "binary set OK": 40, "binary quit OK": 2}
@@ -329,21 +312,21 @@ func crossCheckText(t *testing.T, name string, docs []map[string]any, unordered 
 		theirs = append(theirs, f[0]+" "+key+" "+f[2]+" "+f[3])
 	}
 	for _, d := range docs {
-		if get(d, "memcache.protocol_type") != "text" || get(d, "memcache.request") == nil {
+		if protocoltest.GetKeyOrPath(d, "memcache.protocol_type") != "text" || protocoltest.GetKeyOrPath(d, "memcache.request") == nil {
 			continue
 		}
-		cmd := str(get(d, "memcache.request.command"))
+		cmd := str(protocoltest.GetKeyOrPath(d, "memcache.request.command"))
 		if cmd == "UNKNOWN" || cmd == "touch" || cmd == "verbosity" {
 			continue // tshark does not label these
 		}
-		keys, _ := get(d, "memcache.request.keys").([]any)
+		keys, _ := protocoltest.GetKeyOrPath(d, "memcache.request.keys").([]any)
 		key := ""
 		if len(keys) > 0 {
 			key = keys[0].(string)
 		}
 		flags, exp := "", ""
-		if get(d, "memcache.request.type") == "Store" {
-			flags, exp = str(get(d, "memcache.request.flags")), str(get(d, "memcache.request.exptime"))
+		if protocoltest.GetKeyOrPath(d, "memcache.request.type") == "Store" {
+			flags, exp = str(protocoltest.GetKeyOrPath(d, "memcache.request.flags")), str(protocoltest.GetKeyOrPath(d, "memcache.request.exptime"))
 		}
 		ours = append(ours, cmd+" "+key+" "+flags+" "+exp)
 	}
@@ -414,11 +397,11 @@ func crossCheckBinary(t *testing.T, name string, docs []map[string]any) {
 	}
 	oursStats := 0
 	for _, d := range docs {
-		if get(d, "memcache.protocol_type") != "binary" {
+		if protocoltest.GetKeyOrPath(d, "memcache.protocol_type") != "binary" {
 			continue
 		}
 		for _, side := range []string{"request", "response"} {
-			m, ok := get(d, "memcache."+side).(map[string]any)
+			m, ok := protocoltest.GetKeyOrPath(d, "memcache."+side).(map[string]any)
 			if !ok {
 				continue
 			}

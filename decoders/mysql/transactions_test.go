@@ -144,7 +144,7 @@ func summary(docs []map[string]any) string {
 	var lines []string
 	for _, d := range docs {
 		lines = append(lines, fmt.Sprintf("%v|%v|%v|%v|%v|%v|%v|%v", d["method"], d["status"], d["query"], d["path"],
-			get(d, "mysql"), get(d, "source.bytes"), get(d, "destination.bytes"), get(d, "error.message")))
+			protocoltest.Get(d, "mysql"), protocoltest.Get(d, "source.bytes"), protocoltest.Get(d, "destination.bytes"), protocoltest.Get(d, "error.message")))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -20,21 +20,6 @@ func replay(t *testing.T, name string, opts map[string]any) ([]map[string]any, *
 	return col.Docs, inst.TCP.(*Protocol)
 }
 
-func get(doc map[string]any, path string) any {
-	if v, ok := doc[path]; ok { // dotted root keys (user.id, ...)
-		return v
-	}
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 func str(v any) string {
 	if f, ok := v.(float64); ok && f == float64(int64(f)) {
 		return strconv.FormatInt(int64(f), 10)
@@ -48,8 +33,8 @@ func str(v any) string {
 func expect(t *testing.T, doc map[string]any, want map[string]any) {
 	t.Helper()
 	for k, w := range want {
-		if got := str(get(doc, k)); got != str(w) {
-			t.Errorf("xid %v: %s = %q, want %q", get(doc, "rpc.xid"), k, got, str(w))
+		if got := str(protocoltest.GetKeyOrPath(doc, k)); got != str(w) {
+			t.Errorf("xid %v: %s = %q, want %q", protocoltest.GetKeyOrPath(doc, "rpc.xid"), k, got, str(w))
 		}
 	}
 }
@@ -62,11 +47,11 @@ func TestV3Capture(t *testing.T) {
 	var noent, write, other map[string]any
 	for _, d := range docs {
 		switch {
-		case get(d, "nfs.status") == "NFSERR_NOENT":
+		case protocoltest.GetKeyOrPath(d, "nfs.status") == "NFSERR_NOENT":
 			noent = d
-		case get(d, "nfs.opcode") == "WRITE":
+		case protocoltest.GetKeyOrPath(d, "nfs.opcode") == "WRITE":
 			write = d
-		case str(get(d, "user.id")) == "1000":
+		case str(protocoltest.GetKeyOrPath(d, "user.id")) == "1000":
 			other = d
 		}
 	}
@@ -83,7 +68,7 @@ func TestV3Capture(t *testing.T) {
 		"source.domain": "libnfs", "destination.port": 2049, "nfs.tag": nil, "nfs.minor_version": nil,
 	})
 	// The 200 000-byte WRITE spans many segments: counted, never buffered.
-	if n := get(write, "source.bytes").(float64); n < 200000 || n > 200400 {
+	if n := protocoltest.GetKeyOrPath(write, "source.bytes").(float64); n < 200000 || n > 200400 {
 		t.Errorf("WRITE call size %v", n)
 	}
 	expect(t, other, map[string]any{"group.id": 100, "rpc.cred.gid": 100, "rpc.cred.uid": 1000})
@@ -101,13 +86,13 @@ func TestV4Capture(t *testing.T) {
 	}
 	n := 0
 	for _, d := range docs {
-		if get(d, "nfs.opcode") == "NULL" {
+		if protocoltest.GetKeyOrPath(d, "nfs.opcode") == "NULL" {
 			continue
 		}
 		n++
 		// libnfs speaks NFSv4.0 with an empty tag.
 		expect(t, d, map[string]any{"nfs.version": 4, "nfs.minor_version": 0, "nfs.tag": "", "network.protocol": "nfsv4"})
-		if get(d, "nfs.status") == "NFSERR_NOENT" {
+		if protocoltest.GetKeyOrPath(d, "nfs.status") == "NFSERR_NOENT" {
 			// PUTFH LOOKUP(missing.txt) ... ACCESS: ACCESS is the main op.
 			expect(t, d, map[string]any{"nfs.opcode": "ACCESS", "event.action": "nfs.ACCESS", "status": "OK"})
 		}
@@ -187,17 +172,17 @@ func crossCheck(t *testing.T, name string, docs []map[string]any) {
 		}
 	}
 	for _, d := range docs {
-		e := exp[str(get(d, "rpc.xid"))]
+		e := exp[str(protocoltest.GetKeyOrPath(d, "rpc.xid"))]
 		if e == nil {
-			t.Errorf("xid %v: not in tshark's output", get(d, "rpc.xid"))
+			t.Errorf("xid %v: not in tshark's output", protocoltest.GetKeyOrPath(d, "rpc.xid"))
 			continue
 		}
 		for k, v := range e {
-			if k == "nfs.status" && get(d, "nfs.opcode") == "NULL" {
+			if k == "nfs.status" && protocoltest.GetKeyOrPath(d, "nfs.opcode") == "NULL" {
 				continue
 			}
-			if got := str(get(d, k)); got != v {
-				t.Errorf("xid %v (%v): %s = %q, tshark %q", get(d, "rpc.xid"), get(d, "nfs.opcode"), k, got, v)
+			if got := str(protocoltest.GetKeyOrPath(d, k)); got != v {
+				t.Errorf("xid %v (%v): %s = %q, tshark %q", protocoltest.GetKeyOrPath(d, "rpc.xid"), protocoltest.GetKeyOrPath(d, "nfs.opcode"), k, got, v)
 			}
 		}
 	}

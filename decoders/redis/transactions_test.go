@@ -38,13 +38,13 @@ func (h *harness) summary() string {
 	var out []string
 	for _, d := range h.col.Docs {
 		v := "-"
-		if r := get(d, "redis.return_value"); r != nil {
+		if r := protocoltest.Get(d, "redis.return_value"); r != nil {
 			v = fmt.Sprint(r)
 		}
-		if e := get(d, "redis.error"); e != nil {
+		if e := protocoltest.Get(d, "redis.error"); e != nil {
 			v = "!" + fmt.Sprint(e)
 		}
-		out = append(out, fmt.Sprintf("%v=%s", get(d, "query"), v))
+		out = append(out, fmt.Sprintf("%v=%s", protocoltest.Get(d, "query"), v))
 	}
 	return strings.Join(out, " ")
 }
@@ -124,7 +124,7 @@ func TestGaps(t *testing.T) {
 		t.Fatalf("%d events", len(h.col.Docs))
 	}
 	expect(t, h.col.Docs[0], map[string]any{"destination.bytes": 10010, "status": "OK"})
-	if v := get(h.col.Docs[0], "response").(string); len(v) != 5000 {
+	if v := protocoltest.Get(h.col.Docs[0], "response").(string); len(v) != 5000 {
 		t.Errorf("value %d bytes, want the 5000 captured", len(v))
 	}
 

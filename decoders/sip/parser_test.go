@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
@@ -176,7 +177,7 @@ func TestSDPHostOwner(t *testing.T) {
 	expect(t, doc, map[string]string{"sip.sdp.owner.username": "u", "sip.sdp.owner.ip": "", "sip.sdp.connection.address": "IP4", "sip.content_type": "application/sdp; charset=x"})
 	// Encoded bodies are not parsed (as Packetbeat).
 	msg = strings.Replace(msg, "Content-Length", "e: gzip\r\nContent-Length", 1)
-	if doc := encode(t, newEvent([]byte(msg), false, &cfg, time.Unix(1, 0))); get(doc, "sip.sdp") != nil {
+	if doc := encode(t, newEvent([]byte(msg), false, &cfg, time.Unix(1, 0))); protocoltest.Get(doc, "sip.sdp") != nil {
 		t.Error("sdp parsed despite Content-Encoding")
 	}
 }

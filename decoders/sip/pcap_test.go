@@ -41,19 +41,6 @@ func replayTCP(t *testing.T) []map[string]any {
 	return col.Docs
 }
 
-// get walks a dotted path through decoded JSON.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
 // s renders a value for comparison: numbers without decimals, arrays joined by ';'.
 func s(v any) string {
 	switch x := v.(type) {
@@ -74,7 +61,7 @@ func s(v any) string {
 func expect(t *testing.T, doc map[string]any, want map[string]string) {
 	t.Helper()
 	for path, w := range want {
-		if got := s(get(doc, path)); got != w {
+		if got := s(protocoltest.Get(doc, path)); got != w {
 			t.Errorf("%s = %q, want %q", path, got, w)
 		}
 	}
@@ -109,10 +96,10 @@ func TestUDPCapture(t *testing.T) {
 		"sip.sdp.connection.address": "127.0.0.1",
 		"related.user":               "service;sipp;user1", "related.hosts": "127.0.0.1", "related.ip": "127.0.0.1",
 	})
-	if o := s(get(docs[0], "event.original")); !strings.HasPrefix(o, "INVITE sip:service@127.0.0.1:5060 SIP/2.0\r\n") || len(o) != 509 {
+	if o := s(protocoltest.Get(docs[0], "event.original")); !strings.HasPrefix(o, "INVITE sip:service@127.0.0.1:5060 SIP/2.0\r\n") || len(o) != 509 {
 		t.Errorf("event.original: %d bytes %q...", len(o), o[:min(len(o), 40)])
 	}
-	if b := s(get(docs[0], "sip.sdp.body.original")); len(b) != 129 || !strings.HasPrefix(b, "v=0\r\no=user1") {
+	if b := s(protocoltest.Get(docs[0], "sip.sdp.body.original")); len(b) != 129 || !strings.HasPrefix(b, "v=0\r\no=user1") {
 		t.Errorf("sdp body %q", b)
 	}
 	// 180 Ringing: the server's message, source is the server.
@@ -159,7 +146,7 @@ func TestOptionsOff(t *testing.T) {
 	}
 	for i, d := range docs {
 		for _, k := range []string{"sip.sdp", "sip.auth", "user.name", "event.original"} {
-			if get(d, k) != nil {
+			if protocoltest.Get(d, k) != nil {
 				t.Errorf("doc %d: %s present with its option off", i, k)
 			}
 		}
@@ -250,13 +237,13 @@ func TestTshark(t *testing.T) {
 			cols := strings.Split(row, "|")
 			for j, col := range cols {
 				want := strings.Trim(col, `"`)
-				got := s(get(docs[i], ours[j]))
+				got := s(protocoltest.Get(docs[i], ours[j]))
 				if tsFields[j] == "sip.Content-Length" && want == "" {
 					continue
 				}
 				// tshark's sip.auth.* also covers WWW-Authenticate
 				// challenges; Packetbeat (and we) report only credentials.
-				if strings.HasPrefix(tsFields[j], "sip.auth.") && get(docs[i], "sip.type") == "response" {
+				if strings.HasPrefix(tsFields[j], "sip.auth.") && protocoltest.Get(docs[i], "sip.type") == "response" {
 					continue
 				}
 				if got != want {

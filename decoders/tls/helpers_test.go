@@ -14,6 +14,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
@@ -144,35 +145,10 @@ func feed(t testing.TB, p *Protocol, st *tcpStream, chunk int) {
 	c.Close(last)
 }
 
-// get walks a dotted path through decoded JSON.
-func get(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, k := range splitPath(path) {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
-
-func splitPath(p string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(p); i++ {
-		if p[i] == '.' {
-			out = append(out, p[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, p[start:])
-}
-
 func byPort(docs []map[string]any) map[int]map[string]any {
 	m := map[int]map[string]any{}
 	for _, d := range docs {
-		m[int(get(d, "source.port").(float64))] = d
+		m[int(protocoltest.Get(d, "source.port").(float64))] = d
 	}
 	return m
 }

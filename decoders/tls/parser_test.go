@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 )
 
 // docString renders a document without the fields that legitimately change
@@ -118,33 +119,33 @@ func TestOptions(t *testing.T) {
 	}
 	d := run(map[string]any{"send_certificates": false})
 	for _, k := range []string{"tls.server.x509", "tls.client.x509", "tls.detailed.server_certificate_chain", "tls.detailed.client_certificate_chain"} {
-		if get(d, k) != nil {
+		if protocoltest.Get(d, k) != nil {
 			t.Errorf("send_certificates false: %s present", k)
 		}
 	}
-	if get(d, "tls.server.subject") == nil || get(d, "tls.server.hash.sha1") == nil {
+	if protocoltest.Get(d, "tls.server.subject") == nil || protocoltest.Get(d, "tls.server.hash.sha1") == nil {
 		t.Error("send_certificates false must keep the leaf summary")
 	}
 
 	d = run(map[string]any{"include_detailed_fields": false})
-	if get(d, "tls.detailed") != nil || get(d, "tls.server.x509") != nil {
+	if protocoltest.Get(d, "tls.detailed") != nil || protocoltest.Get(d, "tls.server.x509") != nil {
 		t.Error("include_detailed_fields false: detailed or x509 present")
 	}
 
 	d = run(map[string]any{"fingerprints": "sha256, md5"})
-	h := get(d, "tls.server.hash").(map[string]any)
+	h := protocoltest.Get(d, "tls.server.hash").(map[string]any)
 	if len(h["sha256"].(string)) != 64 || len(h["md5"].(string)) != 32 || h["sha1"] != nil {
 		t.Errorf("fingerprints sha256,md5: %v", h)
 	}
 
 	d = run(map[string]any{"include_raw_certificates": true})
-	chain, _ := get(d, "tls.server.certificate_chain").([]any)
+	chain, _ := protocoltest.Get(d, "tls.server.certificate_chain").([]any)
 	if len(chain) != 2 {
 		t.Fatalf("certificate_chain: %d entries", len(chain))
 	}
 	blk, _ := pem.Decode([]byte(chain[0].(string)))
 	c, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil || c.Subject.String() != get(d, "tls.server.subject") {
+	if err != nil || c.Subject.String() != protocoltest.Get(d, "tls.server.subject") {
 		t.Errorf("PEM leaf does not parse back to the subject: %v", err)
 	}
 
@@ -193,7 +194,7 @@ func TestGapMidHandshake(t *testing.T) {
 		t.Fatalf("%d events", len(col.docs))
 	}
 	d := col.docs[0]
-	if get(d, "status") != "Error" || get(d, "tls.established") != false || get(d, "tls.client.ja3") == nil || get(d, "tls.server") != nil {
+	if protocoltest.Get(d, "status") != "Error" || protocoltest.Get(d, "tls.established") != false || protocoltest.Get(d, "tls.client.ja3") == nil || protocoltest.Get(d, "tls.server") != nil {
 		t.Errorf("after gap: %v", d)
 	}
 }

@@ -34,7 +34,7 @@ func replay(t *testing.T, name string, opts map[string]any) map[int]map[string]a
 // tsharkConn is what tshark dissects of one connection, keyed by client port.
 type tsharkConn struct {
 	sni, ja3, ja3s, cipher string
-	alerts                 []string // alert description codes
+	alerts                 []string          // alert description codes
 	certSHA1               map[string]string // "server"/"client" -> leaf SHA-1
 	serial                 map[string]string // leaf serial, hex
 	sans                   []string
@@ -126,7 +126,7 @@ func TestAgainstTshark(t *testing.T) {
 				}
 				check := func(path string, want any) {
 					t.Helper()
-					g := get(doc, path)
+					g := protocoltest.Get(doc, path)
 					if g == nil && want == "" {
 						return
 					}
@@ -147,12 +147,12 @@ func TestAgainstTshark(t *testing.T) {
 					if s := w.serial[side]; s != "" {
 						n, _ := new(big.Int).SetString(s, 16)
 						check("tls."+side+".x509.serial_number", n.Text(10))
-					} else if get(doc, "tls."+side+".x509") != nil {
+					} else if protocoltest.Get(doc, "tls."+side+".x509") != nil {
 						t.Errorf("port %d: tls.%s.x509 without a certificate in tshark", port, side)
 					}
 				}
 				if len(w.sans) > 0 {
-					alt := fmt.Sprint(get(doc, "tls.server.x509.alternative_names"))
+					alt := fmt.Sprint(protocoltest.Get(doc, "tls.server.x509.alternative_names"))
 					for _, s := range w.sans {
 						if !strings.Contains(alt, s) {
 							t.Errorf("port %d: SAN %s missing from %s", port, s, alt)
@@ -185,12 +185,12 @@ func TestCaptures(t *testing.T) {
 				"tls.established": true, "tls.resumed": false, "tls.curve": "x25519", "tls.next_protocol": "h2",
 				"tls.cipher": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
 				"tls.detailed.client_hello.extensions.application_layer_protocol_negotiation": "[h2 http/1.1]",
-				"tls.detailed.client_hello.extensions.session_ticket": "",
-				"tls.server.x509.subject.common_name": "example.test",
-				"tls.server.x509.subject.locality":    "Los Angeles",
-				"tls.server.x509.public_key_algorithm": "RSA", "tls.server.x509.public_key_size": 2048,
-				"tls.server.issuer": "CN=Network Traffic Test Root CA,OU=Test CA,O=Network Traffic Test,C=US",
-				"tls.detailed.server_certificate_chain.0": nil, // checked below: one CA certificate
+				"tls.detailed.client_hello.extensions.session_ticket":                         "",
+				"tls.server.x509.subject.common_name":                                         "example.test",
+				"tls.server.x509.subject.locality":                                            "Los Angeles",
+				"tls.server.x509.public_key_algorithm":                                        "RSA", "tls.server.x509.public_key_size": 2048,
+				"tls.server.issuer":                         "CN=Network Traffic Test Root CA,OU=Test CA,O=Network Traffic Test,C=US",
+				"tls.detailed.server_certificate_chain.0":   nil, // checked below: one CA certificate
 				"tls.detailed.client_certificate_requested": false},
 			{"status": "OK", "tls.established": true, "tls.resumed": true, "tls.detailed.resumption_method": "ticket",
 				"tls.server.x509": nil, "tls.curve": nil, "tls.next_protocol": "h2"},
@@ -199,9 +199,9 @@ func TestCaptures(t *testing.T) {
 			{"tls.version": "1.3", "tls.detailed.version": "TLS 1.3", "tls.established": true, "tls.resumed": false,
 				"tls.cipher": "TLS_AES_256_GCM_SHA384", "tls.curve": "x25519", "server.domain": "www.example.test",
 				"tls.detailed.server_hello.extensions.supported_versions": "TLS 1.3",
-				"tls.detailed.server_hello.extensions.key_share": "[x25519]",
+				"tls.detailed.server_hello.extensions.key_share":          "[x25519]",
 				"tls.detailed.client_hello.extensions.supported_versions": "[TLS 1.3]",
-				"tls.server.x509": nil, // encrypted in TLS 1.3
+				"tls.server.x509":   nil, // encrypted in TLS 1.3
 				"tls.next_protocol": nil, // ALPN answer travels in EncryptedExtensions
 			},
 			{"tls.version": "1.3", "tls.established": true, "tls.resumed": false, "tls.client.server_name": nil},
@@ -230,17 +230,17 @@ func TestCaptures(t *testing.T) {
 				t.Fatalf("%d events, want %d", len(ports), len(want))
 			}
 			sort.Slice(ports, func(i, j int) bool {
-				return get(got[ports[i]], "event.start").(string) < get(got[ports[j]], "event.start").(string)
+				return protocoltest.Get(got[ports[i]], "event.start").(string) < protocoltest.Get(got[ports[j]], "event.start").(string)
 			})
 			for i, port := range ports {
 				for path, v := range want[i] {
 					if path == "tls.detailed.server_certificate_chain.0" {
-						if c, _ := get(got[port], "tls.detailed.server_certificate_chain").([]any); len(c) != 1 {
+						if c, _ := protocoltest.Get(got[port], "tls.detailed.server_certificate_chain").([]any); len(c) != 1 {
 							t.Errorf("#%d: server_certificate_chain has %d entries, want the CA", i, len(c))
 						}
 						continue
 					}
-					g := get(got[port], path)
+					g := protocoltest.Get(got[port], path)
 					if v == nil {
 						if g != nil {
 							t.Errorf("#%d: %s = %v, want absent", i, path, g)
@@ -261,8 +261,8 @@ func TestCaptures(t *testing.T) {
 func TestTimes(t *testing.T) {
 	got := replay(t, "tls12.pcap", nil)
 	doc := got[sortedKeys(got)[0]]
-	start, _ := time.Parse(time.RFC3339Nano, get(doc, "event.start").(string))
-	end, _ := time.Parse(time.RFC3339Nano, get(doc, "event.end").(string))
+	start, _ := time.Parse(time.RFC3339Nano, protocoltest.Get(doc, "event.start").(string))
+	end, _ := time.Parse(time.RFC3339Nano, protocoltest.Get(doc, "event.end").(string))
 	if !end.After(start) || end.Sub(start) > time.Second {
 		t.Errorf("start %v end %v", start, end)
 	}
@@ -277,10 +277,10 @@ func TestTimes(t *testing.T) {
 	first := strings.Split(strings.TrimSpace(strings.Split(string(out), "\n")[0]), ",")
 	nb, _ := time.Parse("2006-01-02 15:04:05 (MST)", first[0])
 	na, _ := time.Parse("2006-01-02 15:04:05 (MST)", first[1])
-	if g := get(doc, "tls.server.not_before"); g != nb.UTC().Format(time.RFC3339Nano) {
+	if g := protocoltest.Get(doc, "tls.server.not_before"); g != nb.UTC().Format(time.RFC3339Nano) {
 		t.Errorf("not_before %v, tshark %v", g, nb)
 	}
-	if g := get(doc, "tls.server.x509.not_after"); g != na.UTC().Format(time.RFC3339Nano) {
+	if g := protocoltest.Get(doc, "tls.server.x509.not_after"); g != na.UTC().Format(time.RFC3339Nano) {
 		t.Errorf("x509.not_after %v, tshark %v", g, na)
 	}
 }
