@@ -171,7 +171,11 @@ func writeNetwork(w *Writer, b *Base) {
 	if total := b.Source.Packets + b.Destination.Packets; total > 0 {
 		w.Int("packets", total)
 	}
-	w.Str("direction", "unknown")
+	if b.Direction != "" {
+		w.Str("direction", b.Direction)
+	} else {
+		w.Str("direction", "unknown")
+	}
 	if b.ForwardedIP != "" {
 		w.Str("forwarded_ip", b.ForwardedIP)
 	}

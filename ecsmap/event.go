@@ -59,6 +59,10 @@ type Base struct {
 
 	VLANs []uint16 // outer first; written as network.vlan.id (outermost)
 
+	// Direction is network.direction (inbound, outbound, internal, external)
+	// when the capture knows its internal networks; "unknown" when empty.
+	Direction string
+
 	// ForwardedIP is the original client address a proxy reported (HTTP's
 	// real_ip_header): network.forwarded_ip, and added to related.ip.
 	ForwardedIP string

@@ -357,3 +357,36 @@ func TestVersionAndDevices(t *testing.T) {
 		t.Errorf("devices: %d %q %q", code, so.String(), se.String())
 	}
 }
+
+// internal_networks turns network.direction from unknown into
+// internal/external: everything in the sample is 127.0.0.1 to 127.0.0.1.
+func TestInternalNetworksSetDirection(t *testing.T) {
+	for _, c := range []struct{ nets, want string }{
+		{"[loopback]", "internal"},
+		{"[192.0.2.0/24, private]", "external"},
+	} {
+		cfg := filepath.Join(t.TempDir(), "c.yml")
+		os.WriteFile(cfg, []byte("streams:\n  - {id: http, type: http, ports: [8080], interface: {internal_networks: "+c.nets+"}}\n  - {id: dns, type: dns}\n"), 0o644)
+		docs, stderr, code := runCLI(t, "-c", cfg, "-I", samplePcap, "-t")
+		if code != 0 || len(docs) != 9 {
+			t.Fatalf("%s: exit %d, %d docs: %s", c.nets, code, len(docs), stderr)
+		}
+		for _, d := range docs {
+			if got := get(d, "network.direction"); got != c.want {
+				t.Errorf("%s: %s document direction %v, want %s", c.nets, d["type"], got, c.want)
+			}
+		}
+	}
+	_, stderr, code := runCLI(t, "-c", writeTemp(t, "streams: [{id: x, type: http, interface: {internal_networks: [nowhere]}}]"), "-I", samplePcap, "-t")
+	if code == 0 || !strings.Contains(stderr, `"nowhere" is neither a CIDR nor one of`) {
+		t.Errorf("bad internal network: exit %d, %s", code, stderr)
+	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	p := filepath.Join(t.TempDir(), "c.yml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

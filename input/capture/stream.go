@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/json"
+	"net/netip"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,8 +12,27 @@ import (
 	"github.com/network-traffic/network-traffic/ecsmap"
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/input/processors"
 	"github.com/network-traffic/network-traffic/input/procs"
 )
+
+// Direction classifies a flow by its ends against the internal networks,
+// with the values ECS and Beats use.
+func Direction(internal *processors.NetworkSet, src, dst netip.Addr) string {
+	if !src.IsValid() || !dst.IsValid() {
+		return ""
+	}
+	srcIn, dstIn := internal.Contains(src), internal.Contains(dst)
+	switch {
+	case srcIn && dstIn:
+		return "internal"
+	case srcIn:
+		return "outbound"
+	case dstIn:
+		return "inbound"
+	}
+	return "external"
+}
 
 // One process monitor serves every worker of the process: /proc is the
 // same for all of them and scans are rate limited globally.
@@ -63,6 +83,9 @@ type streamPublisher struct {
 	// procMon enriches events with local processes (monitor_processes on a
 	// live capture); nil otherwise.
 	procMon *procs.Monitor
+	// internal are the capture's internal_networks; with them
+	// network.direction says inbound/outbound/internal/external.
+	internal *processors.NetworkSet
 
 	events, dropped, procErrors atomic.Uint64
 }
@@ -70,6 +93,10 @@ type streamPublisher struct {
 func (p *streamPublisher) Publish(ev ecsmap.Event) {
 	if p.procMon != nil {
 		p.procMon.Enrich(ev.EventBase(), time.Now())
+	}
+	if p.internal != nil {
+		b := ev.EventBase()
+		b.Direction = Direction(p.internal, b.Source.IP, b.Destination.IP)
 	}
 	p.mu.Lock()
 	doc := ecsmap.Encode(&p.w, ev, &p.meta)

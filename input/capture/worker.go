@@ -16,6 +16,7 @@ import (
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/decoders/tcp"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/processors"
 )
 
 // Options tune a worker.
@@ -154,6 +155,13 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 		if err != nil {
 			failStream(st, err)
 			continue
+		}
+		if nets := c.Interface.InternalNetworks; len(nets) > 0 {
+			set, err := processors.ParseNetworks(nets)
+			if err != nil {
+				return nil, fmt.Errorf("%s: internal_networks: %w", c.Interface.Key(), err)
+			}
+			pub.internal = set
 		}
 		// Processes on this host say nothing about a replayed capture.
 		if st.MonitorProcs && c.Interface.File == "" {

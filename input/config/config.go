@@ -62,7 +62,8 @@ type Interface struct {
 	Promiscuous  bool
 	WithVLANs    bool
 	BPFFilter    string
-	// InternalNetworks is kept for network.direction (not yet used).
+	// InternalNetworks (CIDRs or names like private, loopback) make
+	// network.direction inbound/outbound/internal/external.
 	InternalNetworks []string
 }
 
@@ -218,6 +219,9 @@ func mergeInterface(dst *Interface, src Interface) {
 	if dst.BPFFilter == "" {
 		dst.BPFFilter = src.BPFFilter
 	}
+	if len(dst.InternalNetworks) == 0 {
+		dst.InternalNetworks = src.InternalNetworks
+	}
 	dst.TopSpeed = dst.TopSpeed || src.TopSpeed
 	if src.Loop > dst.Loop {
 		dst.Loop = src.Loop
@@ -297,6 +301,10 @@ func parseStream(sm map[string]any, namespace string, idx int) (*Stream, Interfa
 			// Windows only: nothing to do on Linux.
 		case "ignore_outgoing":
 			ignoreOut, err = protocol.AsBool(v)
+		case "internal_networks":
+			// Packetbeat's interfaces.internal_networks, accepted on the
+			// stream too: it sets network.direction.
+			iface.InternalNetworks, err = asStrings(v)
 		default:
 			st.Options[k] = v
 		}

@@ -332,10 +332,55 @@ func isPublic(a netip.Addr) bool {
 		a == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
 }
 
-type netMatcher struct {
-	field    string
+// NetworkSet is a set of networks given as CIDRs, single addresses or the
+// named ranges Beats knows (private, loopback, public, ...). It serves the
+// network condition and the capture's internal_networks.
+type NetworkSet struct {
 	prefixes []netip.Prefix
 	named    []func(netip.Addr) bool
+}
+
+// ParseNetworks builds a NetworkSet; an entry that is neither a CIDR, an
+// address nor a known name is an error that lists the names.
+func ParseNetworks(specs []string) (*NetworkSet, error) {
+	n := &NetworkSet{}
+	for _, s := range specs {
+		if fn, ok := namedNetworks[s]; ok {
+			n.named = append(n.named, fn)
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is neither a CIDR nor one of %s", s, strings.Join(sortedKeys(namedNetworks), ", "))
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		n.prefixes = append(n.prefixes, p.Masked())
+	}
+	return n, nil
+}
+
+// Contains reports whether a is in one of the networks.
+func (n *NetworkSet) Contains(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range n.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	for _, fn := range n.named {
+		if fn(a) {
+			return true
+		}
+	}
+	return false
+}
+
+type netMatcher struct {
+	field string
+	set   *NetworkSet
 }
 
 type networkCond []netMatcher
@@ -347,24 +392,11 @@ func parseNetwork(fields map[string]any) (condition, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", f, err)
 		}
-		m := netMatcher{field: f}
-		for _, s := range specs {
-			if fn, ok := namedNetworks[s]; ok {
-				m.named = append(m.named, fn)
-				continue
-			}
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				if a, aerr := netip.ParseAddr(s); aerr == nil {
-					p = netip.PrefixFrom(a, a.BitLen())
-				} else {
-					names := sortedKeys(namedNetworks)
-					return nil, fmt.Errorf("%s: %q is neither a CIDR nor one of %s", f, s, strings.Join(names, ", "))
-				}
-			}
-			m.prefixes = append(m.prefixes, p.Masked())
+		set, err := ParseNetworks(specs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", f, err)
 		}
-		c = append(c, m)
+		c = append(c, netMatcher{field: f, set: set})
 	}
 	return c, nil
 }
@@ -378,18 +410,8 @@ func (c networkCond) match(doc map[string]any) bool {
 			if err != nil {
 				continue
 			}
-			a = a.Unmap()
-			for _, p := range m.prefixes {
-				if p.Contains(a) {
-					found = true
-				}
-			}
-			for _, fn := range m.named {
-				if fn(a) {
-					found = true
-				}
-			}
-			if found {
+			if m.set.Contains(a) {
+				found = true
 				break
 			}
 		}
