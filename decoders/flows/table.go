@@ -66,7 +66,7 @@ type Table struct {
 	// last is the flow of the previous packet: consecutive packets often
 	// belong to one flow (a request and its response, a train of
 	// segments), and comparing keys is cheaper than hashing one.
-	last *flow
+	last       *flow
 	nextReport time.Time
 	now        time.Time // packet time of the last Tick or Flush: the report time
 	stats      Stats

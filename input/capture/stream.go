@@ -2,9 +2,9 @@ package capture
 
 import (
 	"encoding/json"
-	"net/netip"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
