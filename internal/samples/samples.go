@@ -161,7 +161,9 @@ func sortedJSON(doc []byte) []byte {
 }
 
 // Paths of the generated files.
-func SamplePath(root, ds string) string { return filepath.Join(root, "package", ds, "sample_event.json") }
+func SamplePath(root, ds string) string {
+	return filepath.Join(root, "package", ds, "sample_event.json")
+}
 func EventsPath(root, ds string) string {
 	return filepath.Join(root, "_dev", "events", ds+".ndjson")
 }
