@@ -82,6 +82,30 @@ func New(insts []*protocol.Instance) *Engine {
 	return e
 }
 
+// WithInstances returns an engine that routes to insts with new port tables
+// but shares e's TCP assembler, flow table, ICMP tracker, clock and counters
+// of the instances both have. A live reconfiguration uses it so that the
+// connections and pending transactions of unchanged protocols survive; the
+// assembler's factory must reach the current engine through an indirection
+// (a TCP connection keeps the parser it was opened with, so a changed
+// protocol's open connections finish on their old parser). Call it on the
+// goroutine that runs e: it reads e's clock.
+func (e *Engine) WithInstances(insts []*protocol.Instance) *Engine {
+	n := New(insts)
+	for i, in := range insts {
+		for j, old := range e.insts {
+			if old == in {
+				n.counters[i] = e.counters[j]
+				break
+			}
+		}
+	}
+	n.TCP, n.Flows, n.ICMP = e.TCP, e.Flows, e.ICMP
+	n.TickEvery, n.lastTick, n.now = e.TickEvery, e.lastTick, e.now
+	n.Unrouted.Store(e.Unrouted.Load())
+	return n
+}
+
 // Instances returns the protocol instances in configuration order.
 func (e *Engine) Instances() []*protocol.Instance { return e.insts }
 

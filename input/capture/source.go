@@ -163,6 +163,17 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	return data, ci, nil
 }
 
+// SetFilter replaces the BPF filter of the open handle (a reconfiguration
+// that changed the protocols' ports). Only the capture goroutine calls it.
+func (s *pcapSource) SetFilter(filter string) error {
+	// An empty expression compiles to "accept all", which is what no
+	// filter means.
+	if err := s.h.SetBPFFilter(filter); err != nil {
+		return fmt.Errorf("BPF filter %q: %w", filter, err)
+	}
+	return nil
+}
+
 func (s *pcapSource) LinkType() layers.LinkType { return s.h.LinkType() }
 
 func (s *pcapSource) PcapStats() (uint64, uint64, uint64, bool) {

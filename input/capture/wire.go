@@ -13,8 +13,8 @@ import (
 // Wiring of the concrete reassembler, flow table and ICMP tracker into the
 // engine's small interfaces.
 
-func newTCPAssembler(e *engine.Engine) engine.TCPAssembler {
-	return tcp.NewAssembler(tcp.Config{}, e.NewTCPParser)
+func newTCPAssembler(factory tcp.Factory) *tcp.Assembler {
+	return tcp.NewAssembler(tcp.Config{}, factory)
 }
 
 func newFlows(st *config.Stream, pub protocol.Publisher) (engine.PacketHandler, error) {

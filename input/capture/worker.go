@@ -55,6 +55,21 @@ type captureRun struct {
 	protoNames []string
 	cancel     context.CancelFunc
 	done       chan struct{}
+	// flowStream and icmpStream are the configs behind eng.Flows and
+	// eng.ICMP, to tell on reconfiguration whether they changed.
+	flowStream, icmpStream *config.Stream
+
+	// asm is the TCP reassembler; it outlives engine swaps, and its factory
+	// asks cur, so new connections get the parsers of the engine in force.
+	asm *tcp.Assembler
+	// cur and curFilter are the engine and BPF filter the capture goroutine
+	// works with. Once the goroutine runs only it touches them (eng and
+	// filter above are the copies Stats reads under Worker.mu); a
+	// reconfiguration hands it a plan through plans and waits.
+	cur       *engine.Engine
+	curFilter string
+	plans     chan *swapPlan
+	pending   atomic.Bool
 
 	packets, bytes, decodeErrors atomic.Uint64
 	readErr                      atomic.Value // error
@@ -78,9 +93,7 @@ type layerSnapshot struct {
 func (r *captureRun) publishSnapshot() {
 	s := &layerSnapshot{dec: r.dec.Stats()}
 	s.pcapRecv, s.pcapDrop, s.pcapIfDrop, s.hasPcap = r.src.PcapStats()
-	if a, ok := r.eng.TCP.(*tcp.Assembler); ok {
-		s.tcp = a.Stats()
-	}
+	s.tcp = r.asm.Stats()
 	r.snap.Store(s)
 }
 
@@ -141,31 +154,58 @@ func (w *Worker) build(in *config.Input) ([]*captureRun, map[string]StreamState,
 	return runs, states, nil
 }
 
+// newStream builds the publisher of a stream and, for a protocol stream,
+// its protocol instance. A stream error (bad option) is returned as
+// streamErr, a capture error (bad internal_networks) as err.
+func (w *Worker) newStream(in *config.Input, c *config.Capture, st *config.Stream) (pub *streamPublisher, inst *protocol.Instance, streamErr, err error) {
+	pub, streamErr = newStreamPublisher(st, in.Processors, w.sink, w.opts.AgentExtra, w.log)
+	if streamErr != nil {
+		return nil, nil, streamErr, nil
+	}
+	if nets := c.Interface.InternalNetworks; len(nets) > 0 {
+		set, err := processors.ParseNetworks(nets)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: internal_networks: %w", c.Interface.Key(), err)
+		}
+		pub.internal = set
+	}
+	// Processes on this host say nothing about a replayed capture.
+	if st.MonitorProcs && c.Interface.File == "" {
+		pub.procMon = sharedProcMonitor()
+	}
+	if st.Type == config.TypeFlow || st.Type == config.TypeICMP {
+		return pub, nil, nil, nil
+	}
+	spec, _ := protocol.Lookup(st.Type)
+	common, opts, serr := protocol.SplitCommon(spec, st.Options)
+	if serr == nil {
+		common.KeepNull = common.KeepNull || st.KeepNull
+		inst, serr = spec.New(common, opts, pub)
+	}
+	if serr != nil {
+		return nil, nil, fmt.Errorf("stream %s (%s): %w", st.ID, st.Type, serr), nil
+	}
+	return pub, inst, nil, nil
+}
+
+func failStream(states map[string]StreamState, st *config.Stream, err error) {
+	st.Err = err
+	states[st.ID] = StreamState{Status: "FAILED", Error: err.Error()}
+}
+
 func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[string]StreamState) (*captureRun, error) {
-	run := &captureRun{cfg: c, pubs: map[string]*streamPublisher{}}
+	run := &captureRun{cfg: c, pubs: map[string]*streamPublisher{}, plans: make(chan *swapPlan, 1)}
 	var insts []*protocol.Instance
 	var flowsOn, icmpOn bool
 	var flowStream, icmpStream *config.Stream
-	failStream := func(st *config.Stream, err error) {
-		st.Err = err
-		states[st.ID] = StreamState{Status: "FAILED", Error: err.Error()}
-	}
 	for _, st := range c.Streams {
-		pub, err := newStreamPublisher(st, in.Processors, w.sink, w.opts.AgentExtra, w.log)
+		pub, inst, serr, err := w.newStream(in, c, st)
 		if err != nil {
-			failStream(st, err)
+			return nil, err
+		}
+		if serr != nil {
+			failStream(states, st, serr)
 			continue
-		}
-		if nets := c.Interface.InternalNetworks; len(nets) > 0 {
-			set, err := processors.ParseNetworks(nets)
-			if err != nil {
-				return nil, fmt.Errorf("%s: internal_networks: %w", c.Interface.Key(), err)
-			}
-			pub.internal = set
-		}
-		// Processes on this host say nothing about a replayed capture.
-		if st.MonitorProcs && c.Interface.File == "" {
-			pub.procMon = sharedProcMonitor()
 		}
 		switch st.Type {
 		case config.TypeFlow:
@@ -173,44 +213,34 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 		case config.TypeICMP:
 			icmpOn, icmpStream = true, st
 		default:
-			spec, _ := protocol.Lookup(st.Type)
-			common, opts, err := protocol.SplitCommon(spec, st.Options)
-			if err == nil {
-				common.KeepNull = common.KeepNull || st.KeepNull
-				var inst *protocol.Instance
-				inst, err = spec.New(common, opts, pub)
-				if err == nil {
-					insts = append(insts, inst)
-					run.protoNames = append(run.protoNames, st.Type)
-				}
-			}
-			if err != nil {
-				failStream(st, fmt.Errorf("stream %s (%s): %w", st.ID, st.Type, err))
-				continue
-			}
+			insts = append(insts, inst)
+			run.protoNames = append(run.protoNames, st.Type)
 		}
 		run.pubs[st.ID] = pub
 	}
 	run.eng = engine.New(insts)
-	if len(insts) > 0 {
-		run.eng.TCP = newTCPAssembler(run.eng)
-	}
+	// The reassembler exists even without TCP protocols, so that a
+	// reconfiguration can add one without rebuilding the capture; with no
+	// TCP port routed to it, it sees no packet.
+	run.asm = newTCPAssembler(func(conn *protocol.Conn) protocol.TCPParser { return run.cur.NewTCPParser(conn) })
+	run.eng.TCP = run.asm
+	run.cur = run.eng
 	if flowsOn {
 		h, err := newFlows(flowStream, run.pubs[flowStream.ID])
 		if err != nil {
-			failStream(flowStream, fmt.Errorf("stream %s (flow): %w", flowStream.ID, err))
+			failStream(states, flowStream, fmt.Errorf("stream %s (flow): %w", flowStream.ID, err))
 			flowsOn = false
 		} else {
-			run.eng.Flows = h
+			run.eng.Flows, run.flowStream = h, flowStream
 		}
 	}
 	if icmpOn {
 		h, err := newICMP(icmpStream, run.pubs[icmpStream.ID])
 		if err != nil {
-			failStream(icmpStream, fmt.Errorf("stream %s (icmp): %w", icmpStream.ID, err))
+			failStream(states, icmpStream, fmt.Errorf("stream %s (icmp): %w", icmpStream.ID, err))
 			icmpOn = false
 		} else {
-			run.eng.ICMP = h
+			run.eng.ICMP, run.icmpStream = h, icmpStream
 		}
 	}
 	if len(insts) == 0 && !flowsOn && !icmpOn {
@@ -220,7 +250,7 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 	if filter == "" {
 		filter = BuildFilter(UsesOf(insts), icmpOn, flowsOn, c.Interface.WithVLANs)
 	}
-	run.filter = filter
+	run.filter, run.curFilter = filter, filter
 	src, err := OpenSource(c.Interface, filter)
 	if err != nil {
 		return nil, err
@@ -296,6 +326,17 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 	var lastWall time.Time
 	defer r.publishSnapshot()
 	for n := uint64(0); ; n++ {
+		// A reconfiguration waits for its plan: checked before every
+		// packet (one atomic load) and after every read timeout, so it is
+		// applied promptly whatever the packet rate.
+		if r.pending.Load() {
+			r.pending.Store(false)
+			select {
+			case p := <-r.plans:
+				r.applyPlan(p)
+			default:
+			}
+		}
 		if n&4095 == 0 {
 			r.publishSnapshot()
 			if ctx.Err() != nil {
@@ -313,14 +354,14 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 				now := time.Now()
 				if now.Sub(lastWall) >= time.Second {
 					lastWall = now
-					r.eng.Tick(now)
+					r.cur.Tick(now)
 					r.publishSnapshot()
 				}
 				continue
 			}
 			if !live && loops > 1 && errors.Is(err, io.EOF) {
 				loops--
-				src, oerr := OpenSource(r.cfg.Interface, r.filter)
+				src, oerr := OpenSource(r.cfg.Interface, r.curFilter)
 				if oerr == nil {
 					r.src.Close()
 					r.src = src
@@ -344,20 +385,28 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 		if !ok {
 			continue
 		}
-		r.eng.Packet(&pkt)
+		r.cur.Packet(&pkt)
 	}
-	now := r.eng.Now()
-	if live || now.IsZero() {
+	r.cur.Flush(r.flushTime())
+}
+
+// flushTime is the time pending state is flushed at: packet time for a
+// replayed file, the wall clock for a live capture.
+func (r *captureRun) flushTime() time.Time {
+	now := r.cur.Now()
+	if r.cfg.Interface.File == "" || now.IsZero() {
 		now = time.Now()
 	}
-	r.eng.Flush(now)
+	return now
 }
 
 // Reconfigure applies a new configuration. When only stream metadata
 // (tags, processors, data stream, fields) changed, the running captures keep
 // their connections and pending transactions and just publish with the new
-// settings; a capture whose protocols, options or interface changed is
-// flushed and rebuilt.
+// settings. When the interfaces are the same but streams were added,
+// removed or changed, each capture keeps its sniffer and reassembler and
+// only the changed protocols are rebuilt (see reconfigureInPlace). When an
+// interface changed, every capture is flushed and rebuilt.
 func (w *Worker) Reconfigure(in *config.Input) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -379,9 +428,31 @@ func (w *Worker) Reconfigure(in *config.Input) error {
 		w.in = in
 		return nil
 	}
+	if ok, err := w.reconfigureInPlace(in); ok || err != nil {
+		return err
+	}
 	runs, states, err := w.build(in)
 	if err != nil {
 		return err
+	}
+	// While the old captures stop and the new ones start, Run must not see
+	// its WaitGroup reach zero and return (nor may Add race with its Wait):
+	// hold a slot as long as a capture is still running to hand over to.
+	hold := false
+	if w.running {
+		for _, r := range w.runs {
+			if r.done != nil {
+				select {
+				case <-r.done:
+				default:
+					hold = true
+				}
+			}
+		}
+	}
+	if hold {
+		w.wg.Add(1)
+		defer w.wg.Done()
 	}
 	for _, r := range w.runs {
 		if r.cancel != nil {
@@ -392,7 +463,7 @@ func (w *Worker) Reconfigure(in *config.Input) error {
 		}
 	}
 	w.in, w.runs, w.states = in, runs, states
-	if w.running {
+	if hold {
 		for _, r := range runs {
 			w.start(w.runCtx, r)
 		}
@@ -507,4 +578,249 @@ func (w *Worker) Input() *config.Input {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.in
+}
+
+// swapPlan is a reconfiguration of one running capture, prepared by
+// Reconfigure and applied by the capture goroutine between two packets, so
+// the engine, the reassembler and the libpcap handle are never touched by
+// two goroutines.
+type swapPlan struct {
+	insts       []*protocol.Instance
+	flows, icmp engine.PacketHandler
+	// retired are instances of removed or changed streams: their UDP side
+	// is flushed (as at the end of input). Their TCP connections are left
+	// to finish on the parsers they were opened with, or to expire.
+	retired []*protocol.Instance
+	// retiredHandlers are replaced flow tables and ICMP trackers, flushed.
+	retiredHandlers []engine.PacketHandler
+	filter          string // new BPF filter, when setFilter
+	setFilter       bool
+
+	eng  *engine.Engine // the engine built by applyPlan
+	err  error          // a BPF filter the handle refused
+	done chan struct{}
+}
+
+// applyPlan swaps the engine of the capture. It runs on the capture
+// goroutine, or on the Reconfigure goroutine when no capture goroutine runs.
+func (r *captureRun) applyPlan(p *swapPlan) {
+	defer close(p.done)
+	now := r.flushTime()
+	for _, in := range p.retired {
+		if in.UDP != nil {
+			in.UDP.Flush()
+		}
+	}
+	for _, h := range p.retiredHandlers {
+		h.Flush(now)
+	}
+	eng := r.cur.WithInstances(p.insts)
+	eng.Flows, eng.ICMP = p.flows, p.icmp
+	r.cur, p.eng = eng, eng
+	if p.setFilter {
+		if fs, ok := r.src.(interface{ SetFilter(string) error }); ok {
+			if err := fs.SetFilter(p.filter); err != nil {
+				p.err = fmt.Errorf("%s: %w", r.cfg.Interface.Key(), err)
+				return
+			}
+		}
+		r.curFilter = p.filter
+	}
+}
+
+// sameDecoding reports whether a stream decodes and publishes the same way
+// in both configs, so its protocol instance and publisher can be kept
+// (metadata is reapplied with configure).
+func sameDecoding(a, b *config.Stream) bool {
+	return a.ID == b.ID && a.Type == b.Type && a.KeepNull == b.KeepNull &&
+		a.MonitorProcs == b.MonitorProcs && reflect.DeepEqual(a.Options, b.Options)
+}
+
+// reconfigureInPlace applies in to the running captures when every capture
+// keeps its interface: the sniffer, link decoder and TCP reassembler stay,
+// so the open connections and pending transactions of unchanged protocols
+// carry on; new instances are built only for added or changed streams. It
+// returns false (and changes nothing) when the captures cannot be kept.
+// Called with w.mu held.
+func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
+	old := w.in
+	if len(old.Captures) != len(in.Captures) {
+		return false, nil
+	}
+	runs := make([]*captureRun, len(in.Captures))
+	for i, c := range in.Captures {
+		oc := old.Captures[i]
+		if !reflect.DeepEqual(oc.Interface, c.Interface) || oc.IgnoreOutgoing != c.IgnoreOutgoing {
+			return false, nil
+		}
+		for _, r := range w.runs {
+			if r.cfg.Interface.Key() == c.Interface.Key() {
+				runs[i] = r
+			}
+		}
+		if runs[i] == nil {
+			return false, nil // that capture did not start: build it anew
+		}
+	}
+
+	states := map[string]StreamState{}
+	for _, st := range in.Streams {
+		switch {
+		case st.Err != nil:
+			states[st.ID] = StreamState{Status: "FAILED", Error: st.Err.Error()}
+		case !st.Enabled:
+			states[st.ID] = StreamState{Status: "STOPPED"}
+		default:
+			states[st.ID] = StreamState{Status: "HEALTHY"}
+		}
+	}
+	type prepared struct {
+		plan       *swapPlan
+		pubs       map[string]*streamPublisher
+		protoNames []string
+		flowStream *config.Stream
+		icmpStream *config.Stream
+		filter     string
+	}
+	preps := make([]prepared, len(runs))
+	for i, c := range in.Captures {
+		r, oc := runs[i], old.Captures[i]
+		oldStreams := map[string]*config.Stream{}
+		for _, st := range oc.Streams {
+			oldStreams[st.ID] = st
+		}
+		// The instance each kept stream runs, by stream id.
+		oldInsts := map[string]*protocol.Instance{}
+		oldInstList := r.eng.Instances()
+		{
+			k := 0
+			for _, st := range oc.Streams {
+				if st.Type == config.TypeFlow || st.Type == config.TypeICMP || r.pubs[st.ID] == nil {
+					continue
+				}
+				if k < len(oldInstList) {
+					oldInsts[st.ID] = oldInstList[k]
+				}
+				k++
+			}
+		}
+		p := prepared{plan: &swapPlan{done: make(chan struct{})}, pubs: map[string]*streamPublisher{}}
+		kept := map[*protocol.Instance]bool{}
+		for _, st := range c.Streams {
+			if ost, ok := oldStreams[st.ID]; ok && sameDecoding(ost, st) && r.pubs[st.ID] != nil {
+				pub := r.pubs[st.ID]
+				if err := pub.configure(st, in.Processors, w.opts.AgentExtra); err != nil {
+					return true, err
+				}
+				p.pubs[st.ID] = pub
+				switch st.Type {
+				case config.TypeFlow:
+					p.plan.flows, p.flowStream = r.eng.Flows, st
+				case config.TypeICMP:
+					p.plan.icmp, p.icmpStream = r.eng.ICMP, st
+				default:
+					inst := oldInsts[st.ID]
+					kept[inst] = true
+					p.plan.insts = append(p.plan.insts, inst)
+					p.protoNames = append(p.protoNames, st.Type)
+				}
+				continue
+			}
+			pub, inst, serr, err := w.newStream(in, c, st)
+			if err != nil {
+				return true, err
+			}
+			if serr != nil {
+				failStream(states, st, serr)
+				continue
+			}
+			switch st.Type {
+			case config.TypeFlow:
+				h, err := newFlows(st, pub)
+				if err != nil {
+					failStream(states, st, fmt.Errorf("stream %s (flow): %w", st.ID, err))
+					continue
+				}
+				p.plan.flows, p.flowStream = h, st
+			case config.TypeICMP:
+				h, err := newICMP(st, pub)
+				if err != nil {
+					failStream(states, st, fmt.Errorf("stream %s (icmp): %w", st.ID, err))
+					continue
+				}
+				p.plan.icmp, p.icmpStream = h, st
+			default:
+				p.plan.insts = append(p.plan.insts, inst)
+				p.protoNames = append(p.protoNames, st.Type)
+			}
+			p.pubs[st.ID] = pub
+		}
+		if len(p.plan.insts) == 0 && p.plan.flows == nil && p.plan.icmp == nil {
+			// Nothing left to capture here: the full rebuild reports it.
+			return false, nil
+		}
+		for _, inst := range oldInstList {
+			if !kept[inst] {
+				p.plan.retired = append(p.plan.retired, inst)
+			}
+		}
+		if r.eng.Flows != nil && r.eng.Flows != p.plan.flows {
+			p.plan.retiredHandlers = append(p.plan.retiredHandlers, r.eng.Flows)
+		}
+		if r.eng.ICMP != nil && r.eng.ICMP != p.plan.icmp {
+			p.plan.retiredHandlers = append(p.plan.retiredHandlers, r.eng.ICMP)
+		}
+		p.filter = c.Interface.BPFFilter
+		if p.filter == "" {
+			p.filter = BuildFilter(UsesOf(p.plan.insts), p.plan.icmp != nil, p.plan.flows != nil, c.Interface.WithVLANs)
+		}
+		if p.filter != r.filter {
+			p.plan.filter, p.plan.setFilter = p.filter, true
+		}
+		preps[i] = p
+	}
+
+	// Everything is prepared: hand each capture its plan and wait until it
+	// is applied, so that when Reconfigure returns new traffic is decoded
+	// with the new config.
+	var errs []error
+	for i, r := range runs {
+		p := preps[i]
+		w.applyPlan(r, p.plan)
+		if p.plan.err != nil {
+			errs = append(errs, p.plan.err)
+		} else {
+			r.filter = p.filter
+		}
+		r.eng, r.pubs, r.protoNames = p.plan.eng, p.pubs, p.protoNames
+		r.flowStream, r.icmpStream = p.flowStream, p.icmpStream
+	}
+	w.in, w.states = in, states
+	return true, errors.Join(errs...)
+}
+
+// applyPlan has the capture goroutine apply p and waits for it; with no
+// goroutine running (not started yet, or ended) it applies p itself.
+func (w *Worker) applyPlan(r *captureRun, p *swapPlan) {
+	if r.done == nil {
+		r.applyPlan(p)
+		return
+	}
+	r.plans <- p
+	r.pending.Store(true)
+	select {
+	case <-p.done:
+	case <-r.done:
+		select {
+		case <-p.done: // applied just before the loop ended
+		default:
+			// The loop ended without taking it: nothing runs the
+			// engine any more, so apply it here.
+			select {
+			case <-r.plans:
+			default:
+			}
+			r.applyPlan(p)
+		}
+	}
 }
