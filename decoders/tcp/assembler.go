@@ -235,7 +235,7 @@ func (a *Assembler) close(c *conn, ts time.Time) {
 			a.flushHoles(c, d, ts)
 			s := &c.dirs[d]
 			if s.fin && !s.finDone {
-				if int32(s.finSeq-s.next) > 0 {
+				if seqDiff(s.finSeq, s.next) > 0 {
 					a.gapTo(c, d, s.finSeq, ts)
 				}
 				s.finDone = true

@@ -386,3 +386,20 @@ func TestSteadyStateAllocs(t *testing.T) {
 		}
 	}
 }
+
+// A segment exactly 2^31 from the expected sequence number is as far
+// behind as ahead; it used to negate the int32 minimum and slice with
+// -2^31. Both directions of the ambiguity, in order and from the
+// out-of-order buffer, must be taken as old data, never crash.
+func TestSequenceHalfSpaceAway(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.handshake()
+	h.c(0, 0, "abcd")
+	h.c(4+1<<31, 0, "evil") // exactly 2^31 past next
+	h.c(4, 0, "efgh")
+	h.c(12, 0, "mnop")          // buffered ahead of a hole
+	h.c(12+1<<31, 0, "ijklmnop") // 2^31 away from the buffered one
+	h.c(8, 0, "ijkl")
+	h.s(0, 0, "+OK\r\n")
+	h.want(h.only(), "abcdefghijklmnop", "+OK\r\n")
+}

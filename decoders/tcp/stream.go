@@ -7,7 +7,7 @@ import (
 )
 
 // stream is one direction of a connection. Sequence numbers are compared
-// as int32 differences so they survive wraparound at 2^32.
+// through seqDiff so they survive wraparound at 2^32.
 type stream struct {
 	started bool   // next is known (SYN seen or first data seen)
 	next    uint32 // next sequence number to deliver
@@ -36,14 +36,21 @@ const keepTailCap = 64 << 10
 
 func (s *stream) tailLen() int { return len(s.buf) - s.off }
 
+// seqDiff is a-b in sequence space: positive when a is ahead of b, in
+// [-2^31, 2^31). It is widened to int before anyone negates it: negating
+// the int32 minimum overflows back to itself, and a segment exactly 2^31
+// away from the expected one (any host can send it) would then index a
+// slice with -2^31.
+func seqDiff(a, b uint32) int { return int(int32(a - b)) }
+
 // segment handles payload bytes starting at seq.
 func (a *Assembler) segment(c *conn, d protocol.Dir, seq uint32, data []byte, ts time.Time) {
 	s := &c.dirs[d]
 	for {
-		rel := int32(seq - s.next)
+		rel := seqDiff(seq, s.next)
 		if rel <= 0 {
 			// In order, possibly overlapping bytes already delivered.
-			if int(-rel) >= len(data) {
+			if -rel >= len(data) {
 				a.stats.Retransmits++
 				return
 			}
@@ -74,7 +81,7 @@ func (a *Assembler) segment(c *conn, d protocol.Dir, seq uint32, data []byte, ts
 // insert copies an out-of-order segment into the sorted buffer list.
 func (a *Assembler) insert(s *stream, seq uint32, data []byte) {
 	i := len(s.ooo)
-	for i > 0 && int32(s.ooo[i-1].seq-seq) > 0 {
+	for i > 0 && seqDiff(s.ooo[i-1].seq, seq) > 0 {
 		i--
 	}
 	// Same start and no longer than what we hold: a retransmission.
@@ -98,11 +105,11 @@ func (a *Assembler) drain(c *conn, d protocol.Dir, ts time.Time) {
 	s := &c.dirs[d]
 	for len(s.ooo) > 0 {
 		seg := s.ooo[0]
-		rel := int32(seg.seq - s.next)
+		rel := seqDiff(seg.seq, s.next)
 		if rel > 0 {
 			return
 		}
-		if int(-rel) < len(seg.data) {
+		if -rel < len(seg.data) {
 			rest := seg.data[-rel:]
 			a.deliver(c, d, rest, ts)
 			s.next += uint32(len(rest))
@@ -126,12 +133,12 @@ func (a *Assembler) ackedPast(c *conn, d protocol.Dir, ack uint32, ts time.Time)
 	if !s.started {
 		return
 	}
-	if s.fin && int32(ack-s.finSeq) > 0 {
+	if s.fin && seqDiff(ack, s.finSeq) > 0 {
 		ack = s.finSeq // the FIN takes the last sequence number, not a byte
 	}
-	for int32(ack-s.next) > 0 {
+	for seqDiff(ack, s.next) > 0 {
 		target := ack
-		if len(s.ooo) > 0 && int32(s.ooo[0].seq-target) < 0 {
+		if len(s.ooo) > 0 && seqDiff(s.ooo[0].seq, target) < 0 {
 			target = s.ooo[0].seq
 		}
 		a.gapTo(c, d, target, ts)
@@ -156,7 +163,7 @@ func (a *Assembler) flushHoles(c *conn, d protocol.Dir, ts time.Time) {
 // those bytes are lost too.
 func (a *Assembler) gapTo(c *conn, d protocol.Dir, target uint32, ts time.Time) {
 	s := &c.dirs[d]
-	n := int(int32(target - s.next))
+	n := seqDiff(target, s.next)
 	if n <= 0 {
 		return
 	}
