@@ -67,7 +67,10 @@ type Queue struct {
 	blocked   atomic.Uint64 // batch hand-offs that found the queue full
 	sent      atomic.Uint64
 	failures  atomic.Uint64
-	lastError atomic.Value // string
+	// undelivered counts documents given up on because Run's context was
+	// cancelled (a shutdown deadline) before the output accepted them.
+	undelivered atomic.Uint64
+	lastError   atomic.Value // string
 }
 
 // NewQueue makes a queue holding at most size documents waiting for the
@@ -220,6 +223,11 @@ func (q *Queue) Sent() uint64 { return q.sent.Load() }
 // Failures counts Publish calls that returned an error.
 func (q *Queue) Failures() uint64 { return q.failures.Load() }
 
+// Undelivered counts documents dropped unpublished because the queue was
+// told to give up (its Run context cancelled) while they waited or were in
+// flight: what a shutdown deadline cost.
+func (q *Queue) Undelivered() uint64 { return q.undelivered.Load() }
+
 // LastError is the last Publish error, "" if none.
 func (q *Queue) LastError() string {
 	s, _ := q.lastError.Load().(string)
@@ -254,6 +262,12 @@ func (q *Queue) flush(ctx context.Context, b *batch) {
 	var out output.Output
 	for attempt := 0; ; attempt++ {
 		out = q.Output()
+		if ctx.Err() != nil {
+			// Given up (shutdown deadline): drain without publishing so
+			// blocked senders return, and count what is lost.
+			q.undelivered.Add(uint64(len(b.docs)))
+			break
+		}
 		err := out.Publish(ctx, b.docs)
 		if err == nil {
 			q.sent.Add(uint64(len(b.docs)))
@@ -263,6 +277,7 @@ func (q *Queue) flush(ctx context.Context, b *batch) {
 		q.failures.Add(1)
 		q.lastError.Store(err.Error())
 		if ctx.Err() != nil {
+			q.undelivered.Add(uint64(len(b.docs)))
 			break
 		}
 		backoff := time.Duration(1<<min(attempt, 5)) * 100 * time.Millisecond

@@ -154,3 +154,49 @@ type discard struct{}
 func (discard) Publish(context.Context, []output.Doc) error { return nil }
 func (discard) Close() error                                { return nil }
 func (discard) ReusesBodies() bool                          { return true }
+
+// deadOutput refuses every batch until its context is cancelled, as an
+// Elasticsearch output does while the node is down.
+type deadOutput struct{}
+
+func (deadOutput) Publish(ctx context.Context, _ []output.Doc) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (deadOutput) Close() error { return nil }
+
+// Giving up on a dead output (the shutdown deadline cancels Run's context)
+// unblocks senders stuck on a full queue and counts every document that was
+// never delivered: none disappear without a count.
+func TestQueueGiveUpCountsUndelivered(t *testing.T) {
+	q := NewQueue(deadOutput{}, batchDocs)
+	ctx, cancel := context.WithCancel(context.Background())
+	go q.Run(ctx)
+	const n = 5*batchDocs + 17
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < n; i++ {
+			q.SendCopy("i", []byte(`{}`))
+		}
+		close(done)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("senders never blocked on a dead output")
+	default:
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("senders still blocked after the queue gave up")
+	}
+	q.Close()
+	if got := q.Undelivered(); got != n {
+		t.Errorf("undelivered %d, want %d", got, n)
+	}
+	if q.Sent() != 0 {
+		t.Errorf("sent %d to a dead output", q.Sent())
+	}
+}

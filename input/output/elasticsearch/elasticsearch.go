@@ -50,7 +50,9 @@ type Output struct {
 	lastErrAt time.Time
 	logMu     sync.Mutex
 	loggedAt  time.Time
-	closed    atomic.Bool
+	// retryLoggedAt rate-limits logRetry, apart from loggedAt.
+	retryLoggedAt time.Time
+	closed        atomic.Bool
 
 	// sleep is time.Sleep with ctx; replaced by tests.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -220,10 +222,18 @@ func (o *Output) nextID() string {
 func (o *Output) sendChunk(ctx context.Context, pending []item) error {
 	backoff := o.cfg.BackoffInit
 	var body bytes.Buffer
+	unreachable := false // the last attempt never got an HTTP answer
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > 0 {
 			o.retries.Add(uint64(len(pending)))
-			if err := o.sleep(ctx, jitter(backoff)); err != nil {
+			wait := jitter(backoff)
+			var err error
+			if unreachable {
+				err = o.waitReachable(ctx, wait)
+			} else {
+				err = o.sleep(ctx, wait)
+			}
+			if err != nil {
 				return err
 			}
 			backoff = min(backoff*2, o.cfg.BackoffMax)
@@ -237,14 +247,63 @@ func (o *Output) sendChunk(ctx context.Context, pending []item) error {
 				return ctx.Err()
 			}
 			o.noteError(err)
+			var re *errRequest
+			unreachable = errors.As(err, &re) && re.status == 0
+			o.logRetry("bulk request failed, retrying", "documents", len(pending), "attempt", attempt+1,
+				"next_try_within", min(backoff*2, o.cfg.BackoffMax).String(), "error", err.Error())
 			continue // whole request failed: resend all
 		}
+		unreachable = false
 		if progressed {
 			backoff = o.cfg.BackoffInit
 		}
 		pending = retry
 	}
 	return nil
+}
+
+// probeEvery is how often a backed-off output checks whether an unreachable
+// node is back. A GET / costs the node next to nothing (and a refused
+// connection costs it nothing at all), so recovery is noticed within about
+// a second instead of after a backoff that has grown toward BackoffMax,
+// while a bulk body is only resent once the node answers.
+const probeEvery = time.Second
+
+// waitReachable waits up to d, returning early once the node answers a
+// probe. Used only after connection-level failures: a node that answers
+// with 429 or 5xx is up and is given its full backoff.
+func (o *Output) waitReachable(ctx context.Context, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		step := min(probeEvery, time.Until(deadline))
+		if step <= 0 {
+			return nil
+		}
+		if err := o.sleep(ctx, step); err != nil {
+			return err
+		}
+		if o.probe(ctx) {
+			o.log.Info("elasticsearch reachable again, resending")
+			return nil
+		}
+	}
+}
+
+// probe reports whether a node answers HTTP at all (any status).
+func (o *Output) probe(ctx context.Context) bool {
+	pctx, cancel := context.WithTimeout(ctx, min(o.cfg.Timeout, 2*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(pctx, http.MethodGet, "/", nil)
+	if err != nil {
+		return false
+	}
+	res, err := o.tp.Perform(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
+	res.Body.Close()
+	return true
 }
 
 type bulkResponse struct {
@@ -391,6 +450,22 @@ func (o *Output) noteError(err error) {
 	o.lastErr = err.Error()
 	o.lastErrAt = time.Now()
 	o.mu.Unlock()
+}
+
+// logRetry logs a retried failure at most every 5 s: during an outage the
+// operator sees that and why documents are held back, without one line per
+// attempt.
+func (o *Output) logRetry(msg string, args ...any) {
+	o.logMu.Lock()
+	now := time.Now()
+	ok := now.Sub(o.retryLoggedAt) >= 5*time.Second
+	if ok {
+		o.retryLoggedAt = now
+	}
+	o.logMu.Unlock()
+	if ok {
+		o.log.Warn(msg, args...)
+	}
 }
 
 // logLimited logs at most one warning per second: a mapping error repeats for

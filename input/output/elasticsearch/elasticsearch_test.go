@@ -374,3 +374,44 @@ func TestParseConfig(t *testing.T) {
 		}
 	}
 }
+
+// A node that was unreachable long enough for the backoff to grow is used
+// again within about a second of coming back (the probe), not after the
+// backoff: here the backoff is 20 s and delivery must resume within 3 s.
+func TestResumesSoonAfterUnreachableNodeReturns(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: connection refused
+	o := newTestOutput(t, map[string]any{"type": "elasticsearch", "hosts": []any{"http://" + addr}})
+	o.cfg.BackoffInit, o.cfg.BackoffMax = 20*time.Second, 60*time.Second
+	done := make(chan error, 1)
+	go func() { done <- o.Publish(context.Background(), docs(0, 7, "logs-x-default")) }()
+	time.Sleep(1500 * time.Millisecond) // first attempt refused, now backing off
+	es := newFakeES()
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s taken meanwhile: %v", addr, err)
+	}
+	srv := &http.Server{Handler: es}
+	go srv.Serve(ln2)
+	defer srv.Close()
+	back := time.Now()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("not delivered 10 s after the node came back")
+	}
+	if d := time.Since(back); d > 3*time.Second {
+		t.Errorf("delivery resumed %s after the node came back, want within 3s", d)
+	}
+	checkExactlyOnce(t, es.seqs(t), 7)
+	if o.Stats().Retries == 0 {
+		t.Error("retries not counted")
+	}
+}
