@@ -52,8 +52,15 @@ type flags struct {
 	statsJSON   string
 	cpuProfile  string
 	memProfile  string
-	es          esFlags
+	appendOut   bool
+	// shutdownTimeout bounds the flush after the first SIGINT/SIGTERM.
+	shutdownTimeout time.Duration
+	es              esFlags
 }
+
+// defaultShutdownTimeout matches what Elastic Agent allows a component to
+// stop: its 30 s grace less a 5 s safety buffer.
+const defaultShutdownTimeout = 25 * time.Second
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
@@ -79,7 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.loop, "l", 1, "with -I: replay the file `n` times")
 	fs.StringVar(&f.device, "i", "", "capture live on `interface` (default any; see 'network-traffic devices')")
 	fs.StringVar(&f.configPath, "c", "", "`config` file: a packet input unit in YAML (streams: one per protocol)")
-	fs.StringVar(&f.outPath, "o", "-", "write NDJSON to `file` (- for stdout)")
+	fs.StringVar(&f.outPath, "o", "-", "write NDJSON to `file` (- for stdout); an existing file is truncated unless -append")
+	fs.BoolVar(&f.appendOut, "append", false, "with -o FILE: append to an existing file instead of truncating it")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "after SIGINT/SIGTERM, flush queued documents for at most `duration`; a second signal exits at once")
 	fs.Int64Var(&f.rotateBytes, "rotate-bytes", 0, "with -o FILE: rotate the file when it reaches `n` bytes (0: never)")
 	fs.BoolVar(&f.logStderr, "e", false, "log to stderr (default: only warnings and the summary)")
 	fs.BoolVar(&f.debug, "d", false, "debug logging")
@@ -106,6 +115,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "network-traffic: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if f.loop < 1 {
+		fmt.Fprintf(stderr, "network-traffic: -l %d: the replay count must be at least 1\n", f.loop)
+		return 2
+	}
+	if f.shutdownTimeout <= 0 {
+		fmt.Fprintf(stderr, "network-traffic: -shutdown-timeout %s: must be positive\n", f.shutdownTimeout)
+		return 2
+	}
+	if f.appendOut && (f.outPath == "" || f.outPath == "-") {
+		fmt.Fprintln(stderr, "network-traffic: -append needs -o FILE")
 		return 2
 	}
 	level := slog.LevelWarn
@@ -149,9 +170,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Info("capturing", "filter", flt)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGINT/SIGTERM stops capture and starts a flush bounded by
+	// -shutdown-timeout; a second signal, or the deadline, makes the queue
+	// give up at once. What could not be delivered is counted and makes the
+	// exit code non-zero. Without a signal a run over a file waits for an
+	// output that is down (nothing is lost), logging why.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, stopCapture := context.WithCancel(context.Background())
+	defer stopCapture()
 	qctx, qcancel := context.WithCancel(context.Background())
+	defer qcancel()
+	finished := make(chan struct{})
+	watcherDone := make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(stderr, "network-traffic: %s: stopping, flushing queued documents for at most %s (signal again to exit now)\n", sig, f.shutdownTimeout)
+			stopCapture()
+		case <-finished:
+			return
+		}
+		t := time.NewTimer(f.shutdownTimeout)
+		defer t.Stop()
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(stderr, "network-traffic: %s again: exiting now, %d documents still queued are dropped\n", sig, queue.Depth())
+		case <-t.C:
+			fmt.Fprintf(stderr, "network-traffic: shutdown timeout %s reached, %d documents still queued are dropped\n", f.shutdownTimeout, queue.Depth())
+		case <-finished:
+			return
+		}
+		qcancel()
+	}()
 	go queue.Run(qctx)
 
 	started := time.Now()
@@ -159,25 +212,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	runErr := worker.Run(ctx)
 	stopProgress()
 	queue.Close()
-	qcancel()
+	close(finished)
+	<-watcherDone
 	if err := out.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
 	stats := worker.Stats()
-	printSummary(stderr, stats, queue, time.Since(started))
+	printSummary(stderr, stats, queue, out, time.Since(started))
 	if f.statsJSON != "" {
-		if err := writeStatsJSON(f.statsJSON, stats, time.Since(started)); err != nil {
+		if err := writeStatsJSON(f.statsJSON, stats, queue, out, time.Since(started)); err != nil {
 			fmt.Fprintf(stderr, "network-traffic: %v\n", err)
 		}
 	}
+	code := 0
+	if n := queue.Undelivered(); n > 0 {
+		fmt.Fprintf(stderr, "network-traffic: %d documents were not delivered\n", n)
+		code = 1
+	}
 	if runErr != nil {
 		fmt.Fprintf(stderr, "network-traffic: %v\n", runErr)
-		if errors.Is(runErr, io.ErrUnexpectedEOF) {
-			return 0 // a pcap cut mid-record: everything readable was processed
+		if !errors.Is(runErr, io.ErrUnexpectedEOF) {
+			code = 1 // a pcap cut mid-record is not an error: everything readable was processed
 		}
-		return 1
 	}
-	return 0
+	return code
 }
 
 // loadInput builds the input from -c, or enables every protocol with its
@@ -244,7 +302,7 @@ func openOutput(f *flags, stdout io.Writer) (output.Output, error) {
 	if f.outPath == "" || f.outPath == "-" {
 		return ndjson.NewWriter(stdout), nil
 	}
-	return ndjson.New(ndjson.Config{Path: f.outPath, RotateBytes: f.rotateBytes})
+	return ndjson.New(ndjson.Config{Path: f.outPath, RotateBytes: f.rotateBytes, Append: f.appendOut})
 }
 
 func listDevices(stdout, stderr io.Writer) int {

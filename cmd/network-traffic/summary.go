@@ -10,10 +10,34 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/input/capture"
+	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/publish"
 )
 
-func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, took time.Duration) {
+// outputSummary is what the run delivered, from the queue and the output.
+type outputSummary struct {
+	Delivered   uint64 `json:"delivered"`
+	Retried     uint64 `json:"retried"`
+	Rejected    uint64 `json:"rejected"`
+	Undelivered uint64 `json:"undelivered"`
+	// FailedAttempts counts Publish calls that returned an error.
+	FailedAttempts uint64 `json:"failed_attempts"`
+	LastError      string `json:"last_error,omitempty"`
+}
+
+func summarizeOutput(q *publish.Queue, out output.Output) outputSummary {
+	o := outputSummary{Delivered: q.Sent(), Undelivered: q.Undelivered(), FailedAttempts: q.Failures(), LastError: q.LastError()}
+	if r, ok := out.(output.StatsReporter); ok {
+		st := r.Stats()
+		o.Delivered, o.Retried, o.Rejected = st.Published, st.Retries, st.Failed
+		if o.LastError == "" {
+			o.LastError = st.LastError
+		}
+	}
+	return o
+}
+
+func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, out output.Output, took time.Duration) {
 	secs := took.Seconds()
 	if secs <= 0 {
 		secs = 1e-9
@@ -29,8 +53,12 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, took time.Dura
 			s.TCP.Connections, s.TCP.Gaps, s.TCP.GapBytes, s.TCP.Retransmits, s.TCP.OutOfOrder, s.TCP.Evicted,
 			s.Decode.Truncated, s.Decode.FragmentsReassembled, s.Decode.FragmentsDropped)
 	}
-	if q.Failures() > 0 {
-		fmt.Fprintf(w, "  output: %d failed publish attempts, last error: %s\n", q.Failures(), q.LastError())
+	if o := summarizeOutput(q, out); o.Retried > 0 || o.Rejected > 0 || o.Undelivered > 0 || o.FailedAttempts > 0 {
+		fmt.Fprintf(w, "  output: %d delivered, %d retried, %d rejected, %d undelivered", o.Delivered, o.Retried, o.Rejected, o.Undelivered)
+		if o.LastError != "" {
+			fmt.Fprintf(w, "; last error: %s", o.LastError)
+		}
+		fmt.Fprintln(w)
 	}
 	names := make([]string, 0, len(s.Protocols))
 	for n := range s.Protocols {
@@ -78,16 +106,17 @@ func startProgress(w io.Writer, worker *capture.Worker, reading bool) (stop func
 
 // writeStatsJSON records the run's counters plus the process's allocation
 // totals, for the benchmark (allocations per packet).
-func writeStatsJSON(path string, s capture.Stats, took time.Duration) error {
+func writeStatsJSON(path string, s capture.Stats, q *publish.Queue, out output.Output, took time.Duration) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	doc := struct {
 		capture.Stats
-		Seconds    float64 `json:"seconds"`
-		Mallocs    uint64  `json:"mallocs"`
-		TotalAlloc uint64  `json:"total_alloc_bytes"`
-		HeapSys    uint64  `json:"heap_sys_bytes"`
-	}{s, took.Seconds(), ms.Mallocs, ms.TotalAlloc, ms.HeapSys}
+		Output     outputSummary `json:"output"`
+		Seconds    float64       `json:"seconds"`
+		Mallocs    uint64        `json:"mallocs"`
+		TotalAlloc uint64        `json:"total_alloc_bytes"`
+		HeapSys    uint64        `json:"heap_sys_bytes"`
+	}{s, summarizeOutput(q, out), took.Seconds(), ms.Mallocs, ms.TotalAlloc, ms.HeapSys}
 	raw, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err

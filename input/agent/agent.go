@@ -57,8 +57,8 @@ type Options struct {
 	NewOutput   OutputFactory
 	QueueSize   int
 	HealthEvery time.Duration // health evaluation period (default 5s)
-	// StopTimeout bounds the flush on shutdown (default 20s, under the
-	// agent's 30s stop timeout).
+	// StopTimeout bounds the flush on shutdown (default 25s: the agent's
+	// 30s stop grace less a 5s buffer).
 	StopTimeout time.Duration
 	// Level is the live log level; Run creates one if nil. The caller's
 	// handler should use it.
@@ -83,7 +83,7 @@ func RunWith(ctx context.Context, stdin io.Reader, log *slog.Logger, opts Option
 		opts.HealthEvery = 5 * time.Second
 	}
 	if opts.StopTimeout <= 0 {
-		opts.StopTimeout = 20 * time.Second
+		opts.StopTimeout = 25 * time.Second
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 8192

@@ -37,7 +37,7 @@ func NewOutput(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 		if name == "" {
 			name = "network-traffic.ndjson"
 		}
-		c := ndjson.Config{Path: filepath.Join(dir, name)}
+		c := ndjson.Config{Path: filepath.Join(dir, name), Append: true}
 		if kb, ok := cfg["rotate_every_kb"].(float64); ok && kb > 0 {
 			c.RotateBytes = int64(kb) * 1024
 		}

@@ -23,6 +23,9 @@ type Config struct {
 	RotateBytes int64
 	// Keep is how many rotated files to keep (default 7).
 	Keep int
+	// Append keeps what an existing file holds; otherwise New truncates it,
+	// so running the same command twice does not double its documents.
+	Append bool
 }
 
 // Output writes NDJSON.
@@ -45,7 +48,7 @@ func New(cfg Config) (*Output, error) {
 		o.w = bufio.NewWriterSize(os.Stdout, 256<<10)
 		return o, nil
 	}
-	if err := o.open(); err != nil {
+	if err := o.open(cfg.Append); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -56,13 +59,17 @@ func NewWriter(w io.Writer) *Output {
 	return &Output{cfg: Config{Keep: 1}, w: bufio.NewWriterSize(w, 256<<10)}
 }
 
-func (o *Output) open() error {
+func (o *Output) open(appendTo bool) error {
 	if dir := filepath.Dir(o.cfg.Path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("output directory: %w", err)
 		}
 	}
-	f, err := os.OpenFile(o.cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	mode := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	if !appendTo {
+		mode |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(o.cfg.Path, mode, 0o644)
 	if err != nil {
 		return fmt.Errorf("open output file: %w", err)
 	}
@@ -91,7 +98,7 @@ func (o *Output) rotate() error {
 	if err := os.Rename(o.cfg.Path, o.cfg.Path+".1"); err != nil {
 		return err
 	}
-	return o.open()
+	return o.open(false)
 }
 
 // Publish writes the batch and flushes it.
