@@ -63,10 +63,10 @@ type Queue struct {
 	closeOnce sync.Once
 	done      chan struct{}
 
-	waiting   atomic.Int64  // documents in batches in ch
-	blocked   atomic.Uint64 // batch hand-offs that found the queue full
-	sent      atomic.Uint64
-	failures  atomic.Uint64
+	waiting  atomic.Int64  // documents in batches in ch
+	blocked  atomic.Uint64 // batch hand-offs that found the queue full
+	sent     atomic.Uint64
+	failures atomic.Uint64
 	// undelivered counts documents given up on because Run's context was
 	// cancelled (a shutdown deadline) before the output accepted them.
 	undelivered atomic.Uint64
