@@ -53,6 +53,9 @@ type flags struct {
 	cpuProfile  string
 	memProfile  string
 	appendOut   bool
+	// skipBadStreams runs the valid streams of a config that has bad ones
+	// (default: any bad stream is fatal).
+	skipBadStreams bool
 	// shutdownTimeout bounds the flush after the first SIGINT/SIGTERM.
 	shutdownTimeout time.Duration
 	es              esFlags
@@ -87,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.device, "i", "", "capture live on `interface` (default any; see 'network-traffic devices')")
 	fs.StringVar(&f.configPath, "c", "", "`config` file: a packet input unit in YAML (streams: one per protocol)")
 	fs.StringVar(&f.outPath, "o", "-", "write NDJSON to `file` (- for stdout); an existing file is truncated unless -append")
+	fs.BoolVar(&f.skipBadStreams, "skip-bad-streams", false, "run the valid streams of a config whose other streams have errors (default: any stream error is fatal)")
 	fs.BoolVar(&f.appendOut, "append", false, "with -o FILE: append to an existing file instead of truncating it")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "after SIGINT/SIGTERM, flush queued documents for at most `duration`; a second signal exits at once")
 	fs.Int64Var(&f.rotateBytes, "rotate-bytes", 0, "with -o FILE: rotate the file when it reaches `n` bytes (0: never)")
@@ -149,10 +153,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "network-traffic: %v\n", err)
 		return 1
 	}
-	for _, st := range in.Streams {
-		if st.Err != nil {
-			log.Warn("stream skipped", "error", st.Err)
-		}
+	if badStreams(in, f.skipBadStreams, stderr) {
+		return 1
 	}
 	out, err := openOutput(&f, stdout)
 	if err != nil {
@@ -165,6 +167,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "network-traffic: %v\n", err)
 		out.Close()
 		return 1
+	}
+	for _, st := range in.Streams {
+		if s := worker.StreamStates()[st.ID]; s.Status == "FAILED" && st.Err == nil {
+			fmt.Fprintf(stderr, "network-traffic: %s\n", s.Error)
+			if !f.skipBadStreams {
+				out.Close()
+				return 1
+			}
+		}
 	}
 	for _, flt := range worker.Filters() {
 		log.Info("capturing", "filter", flt)
@@ -236,6 +247,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// badStreams reports every stream with a configuration error. They are
+// fatal unless skip is set, in which case they are warnings and the valid
+// streams run.
+func badStreams(in *config.Input, skip bool, stderr io.Writer) (fatal bool) {
+	n := 0
+	for _, st := range in.Streams {
+		if st.Err != nil {
+			n++
+			fmt.Fprintf(stderr, "network-traffic: %v\n", st.Err)
+		}
+	}
+	if n == 0 {
+		return false
+	}
+	if skip {
+		fmt.Fprintf(stderr, "network-traffic: -skip-bad-streams: running without the %d stream(s) above\n", n)
+		return false
+	}
+	fmt.Fprintf(stderr, "network-traffic: %d stream(s) have errors (fix them, or run the others with -skip-bad-streams)\n", n)
+	return true
 }
 
 // loadInput builds the input from -c, or enables every protocol with its

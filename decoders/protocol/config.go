@@ -49,12 +49,12 @@ func (o Options) Decode(into any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(into); err != nil {
-		return cleanYAMLError(err)
+		return cleanYAMLError(err, append(yamlKeys(into), StreamOptionNames()...))
 	}
 	return nil
 }
 
-func cleanYAMLError(err error) error {
+func cleanYAMLError(err error, known []string) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		msgs := make([]string, 0, len(te.Errors))
@@ -63,7 +63,7 @@ func cleanYAMLError(err error) error {
 			if i := strings.Index(m, "field "); i >= 0 && strings.Contains(m, " not found in type") {
 				name := m[i+len("field "):]
 				name = name[:strings.Index(name, " not found")]
-				msgs = append(msgs, "unknown option "+strconv.Quote(name))
+				msgs = append(msgs, "unknown option "+strconv.Quote(name)+DidYouMean(name, known))
 				continue
 			}
 			if i := strings.Index(m, ": "); i >= 0 && strings.HasPrefix(m, "line ") {

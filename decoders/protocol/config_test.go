@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -78,5 +79,27 @@ func TestNonNegative(t *testing.T) {
 		if (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) || got != tc.want {
 			t.Errorf("NonNegative(%v) = %d, %v; want %d, %q", tc.in, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	known := []string{"processors", "internal_networks", "streams", "send_headers", "max_message_size"}
+	for in, want := range map[string]string{
+		"procesors": "processors", "intrenal_networks": "internal_networks", "strems": "streams",
+		"send_header": "send_headers", "max_msg_size": "max_message_size", "ports_xyz_totally": "",
+	} {
+		if got := Suggest(in, known); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDecodeSuggestsKnownOption(t *testing.T) {
+	var c struct {
+		SendHeaders []string `yaml:"send_headers"`
+	}
+	err := Options{"send_header": []any{"Host"}}.Decode(&c)
+	if err == nil || !strings.Contains(err.Error(), `unknown option "send_header" (did you mean "send_headers"?)`) {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -397,7 +397,7 @@ func TestSequenceHalfSpaceAway(t *testing.T) {
 	h.c(0, 0, "abcd")
 	h.c(4+1<<31, 0, "evil") // exactly 2^31 past next
 	h.c(4, 0, "efgh")
-	h.c(12, 0, "mnop")          // buffered ahead of a hole
+	h.c(12, 0, "mnop")           // buffered ahead of a hole
 	h.c(12+1<<31, 0, "ijklmnop") // 2^31 away from the buffered one
 	h.c(8, 0, "ijkl")
 	h.s(0, 0, "+OK\r\n")

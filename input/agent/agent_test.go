@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -49,8 +48,15 @@ type fakeFactory struct {
 // handling does not depend on which decoders exist yet.
 func init() {
 	protocol.Register(&protocol.Spec{Name: "nttest", TCP: true, DefaultPorts: []uint16{80},
-		New: func(protocol.Common, protocol.Options, protocol.Publisher) (*protocol.Instance, error) {
-			return nil, errors.New("not a real protocol")
+		New: func(_ protocol.Common, opts protocol.Options, _ protocol.Publisher) (*protocol.Instance, error) {
+			// Configuration checks build an instance; the fake workers
+			// never run it. Unknown options are refused as real
+			// protocols refuse them.
+			var none struct{}
+			if err := opts.Decode(&none); err != nil {
+				return nil, err
+			}
+			return &protocol.Instance{}, nil
 		}})
 }
 

@@ -150,6 +150,9 @@ func Load(path string) (*Input, error) {
 // of Captures.
 func Parse(m map[string]any) (*Input, error) {
 	in := &Input{Source: m, Namespace: "default"}
+	if err := checkInputKeys(m); err != nil {
+		return nil, err
+	}
 	in.ID, _ = m["id"].(string)
 	in.Name, _ = m["name"].(string)
 	if t, ok := m["type"].(string); ok && t != "" && t != "packet" {
@@ -159,6 +162,9 @@ func Parse(m map[string]any) (*Input, error) {
 		if ns, ok := ds["namespace"].(string); ok && ns != "" {
 			in.Namespace = ns
 		}
+	}
+	if err := CheckNamespace(in.Namespace); err != nil {
+		return nil, fmt.Errorf("data_stream.namespace: %w", err)
 	}
 	procs, err := asProcessors(m["processors"])
 	if err != nil {
@@ -312,10 +318,20 @@ func parseStream(sm map[string]any, namespace string, idx int) (*Stream, Interfa
 			fail("%s: %v", k, err)
 		}
 	}
-	// Common protocol options (ports, timeouts, ...) are checked here so a
-	// bad value takes the stream out before sniffers are planned.
-	if spec, ok := protocol.Lookup(st.Type); ok {
-		if _, _, err := protocol.SplitCommon(spec, st.Options); err != nil {
+	if st.DataStream.Namespace != namespace {
+		if err := CheckNamespace(st.DataStream.Namespace); err != nil {
+			fail("data_stream.namespace: %v", err)
+		}
+	}
+	if err := checkDataset(st.DataStream.Dataset); err != nil {
+		fail("data_stream.dataset: %v", err)
+	}
+	// Every option is checked here, by the code that will use it, so a bad
+	// value takes the stream out (reported, with the stream and option
+	// named) before sniffers and BPF filters are planned, and the same
+	// verdict reaches the CLI, the agent's unit state and diagnostics.
+	if len(errs) == 0 {
+		if err := validateOptions(st); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -372,7 +388,7 @@ func parseInterface(v any, iface *Interface) error {
 			case "poll_default_route", "fanout_group", "metrics_interval":
 				// accepted for compatibility; not used with libpcap on Linux
 			default:
-				err = fmt.Errorf("unknown interface option %q", k)
+				err = fmt.Errorf("unknown interface option %q%s", k, protocol.DidYouMean(k, interfaceKeys))
 			}
 			if err != nil {
 				if strings.HasPrefix(err.Error(), "unknown interface option") {
