@@ -31,6 +31,9 @@ var ErrTimeout = errors.New("read timeout")
 type pcapSource struct {
 	h    *pcap.Handle
 	live bool
+	path string // file being read ("" when live)
+	// records counts packets read, to say where a damaged file broke.
+	records uint64
 	// Pacing for file replay at recorded speed.
 	pace      bool
 	firstPkt  time.Time
@@ -55,9 +58,9 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 			}
 		}
 		if iface.TopSpeed {
-			return newPrefetchSource(&pcapSource{h: h}), nil
+			return newPrefetchSource(&pcapSource{h: h, path: iface.File}), nil
 		}
-		return &pcapSource{h: h, pace: true}, nil
+		return &pcapSource{h: h, pace: true, path: iface.File}, nil
 	}
 	dev := iface.Device
 	if dev == "" {
@@ -146,13 +149,16 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	case errors.Is(err, io.EOF), errors.Is(err, pcap.NextErrorNoMorePackets):
 		return nil, ci, io.EOF
 	default:
-		// A file cut mid-record ends after what was readable; the error
-		// says so and the caller keeps every event decoded before it.
+		// A file cut mid-record ends after what was readable
+		// (io.ErrUnexpectedEOF); a damaged one is a *CorruptFileError
+		// naming the record and offset. Either way the caller keeps every
+		// event decoded before it.
 		if !s.live {
-			return nil, ci, fmt.Errorf("%w: the pcap file ends mid-record or is damaged after this point (libpcap: %v)", io.ErrUnexpectedEOF, err)
+			return nil, ci, classifyReadError(s.path, s.records, s.h.Error())
 		}
 		return nil, ci, err
 	}
+	s.records++
 	if s.pace {
 		if s.firstPkt.IsZero() {
 			s.firstPkt, s.firstWall = ci.Timestamp, time.Now()
