@@ -53,6 +53,16 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, out output.Out
 			s.TCP.Connections, s.TCP.Gaps, s.TCP.GapBytes, s.TCP.Retransmits, s.TCP.OutOfOrder, s.TCP.Evicted,
 			s.Decode.Truncated, s.Decode.FragmentsReassembled, s.Decode.FragmentsDropped)
 	}
+	rows := s.Dropped
+	if n := q.Undelivered(); n > 0 {
+		rows = append(rows, capture.DropRow{Layer: "output", Reason: "undelivered", Count: n})
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w, "  dropped, by reason:")
+		for _, r := range rows {
+			fmt.Fprintf(w, "    %-10s %-32s %12d\n", r.Layer, r.Reason, r.Count)
+		}
+	}
 	if o := summarizeOutput(q, out); o.Retried > 0 || o.Rejected > 0 || o.Undelivered > 0 || o.FailedAttempts > 0 {
 		fmt.Fprintf(w, "  output: %d delivered, %d retried, %d rejected, %d undelivered", o.Delivered, o.Retried, o.Rejected, o.Undelivered)
 		if o.LastError != "" {

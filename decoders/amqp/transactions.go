@@ -591,3 +591,18 @@ func (c *connection) publish(req, resp *message) {
 func (m *message) isText() bool {
 	return !m.contentEnc && (bytes.Contains(m.contentType, []byte("text")) || bytes.Contains(m.contentType, []byte("json")))
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"request_without_reply", s.UnmatchedRequests.Load(),
+		"reply_without_request", s.UnmatchedResponses.Load(),
+		"unknown_method", s.UnknownMethods.Load(),
+		"garbage_bytes", s.GarbageBytes.Load(),
+		"gap", s.GapDrops.Load(),
+		"frame_without_message", s.UnexpectedFrames.Load(),
+		"channel_limit", s.ChannelOverflows.Load(),
+		"connection_memory_limit", s.StateOverflows.Load(),
+	)
+}

@@ -182,3 +182,16 @@ func (c *connection) Close(ts time.Time) {
 	c.p.stats.Unmatched.Add(int64(len(c.pending)))
 	clear(c.pending)
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"request_without_response", s.Unmatched.Load(),
+		"response_without_request", s.UnmatchedResponses.Load(),
+		"ignored_ops", s.Ignored.Load(),
+		"unsupported_protocol_version", s.OtherVersion.Load(),
+		"v5_framing_connection", s.V5Conns.Load(),
+		"pending_limit", s.Evicted.Load(),
+	)
+}

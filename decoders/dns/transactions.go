@@ -386,3 +386,13 @@ func (t *tcpConn) Close(time.Time) {
 		t.p.publishQuery(pd, noteNoResponse)
 	}
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"response_without_query", s.UnmatchedResponses.Load(),
+		"published_early_table_full", s.Evicted.Load(),
+		"tcp_direction_abandoned", s.DroppedStreams.Load(),
+	)
+}

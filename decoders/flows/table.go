@@ -343,3 +343,12 @@ func flowID(k *key) string {
 	b = binary.BigEndian.AppendUint16(b, k.icmpID)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// Drops implements protocol.DropCounter. Only the goroutine that owns the
+// table may call it.
+func (t *Table) Drops() []protocol.Drop {
+	return protocol.Drops(
+		"published_early_table_full", t.stats.Evicted,
+		"packet_without_ip", t.stats.Skipped,
+	)
+}

@@ -539,3 +539,13 @@ func (c *connection) redact(m *message) {
 		}
 	}
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"garbage_bytes", s.GarbageBytes.Load(),
+		"header_block_too_large", s.HeaderOverflows.Load(),
+		"gap", s.GapDrops.Load(),
+	)
+}

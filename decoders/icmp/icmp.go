@@ -201,3 +201,12 @@ func (t *Tracker) publishExpired() {
 	}
 	t.expired = t.expired[:0]
 }
+
+// Drops implements protocol.DropCounter. Only the goroutine that owns the
+// tracker may call it.
+func (t *Tracker) Drops() []protocol.Drop {
+	return protocol.Drops(
+		"published_early_pending_limit", t.stats.Overflow,
+		"duplicate_request", t.stats.DuplicateRequests,
+	)
+}

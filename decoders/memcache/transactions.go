@@ -454,3 +454,13 @@ func (u *udpProtocol) Flush() {
 		u.publishAlone(t)
 	}
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"bytes_after_parse_error", s.DroppedBytes.Load(),
+		"gap", s.GapDrops.Load(),
+		"udp_datagram", s.UDPDrops.Load(),
+	)
+}

@@ -251,3 +251,15 @@ func (c *connection) publish(req, resp *message) {
 	c.p.stats.Published.Add(1)
 	c.p.pub.Publish(newEvent(c.p.cfg, &c.conn, req, resp))
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"op_compressed", s.Compressed.Load(),
+		"reply_without_request", s.UnmatchedResponses.Load(),
+		"checksum_error", s.ChecksumErrors.Load(),
+		"garbage_bytes", s.GarbageBytes.Load(),
+		"pending_limit", s.Overflows.Load(),
+	)
+}

@@ -129,7 +129,10 @@ func (e *Event) finish(cfg *settings, conn *protocol.Conn) {
 	b.Type = "mysql"
 	b.Path = string(e.tables)
 	if !e.HasResponse {
+		// One-sided, as the other protocols publish it (and Packetbeat's
+		// pgsql): status Error with the reason.
 		b.End = time.Time{}
+		b.Status = "Error"
 		b.Notes = append(b.Notes, "Unmatched request: no response seen")
 		return
 	}

@@ -792,3 +792,17 @@ func (c *connection) greeting(p []byte) {
 		c.serverCaps |= uint32(binary.LittleEndian.Uint16(p[off+5:])) << 16
 	}
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"compressed_connection", s.CompressedConns.Load(),
+		"tls_connection", s.TLSConns.Load(),
+		"replication_connection", s.ReplicationConns.Load(),
+		"skipped_bytes", s.SkippedBytes.Load(),
+		"response_without_request", s.UnmatchedResponses.Load(),
+		"gap", s.GapDrops.Load(),
+		"prepared_statement_limit", s.StatementsEvicted.Load(),
+	)
+}

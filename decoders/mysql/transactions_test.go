@@ -383,7 +383,7 @@ func TestTimeouts(t *testing.T) {
 	expect(t, docs[1], map[string]any{"query": "SELECT ? + 1", "params": "[41]", "mysql.num_rows": 1})
 	expect(t, docs[2], map[string]any{"method": "EXECUTE", "query": nil,
 		"error.message": "Statement 7 was prepared before the capture started: its query is unknown"})
-	expect(t, docs[3], map[string]any{"query": "SELECT SLEEP(100)", "status": nil, "mysql": nil,
+	expect(t, docs[3], map[string]any{"query": "SELECT SLEEP(100)", "status": "Error", "mysql": nil,
 		"error.message": "Unmatched request: no response seen", "event.end": nil})
 	if h.p.stats.UnmatchedRequests.Load() != 1 {
 		t.Errorf("unmatched %d", h.p.stats.UnmatchedRequests.Load())

@@ -350,3 +350,14 @@ var actions = func() map[string]string {
 	}
 	return m
 }()
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"reply_without_call", s.UnmatchedReplies.Load(),
+		"not_nfs_program", s.NotNFS.Load(),
+		"backchannel", s.Backchannel.Load(),
+		"published_early_pending_limit", s.Evicted.Load(),
+	)
+}

@@ -624,3 +624,14 @@ func (c *connection) publish(st *stmt) {
 	c.p.stats.Published.Add(1)
 	c.p.pub.Publish(newEvent(c.p.cfg, &c.conn, st))
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"result_without_statement", s.UnmatchedResponses.Load(),
+		"garbage_bytes", s.GarbageBytes.Load(),
+		"encrypted_connection", s.Encrypted.Load(),
+		"pending_limit", s.Overflows.Load(),
+	)
+}

@@ -234,3 +234,11 @@ func (c *connection) Close(ts time.Time) {
 		c.unmatched(0, "Unmatched request")
 	}
 }
+
+// Drops implements protocol.DropCounter.
+func (p *Protocol) Drops() []protocol.Drop {
+	s := &p.stats
+	return protocol.Drops(
+		"reply_without_call", s.UnmatchedResponses.Load(),
+	)
+}

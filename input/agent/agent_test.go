@@ -604,3 +604,24 @@ func TestCheckinStreamDropReconnects(t *testing.T) {
 		t.Fatal("config change after reconnect not applied")
 	}
 }
+
+func TestDropsSinceDegradesPastTheFloor(t *testing.T) {
+	prev := []capture.DropRow{{Layer: "redis", Reason: "queue_limit", Count: 5}}
+	cur := []capture.DropRow{
+		{Layer: "redis", Reason: "queue_limit", Count: 1005},
+		{Layer: "http", Reason: "gap", Count: 3},
+		{Layer: "processors", Reason: "drop_event", Count: 1e6},
+		{Layer: "kernel", Reason: "dropped_by_kernel", Count: 1e6},
+	}
+	msg := dropsSince(prev, cur, 5*time.Second)
+	if msg != "dropped in the last 5s: redis queue_limit 1000, http gap 3 (see diagnostics: capture.dropped)" {
+		t.Errorf("message %q", msg)
+	}
+	if m := dropsSince(cur, cur, 5*time.Second); m != "" {
+		t.Errorf("no change gave %q", m)
+	}
+	small := []capture.DropRow{{Layer: "tcp", Reason: "gap_bytes", Count: 90000}, {Layer: "dns", Reason: "response_without_query", Count: 9}}
+	if m := dropsSince(nil, small, 5*time.Second); m != "" {
+		t.Errorf("below the floor gave %q", m)
+	}
+}

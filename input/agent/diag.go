@@ -110,7 +110,8 @@ func (iu *inputUnit) statsDiag() map[string]any {
 	iu.mu.Lock()
 	w := iu.worker
 	iu.mu.Unlock()
-	d := map[string]any{"running": w != nil, "queue_depth": iu.m.queue.Depth(), "queue_capacity": iu.m.queue.Capacity()}
+	d := map[string]any{"running": w != nil, "queue_depth": iu.m.queue.Depth(), "queue_capacity": iu.m.queue.Capacity(),
+		"queue_undelivered": iu.m.queue.Undelivered()}
 	if w != nil {
 		st := w.Stats()
 		d["capture"] = st

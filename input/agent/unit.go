@@ -284,6 +284,9 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q *publish.Queue) {
 		recv := st.PcapReceived - prev.PcapReceived
 		degraded = append(degraded, fmt.Sprintf("libpcap dropped %d of %d packets in the last %s", drops, recv+drops, period))
 	}
+	if msg := dropsSince(prev.Dropped, st.Dropped, period); msg != "" {
+		degraded = append(degraded, msg)
+	}
 	if blocked > 0 && q != nil && hasLive(in) {
 		degraded = append(degraded, fmt.Sprintf("publish queue full %d times in the last %s (%d/%d queued): capture is slowed and may drop",
 			blocked, period, q.Depth(), q.Capacity()))
@@ -296,6 +299,51 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q *publish.Queue) {
 		return
 	}
 	iu.report(client.UnitStateHealthy, "Healthy")
+}
+
+// dropAlertMin is how many items one health period must lose before the
+// unit turns DEGRADED: a stray retransmission gap on a busy link is not an
+// incident, a protocol dropping requests is. Kernel drops are reported
+// apart (above), byte counts are left to the rows of the items they cost,
+// and what the configuration asked to drop never counts.
+const dropAlertMin = 10
+
+// dropsSince describes what the drop table gained between two snapshots,
+// the largest first, or "" when it is below dropAlertMin. A table that
+// shrank (worker rebuilt) starts over.
+func dropsSince(prev, cur []capture.DropRow, period time.Duration) string {
+	type delta struct {
+		row capture.DropRow
+		n   uint64
+	}
+	var ds []delta
+	var total uint64
+	for _, r := range cur {
+		// Byte counts are not items: the items they cost show up in the
+		// protocol's own rows (a gap drops a message there).
+		if r.Intentional() || r.Layer == "kernel" || strings.HasSuffix(r.Reason, "_bytes") {
+			continue
+		}
+		was := capture.DropsOf(prev, r.Layer, r.Reason)
+		if r.Count <= was {
+			continue
+		}
+		ds = append(ds, delta{r, r.Count - was})
+		total += r.Count - was
+	}
+	if total < dropAlertMin {
+		return ""
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].n > ds[j].n })
+	parts := make([]string, 0, 3)
+	for i, d := range ds {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more reasons", len(ds)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %d", d.row.Layer, d.row.Reason, d.n))
+	}
+	return fmt.Sprintf("dropped in the last %s: %s (see diagnostics: capture.dropped)", period, strings.Join(parts, ", "))
 }
 
 func hasLive(in *config.Input) bool {

@@ -57,4 +57,6 @@ type Stats struct {
 	// Decode and TCP are summed over every capture of the worker.
 	Decode link.Stats `json:"decode"`
 	TCP    tcp.Stats  `json:"tcp"`
+	// Dropped is every discard, by layer and reason (see DropRow).
+	Dropped []DropRow `json:"dropped"`
 }

@@ -85,6 +85,8 @@ type layerSnapshot struct {
 	pcapRecv, pcapDrop uint64
 	pcapIfDrop         uint64
 	hasPcap            bool
+	// flowDrops and icmpDrops come from tables only this goroutine may read.
+	flowDrops, icmpDrops []protocol.Drop
 }
 
 // publishSnapshot runs on the capture goroutine, which owns the decoder,
@@ -94,6 +96,8 @@ func (r *captureRun) publishSnapshot() {
 	s := &layerSnapshot{dec: r.dec.Stats()}
 	s.pcapRecv, s.pcapDrop, s.pcapIfDrop, s.hasPcap = r.src.PcapStats()
 	s.tcp = r.asm.Stats()
+	s.flowDrops = protocolDrops(r.cur.Flows)
+	s.icmpDrops = protocolDrops(r.cur.ICMP)
 	r.snap.Store(s)
 }
 
@@ -508,6 +512,7 @@ func (w *Worker) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := Stats{Protocols: map[string]ProtocolCounters{}}
+	drops := map[string][]protocol.Drop{}
 	for _, r := range w.runs {
 		s.Packets += r.packets.Load()
 		s.Bytes += r.bytes.Load()
@@ -560,8 +565,15 @@ func (w *Worker) Stats() Stats {
 					break // one object often serves both transports
 				}
 			}
+			pd := protocolDrops(inst.TCP, inst.UDP)
+			for _, d := range pd {
+				pc.Drops += d.Count
+			}
+			drops[name] = append(drops[name], pd...)
 			s.Protocols[name] = pc
 		}
+		drops[config.TypeFlow] = append(drops[config.TypeFlow], snap.flowDrops...)
+		drops[config.TypeICMP] = append(drops[config.TypeICMP], snap.icmpDrops...)
 		for _, p := range r.pubs {
 			pc := s.Protocols[p.typ]
 			pc.Transactions += p.events.Load()
@@ -570,6 +582,7 @@ func (w *Worker) Stats() Stats {
 			s.DroppedEvents += p.dropped.Load()
 		}
 	}
+	s.Dropped = dropTable(&s, drops)
 	return s
 }
 

@@ -1,0 +1,11 @@
+package pcapcraft
+
+import (
+	"time"
+
+	"github.com/google/gopacket"
+)
+
+func captureInfo(ts time.Time, n int) gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: ts, CaptureLength: n, Length: n}
+}
