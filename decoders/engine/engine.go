@@ -62,6 +62,10 @@ type Engine struct {
 	now       time.Time
 
 	Unrouted atomic.Uint64 // TCP/UDP packets on no configured port
+
+	// activeUDP is 1 + the index of the UDP protocol running now (0: none),
+	// so a panic that unwinds the engine can be blamed on it.
+	activeUDP int
 }
 
 // New builds the port tables. Port collisions must have been rejected by
@@ -186,7 +190,29 @@ func (e *Engine) udp(p *link.Packet) {
 	} else {
 		conn.Client, conn.Server = dst, src
 	}
+	e.activeUDP = int(idx)
 	in.UDP.Datagram(conn, dir, p.Payload, p.Timestamp)
+	e.activeUDP = 0
+}
+
+// QuarantineUDP is called after a panic unwound the engine: it names the
+// UDP protocol that was running, if any, and forgets it was. The datagram
+// is lost; the protocol keeps decoding later ones.
+func (e *Engine) QuarantineUDP() (string, bool) {
+	idx := e.activeUDP
+	e.activeUDP = 0
+	if idx == 0 {
+		return "", false
+	}
+	return e.insts[idx-1].Name, true
+}
+
+// TCPProtocolOf names the protocol a TCP connection was handed to.
+func (e *Engine) TCPProtocolOf(c *protocol.Conn) string {
+	if idx := e.tcpPorts[c.Server.Port()]; idx != 0 {
+		return e.insts[idx-1].Name
+	}
+	return ""
 }
 
 // Tick runs every timer at packet time now. Live captures call it on read
@@ -199,11 +225,13 @@ func (e *Engine) Tick(now time.Time) {
 	if e.TCP != nil {
 		e.TCP.Expire(now)
 	}
-	for _, in := range e.insts {
+	for i, in := range e.insts {
 		if in.UDP != nil {
+			e.activeUDP = i + 1
 			in.UDP.Expire(now)
 		}
 	}
+	e.activeUDP = 0
 	if e.ICMP != nil {
 		e.ICMP.Tick(now)
 	}
@@ -221,11 +249,13 @@ func (e *Engine) Flush(now time.Time) {
 	if e.TCP != nil {
 		e.TCP.FlushAll(now)
 	}
-	for _, in := range e.insts {
+	for i, in := range e.insts {
 		if in.UDP != nil {
+			e.activeUDP = i + 1
 			in.UDP.Flush()
 		}
 	}
+	e.activeUDP = 0
 	if e.ICMP != nil {
 		e.ICMP.Flush(now)
 	}

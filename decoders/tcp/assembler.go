@@ -58,6 +58,10 @@ type Assembler struct {
 	free   []*conn
 	pool   bufPool
 	stats  Stats
+	// active is the connection whose parser may be running: set while a
+	// packet, an expiry or a close is handled, nil otherwise. A panic in a
+	// parser unwinds past it, and Quarantine takes that connection out.
+	active *conn
 }
 
 // Recycled conn structs keep their small tail buffers; this many are kept.
@@ -115,6 +119,7 @@ func (a *Assembler) Packet(p *link.Packet) {
 	if c.parser == nil {
 		return
 	}
+	a.active = c
 
 	d := protocol.FromClient
 	if src != c.info.Client {
@@ -166,6 +171,7 @@ func (a *Assembler) Packet(p *link.Packet) {
 		a.close(c, ts)
 		a.stats.Closed++
 	}
+	a.active = nil
 }
 
 // open creates the table entry, choosing client and server and asking the
@@ -231,6 +237,7 @@ func (a *Assembler) checkFin(c *conn, d protocol.Dir, ts time.Time) {
 // the entry recycled.
 func (a *Assembler) close(c *conn, ts time.Time) {
 	if c.parser != nil {
+		a.active = c
 		for d := protocol.FromClient; d <= protocol.FromServer; d++ {
 			a.flushHoles(c, d, ts)
 			s := &c.dirs[d]
@@ -243,6 +250,7 @@ func (a *Assembler) close(c *conn, ts time.Time) {
 			}
 		}
 		c.parser.Close(ts)
+		a.active = nil
 	}
 	delete(a.conns, c.key)
 	if a.last == c {
@@ -264,9 +272,31 @@ func (a *Assembler) Expire(now time.Time) {
 	}
 	for c := a.newest; c != nil; c = c.older {
 		if c.parser != nil {
+			a.active = c
 			c.parser.Expire(now)
 		}
 	}
+	a.active = nil
+}
+
+// Quarantine is called after a panic unwound the assembler: the
+// connection whose parser was running (if any) is taken out of decoding.
+// It stays in the table as an ignored connection, so its later packets
+// cost a lookup and nothing else, and its buffers are released. It
+// returns that connection's description, or false when no parser was
+// running (the panic came from elsewhere).
+func (a *Assembler) Quarantine() (*protocol.Conn, bool) {
+	c := a.active
+	a.active = nil
+	if c == nil {
+		return nil, false
+	}
+	c.parser = nil
+	for d := range c.dirs {
+		a.resetStream(&c.dirs[d])
+	}
+	a.stats.Quarantined++
+	return c.info, true
 }
 
 // FlushAll closes every connection (end of a pcap, shutdown), so parsers

@@ -76,5 +76,6 @@ type Stats struct {
 	GapBytes      uint64 // bytes reported lost by Gap calls
 	BufferDrops   uint64 // holes given up because a buffer bound was reached
 	TailOverflows uint64 // unconsumed tails dropped for exceeding their bound
+	Quarantined   uint64 // connections taken out of decoding after their parser panicked
 	Buffered      uint64 // bytes held now (gauge)
 }

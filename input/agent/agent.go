@@ -117,11 +117,14 @@ type manager struct {
 	queueDone  chan struct{}
 	agentExtra []byte
 
-	outUnit    *outputUnit
-	units      map[string]*inputUnit
-	exited     chan workerExit
-	quit       chan struct{} // closed when shutdown starts
-	outDiag    atomic.Value  // map[string]any, for the diagnostics hook
+	outUnit *outputUnit
+	units   map[string]*inputUnit
+	exited  chan workerExit
+	quit    chan struct{} // closed when shutdown starts
+	// fatal is a worker's internal error (a panic outside the parsers):
+	// the run loop flushes, stops and returns it, ending the process.
+	fatal      error
+	outDiag    atomic.Value // map[string]any, for the diagnostics hook
 	lastOutput output.Stats
 	lastQueue  queueCounters
 }
@@ -164,6 +167,11 @@ func (m *manager) run(ctx context.Context) error {
 			m.logClientError(err)
 		case ex := <-m.exited:
 			m.workerExited(ex)
+			if m.fatal != nil {
+				m.log.Error("ending the component after an internal error", "error", m.fatal)
+				_ = m.shutdown()
+				return m.fatal
+			}
 		case <-tick.C:
 			m.evaluate()
 		}

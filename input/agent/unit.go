@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -224,6 +225,16 @@ func (iu *inputUnit) exited(err error) {
 		// Stopped because the new config was refused: stay FAILED.
 		iu.report(client.UnitStateFailed, iu.failed)
 	case err != nil:
+		var pe *capture.PanicError
+		if errors.As(err, &pe) {
+			// Not a parser's (those are recovered per connection): the
+			// process state is suspect, so it ends once the queue is
+			// flushed and the agent restarts it.
+			iu.failed = "Capture stopped: " + pe.Summary() + "; the component restarts (stack in the log)"
+			iu.report(client.UnitStateFailed, iu.failed)
+			iu.m.fatal = err
+			return
+		}
 		iu.failed = "Capture stopped: " + err.Error()
 		iu.report(client.UnitStateFailed, iu.failed)
 	default:

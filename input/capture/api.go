@@ -53,7 +53,10 @@ type Stats struct {
 	PcapIfDropped  uint64                      `json:"pcap_ifdropped"`
 	Protocols      map[string]ProtocolCounters `json:"protocols"`
 	ActiveTCPConns int                         `json:"active_tcp_connections"`
-	ActiveFlows    int                         `json:"active_flows"`
+	// ParserPanics counts protocol parser panics recovered (each took a
+	// connection or a datagram out of decoding).
+	ParserPanics uint64 `json:"parser_panics"`
+	ActiveFlows  int    `json:"active_flows"`
 	// Decode and TCP are summed over every capture of the worker.
 	Decode link.Stats `json:"decode"`
 	TCP    tcp.Stats  `json:"tcp"`

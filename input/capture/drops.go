@@ -42,6 +42,7 @@ func dropTable(s *Stats, proto map[string][]protocol.Drop) []DropRow {
 	add("tcp", "reorder_buffer_full", s.TCP.BufferDrops)
 	add("tcp", "message_over_max_size", s.TCP.TailOverflows)
 	add("tcp", "connection_table_full", s.TCP.Evicted)
+	add("decode", "parser_panic", s.ParserPanics)
 	add("processors", "drop_event", s.DroppedEvents)
 	for name, pc := range s.Protocols {
 		add(name, "unparsable", pc.ParseErrors)

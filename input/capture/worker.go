@@ -73,6 +73,12 @@ type captureRun struct {
 
 	packets, bytes, decodeErrors atomic.Uint64
 	readErr                      atomic.Value // error
+	// panics counts parser panics recovered; fatal is a panic from outside
+	// the parsers, which ends the capture (see guard).
+	panics    atomic.Uint64
+	fatal     atomic.Pointer[PanicError]
+	onPanic   func(protocol string, msg string)
+	loggedFor map[string]bool // protocols whose first panic was logged
 	// snap is the decoder's and assembler's counters, copied by the capture
 	// goroutine (which owns them) every few thousand packets and at the end,
 	// so other goroutines read them without racing.
@@ -199,6 +205,7 @@ func failStream(states map[string]StreamState, st *config.Stream, err error) {
 
 func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[string]StreamState) (*captureRun, error) {
 	run := &captureRun{cfg: c, pubs: map[string]*streamPublisher{}, plans: make(chan *swapPlan, 1)}
+	run.onPanic = func(proto, msg string) { w.degradeProtocol(run, proto, msg) }
 	var insts []*protocol.Instance
 	var flowsOn, icmpOn bool
 	var flowStream, icmpStream *config.Stream
@@ -302,6 +309,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	close(w.finished)
 	var errs []error
 	for _, r := range w.runs {
+		if p := r.fatal.Load(); p != nil {
+			errs = append(errs, p)
+		}
 		if e, _ := r.readErr.Load().(error); e != nil {
 			errs = append(errs, e)
 		}
@@ -324,12 +334,30 @@ func (w *Worker) start(ctx context.Context, r *captureRun) {
 }
 
 func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
-	var pkt link.Packet
-	live := r.cfg.Interface.File == ""
-	loops := r.cfg.Interface.Loop
-	var lastWall time.Time
+	st := &readState{live: r.cfg.Interface.File == "", loops: r.cfg.Interface.Loop}
 	defer r.publishSnapshot()
-	for n := uint64(0); ; n++ {
+	// A parser panic is recovered here, per run of the read loop, not per
+	// packet: the connection is taken out of decoding and reading resumes.
+	for !r.guard(log, func() { r.read(ctx, log, st) }) {
+	}
+	if r.fatal.Load() != nil {
+		return // state may be corrupt: publish nothing more from it
+	}
+	for !r.guard(log, func() { r.cur.Flush(r.flushTime()) }) {
+	}
+}
+
+// readState is the read loop's own state, kept across a recovered panic.
+type readState struct {
+	pkt      link.Packet
+	live     bool
+	loops    int
+	lastWall time.Time
+	n        uint64
+}
+
+func (r *captureRun) read(ctx context.Context, log *slog.Logger, st *readState) {
+	for ; ; st.n++ {
 		// A reconfiguration waits for its plan: checked before every
 		// packet (one atomic load) and after every read timeout, so it is
 		// applied promptly whatever the packet rate.
@@ -341,30 +369,30 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 			default:
 			}
 		}
-		if n&4095 == 0 {
+		if st.n&4095 == 0 {
 			r.publishSnapshot()
 			if ctx.Err() != nil {
-				break
+				return
 			}
 		}
 		data, ci, err := r.src.Next()
 		if err != nil {
 			if errors.Is(err, ErrTimeout) {
 				if ctx.Err() != nil {
-					break
+					return
 				}
 				// Idle live capture: advance timers by wall time so
 				// transactions and flows still expire.
 				now := time.Now()
-				if now.Sub(lastWall) >= time.Second {
-					lastWall = now
+				if now.Sub(st.lastWall) >= time.Second {
+					st.lastWall = now
 					r.cur.Tick(now)
 					r.publishSnapshot()
 				}
 				continue
 			}
-			if !live && loops > 1 && errors.Is(err, io.EOF) {
-				loops--
+			if !st.live && st.loops > 1 && errors.Is(err, io.EOF) {
+				st.loops--
 				src, oerr := OpenSource(r.cfg.Interface, r.curFilter)
 				if oerr == nil {
 					r.src.Close()
@@ -377,11 +405,11 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 				r.readErr.Store(fmt.Errorf("%s: %w", r.cfg.Interface.Key(), err))
 				log.Warn("capture read ended", "source", r.cfg.Interface.Key(), "error", err)
 			}
-			break
+			return
 		}
 		r.packets.Add(1)
 		r.bytes.Add(uint64(ci.Length))
-		ok, derr := r.dec.Decode(data, ci, &pkt)
+		ok, derr := r.dec.Decode(data, ci, &st.pkt)
 		if derr != nil {
 			r.decodeErrors.Add(1)
 			continue
@@ -389,9 +417,8 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 		if !ok {
 			continue
 		}
-		r.cur.Packet(&pkt)
+		r.cur.Packet(&st.pkt)
 	}
-	r.cur.Flush(r.flushTime())
 }
 
 // flushTime is the time pending state is flushed at: packet time for a
@@ -517,6 +544,7 @@ func (w *Worker) Stats() Stats {
 		s.Packets += r.packets.Load()
 		s.Bytes += r.bytes.Load()
 		s.DecodeErrors += r.decodeErrors.Load()
+		s.ParserPanics += r.panics.Load()
 		snap := r.snap.Load()
 		if snap == nil {
 			snap = &layerSnapshot{}
@@ -551,6 +579,7 @@ func (w *Worker) Stats() Stats {
 			s.TCP.GapBytes += ts.GapBytes
 			s.TCP.BufferDrops += ts.BufferDrops
 			s.TCP.TailOverflows += ts.TailOverflows
+			s.TCP.Quarantined += ts.Quarantined
 			s.TCP.Buffered += ts.Buffered
 		}
 		for i, name := range r.protoNames {
