@@ -334,7 +334,12 @@ func (w *Worker) start(ctx context.Context, r *captureRun) {
 }
 
 func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
-	st := &readState{live: r.cfg.Interface.File == "", loops: r.cfg.Interface.Loop}
+	st := &readState{live: r.cfg.Interface.File == "", loops: r.cfg.Interface.Loop, checkEvery: 4095}
+	if !st.live && !r.cfg.Interface.TopSpeed {
+		// A file replayed at its recorded pace may take seconds for 4096
+		// packets: look at ctx on every one, or a stop would wait for them.
+		st.checkEvery = 0
+	}
 	defer r.publishSnapshot()
 	// A parser panic is recovered here, per run of the read loop, not per
 	// packet: the connection is taken out of decoding and reading resumes.
@@ -354,6 +359,8 @@ type readState struct {
 	loops    int
 	lastWall time.Time
 	n        uint64
+	// checkEvery+1 packets pass between looks at ctx (a power of two).
+	checkEvery uint64
 }
 
 func (r *captureRun) read(ctx context.Context, log *slog.Logger, st *readState) {
@@ -371,9 +378,9 @@ func (r *captureRun) read(ctx context.Context, log *slog.Logger, st *readState) 
 		}
 		if st.n&4095 == 0 {
 			r.publishSnapshot()
-			if ctx.Err() != nil {
-				return
-			}
+		}
+		if st.n&st.checkEvery == 0 && ctx.Err() != nil {
+			return
 		}
 		data, ci, err := r.src.Next()
 		if err != nil {
