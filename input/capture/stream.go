@@ -106,9 +106,13 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 		out, drop, err := procs.Run(doc)
 		if err != nil {
 			// A failing processor must not lose the event: publish it as
-			// it was and count the failure.
+			// the chain left it (with error.message, as Beats does) or, if
+			// it could not be processed at all, as it was; count the failure.
 			p.procErrors.Add(1)
 			p.log.Debug("processor failed", "stream", p.id, "error", err)
+			if out != nil {
+				doc = out
+			}
 		} else if drop {
 			p.dropped.Add(1)
 			return

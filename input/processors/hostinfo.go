@@ -140,17 +140,17 @@ func netinfoOpt(cfg map[string]any) (bool, error) {
 // ip, mac). Accepted options: netinfo.enabled, replace_fields (default true:
 // the host object is replaced; false keeps existing host fields), cache.ttl
 // and geo (accepted, no effect: facts are read once, no geo configured).
-func newAddHostMetadata(cfg map[string]any) (func(map[string]any) (bool, error), error) {
+func newAddHostMetadata(cfg map[string]any) (runFunc, error) {
 	return newMetadata(cfg, "host", false)
 }
 
 // add_observer_metadata: adds observer.* (hostname, architecture, os.*, ip,
 // mac), for events forwarded from elsewhere.
-func newAddObserverMetadata(cfg map[string]any) (func(map[string]any) (bool, error), error) {
+func newAddObserverMetadata(cfg map[string]any) (runFunc, error) {
 	return newMetadata(cfg, "observer", true)
 }
 
-func newMetadata(cfg map[string]any, target string, observer bool) (func(map[string]any) (bool, error), error) {
+func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, error) {
 	if err := checkKeys(cfg, "netinfo", "netinfo.enabled", "replace_fields", "cache", "cache.ttl", "geo"); err != nil {
 		return nil, err
 	}
@@ -179,4 +179,9 @@ func newMetadata(cfg map[string]any, target string, observer bool) (func(map[str
 		}
 		return false, nil
 	}, nil
+}
+
+func init() {
+	register("add_host_metadata", newAddHostMetadata)
+	register("add_observer_metadata", newAddObserverMetadata)
 }

@@ -294,7 +294,7 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{[]map[string]any{{"add_tags": map[string]any{"tags": "a"}}, {"add_feilds": map[string]any{}}},
-			`processors[1]: unknown processor "add_feilds" (supported: add_fields, add_host_metadata, add_observer_metadata, add_tags, drop_event, drop_fields, rename)`},
+			`processors[1]: unknown processor "add_feilds" (supported: ` + strings.Join(Names(), ", ") + ")"},
 		{[]map[string]any{{"add_fields": map[string]any{"target": "x"}}},
 			`processors[0] (add_fields): fields: required, a non-empty map`},
 		{[]map[string]any{{"add_fields": map[string]any{"fields": map[string]any{"a": 1}, "traget": "x"}}},
