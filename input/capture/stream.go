@@ -121,13 +121,19 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 		}
 	}
 	p.events.Add(1)
-	if cs, ok := p.sink.(CopySink); ok {
+	var id string
+	if procs != nil {
+		if ider, ok := procs.(interface{ DocID() string }); ok {
+			id = ider.DocID() // add_id: the document's _id
+		}
+	}
+	if cs, ok := p.sink.(CopySink); ok && id == "" {
 		cs.SendCopy(target, doc) // doc is p.w's buffer, reused by the next event
 		return
 	}
 	body := make([]byte, len(doc))
 	copy(body, doc)
-	p.sink.Send(output.Doc{Index: target, Body: body})
+	p.sink.Send(output.Doc{Index: target, Body: body, ID: id})
 }
 
 // buildMeta renders what the stream adds to every document.

@@ -22,6 +22,7 @@ import (
 type Chain struct {
 	procs []step
 	buf   bytes.Buffer
+	docID string // @metadata._id of the last event (add_id, document_id)
 }
 
 // runFunc applies one processor to a decoded document. drop cancels the
@@ -145,6 +146,7 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 	if c == nil || len(c.procs) == 0 {
 		return doc, false, nil
 	}
+	c.docID = ""
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber() // keep numbers exactly as written (nanosecond durations, ports)
 	var m map[string]any
@@ -170,6 +172,9 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 			return nil, true, nil
 		}
 	}
+	if md, ok := m["@metadata"].(map[string]any); ok {
+		c.docID, _ = md["_id"].(string)
+	}
 	delete(m, "@metadata") // Beats' event metadata is never indexed
 	c.buf.Reset()
 	enc := json.NewEncoder(&c.buf)
@@ -178,6 +183,16 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 		return nil, false, fmt.Errorf("processors: encoding: %v", err)
 	}
 	return bytes.TrimSuffix(c.buf.Bytes(), []byte{'\n'}), false, runErr
+}
+
+// DocID is the @metadata._id the last Run left (add_id, or document_id of
+// decode_json_fields and decode_xml): the document's _id in
+// Elasticsearch, as in Beats. Empty when none.
+func (c *Chain) DocID() string {
+	if c == nil {
+		return ""
+	}
+	return c.docID
 }
 
 // setErrorMessage records a processor failure in error.message as Beats
@@ -393,7 +408,7 @@ func subOpts(cfg map[string]any, group string) (map[string]any, error) {
 
 func flattenInto(dst map[string]any, prefix string, m map[string]any) {
 	for k, v := range m {
-		if sub, ok := v.(map[string]any); ok {
+		if sub, ok := v.(map[string]any); ok && len(sub) > 0 {
 			flattenInto(dst, prefix+k+".", sub)
 			continue
 		}
