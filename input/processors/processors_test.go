@@ -361,3 +361,31 @@ func BenchmarkChain(b *testing.B) {
 		c.Run(doc)
 	}
 }
+
+// The geo example of Beats' add_host_metadata documentation.
+func TestHostMetadataGeoDocExample(t *testing.T) {
+	c := chainFromYAML(t, `
+processors:
+  - add_host_metadata:
+      cache.ttl: 5m
+      geo:
+        name: nyc-dc1-rack1
+        location: 40.7128, -74.0060
+        continent_name: North America
+        country_iso_code: US
+        region_name: New York
+        region_iso_code: NY
+        city_name: New York
+`)
+	m, _ := process(t, c, echoDoc)
+	wantFields(t, m, map[string]any{"host.geo.name": "nyc-dc1-rack1", "host.geo.location.lat": 40.7128,
+		"host.geo.location.lon": -74.006, "host.geo.continent_name": "North America", "host.geo.country_iso_code": "US",
+		"host.geo.region_name": "New York", "host.geo.region_iso_code": "NY", "host.geo.city_name": "New York"})
+	if hn, _ := os.Hostname(); field(m, "host.name") != hn {
+		t.Errorf("host.name %v", field(m, "host.name"))
+	}
+	wantConfigError(t, "processors: [{add_host_metadata: {geo: {location: north}}}]", "(add_host_metadata)", "geo.location")
+	wantConfigError(t, "processors: [{add_host_metadata: {geo: {town: x}}}]", "(add_host_metadata)", `geo: unknown option "town"`)
+	wantConfigError(t, "processors: [{add_observer_metadata: {netinfo: {enable: false}}}]", "(add_observer_metadata)", `netinfo: unknown option "enable"`)
+	wantConfigError(t, "processors: [{add_host_metadata: {cache.ttl: often}}]", "(add_host_metadata)", "cache.ttl")
+}
