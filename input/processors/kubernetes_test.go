@@ -82,7 +82,7 @@ processors:
 	}
 	want := map[string]any{"kubernetes.pod.name": "web-7d4b9", "kubernetes.pod.uid": "6f2b2c8e-1111-2222-3333-444455556666",
 		"kubernetes.pod.ip": "10.244.1.7", "kubernetes.namespace": "shop", "kubernetes.node.name": "node-1",
-		"kubernetes.labels": map[string]any{"app": "web", "app_kubernetes_io/part-of": "shop"},
+		"kubernetes.labels":      map[string]any{"app": "web", "app_kubernetes_io/part-of": "shop"},
 		"kubernetes.annotations": map[string]any{"team": "edge"}}
 	// Default matcher: an event from the pod's IP.
 	m, err := process(t, c, `{"source":{"ip":"10.244.1.7","port":40000},"destination":{"ip":"10.96.0.10","port":53}}`)
