@@ -1,11 +1,37 @@
-// Package processors applies Beats-style processors (add_fields, add_tags,
-// drop_fields, drop_event, rename, add_host_metadata,
-// add_observer_metadata, with `when` conditions) to encoded documents.
+// Package processors applies the processors a Beats or Fleet user writes
+// in a stream's `processors` list, with Beats' names, options and
+// semantics, and `when` conditions (equals, contains, regexp, range,
+// network, has_fields, or, and, not; conditions.go).
+//
+// One file per family:
+//
+//	fields.go     add_fields, add_tags, add_labels, drop_fields, include_fields,
+//	              drop_event, rename, copy_fields, extract_array
+//	transform.go  convert, replace, truncate_fields, urldecode, decode_base64_field
+//	decode.go     decode_json_fields, decode_xml
+//	dissect.go    dissect
+//	script.go     script (JavaScript, ECMAScript 5.1 in goja)
+//	syslog.go     syslog
+//	network.go    community_id, add_network_direction, registered_domain
+//	dns.go        dns
+//	misc.go       add_id, add_locale, fingerprint, rate_limit
+//	hostinfo.go   add_host_metadata, add_observer_metadata
+//	cloud.go      add_cloud_metadata
+//	process.go    add_process_metadata
+//	docker.go     add_docker_metadata
+//	kubernetes.go add_kubernetes_metadata
 //
 // Documents arrive as JSON bytes from ecsmap. A chain decodes a document
-// once, applies every processor and re-encodes it. A nil or empty chain
-// returns the document untouched without decoding it, so streams without
-// processors pay nothing.
+// once, applies every processor and re-encodes it. A nil chain (no
+// processors configured) returns the document untouched without decoding
+// it, so streams without processors pay nothing.
+//
+// A bad option is an error from New naming the processor and the option.
+// A processor failing on an event stops the chain there, as in Beats; the
+// event is still published, with error.message, and Run reports the error
+// so the caller counts it. Metadata processors whose source is not
+// reachable (cloud, Docker, Kubernetes) leave events as they are and never
+// hold one: their sources are read in the background.
 package processors
 
 import (
