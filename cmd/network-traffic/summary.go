@@ -29,6 +29,9 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, took time.Dura
 			s.TCP.Connections, s.TCP.Gaps, s.TCP.GapBytes, s.TCP.Retransmits, s.TCP.OutOfOrder, s.TCP.Evicted,
 			s.Decode.Truncated, s.Decode.FragmentsReassembled, s.Decode.FragmentsDropped)
 	}
+	if s.ProcessorErrors > 0 {
+		fmt.Fprintf(w, "  processors: %d events failed a processor (published with error.message)\n", s.ProcessorErrors)
+	}
 	if q.Failures() > 0 {
 		fmt.Fprintf(w, "  output: %d failed publish attempts, last error: %s\n", q.Failures(), q.LastError())
 	}
