@@ -98,6 +98,9 @@ func New(cfgs []map[string]any) (*Chain, error) {
 // newStep returns errors starting with " (name): ..." or ": ..." so New can
 // prefix the index.
 func newStep(item map[string]any) (step, error) {
+	if _, ok := item["if"]; ok {
+		return newIfStep(item)
+	}
 	var name string
 	var when any
 	for k, v := range item {
@@ -150,6 +153,84 @@ func newStep(item map[string]any) (step, error) {
 	}
 	s.run = run
 	return s, nil
+}
+
+// newIfStep builds Beats' conditional list item:
+//
+//   - if: {condition}
+//     then: [processors]
+//     else: [processors]   (optional)
+func newIfStep(item map[string]any) (step, error) {
+	for k := range item {
+		if k != "if" && k != "then" && k != "else" {
+			return step{}, fmt.Errorf(" (if): unknown key %q (want if, then, else)", k)
+		}
+	}
+	cond, err := parseCondition(item["if"])
+	if err != nil {
+		return step{}, fmt.Errorf(" (if): %v", err)
+	}
+	branch := func(key string) ([]step, error) {
+		v, ok := item[key]
+		if !ok || v == nil {
+			return nil, nil
+		}
+		var list []any
+		switch x := v.(type) {
+		case []any:
+			list = x
+		case map[string]any: // a single processor
+			list = []any{x}
+		default:
+			return nil, fmt.Errorf(" (if): %s: want a list of processors, got %s", key, describe(v))
+		}
+		var steps []step
+		for i, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf(" (if): %s[%d]: want a processor, got %s", key, i, describe(e))
+			}
+			st, err := newStep(m)
+			if err != nil {
+				return nil, fmt.Errorf(" (if): %s[%d]%s", key, i, err.Error())
+			}
+			steps = append(steps, st)
+		}
+		return steps, nil
+	}
+	then, err := branch("then")
+	if err != nil {
+		return step{}, err
+	}
+	if len(then) == 0 {
+		return step{}, fmt.Errorf(" (if): then: required, a list of processors")
+	}
+	els, err := branch("else")
+	if err != nil {
+		return step{}, err
+	}
+	runAll := func(key string, steps []step, doc map[string]any) (bool, error) {
+		for i := range steps {
+			s := &steps[i]
+			if s.when != nil && !s.when.match(doc) {
+				continue
+			}
+			drop, err := s.run(doc)
+			if err != nil {
+				return false, fmt.Errorf("%s[%d] (%s): %v", key, i, s.name, err)
+			}
+			if drop {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return step{name: "if", run: func(doc map[string]any) (bool, error) {
+		if cond.match(doc) {
+			return runAll("then", then, doc)
+		}
+		return runAll("else", els, doc)
+	}}, nil
 }
 
 // Len is the number of processors.
