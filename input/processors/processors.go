@@ -117,6 +117,9 @@ func newStep(item map[string]any) (step, error) {
 		return step{}, fmt.Errorf(": no processor name")
 	}
 	build, ok := builders[name]
+	if why, known := unsupported[name]; !ok && known {
+		return step{}, fmt.Errorf(" (%s): not supported here: %s", name, why)
+	}
 	if !ok {
 		return step{}, fmt.Errorf(": unknown processor %q (supported: %s)", name, strings.Join(Names(), ", "))
 	}
