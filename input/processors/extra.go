@@ -101,7 +101,8 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 			seen := map[string]bool{}
 			uniq := out[:0]
 			for _, v := range out {
-				k := js(v)
+				kb, _ := appendJSON(nil, v)
+				k := string(kb)
 				if !seen[k] {
 					seen[k] = true
 					uniq = append(uniq, v)

@@ -35,8 +35,6 @@
 package processors
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -47,7 +45,7 @@ import (
 // at a time.
 type Chain struct {
 	procs []step
-	buf   bytes.Buffer
+	buf   []byte
 	docID string // @metadata._id of the last event (add_id, document_id)
 }
 
@@ -257,14 +255,9 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 		return doc, false, nil
 	}
 	c.docID = ""
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber() // keep numbers exactly as written (nanosecond durations, ports)
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, false, fmt.Errorf("processors: document is not a JSON object: %v", err)
-	}
-	if m == nil { // "null" decodes without error
-		return nil, false, fmt.Errorf("processors: document is null, not a JSON object")
+	m, err := decodeDocument(doc)
+	if err != nil {
+		return nil, false, fmt.Errorf("processors: %v", err)
 	}
 	var runErr error
 	for i := range c.procs {
@@ -286,13 +279,12 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 		c.docID, _ = md["_id"].(string)
 	}
 	delete(m, "@metadata") // Beats' event metadata is never indexed
-	c.buf.Reset()
-	enc := json.NewEncoder(&c.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
+	out, err = appendJSON(c.buf[:0], m)
+	if err != nil {
 		return nil, false, fmt.Errorf("processors: encoding: %v", err)
 	}
-	return bytes.TrimSuffix(c.buf.Bytes(), []byte{'\n'}), false, runErr
+	c.buf = out
+	return out, false, runErr
 }
 
 // DocID is the @metadata._id the last Run left (add_id, or document_id of
