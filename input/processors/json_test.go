@@ -75,3 +75,22 @@ func TestAppendJSONValues(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkDocumentJSON(b *testing.B) {
+	doc := []byte(echoDoc)
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			m, _ := stdDecode(doc)
+			stdEncode(m)
+		}
+	})
+	b.Run("own", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for i := 0; i < b.N; i++ {
+			m, _ := decodeDocument(doc)
+			buf, _ = appendJSON(buf[:0], m)
+		}
+	})
+}
