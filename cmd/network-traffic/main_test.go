@@ -390,3 +390,62 @@ func writeTemp(t *testing.T, content string) string {
 	}
 	return p
 }
+
+// Processors Fleet users write, end to end on the sample capture: a
+// multi-function script, dissect (failing on "/", which has one part), and
+// the failures counted in the summary while every event is still written.
+func TestProcessorsScriptAndDissect(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(cfg, []byte(`
+type: packet
+streams:
+  - id: http-1
+    type: http
+    ports: [80, 8080]
+    processors:
+      - script:
+          lang: javascript
+          source: |
+            function verb(e) { return (e.Get("http.request.method") || "none").toUpperCase(); }
+            function process(event) {
+                event.Put("labels.verb", verb(event));
+                if (event.Get("url.path") === "/missing") { event.Tag("missing"); }
+            }
+      - dissect:
+          field: url.path
+          tokenizer: "/%{name}.%{ext}"
+          target_prefix: file
+  - id: dns-1
+    type: dns
+    processors:
+      - drop_event: {}
+`), 0o644)
+	docs, stderr, code := runCLI(t, "-c", cfg, "-I", samplePcap, "-t")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	byPath := map[string]map[string]any{}
+	for _, d := range docs {
+		if d["type"] == "dns" {
+			t.Fatalf("dns not dropped: %v", d)
+		}
+		if d["type"] == "http" {
+			byPath[get(d, "url.path").(string)+" "+get(d, "http.request.method").(string)] = d
+		}
+	}
+	big := byPath["/big.txt get"]
+	if big == nil || get(big, "file.name") != "big" || get(big, "file.ext") != "txt" || get(big, "labels.verb") != "GET" {
+		t.Errorf("/big.txt: %v", big)
+	}
+	miss := byPath["/missing get"]
+	if miss == nil || !strings.Contains(fmt.Sprint(miss["tags"]), "missing") || !strings.Contains(fmt.Sprint(get(miss, "error.message")), "(dissect)") {
+		t.Errorf("/missing: %v", miss)
+	}
+	if len(byPath) != 4 {
+		t.Errorf("%d http events, want 4: %v", len(byPath), byPath)
+	}
+	// "/", "/" and "/missing" have no dot: three events kept with the error.
+	if !strings.Contains(stderr, "processors: 3 events failed a processor") {
+		t.Errorf("summary: %s", stderr)
+	}
+}

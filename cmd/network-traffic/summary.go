@@ -63,6 +63,9 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, out output.Out
 			fmt.Fprintf(w, "    %-10s %-32s %12d\n", r.Layer, r.Reason, r.Count)
 		}
 	}
+	if s.ProcessorErrors > 0 {
+		fmt.Fprintf(w, "  processors: %d events failed a processor (published with error.message)\n", s.ProcessorErrors)
+	}
 	if o := summarizeOutput(q, out); o.Retried > 0 || o.Rejected > 0 || o.Undelivered > 0 || o.FailedAttempts > 0 {
 		fmt.Fprintf(w, "  output: %d delivered, %d retried, %d rejected, %d undelivered", o.Delivered, o.Retried, o.Rejected, o.Undelivered)
 		if o.LastError != "" {

@@ -202,9 +202,9 @@ func mutate(link layers.LinkType, frames [][]byte, ops []byte) [][]byte {
 	return out
 }
 
-type discardSink struct{}
+type nullSink struct{}
 
-func (discardSink) Send(output.Doc) {}
+func (nullSink) Send(output.Doc) {}
 
 // FuzzPipeline runs mutated real captures through the whole pipeline the
 // binary runs (file source, link decoder, fragment reassembly, TCP
@@ -261,7 +261,7 @@ func FuzzPipeline(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wk, err := New(in, discardSink{}, Options{})
+		wk, err := New(in, nullSink{}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

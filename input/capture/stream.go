@@ -106,9 +106,13 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 		out, drop, err := procs.Run(doc)
 		if err != nil {
 			// A failing processor must not lose the event: publish it as
-			// it was and count the failure.
+			// the chain left it (with error.message, as Beats does) or, if
+			// it could not be processed at all, as it was; count the failure.
 			p.procErrors.Add(1)
 			p.log.Debug("processor failed", "stream", p.id, "error", err)
+			if out != nil {
+				doc = out
+			}
 		} else if drop {
 			p.dropped.Add(1)
 			return
@@ -117,13 +121,19 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 		}
 	}
 	p.events.Add(1)
-	if cs, ok := p.sink.(CopySink); ok {
+	var id string
+	if procs != nil {
+		if ider, ok := procs.(interface{ DocID() string }); ok {
+			id = ider.DocID() // add_id: the document's _id
+		}
+	}
+	if cs, ok := p.sink.(CopySink); ok && id == "" {
 		cs.SendCopy(target, doc) // doc is p.w's buffer, reused by the next event
 		return
 	}
 	body := make([]byte, len(doc))
 	copy(body, doc)
-	p.sink.Send(output.Doc{Index: target, Body: body})
+	p.sink.Send(output.Doc{Index: target, Body: body, ID: id})
 }
 
 // buildMeta renders what the stream adds to every document.

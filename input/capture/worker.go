@@ -616,6 +616,7 @@ func (w *Worker) Stats() Stats {
 			s.Protocols[p.typ] = pc
 			s.Events += p.events.Load()
 			s.DroppedEvents += p.dropped.Load()
+			s.ProcessorErrors += p.procErrors.Load()
 		}
 	}
 	s.Dropped = dropTable(&s, drops)

@@ -12,6 +12,9 @@ type Doc struct {
 	Index string
 	// Body is the JSON document. The output owns it after Publish.
 	Body []byte
+	// ID, when set, is the document's _id (a processor's @metadata._id);
+	// otherwise outputs that need one make it.
+	ID string
 }
 
 // Output is a destination for documents. Publish blocks until the batch is

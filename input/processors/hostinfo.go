@@ -2,11 +2,14 @@ package processors
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // hostInfo is what add_host_metadata and add_observer_metadata report about
@@ -21,16 +24,12 @@ type hostInfo struct {
 }
 
 var (
-	hostOnce   sync.Once
+	hostMu     sync.Mutex
+	hostRead   time.Time
 	localHost  hostInfo
 	osRelease  = "/etc/os-release"
 	machineIDs = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
 )
-
-func getHostInfo() *hostInfo {
-	hostOnce.Do(func() { localHost = readHostInfo() })
-	return &localHost
-}
 
 func readHostInfo() hostInfo {
 	h := hostInfo{osType: runtime.GOOS, arch: runtime.GOARCH}
@@ -127,31 +126,70 @@ func toAnyList(ss []string) []any {
 
 // netinfoOpt reads netinfo.enabled, given nested or dotted.
 func netinfoOpt(cfg map[string]any) (bool, error) {
-	if v, ok := cfg["netinfo.enabled"]; ok {
-		return boolOpt(map[string]any{"netinfo.enabled": v}, "netinfo.enabled", true)
+	n, err := subOpts(cfg, "netinfo")
+	if err != nil {
+		return false, err
 	}
-	if n, ok := cfg["netinfo"].(map[string]any); ok {
-		return boolOpt(n, "enabled", true)
+	if err := checkKeys(n, "enabled"); err != nil {
+		return false, fmt.Errorf("netinfo: %v", err)
 	}
-	return true, nil
+	v, err := boolOpt(n, "enabled", true)
+	if err != nil {
+		return false, fmt.Errorf("netinfo.%v", err)
+	}
+	return v, nil
 }
 
 // add_host_metadata: adds host.* (name, hostname, id, architecture, os.*,
-// ip, mac). Accepted options: netinfo.enabled, replace_fields (default true:
-// the host object is replaced; false keeps existing host fields), cache.ttl
-// and geo (accepted, no effect: facts are read once, no geo configured).
-func newAddHostMetadata(cfg map[string]any) (func(map[string]any) (bool, error), error) {
+// ip, mac). Options: netinfo.enabled (true), replace_fields (true: the host
+// object is replaced; false keeps the host fields the event has),
+// cache.ttl (5m: the facts are read again after it; negative reads them
+// for every event) and geo.* (name, location "lat, lon", continent_name,
+// country_iso_code, region_name, region_iso_code, city_name) into
+// host.geo.
+func newAddHostMetadata(cfg map[string]any) (runFunc, error) {
 	return newMetadata(cfg, "host", false)
 }
 
 // add_observer_metadata: adds observer.* (hostname, architecture, os.*, ip,
-// mac), for events forwarded from elsewhere.
-func newAddObserverMetadata(cfg map[string]any) (func(map[string]any) (bool, error), error) {
+// mac, geo), for events forwarded from elsewhere. Same options.
+func newAddObserverMetadata(cfg map[string]any) (runFunc, error) {
 	return newMetadata(cfg, "observer", true)
 }
 
-func newMetadata(cfg map[string]any, target string, observer bool) (func(map[string]any) (bool, error), error) {
-	if err := checkKeys(cfg, "netinfo", "netinfo.enabled", "replace_fields", "cache", "cache.ttl", "geo"); err != nil {
+var geoKeys = []string{"name", "location", "continent_name", "country_iso_code", "region_name", "region_iso_code", "city_name"}
+
+func parseGeo(cfg map[string]any) (map[string]any, error) {
+	g, err := subOpts(cfg, "geo")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeys(g, geoKeys...); err != nil {
+		return nil, fmt.Errorf("geo: %v", err)
+	}
+	out := map[string]any{}
+	for k, v := range g {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("geo.%s: must be a string, got %s", k, describe(v))
+		}
+		if k == "location" {
+			lat, lon, ok := strings.Cut(s, ",")
+			la, err1 := strconv.ParseFloat(strings.TrimSpace(lat), 64)
+			lo, err2 := strconv.ParseFloat(strings.TrimSpace(lon), 64)
+			if !ok || err1 != nil || err2 != nil || la < -90 || la > 90 || lo < -180 || lo > 180 {
+				return nil, fmt.Errorf("geo.location: %q is not \"latitude, longitude\"", s)
+			}
+			out["location"] = map[string]any{"lat": la, "lon": lo}
+			continue
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, error) {
+	if err := checkKeysGroups(cfg, []string{"netinfo", "cache", "geo"}, "replace_fields"); err != nil {
 		return nil, err
 	}
 	netinfo, err := netinfoOpt(cfg)
@@ -162,10 +200,31 @@ func newMetadata(cfg map[string]any, target string, observer bool) (func(map[str
 	if err != nil {
 		return nil, err
 	}
-	var tmpl map[string]any // built on first use, then copied per event
+	cache, err := subOpts(cfg, "cache")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeys(cache, "ttl"); err != nil {
+		return nil, fmt.Errorf("cache: %v", err)
+	}
+	ttl, err := durationOpt(cache, "ttl", 5*time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("cache.%v", err)
+	}
+	geo, err := parseGeo(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var tmpl map[string]any // the facts as added, copied per event
+	var expires time.Time
 	return func(doc map[string]any) (bool, error) {
-		if tmpl == nil {
-			tmpl = getHostInfo().fields(observer, netinfo)
+		if now := time.Now(); tmpl == nil || ttl < 0 || now.After(expires) {
+			h := readHostInfoCached(ttl)
+			tmpl = h.fields(observer, netinfo)
+			if len(geo) > 0 {
+				tmpl["geo"] = geo
+			}
+			expires = now.Add(ttl)
 		}
 		cur, ok := doc[target].(map[string]any)
 		if !ok || replace {
@@ -179,4 +238,21 @@ func newMetadata(cfg map[string]any, target string, observer bool) (func(map[str
 		}
 		return false, nil
 	}, nil
+}
+
+// readHostInfoCached shares one reading of the host facts between the
+// processors of the process for ttl.
+func readHostInfoCached(ttl time.Duration) hostInfo {
+	hostMu.Lock()
+	defer hostMu.Unlock()
+	if hostRead.IsZero() || ttl < 0 || time.Since(hostRead) > ttl {
+		localHost = readHostInfo()
+		hostRead = time.Now()
+	}
+	return localHost
+}
+
+func init() {
+	register("add_host_metadata", newAddHostMetadata)
+	register("add_observer_metadata", newAddObserverMetadata)
 }

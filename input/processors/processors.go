@@ -1,44 +1,75 @@
-// Package processors applies Beats-style processors (add_fields, add_tags,
-// drop_fields, drop_event, rename, add_host_metadata,
-// add_observer_metadata, with `when` conditions) to encoded documents.
+// Package processors applies the processors a Beats or Fleet user writes
+// in a stream's `processors` list, with Beats' names, options and
+// semantics, and `when` conditions (equals, contains, regexp, range,
+// network, has_fields, or, and, not; conditions.go).
+//
+// One file per family:
+//
+//	fields.go     add_fields, add_tags, add_labels, drop_fields, include_fields,
+//	              drop_event, rename, copy_fields, extract_array
+//	transform.go  convert, replace, truncate_fields, urldecode, decode_base64_field
+//	decode.go     decode_json_fields, decode_xml
+//	dissect.go    dissect
+//	script.go     script (JavaScript, ECMAScript 5.1 in goja)
+//	syslog.go     syslog
+//	network.go    community_id, add_network_direction, registered_domain
+//	dns.go        dns
+//	misc.go       add_id, add_locale, fingerprint, rate_limit
+//	hostinfo.go   add_host_metadata, add_observer_metadata
+//	cloud.go      add_cloud_metadata
+//	process.go    add_process_metadata
+//	docker.go     add_docker_metadata
+//	kubernetes.go add_kubernetes_metadata
 //
 // Documents arrive as JSON bytes from ecsmap. A chain decodes a document
-// once, applies every processor and re-encodes it. A nil or empty chain
-// returns the document untouched without decoding it, so streams without
-// processors pay nothing.
+// once, applies every processor and re-encodes it. A nil chain (no
+// processors configured) returns the document untouched without decoding
+// it, so streams without processors pay nothing.
+//
+// A bad option is an error from New naming the processor and the option.
+// A processor failing on an event stops the chain there, as in Beats; the
+// event is still published, with error.message, and Run reports the error
+// so the caller counts it. Metadata processors whose source is not
+// reachable (cloud, Docker, Kubernetes) leave events as they are and never
+// hold one: their sources are read in the background.
 package processors
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Chain is an ordered list of processors. Safe for use from one goroutine
 // at a time.
 type Chain struct {
 	procs []step
-	buf   bytes.Buffer
+	buf   []byte
+	docID string // @metadata._id of the last event (add_id, document_id)
 }
+
+// runFunc applies one processor to a decoded document. drop cancels the
+// event. An error is a runtime failure: the chain stops there, as Beats'
+// does, and the event is published with error.message.
+type runFunc func(doc map[string]any) (drop bool, err error)
+
+// builder turns a processor's options into its run function; an error is a
+// configuration error naming the option.
+type builder func(cfg map[string]any) (runFunc, error)
 
 // step is one configured processor with its optional condition.
 type step struct {
 	name string
 	when condition
-	run  func(doc map[string]any) (drop bool, err error)
+	run  runFunc
 }
 
-// builders maps processor names to constructors of their run function.
-var builders = map[string]func(cfg map[string]any) (func(map[string]any) (bool, error), error){
-	"add_fields":            newAddFields,
-	"add_tags":              newAddTags,
-	"drop_fields":           newDropFields,
-	"drop_event":            newDropEvent,
-	"rename":                newRename,
-	"add_host_metadata":     newAddHostMetadata,
-	"add_observer_metadata": newAddObserverMetadata,
-}
+// builders maps processor names to constructors. Each family registers its
+// own in an init function of its file.
+var builders = map[string]builder{}
+
+func register(name string, b builder) { builders[name] = b }
 
 // Names lists the supported processors.
 func Names() []string { return sortedKeys(builders) }
@@ -65,6 +96,9 @@ func New(cfgs []map[string]any) (*Chain, error) {
 // newStep returns errors starting with " (name): ..." or ": ..." so New can
 // prefix the index.
 func newStep(item map[string]any) (step, error) {
+	if _, ok := item["if"]; ok {
+		return newIfStep(item)
+	}
 	var name string
 	var when any
 	for k, v := range item {
@@ -81,6 +115,9 @@ func newStep(item map[string]any) (step, error) {
 		return step{}, fmt.Errorf(": no processor name")
 	}
 	build, ok := builders[name]
+	if why, known := unsupported[name]; !ok && known {
+		return step{}, fmt.Errorf(" (%s): not supported here: %s", name, why)
+	}
 	if !ok {
 		return step{}, fmt.Errorf(": unknown processor %q (supported: %s)", name, strings.Join(Names(), ", "))
 	}
@@ -119,6 +156,84 @@ func newStep(item map[string]any) (step, error) {
 	return s, nil
 }
 
+// newIfStep builds Beats' conditional list item:
+//
+//   - if: {condition}
+//     then: [processors]
+//     else: [processors]   (optional)
+func newIfStep(item map[string]any) (step, error) {
+	for k := range item {
+		if k != "if" && k != "then" && k != "else" {
+			return step{}, fmt.Errorf(" (if): unknown key %q (want if, then, else)", k)
+		}
+	}
+	cond, err := parseCondition(item["if"])
+	if err != nil {
+		return step{}, fmt.Errorf(" (if): %v", err)
+	}
+	branch := func(key string) ([]step, error) {
+		v, ok := item[key]
+		if !ok || v == nil {
+			return nil, nil
+		}
+		var list []any
+		switch x := v.(type) {
+		case []any:
+			list = x
+		case map[string]any: // a single processor
+			list = []any{x}
+		default:
+			return nil, fmt.Errorf(" (if): %s: want a list of processors, got %s", key, describe(v))
+		}
+		var steps []step
+		for i, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf(" (if): %s[%d]: want a processor, got %s", key, i, describe(e))
+			}
+			st, err := newStep(m)
+			if err != nil {
+				return nil, fmt.Errorf(" (if): %s[%d]%s", key, i, err.Error())
+			}
+			steps = append(steps, st)
+		}
+		return steps, nil
+	}
+	then, err := branch("then")
+	if err != nil {
+		return step{}, err
+	}
+	if len(then) == 0 {
+		return step{}, fmt.Errorf(" (if): then: required, a list of processors")
+	}
+	els, err := branch("else")
+	if err != nil {
+		return step{}, err
+	}
+	runAll := func(key string, steps []step, doc map[string]any) (bool, error) {
+		for i := range steps {
+			s := &steps[i]
+			if s.when != nil && !s.when.match(doc) {
+				continue
+			}
+			drop, err := s.run(doc)
+			if err != nil {
+				return false, fmt.Errorf("%s[%d] (%s): %v", key, i, s.name, err)
+			}
+			if drop {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return step{name: "if", run: func(doc map[string]any) (bool, error) {
+		if cond.match(doc) {
+			return runAll("then", then, doc)
+		}
+		return runAll("else", els, doc)
+	}}, nil
+}
+
 // Len is the number of processors.
 func (c *Chain) Len() int {
 	if c == nil {
@@ -129,21 +244,22 @@ func (c *Chain) Len() int {
 
 // Run applies the chain to one JSON document. It returns the new document
 // (doc itself when the chain is empty; otherwise a buffer owned by the chain,
-// valid until the next Run), whether the event is dropped, or an error (the
-// caller keeps the original document).
+// valid until the next Run) and whether the event is dropped.
+//
+// A processor failing at run time stops the chain (Beats' rule): out is then
+// the event as the processors left it, with error.message saying what
+// failed, and err is that failure, for the caller to count and log. out is
+// nil only when doc is not a JSON object at all.
 func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 	if c == nil || len(c.procs) == 0 {
 		return doc, false, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber() // keep numbers exactly as written (nanosecond durations, ports)
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, false, fmt.Errorf("processors: document is not a JSON object: %v", err)
+	c.docID = ""
+	m, err := decodeDocument(doc)
+	if err != nil {
+		return nil, false, fmt.Errorf("processors: %v", err)
 	}
-	if m == nil { // "null" decodes without error
-		return nil, false, fmt.Errorf("processors: document is null, not a JSON object")
-	}
+	var runErr error
 	for i := range c.procs {
 		s := &c.procs[i]
 		if s.when != nil && !s.when.match(m) {
@@ -151,19 +267,56 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 		}
 		drop, err := s.run(m)
 		if err != nil {
-			return nil, false, fmt.Errorf("processors[%d] (%s): %v", i, s.name, err)
+			runErr = fmt.Errorf("processors[%d] (%s): %v", i, s.name, err)
+			setErrorMessage(m, runErr.Error())
+			break
 		}
 		if drop {
 			return nil, true, nil
 		}
 	}
-	c.buf.Reset()
-	enc := json.NewEncoder(&c.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
+	if md, ok := m["@metadata"].(map[string]any); ok {
+		c.docID, _ = md["_id"].(string)
+	}
+	delete(m, "@metadata") // Beats' event metadata is never indexed
+	out, err = appendJSON(c.buf[:0], m)
+	if err != nil {
 		return nil, false, fmt.Errorf("processors: encoding: %v", err)
 	}
-	return bytes.TrimSuffix(c.buf.Bytes(), []byte{'\n'}), false, nil
+	c.buf = out
+	return out, false, runErr
+}
+
+// DocID is the @metadata._id the last Run left (add_id, or document_id of
+// decode_json_fields and decode_xml): the document's _id in
+// Elasticsearch, as in Beats. Empty when none.
+func (c *Chain) DocID() string {
+	if c == nil {
+		return ""
+	}
+	return c.docID
+}
+
+// setErrorMessage records a processor failure in error.message as Beats
+// does. An "error" that is not an object is kept under error.original;
+// messages already there are kept too.
+func setErrorMessage(m map[string]any, msg string) {
+	switch e := m["error"].(type) {
+	case map[string]any:
+		// Notes the decoder already put there stay: the message becomes a list.
+		switch old := e["message"].(type) {
+		case nil:
+			e["message"] = msg
+		case []any:
+			e["message"] = append(old, msg)
+		default:
+			e["message"] = []any{old, msg}
+		}
+	case nil:
+		m["error"] = map[string]any{"message": msg}
+	default:
+		m["error"] = map[string]any{"message": msg, "original": e}
+	}
 }
 
 // checkKeys rejects options a processor does not know.
@@ -230,192 +383,154 @@ func stringOpt(cfg map[string]any, key string, def string) (string, error) {
 	return s, nil
 }
 
-// add_fields: {target: "project", fields: {...}}. target defaults to
-// "fields"; an empty target adds at the root. Objects merge, other values
-// are overwritten.
-func newAddFields(cfg map[string]any) (func(map[string]any) (bool, error), error) {
-	if err := checkKeys(cfg, "target", "fields"); err != nil {
-		return nil, err
-	}
-	target, err := stringOpt(cfg, "target", "fields")
-	if err != nil {
-		return nil, err
-	}
-	fields, ok := cfg["fields"].(map[string]any)
-	if !ok || len(fields) == 0 {
-		return nil, fmt.Errorf("fields: required, a non-empty map")
-	}
-	fields = deepCopy(fields).(map[string]any)
-	return func(doc map[string]any) (bool, error) {
-		dst := doc
-		if target != "" {
-			existing, _ := getPath(doc, target)
-			sub, ok := existing.(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				if err := putPath(doc, target, sub); err != nil {
-					return false, err
-				}
-			}
-			dst = sub
-		}
-		deepMerge(dst, fields)
-		return false, nil
-	}, nil
-}
+// fromTo is one {from, to} pair of the processors that move or rewrite
+// fields (rename, copy_fields, urldecode, decode_base64_field, ...).
+type fromTo struct{ from, to string }
 
-// add_tags: {tags: [..], target: "tags"}. Tags are appended to the array at
-// target (default "tags"), skipping ones already present.
-func newAddTags(cfg map[string]any) (func(map[string]any) (bool, error), error) {
-	if err := checkKeys(cfg, "tags", "target"); err != nil {
-		return nil, err
-	}
-	tags, err := stringList(cfg["tags"])
-	if err != nil || len(tags) == 0 {
-		return nil, fmt.Errorf("tags: required, a string or a list of strings")
-	}
-	target, err := stringOpt(cfg, "target", "tags")
-	if err != nil {
-		return nil, err
-	}
-	if target == "" {
-		target = "tags"
-	}
-	return func(doc map[string]any) (bool, error) {
-		cur, _ := getPath(doc, target)
-		var list []any
-		switch x := cur.(type) {
-		case nil:
-		case []any:
-			list = x
-		case string:
-			list = []any{x}
-		default:
-			return false, fmt.Errorf("%s is not a list of tags", target)
-		}
-		for _, t := range tags {
-			dup := false
-			for _, e := range list {
-				if e == t {
-					dup = true
-					break
-				}
-			}
-			if !dup {
-				list = append(list, t)
-			}
-		}
-		return false, putPath(doc, target, list)
-	}, nil
-}
-
-// drop_fields: {fields: [..], ignore_missing: false}. @timestamp and type are
-// never dropped (Beats keeps them too). A missing field is an error unless
-// ignore_missing; the other fields are dropped either way.
-func newDropFields(cfg map[string]any) (func(map[string]any) (bool, error), error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing"); err != nil {
-		return nil, err
-	}
-	fields, err := stringList(cfg["fields"])
-	if err != nil || len(fields) == 0 {
-		return nil, fmt.Errorf("fields: required, a string or a list of strings")
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	return func(doc map[string]any) (bool, error) {
-		var missing []string
-		for _, f := range fields {
-			if f == "@timestamp" || f == "type" {
-				continue
-			}
-			if !deletePath(doc, f) && !ignore {
-				missing = append(missing, f)
-			}
-		}
-		if len(missing) > 0 {
-			return false, fmt.Errorf("field not found: %s", strings.Join(missing, ", "))
-		}
-		return false, nil
-	}, nil
-}
-
-// drop_event drops every event its condition matches (all without one).
-func newDropEvent(cfg map[string]any) (func(map[string]any) (bool, error), error) {
-	if err := checkKeys(cfg); err != nil {
-		return nil, err
-	}
-	return func(map[string]any) (bool, error) { return true, nil }, nil
-}
-
-// rename: {fields: [{from: a, to: b}], ignore_missing: false,
-// fail_on_error: true}. An existing target is an error. With fail_on_error
-// the document is left as it was.
-func newRename(cfg map[string]any) (func(map[string]any) (bool, error), error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error"); err != nil {
-		return nil, err
-	}
-	list, ok := cfg["fields"].([]any)
+// fromToList parses a list of {from, to} maps; to may be optional.
+func fromToList(v any, needTo bool) ([]fromTo, error) {
+	list, ok := v.([]any)
 	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("fields: required, a list of {from, to}")
+		return nil, fmt.Errorf("required, a list of {from, to}")
 	}
-	type pair struct{ from, to string }
-	var pairs []pair
+	var out []fromTo
 	for i, e := range list {
 		m, ok := e.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("fields[%d]: want {from, to}, got %s", i, describe(e))
+			return nil, fmt.Errorf("[%d]: want {from, to}, got %s", i, describe(e))
+		}
+		if err := checkKeys(m, "from", "to"); err != nil {
+			return nil, fmt.Errorf("[%d]: %v", i, err)
 		}
 		from, _ := m["from"].(string)
 		to, _ := m["to"].(string)
-		if from == "" || to == "" {
-			return nil, fmt.Errorf("fields[%d]: from and to are both required strings", i)
+		if from == "" || (needTo && to == "") {
+			if needTo {
+				return nil, fmt.Errorf("[%d]: from and to are both required strings", i)
+			}
+			return nil, fmt.Errorf("[%d]: from is a required string", i)
 		}
-		if err := checkKeys(m, "from", "to"); err != nil {
-			return nil, fmt.Errorf("fields[%d]: %v", i, err)
-		}
-		pairs = append(pairs, pair{from, to})
+		out = append(out, fromTo{from, to})
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
+	return out, nil
+}
+
+// snapshot and restore give fail_on_error its meaning: on a failure the
+// event goes back to what it was before the processor ran.
+func snapshot(doc map[string]any) map[string]any { return deepCopy(doc).(map[string]any) }
+
+func restore(doc, snap map[string]any) {
+	clear(doc)
+	for k, v := range snap {
+		doc[k] = v
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
+}
+
+// perField runs op for each of n fields with Beats' fail_on_error rule:
+// true stops at the first error and reverts the event; false goes on with
+// the other fields and reports nothing.
+func perField(doc map[string]any, failOnError bool, n int, op func(i int) error) error {
+	var snap map[string]any
+	if failOnError {
+		snap = snapshot(doc)
 	}
-	return func(doc map[string]any) (bool, error) {
-		var done []pair // to undo on failure
-		fail := func(err error) (bool, error) {
-			if !failOnError {
-				return false, nil
-			}
-			for i := len(done) - 1; i >= 0; i-- {
-				v, _ := getPath(doc, done[i].to)
-				deletePath(doc, done[i].to)
-				_ = putPath(doc, done[i].from, v)
-			}
-			return false, err
+	for i := 0; i < n; i++ {
+		if err := op(i); err != nil && failOnError {
+			restore(doc, snap)
+			return err
 		}
-		for _, p := range pairs {
-			v, ok := getPath(doc, p.from)
-			if !ok {
-				if ignore {
-					continue
-				}
-				return fail(fmt.Errorf("field %q not found", p.from))
+	}
+	return nil
+}
+
+// errMissing marks a field not found, which ignore_missing forgives.
+type errMissing string
+
+func (e errMissing) Error() string { return fmt.Sprintf("field %q not found", string(e)) }
+
+func intOpt(cfg map[string]any, key string, def int) (int, error) {
+	v, ok := cfg[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	f, ok := toFloat(v)
+	if !ok {
+		if s, isStr := v.(string); isStr {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err == nil {
+				return n, nil
 			}
-			if _, exists := getPath(doc, p.to); exists {
-				return fail(fmt.Errorf("target field %q already exists", p.to))
-			}
-			deletePath(doc, p.from)
-			if err := putPath(doc, p.to, v); err != nil {
-				_ = putPath(doc, p.from, v)
-				return fail(err)
-			}
-			done = append(done, p)
 		}
-		return false, nil
-	}, nil
+		return 0, fmt.Errorf("%s: %s is not an integer", key, describe(v))
+	}
+	if f != float64(int(f)) {
+		return 0, fmt.Errorf("%s: %s is not an integer", key, describe(v))
+	}
+	return int(f), nil
+}
+
+// durationOpt reads a Go/Beats duration ("500ms", "3s"); a bare number is
+// seconds, as in Beats' config.
+func durationOpt(cfg map[string]any, key string, def time.Duration) (time.Duration, error) {
+	v, ok := cfg[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	if s, ok := v.(string); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q is not a duration (like 500ms, 3s)", key, s)
+		}
+		return d, nil
+	}
+	if f, ok := toFloat(v); ok {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return 0, fmt.Errorf("%s: %s is not a duration", key, describe(v))
+}
+
+// subOpts reads a nested option group that may also be written with dotted
+// keys ("cache.ttl: 5m" or "cache: {ttl: 5m}") and returns it flat.
+func subOpts(cfg map[string]any, group string) (map[string]any, error) {
+	out := map[string]any{}
+	if v, ok := cfg[group]; ok && v != nil {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: must be a map, got %s", group, describe(v))
+		}
+		flattenInto(out, "", m)
+	}
+	for k, v := range cfg {
+		if rest, ok := strings.CutPrefix(k, group+"."); ok {
+			out[rest] = v
+		}
+	}
+	return out, nil
+}
+
+func flattenInto(dst map[string]any, prefix string, m map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok && len(sub) > 0 {
+			flattenInto(dst, prefix+k+".", sub)
+			continue
+		}
+		dst[prefix+k] = v
+	}
+}
+
+// checkKeysGroups is checkKeys allowing dotted members of option groups.
+func checkKeysGroups(cfg map[string]any, groups []string, known ...string) error {
+	rest := map[string]any{}
+	for k, v := range cfg {
+		inGroup := false
+		for _, g := range groups {
+			if k == g || strings.HasPrefix(k, g+".") {
+				inGroup = true
+			}
+		}
+		if !inGroup {
+			rest[k] = v
+		}
+	}
+	return checkKeys(rest, append(known, groups...)...)
 }

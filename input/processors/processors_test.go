@@ -294,7 +294,7 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{[]map[string]any{{"add_tags": map[string]any{"tags": "a"}}, {"add_feilds": map[string]any{}}},
-			`processors[1]: unknown processor "add_feilds" (supported: add_fields, add_host_metadata, add_observer_metadata, add_tags, drop_event, drop_fields, rename)`},
+			`processors[1]: unknown processor "add_feilds" (supported: ` + strings.Join(Names(), ", ") + ")"},
 		{[]map[string]any{{"add_fields": map[string]any{"target": "x"}}},
 			`processors[0] (add_fields): fields: required, a non-empty map`},
 		{[]map[string]any{{"add_fields": map[string]any{"fields": map[string]any{"a": 1}, "traget": "x"}}},
@@ -360,4 +360,32 @@ func BenchmarkChain(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		c.Run(doc)
 	}
+}
+
+// The geo example of Beats' add_host_metadata documentation.
+func TestHostMetadataGeoDocExample(t *testing.T) {
+	c := chainFromYAML(t, `
+processors:
+  - add_host_metadata:
+      cache.ttl: 5m
+      geo:
+        name: nyc-dc1-rack1
+        location: 40.7128, -74.0060
+        continent_name: North America
+        country_iso_code: US
+        region_name: New York
+        region_iso_code: NY
+        city_name: New York
+`)
+	m, _ := process(t, c, echoDoc)
+	wantFields(t, m, map[string]any{"host.geo.name": "nyc-dc1-rack1", "host.geo.location.lat": 40.7128,
+		"host.geo.location.lon": -74.006, "host.geo.continent_name": "North America", "host.geo.country_iso_code": "US",
+		"host.geo.region_name": "New York", "host.geo.region_iso_code": "NY", "host.geo.city_name": "New York"})
+	if hn, _ := os.Hostname(); field(m, "host.name") != hn {
+		t.Errorf("host.name %v", field(m, "host.name"))
+	}
+	wantConfigError(t, "processors: [{add_host_metadata: {geo: {location: north}}}]", "(add_host_metadata)", "geo.location")
+	wantConfigError(t, "processors: [{add_host_metadata: {geo: {town: x}}}]", "(add_host_metadata)", `geo: unknown option "town"`)
+	wantConfigError(t, "processors: [{add_observer_metadata: {netinfo: {enable: false}}}]", "(add_observer_metadata)", `netinfo: unknown option "enable"`)
+	wantConfigError(t, "processors: [{add_host_metadata: {cache.ttl: often}}]", "(add_host_metadata)", "cache.ttl")
 }

@@ -157,7 +157,11 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 	}
 	items := make([]item, len(batch))
 	for i, d := range batch {
-		items[i] = item{doc: d, id: o.nextID()}
+		id := d.ID
+		if id == "" {
+			id = o.nextID()
+		}
+		items[i] = item{doc: d, id: id}
 	}
 	size := o.cfg.BulkMaxSize
 	var chunks [][]item

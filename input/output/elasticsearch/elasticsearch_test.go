@@ -415,3 +415,27 @@ func TestResumesSoonAfterUnreachableNodeReturns(t *testing.T) {
 		t.Error("retries not counted")
 	}
 }
+
+// A document with an ID (add_id's @metadata._id) is indexed under it; a
+// second one with the same ID is a duplicate (409, counted as delivered).
+func TestDocumentIDKept(t *testing.T) {
+	es := newFakeES()
+	srv := httptest.NewServer(es)
+	defer srv.Close()
+	o := newTestOutput(t, map[string]any{"type": "elasticsearch", "hosts": []any{srv.URL}})
+	idx := "logs-network_traffic.dns-default"
+	batch := []output.Doc{
+		{Index: idx, Body: []byte(`{"seq":0}`), ID: "my-id-1"},
+		{Index: idx, Body: []byte(`{"seq":1}`)},
+		{Index: idx, Body: []byte(`{"seq":2}`), ID: "my-id-1"},
+	}
+	if err := o.Publish(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := es.docs[idx]["my-id-1"]; !ok || string(b) != `{"seq":0}` {
+		t.Errorf("doc my-id-1 = %s (%v)", b, ok)
+	}
+	if len(es.docs[idx]) != 2 {
+		t.Errorf("%d docs stored, want 2", len(es.docs[idx]))
+	}
+}

@@ -1,0 +1,418 @@
+package processors
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// script: {lang: javascript, source | file | files, params, tag, timeout,
+// max_cached_sessions, tag_on_exception: _js_exception}. The script runs
+// in goja, a pure Go ECMAScript 5.1 engine, the dialect (and the engine)
+// Beats' script processor uses. It must define process(event); register
+// (params) receives params at load time and test() runs at load time, an
+// exception in either being a configuration error.
+//
+// The event API is Beats': event.Get(key) (no key: every field),
+// Put(key, value) (returns the old value), Rename(from, to), Delete(key),
+// Cancel(), Tag(tag), AppendTo(key, value); `new Event({...})` builds an
+// event (for test()).
+//
+// An exception in process tags the event with tag_on_exception and is a
+// runtime error (the event is kept, with error.message). A script running
+// longer than timeout is interrupted the same way. Beats runs without a
+// limit when timeout is unset; here the default is 1s, because the script
+// runs on the capture path and a loop must not stop capture.
+// max_cached_sessions is accepted for compatibility: a chain runs on one
+// goroutine, so one session serves it.
+
+func init() { register("script", newScript) }
+
+const defaultScriptTimeout = time.Second
+
+type scriptProc struct {
+	vm             *goja.Runtime
+	process        goja.Callable
+	timeout        time.Duration
+	tagOnException string
+	proto          *goja.Object
+}
+
+func newScript(cfg map[string]any) (runFunc, error) {
+	if err := checkKeys(cfg, "lang", "source", "file", "files", "params", "tag", "id", "timeout", "max_cached_sessions", "tag_on_exception"); err != nil {
+		return nil, err
+	}
+	lang, err := stringOpt(cfg, "lang", "")
+	if err != nil {
+		return nil, err
+	}
+	switch lang {
+	case "javascript", "js":
+	case "":
+		return nil, fmt.Errorf("lang: required (javascript)")
+	default:
+		return nil, fmt.Errorf("lang: %q is not supported (javascript)", lang)
+	}
+	for _, k := range []string{"tag", "id"} {
+		if _, err := stringOpt(cfg, k, ""); err != nil {
+			return nil, err
+		}
+	}
+	src, name, err := scriptSource(cfg)
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := durationOpt(cfg, "timeout", defaultScriptTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("timeout: must be positive, got %s", timeout)
+	}
+	if n, err := intOpt(cfg, "max_cached_sessions", 4); err != nil {
+		return nil, err
+	} else if n < 0 {
+		return nil, fmt.Errorf("max_cached_sessions: must not be negative")
+	}
+	tagOnException, err := stringOpt(cfg, "tag_on_exception", "_js_exception")
+	if err != nil {
+		return nil, err
+	}
+	var params map[string]any
+	if p, ok := cfg["params"]; ok && p != nil {
+		if params, ok = p.(map[string]any); !ok {
+			return nil, fmt.Errorf("params: must be a map, got %s", describe(p))
+		}
+	}
+
+	s := &scriptProc{vm: goja.New(), timeout: timeout, tagOnException: tagOnException}
+	s.installEventAPI()
+	prog, err := goja.Compile(name, src, false)
+	if err != nil {
+		return nil, fmt.Errorf("source: %v", err)
+	}
+	if err := s.guard(func() error { _, err := s.vm.RunProgram(prog); return err }); err != nil {
+		return nil, fmt.Errorf("source: %v", err)
+	}
+	fn, ok := goja.AssertFunction(s.vm.Get("process"))
+	if !ok {
+		return nil, fmt.Errorf("source: the script defines no process(event) function")
+	}
+	s.process = fn
+	if reg, ok := goja.AssertFunction(s.vm.Get("register")); ok {
+		err := s.guard(func() error { _, err := reg(goja.Undefined(), s.vm.ToValue(toJS(params))); return err })
+		if err != nil {
+			return nil, fmt.Errorf("params: register failed: %v", err)
+		}
+	} else if len(params) > 0 {
+		return nil, fmt.Errorf("params: the script defines no register(params) function to receive them")
+	}
+	if test, ok := goja.AssertFunction(s.vm.Get("test")); ok {
+		if err := s.guard(func() error { _, err := test(goja.Undefined()); return err }); err != nil {
+			return nil, fmt.Errorf("source: test() failed: %v", err)
+		}
+	}
+	return s.run, nil
+}
+
+// scriptSource returns the code from source, file or files (globs, joined
+// in name order), exactly one of which is required.
+func scriptSource(cfg map[string]any) (src, name string, err error) {
+	source, err := stringOpt(cfg, "source", "")
+	if err != nil {
+		return "", "", err
+	}
+	file, err := stringOpt(cfg, "file", "")
+	if err != nil {
+		return "", "", err
+	}
+	var files []string
+	if v, ok := cfg["files"]; ok && v != nil {
+		if files, err = stringList(v); err != nil {
+			return "", "", fmt.Errorf("files: %v", err)
+		}
+	}
+	if file != "" {
+		files = append([]string{file}, files...)
+	}
+	switch {
+	case source != "" && len(files) > 0:
+		return "", "", fmt.Errorf("source and file: give one of them, not both")
+	case source != "":
+		return source, "inline.js", nil
+	case len(files) == 0:
+		return "", "", fmt.Errorf("source or file: one is required")
+	}
+	var paths []string
+	for _, f := range files {
+		m, err := filepath.Glob(f)
+		if err != nil || len(m) == 0 {
+			return "", "", fmt.Errorf("file: %q matches no file", f)
+		}
+		sort.Strings(m)
+		paths = append(paths, m...)
+	}
+	var b strings.Builder
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return "", "", fmt.Errorf("file: %v", err)
+		}
+		b.Write(data)
+		b.WriteByte('\n')
+	}
+	return b.String(), paths[0], nil
+}
+
+var errScriptTimeout = errors.New("script timed out")
+
+// guard runs fn with the timeout armed: a script still running then is
+// interrupted, which unwinds it with an InterruptedError.
+func (s *scriptProc) guard(fn func() error) error {
+	t := time.AfterFunc(s.timeout, func() { s.vm.Interrupt(errScriptTimeout) })
+	err := fn()
+	t.Stop()
+	s.vm.ClearInterrupt()
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("javascript processor timed out after %s", s.timeout)
+	}
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		return errors.New(ex.Value().String())
+	}
+	return err
+}
+
+// jsEvent is the Go side of a script's event object.
+type jsEvent struct {
+	doc       map[string]any
+	cancelled bool
+}
+
+func (s *scriptProc) run(doc map[string]any) (bool, error) {
+	ev := &jsEvent{doc: doc}
+	obj := s.eventObject(ev)
+	err := s.guard(func() error { _, err := s.process(goja.Undefined(), obj); return err })
+	if err != nil {
+		if s.tagOnException != "" {
+			addTag(doc, s.tagOnException)
+		}
+		return false, fmt.Errorf("failed in process function: %v", err)
+	}
+	return ev.cancelled, nil
+}
+
+// installEventAPI defines the methods shared by every event object (on a
+// prototype, so an event costs one small object) and the Event constructor.
+func (s *scriptProc) installEventAPI() {
+	vm := s.vm
+	s.proto = vm.NewObject()
+	self := func(call goja.FunctionCall) *jsEvent {
+		if o, ok := call.This.(*goja.Object); ok {
+			if ev, ok := o.Get("__event").Export().(*jsEvent); ok {
+				return ev
+			}
+		}
+		panic(vm.NewTypeError("not an event"))
+	}
+	key := func(call goja.FunctionCall, i int) string {
+		v := call.Argument(i)
+		if goja.IsUndefined(v) || goja.IsNull(v) {
+			panic(vm.NewTypeError("a field name is required"))
+		}
+		return v.String()
+	}
+	set := func(name string, fn func(call goja.FunctionCall) goja.Value) {
+		_ = s.proto.Set(name, fn)
+	}
+	set("Get", func(call goja.FunctionCall) goja.Value {
+		ev := self(call)
+		if goja.IsUndefined(call.Argument(0)) {
+			return vm.ToValue(toJS(ev.doc))
+		}
+		v, ok := getPath(ev.doc, key(call, 0))
+		if !ok {
+			return goja.Null()
+		}
+		return vm.ToValue(toJS(v))
+	})
+	set("Put", func(call goja.FunctionCall) goja.Value {
+		ev := self(call)
+		k := key(call, 0)
+		old, had := getPath(ev.doc, k)
+		if err := putPath(ev.doc, k, fromJS(call.Argument(1).Export())); err != nil {
+			panic(vm.NewGoError(err))
+		}
+		if !had {
+			return goja.Null()
+		}
+		return vm.ToValue(toJS(old))
+	})
+	set("Delete", func(call goja.FunctionCall) goja.Value {
+		return vm.ToValue(deletePath(self(call).doc, key(call, 0)))
+	})
+	set("Rename", func(call goja.FunctionCall) goja.Value {
+		ev := self(call)
+		from, to := key(call, 0), key(call, 1)
+		v, ok := getPath(ev.doc, from)
+		if !ok {
+			return vm.ToValue(false)
+		}
+		if _, exists := getPath(ev.doc, to); exists {
+			return vm.ToValue(false)
+		}
+		deletePath(ev.doc, from)
+		if err := putPath(ev.doc, to, v); err != nil {
+			_ = putPath(ev.doc, from, v)
+			return vm.ToValue(false)
+		}
+		return vm.ToValue(true)
+	})
+	set("Cancel", func(call goja.FunctionCall) goja.Value {
+		self(call).cancelled = true
+		return goja.Undefined()
+	})
+	set("Tag", func(call goja.FunctionCall) goja.Value {
+		if err := addTag(self(call).doc, key(call, 0)); err != nil {
+			panic(vm.NewGoError(err))
+		}
+		return goja.Undefined()
+	})
+	set("AppendTo", func(call goja.FunctionCall) goja.Value {
+		ev := self(call)
+		k := key(call, 0)
+		val := call.Argument(1).String()
+		cur, _ := getPath(ev.doc, k)
+		var list []any
+		switch x := cur.(type) {
+		case nil:
+		case string:
+			list = []any{x}
+		case []any:
+			for _, e := range x {
+				if _, ok := e.(string); !ok {
+					panic(vm.NewTypeError("AppendTo: " + k + " is not a list of strings"))
+				}
+			}
+			list = x
+		default:
+			panic(vm.NewTypeError("AppendTo: " + k + " is not a string or a list of strings"))
+		}
+		for _, e := range list {
+			if e == val {
+				return goja.Undefined()
+			}
+		}
+		if err := putPath(ev.doc, k, append(list, val)); err != nil {
+			panic(vm.NewGoError(err))
+		}
+		return goja.Undefined()
+	})
+	_ = vm.Set("Event", func(call goja.ConstructorCall) *goja.Object {
+		doc := map[string]any{}
+		if m, ok := fromJS(call.Argument(0).Export()).(map[string]any); ok {
+			doc = m
+		}
+		return s.eventObject(&jsEvent{doc: doc})
+	})
+}
+
+func (s *scriptProc) eventObject(ev *jsEvent) *goja.Object {
+	o := s.vm.NewObject()
+	_ = o.SetPrototype(s.proto)
+	_ = o.DefineDataProperty("__event", s.vm.ToValue(ev), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+	return o
+}
+
+// addTag appends tag to the event's tags once.
+func addTag(doc map[string]any, tag string) error {
+	var list []any
+	switch x := doc["tags"].(type) {
+	case nil:
+	case string:
+		list = []any{x}
+	case []any:
+		list = x
+	default:
+		return fmt.Errorf("tags is not a string or a list of strings")
+	}
+	for _, e := range list {
+		if e == tag {
+			return nil
+		}
+	}
+	doc["tags"] = append(list, tag)
+	return nil
+}
+
+// toJS copies document values into what the script sees: numbers become
+// JavaScript numbers (integers stay integers).
+func toJS(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = toJS(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = toJS(e)
+		}
+		return s
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
+}
+
+// fromJS normalises exported script values for the document: NaN and
+// infinities (which JSON cannot hold) become null, typed Go slices and maps
+// plain ones.
+func fromJS(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+		return x
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = fromJS(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = fromJS(e)
+		}
+		return s
+	case []string:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = e
+		}
+		return s
+	case *jsEvent:
+		return x.doc
+	}
+	return v
+}
