@@ -193,7 +193,15 @@ func (c *connState) tcp(dir int, p *link.Packet) {
 	}
 	rel := seq - e.start
 
-	c.history(dir, syn, fin, rst, ack, rel, uint32(n))
+	if ctl := syn || fin || rst; ctl {
+		c.history(dir, syn, fin, rst, ack, rel, uint32(n))
+	} else if n > 0 { // the common segments, inline
+		if e.hist&histData == 0 {
+			c.check(dir, histData, 'D')
+		}
+	} else if ack && e.hist&histACK == 0 {
+		c.check(dir, histACK, 'A')
+	}
 
 	if p.Window == 0 && !rst && peer.state != tcpClosed && e.state != tcpReset {
 		c.scaledHit(dir, &e.zeroWin, 'W')
@@ -228,7 +236,10 @@ func (c *connState) tcp(dir int, p *link.Packet) {
 		e.data = true
 	}
 
-	c.step(dir, syn, fin, rst, ack, n)
+	// Without SYN, FIN or RST only an inactive endpoint changes state.
+	if syn || fin || rst || e.state == tcpInactive {
+		c.step(dir, syn, fin, rst, ack, n)
+	}
 }
 
 // history adds the flag letters of one segment (Zeek's update_history).
