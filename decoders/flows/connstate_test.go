@@ -46,8 +46,8 @@ var connCases = []struct {
 	{"s3.pcap", []connWant{{7005, "S3", "ShADadf"}}},
 	// Established with data, nothing closed.
 	{"s1.pcap", []connWant{{7006, "S1", "ShADad"}}},
-	// Three SYNs with one sequence number (retransmissions of one SYN:
-	// one 's'), never answered.
+	// Two SYNs with one sequence number (the kernel's retransmission of
+	// its SYN: one 's'), never answered.
 	{"s0.pcap", []connWant{{7007, "S0", "S"}}},
 	// Only the originator's packets: SYN, ACK, data, FIN; the responder
 	// was never seen (half open).
