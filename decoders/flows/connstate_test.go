@@ -2,10 +2,15 @@ package flows
 
 import (
 	"encoding/binary"
+	"maps"
 	"net/netip"
+	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/network-traffic/network-traffic/decoders/link"
 	"github.com/network-traffic/network-traffic/decoders/protocoltest"
@@ -280,4 +285,105 @@ func FuzzConnState(f *testing.F) {
 			}
 		}
 	})
+}
+
+// tsharkLetters derives, from tshark's dissection of a capture
+// (X.tshark.tsv, written by the capture script), which history letters
+// each flow must show: per packet the letter of its flags (s, h, f, r,
+// i, q, d, a as Zeek's table defines them), w for a zero window on a
+// non-RST segment, d for a UDP datagram; upper case for the flow's first
+// sender. Keyed by the server (destination) port of the first packet.
+func tsharkLetters(t *testing.T, tsv string) map[float64]map[rune]bool {
+	t.Helper()
+	b, err := os.ReadFile(tsv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type flowKey struct{ a, b string }
+	orig := map[flowKey]string{}
+	port := map[flowKey]float64{}
+	out := map[float64]map[rune]bool{}
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		c := strings.Split(line, "\t")
+		if len(c) != 11 {
+			t.Fatalf("%s: %q", tsv, line)
+		}
+		src, tcp := c[0], c[1] != ""
+		sp, dp := c[9], c[10]
+		if tcp {
+			sp, dp = c[7], c[8]
+		}
+		from := src + ":" + sp
+		k := flowKey{min(sp, dp), max(sp, dp)} // one address pair per capture
+		if _, ok := orig[k]; !ok {
+			orig[k] = from
+			n, _ := strconv.Atoi(dp)
+			port[k] = float64(n)
+			out[port[k]] = map[rune]bool{}
+		}
+		var l rune
+		syn, ack, fin, rst := c[1] == "1", c[2] == "1", c[3] == "1", c[4] == "1"
+		switch {
+		case !tcp:
+			l = 'D'
+		case btoi(syn)+btoi(fin)+btoi(rst) > 1 && fin && rst:
+			l = 'I'
+		case btoi(syn)+btoi(fin)+btoi(rst) > 1:
+			l = 'Q'
+		case syn && ack:
+			l = 'H'
+		case syn:
+			l = 'S'
+		case fin:
+			l = 'F'
+		case rst:
+			l = 'R'
+		case c[5] != "0":
+			l = 'D'
+		case ack:
+			l = 'A'
+		}
+		lower := orig[k] != from
+		add := func(l rune) {
+			if lower {
+				l = unicode.ToLower(l)
+			}
+			out[port[k]][l] = true
+		}
+		add(l)
+		if tcp && c[6] == "0" && !rst {
+			add('W')
+		}
+	}
+	return out
+}
+
+// The history letters agree with tshark's dissection of the same packets:
+// every letter a packet's flags call for is there, and no other (t and g
+// come from sequence analysis, which the gap and retransmission tests
+// cover).
+func TestConnStateHistoryMatchesTshark(t *testing.T) {
+	for _, tc := range connCases {
+		want := tsharkLetters(t, connstateDir+strings.TrimSuffix(tc.file, ".pcap")+".tshark.tsv")
+		for _, w := range tc.want {
+			got := map[rune]bool{}
+			for _, l := range w.history {
+				if !strings.ContainsRune("TGtg", l) {
+					got[l] = true
+				}
+			}
+			if !maps.Equal(got, want[w.port]) {
+				t.Errorf("%s port %v: history %s has letters %v, tshark's flags call for %v", tc.file, w.port, w.history, keys(got), keys(want[w.port]))
+			}
+		}
+	}
+}
+
+func keys(m map[rune]bool) string {
+	var s []string
+	for l := range m {
+		s = append(s, string(l))
+	}
+	sort.Strings(s)
+	return strings.Join(s, "")
 }

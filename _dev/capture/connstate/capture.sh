@@ -23,6 +23,7 @@
 #   zerowin.pcap  30 kB to a server with a 2 kB receive buffer that
 #                 reads late: zero windows, then a normal close          SF
 #   udp.pcap      a UDP echo (answered) and a datagram to a closed port  SF, S0
+#   *.tshark.tsv  tshark's flags, lengths and windows of every packet
 #
 # Needs root, iproute2, tcpdump, python3. Run from the repo root:
 #   sudo _dev/capture/connstate/capture.sh
@@ -185,4 +186,11 @@ ip netns exec "$A" $peer udp-client 10.98.0.2 7054 2>/dev/null
 stop
 killall_bg
 
+# tshark's view of every packet, for the test's cross-check of the history
+# letters: source, SYN, ACK, FIN, RST, TCP payload length, window, ports.
+for f in "$out"/*.pcap; do
+  tshark -r "$f" -T fields -e ip.src -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin \
+    -e tcp.flags.reset -e tcp.len -e tcp.window_size_value -e tcp.srcport -e tcp.dstport \
+    -e udp.srcport -e udp.dstport >"${f%.pcap}.tshark.tsv" 2>/dev/null
+done
 ls -l "$out"
