@@ -193,7 +193,7 @@ func (c *connState) tcp(dir int, p *link.Packet) {
 	}
 	rel := seq - e.start
 
-	if ctl := syn || fin || rst; ctl {
+	if syn || fin || rst {
 		c.history(dir, syn, fin, rst, ack, rel, uint32(n))
 	} else if n > 0 { // the common segments, inline
 		if e.hist&histData == 0 {
