@@ -49,7 +49,14 @@ func IsICMPReply(proto, typ uint8) bool {
 // is endpoint A. Addresses must be unmapped; ports are ignored for
 // transports without them, icmpType and icmpID for others than ICMP.
 func MakeFlowKey(proto uint8, src, dst netip.Addr, sp, dp uint16, vlans []uint16, icmpType uint8, icmpID uint16) (k FlowKey, srcIsA bool) {
-	k.Proto = proto
+	srcIsA = k.Set(proto, src, dst, sp, dp, vlans, icmpType, icmpID)
+	return k, srcIsA
+}
+
+// Set makes k the key of a packet from src to dst (see MakeFlowKey) in
+// place, for the flow table's per-packet path.
+func (k *FlowKey) Set(proto uint8, src, dst netip.Addr, sp, dp uint16, vlans []uint16, icmpType uint8, icmpID uint16) (srcIsA bool) {
+	*k = FlowKey{Proto: proto}
 	if !HasPorts(proto) {
 		sp, dp = 0, 0
 	}
@@ -66,7 +73,7 @@ func MakeFlowKey(proto uint8, src, dst netip.Addr, sp, dp uint16, vlans []uint16
 	} else {
 		k.A, k.B, k.APort, k.BPort = dst, src, dp, sp
 	}
-	return k, srcIsA
+	return srcIsA
 }
 
 // flowIDLen is the longest flow.id: base64 of the longest encoded key.

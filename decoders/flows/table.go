@@ -94,7 +94,8 @@ func (t *Table) Packet(p *link.Packet) {
 	// Endpoint a is the smaller (address, port), except for ICMP queries
 	// where a is the requester: replies then count against the other side
 	// even when both addresses are the same (ping 127.0.0.1).
-	k, srcIsA := ecsmap.MakeFlowKey(p.IPProto, src, dst, p.SrcPort, p.DstPort, p.VLANList(), p.ICMPType, p.ICMPID)
+	var k key
+	srcIsA := k.Set(p.IPProto, src, dst, p.SrcPort, p.DstPort, p.VLANList(), p.ICMPType, p.ICMPID)
 	sp, dp := k.APort, k.BPort
 	if !srcIsA {
 		sp, dp = dp, sp
