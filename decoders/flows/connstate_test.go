@@ -387,3 +387,33 @@ func keys(m map[rune]bool) string {
 	sort.Strings(s)
 	return strings.Join(s, "")
 }
+
+// The connection state costs no allocation per packet: real segments with
+// payload, zero windows and closes, replayed over existing flows.
+func TestConnStateNoAllocPerPacket(t *testing.T) {
+	var pkts []link.Packet
+	for _, f := range []string{"zerowin.pcap", "sf.pcap", "rstr.pcap", "udp.pcap"} {
+		frames, lt := protocoltest.ReadFrames(t, connstateDir+f)
+		dec, _ := link.NewDecoder(lt, link.Options{})
+		for _, fr := range frames {
+			var p link.Packet
+			if ok, err := dec.Decode(fr.Data, fr.CI, &p); !ok || err != nil {
+				t.Fatalf("%s: %v %v", f, ok, err)
+			}
+			p.Payload = append([]byte(nil), p.Payload...) // the decoder reuses its buffer
+			pkts = append(pkts, p)
+		}
+	}
+	tbl := New(Config{Timeout: time.Hour, Period: -1}, publisherFunc(func(ecsmap.Event) {}))
+	for i := range pkts {
+		tbl.Packet(&pkts[i])
+	}
+	allocs := testing.AllocsPerRun(50, func() {
+		for i := range pkts {
+			tbl.Packet(&pkts[i])
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per pass", allocs)
+	}
+}
