@@ -24,7 +24,8 @@ type Meta struct {
 // Encode owns these top-level keys: @timestamp, event, network, source,
 // destination, client, server, related, status, type, method, query,
 // resource, path, request, response, params, error, tags, process (root and
-// per endpoint), and the members of Meta.Extra. Protocols write the rest.
+// per endpoint), flow (except for flow records, see Base.FlowRecord), and
+// the members of Meta.Extra. Protocols write the rest.
 func Encode(w *Writer, ev Event, meta *Meta) []byte {
 	b := ev.EventBase()
 	w.Reset()
@@ -78,6 +79,9 @@ func Encode(w *Writer, ev Event, meta *Meta) []byte {
 	}
 	if len(meta.Tags) > 0 {
 		w.Strs("tags", meta.Tags)
+	}
+	if !b.FlowRecord {
+		writeFlowID(w, b)
 	}
 
 	ev.WriteFields(w)

@@ -56,6 +56,13 @@ type Base struct {
 	// ICMP type/code feed community_id for ICMP flows and transactions.
 	ICMPType, ICMPCode uint8
 	HasICMP            bool
+	// ICMPID is the echo identifier of ICMP queries, part of flow.id.
+	ICMPID uint16
+
+	// FlowRecord marks flow records: they write the flow group (flow.id
+	// among it) themselves. Every other event gets flow.id from Encode,
+	// derived from its endpoints like the flow table's.
+	FlowRecord bool
 
 	VLANs []uint16 // outer first; written as network.vlan.id (outermost)
 

@@ -30,6 +30,11 @@ type Event struct {
 	final bool
 	id    string
 	vlans []uint16
+	// connState and hist are Zeek's conn_state and history (TCP and UDP
+	// flows only; see connstate.go).
+	connState string
+	nhist     uint8
+	hist      [histMax]byte
 }
 
 // EventBase implements ecsmap.Event.
@@ -41,8 +46,15 @@ func (e *Event) Final() bool { return e.final }
 // ID is flow.id.
 func (e *Event) ID() string { return e.id }
 
-// WriteFields writes the flow group: final, id, and vlan (one id, or an
-// array outer first for Q-in-Q, as Packetbeat documents flow.vlan).
+// ConnState is flow.conn_state ("" for transports other than TCP and UDP).
+func (e *Event) ConnState() string { return e.connState }
+
+// History is flow.history.
+func (e *Event) History() string { return string(e.hist[:e.nhist]) }
+
+// WriteFields writes the flow group: final, id, vlan (one id, or an array
+// outer first for Q-in-Q, as Packetbeat documents flow.vlan), and for TCP
+// and UDP conn_state and history.
 func (e *Event) WriteFields(w *ecsmap.Writer) {
 	w.Object("flow")
 	w.Bool("final", e.final)
@@ -57,6 +69,12 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 			w.ElemInt(int64(v))
 		}
 		w.ArrayEnd()
+	}
+	if e.connState != "" {
+		w.Str("conn_state", e.connState)
+		if e.nhist > 0 {
+			w.Bytes("history", e.hist[:e.nhist])
+		}
 	}
 	w.End()
 }

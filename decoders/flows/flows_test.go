@@ -419,3 +419,21 @@ func BenchmarkPacketManyFlows(b *testing.B) {
 		tbl.Packet(&p)
 	}
 }
+
+// BenchmarkPacketTCP replays a real TCP capture (redis sessions: handshakes,
+// data, closes) over and over: the per-packet cost of TCP flow accounting.
+func BenchmarkPacketTCP(b *testing.B) {
+	frames, lt := protocoltest.ReadFrames(b, "../../_dev/pcaps/tcp/redis.pcap")
+	dec, _ := link.NewDecoder(lt, link.Options{})
+	pkts := make([]link.Packet, len(frames))
+	for i, fr := range frames {
+		dec.Decode(fr.Data, fr.CI, &pkts[i])
+		pkts[i].Payload = pkts[i].Payload[:len(pkts[i].Payload):len(pkts[i].Payload)]
+	}
+	tbl := New(Config{Timeout: time.Hour, Period: -1}, protocol.PublisherFunc(func(ecsmap.Event) {}))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tbl.Packet(&pkts[i%len(pkts)])
+	}
+}

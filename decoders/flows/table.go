@@ -1,13 +1,12 @@
 package flows
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"net/netip"
 	"time"
 
 	"github.com/network-traffic/network-traffic/decoders/link"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
 // Stats counts the table's work. Read it from the capture goroutine.
@@ -20,17 +19,9 @@ type Stats struct {
 	Skipped uint64 // packets without valid IP addresses
 }
 
-// key identifies a flow regardless of direction: endpoint a is the smaller
-// (address, port) pair. It is a comparable value so a lookup of an existing
-// flow allocates nothing.
-type key struct {
-	a, b         netip.Addr
-	aPort, bPort uint16
-	proto        uint8
-	nvlans       uint8
-	vlans        [2]uint16
-	icmpID       uint16 // echo identifier: each ping session is its own flow
-}
+// key identifies a flow regardless of direction (see ecsmap.FlowKey, which
+// flow.id encodes). A lookup of an existing flow allocates nothing.
+type key = ecsmap.FlowKey
 
 // flow is one table entry. Direction 0 is the first packet's sender.
 type flow struct {
@@ -47,6 +38,8 @@ type flow struct {
 	last     time.Time
 	packets  [2]int64
 	bytes    [2]int64
+	// conn is the TCP/UDP connection state and history (conn_state).
+	conn connState
 	// reported counters at the previous report, for delta reports.
 	repPackets [2]int64
 	repBytes   [2]int64
@@ -90,30 +83,6 @@ func (t *Table) Stats() Stats { return t.stats }
 // Len is the number of active flows.
 func (t *Table) Len() int { return len(t.flows) }
 
-// hasPorts reports transports whose ports the link decoder fills in.
-func hasPorts(proto uint8) bool { return proto == 6 || proto == 17 }
-
-// hasEchoID reports ICMP types that carry an identifier (see link.hasIDSeq).
-func hasEchoID(proto, typ uint8) bool {
-	if proto == 1 {
-		switch typ {
-		case 0, 8, 13, 14, 15, 16, 17, 18:
-			return true
-		}
-		return false
-	}
-	return proto == 58 && (typ == 128 || typ == 129)
-}
-
-// isReply reports ICMP reply types (echo, timestamp, information, address
-// mask replies; ICMPv6 echo reply).
-func isReply(proto, typ uint8) bool {
-	if proto == 1 {
-		return typ == 0 || typ == 14 || typ == 16 || typ == 18
-	}
-	return typ == 129
-}
-
 // Packet counts one decoded packet.
 func (t *Table) Packet(p *link.Packet) {
 	if !p.SrcIP.IsValid() || !p.DstIP.IsValid() {
@@ -122,29 +91,14 @@ func (t *Table) Packet(p *link.Packet) {
 	}
 	t.stats.Packets++
 	src, dst := p.SrcIP.Unmap(), p.DstIP.Unmap()
-	var sp, dp uint16
-	if hasPorts(p.IPProto) {
-		sp, dp = p.SrcPort, p.DstPort
-	}
-	k := key{proto: p.IPProto}
-	k.nvlans = uint8(min(p.NVLANs, len(k.vlans)))
-	copy(k.vlans[:], p.VLANs[:k.nvlans])
-	if hasEchoID(p.IPProto, p.ICMPType) {
-		k.icmpID = p.ICMPID
-	}
 	// Endpoint a is the smaller (address, port), except for ICMP queries
 	// where a is the requester: replies then count against the other side
 	// even when both addresses are the same (ping 127.0.0.1).
-	srcIsA := true
-	if hasEchoID(p.IPProto, p.ICMPType) {
-		srcIsA = !isReply(p.IPProto, p.ICMPType)
-	} else if c := src.Compare(dst); c > 0 || (c == 0 && sp > dp) {
-		srcIsA = false
-	}
-	if srcIsA {
-		k.a, k.b, k.aPort, k.bPort = src, dst, sp, dp
-	} else {
-		k.a, k.b, k.aPort, k.bPort = dst, src, dp, sp
+	var k key
+	srcIsA := k.Set(p.IPProto, src, dst, p.SrcPort, p.DstPort, p.VLANList(), p.ICMPType, p.ICMPID)
+	sp, dp := k.APort, k.BPort
+	if !srcIsA {
+		sp, dp = dp, sp
 	}
 
 	if t.nextReport.IsZero() && t.cfg.Period > 0 { // first packet starts the report clock
@@ -167,7 +121,7 @@ func (t *Table) Packet(p *link.Packet) {
 		f.srcMAC, f.dstMAC = p.SrcMAC, p.DstMAC
 		f.icmpType, f.icmpCode = p.ICMPType, p.ICMPCode
 		f.first = p.Timestamp
-		f.id = flowID(&k)
+		f.id = k.ID()
 		t.flows[k] = f
 		t.stats.Created++
 	} else {
@@ -188,6 +142,12 @@ func (t *Table) Packet(p *link.Packet) {
 	}
 	f.packets[dir]++
 	f.bytes[dir] += int64(n)
+	switch p.IPProto {
+	case 6:
+		f.conn.tcp(dir, p)
+	case 17:
+		f.conn.udp(dir)
+	}
 }
 
 // Tick runs at packet time now: idle flows end with a final report, and
@@ -248,25 +208,31 @@ func (t *Table) report(f *flow, final bool) {
 		b.Timestamp = f.last
 	}
 	b.Type = "flow"
+	b.FlowRecord = true
 	b.Action = "network_flow"
 	b.Categories = categories
 	b.Types = typesOngoing
 	if final {
 		b.Types = typesEnd
 	}
-	b.IPProtocol = f.key.proto
-	b.Transport = transportName(f.key.proto)
+	b.IPProtocol = f.key.Proto
+	b.Transport = transportName(f.key.Proto)
 	b.NetworkType = "ipv4"
 	if f.src.Addr().Is6() {
 		b.NetworkType = "ipv6"
 	}
-	if f.key.proto == 1 || f.key.proto == 58 {
+	if f.key.Proto == 1 || f.key.Proto == 58 {
 		b.HasICMP = true
 		b.ICMPType, b.ICMPCode = f.icmpType, f.icmpCode
 	}
-	if f.key.nvlans > 0 {
-		ev.vlans = append([]uint16(nil), f.key.vlans[:f.key.nvlans]...)
+	if f.key.NVLANs > 0 {
+		ev.vlans = append([]uint16(nil), f.key.VLANs[:f.key.NVLANs]...)
 		b.VLANs = ev.vlans
+	}
+	if f.key.Proto == 6 || f.key.Proto == 17 {
+		ev.connState = f.conn.state(f.key.Proto)
+		ev.nhist = f.conn.nhist
+		ev.hist = f.conn.hist
 	}
 	src, dst := &b.Source, &b.Destination
 	src.IP, src.Port = f.src.Addr(), f.src.Port()
@@ -318,30 +284,6 @@ func (t *Table) unlink(f *flow) {
 		t.tail = f.prev
 	}
 	f.prev, f.next = nil, nil
-}
-
-// flowID is a stable identifier of the flow, the same for both directions
-// and every report: unpadded URL-safe base64 of the canonical key.
-func flowID(k *key) string {
-	var buf [1 + 1 + 4 + 16 + 16 + 2 + 2 + 2]byte
-	b := buf[:0]
-	b = append(b, k.proto, k.nvlans)
-	for i := 0; i < int(k.nvlans); i++ {
-		b = binary.BigEndian.AppendUint16(b, k.vlans[i])
-	}
-	if k.a.Is4() {
-		a, c := k.a.As4(), k.b.As4()
-		b = append(b, a[:]...)
-		b = append(b, c[:]...)
-	} else {
-		a, c := k.a.As16(), k.b.As16()
-		b = append(b, a[:]...)
-		b = append(b, c[:]...)
-	}
-	b = binary.BigEndian.AppendUint16(b, k.aPort)
-	b = binary.BigEndian.AppendUint16(b, k.bPort)
-	b = binary.BigEndian.AppendUint16(b, k.icmpID)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // Drops implements protocol.DropCounter. Only the goroutine that owns the

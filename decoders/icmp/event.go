@@ -13,6 +13,7 @@ type Event struct {
 	base     ecsmap.Base
 	version  uint8
 	src, dst netip.Addr // the request's sender and receiver
+	id       uint16     // echo identifier (query types), part of flow.id
 	vlans    []uint16
 	req      message
 	resp     message
@@ -44,6 +45,7 @@ func (e *Event) build() {
 	// path is what was "requested": the destination address.
 	b.Path = e.dst.String()
 	b.HasICMP = true
+	b.ICMPID = e.id
 	switch {
 	case e.hasReq:
 		b.Start = e.req.ts

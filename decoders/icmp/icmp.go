@@ -148,7 +148,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 }
 
 func (t *Tracker) newEvent(k key) *Event {
-	ev := &Event{version: k.version, src: k.src, dst: k.dst}
+	ev := &Event{version: k.version, src: k.src, dst: k.dst, id: k.id}
 	if k.nvlans > 0 {
 		ev.vlans = append([]uint16(nil), k.vlans[:k.nvlans]...)
 	}

@@ -56,8 +56,17 @@ func writeKibanaAssets(srcRoot, pkgDir string) error {
 			return fmt.Errorf("dashboards.yml: %s has no datasets to filter on", d.ID)
 		}
 		filter := datasetFilter(d.Datasets)
+		defined, err := definedFields(srcRoot, d.Datasets)
+		if err != nil {
+			return err
+		}
 		var panels, refs []any
 		for i, p := range d.Panels {
+			for _, f := range []string{p.Field, p.Split} {
+				if f != "" && !defined[f] {
+					return fmt.Errorf("dashboards.yml: %s panel %d: field %s is defined in none of its data streams", d.ID, i+1, f)
+				}
+			}
 			pid := fmt.Sprintf("panel-%d", i+1)
 			attrs, err := lensAttributes(p.Kind, p.Title, p.Field, p.Split, spec.DataView.ID, filter)
 			if err != nil {
@@ -105,6 +114,22 @@ func writeKibanaAssets(srcRoot, pkgDir string) error {
 		}
 	}
 	return nil
+}
+
+// definedFields is the set of field names any of datasets defines: a panel
+// on an undefined field would show nothing.
+func definedFields(srcRoot string, datasets []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, ds := range datasets {
+		fields, err := LoadFields(srcRoot, ds)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fields {
+			out[f.Name] = true
+		}
+	}
+	return out, nil
 }
 
 // datasetFilter is a Kibana "is one of" filter on data_stream.dataset.
