@@ -8,6 +8,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/decoders/link"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
 // Stats counts the table's work. Read it from the capture goroutine.
@@ -30,6 +31,10 @@ type key struct {
 	nvlans       uint8
 	vlans        [2]uint16
 	icmpID       uint16 // echo identifier: each ping session is its own flow
+	// Tunnelled packets: the nesting depth and the segment, so that two
+	// overlays reusing the same inner addresses stay apart.
+	tunDepth uint8
+	tunSeg   uint32
 }
 
 // flow is one table entry. Direction 0 is the first packet's sender.
@@ -43,6 +48,7 @@ type flow struct {
 	hasMAC   bool
 	icmpType uint8
 	icmpCode uint8
+	tunnel   *ecsmap.Tunnel // copied from the first packet; nil when native
 	first    time.Time
 	last     time.Time
 	packets  [2]int64
@@ -132,6 +138,9 @@ func (t *Table) Packet(p *link.Packet) {
 	if hasEchoID(p.IPProto, p.ICMPType) {
 		k.icmpID = p.ICMPID
 	}
+	if p.Tunnel.N > 0 {
+		k.tunDepth, k.tunSeg = p.Tunnel.N, tunnelSegment(&p.Tunnel)
+	}
 	// Endpoint a is the smaller (address, port), except for ICMP queries
 	// where a is the requester: replies then count against the other side
 	// even when both addresses are the same (ping 127.0.0.1).
@@ -168,6 +177,10 @@ func (t *Table) Packet(p *link.Packet) {
 		f.icmpType, f.icmpCode = p.ICMPType, p.ICMPCode
 		f.first = p.Timestamp
 		f.id = flowID(&k)
+		if p.Tunnel.N > 0 {
+			tun := p.Tunnel
+			f.tunnel = &tun
+		}
 		t.flows[k] = f
 		t.stats.Created++
 	} else {
@@ -268,6 +281,7 @@ func (t *Table) report(f *flow, final bool) {
 		ev.vlans = append([]uint16(nil), f.key.vlans[:f.key.nvlans]...)
 		b.VLANs = ev.vlans
 	}
+	b.Tunnel = f.tunnel
 	src, dst := &b.Source, &b.Destination
 	src.IP, src.Port = f.src.Addr(), f.src.Port()
 	dst.IP, dst.Port = f.dst.Addr(), f.dst.Port()
@@ -323,7 +337,7 @@ func (t *Table) unlink(f *flow) {
 // flowID is a stable identifier of the flow, the same for both directions
 // and every report: unpadded URL-safe base64 of the canonical key.
 func flowID(k *key) string {
-	var buf [1 + 1 + 4 + 16 + 16 + 2 + 2 + 2]byte
+	var buf [1 + 1 + 4 + 16 + 16 + 2 + 2 + 2 + 1 + 4]byte
 	b := buf[:0]
 	b = append(b, k.proto, k.nvlans)
 	for i := 0; i < int(k.nvlans); i++ {
@@ -341,5 +355,25 @@ func flowID(k *key) string {
 	b = binary.BigEndian.AppendUint16(b, k.aPort)
 	b = binary.BigEndian.AppendUint16(b, k.bPort)
 	b = binary.BigEndian.AppendUint16(b, k.icmpID)
+	if k.tunDepth > 0 { // native flows keep the ids they always had
+		b = append(b, k.tunDepth)
+		b = binary.BigEndian.AppendUint32(b, k.tunSeg)
+	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// tunnelSegment is the identifier of the outermost layer that names a
+// segment the same way in both directions (VXLAN and Geneve VNI, GRE key,
+// PPPoE session). GTP-U TEIDs and MPLS labels differ per direction, and
+// ERSPAN sessions name a mirror, so they do not split a flow.
+func tunnelSegment(t *ecsmap.Tunnel) uint32 {
+	for _, l := range t.Layers[:t.N] {
+		switch l.Type {
+		case link.TunnelVXLAN, link.TunnelGeneve, link.TunnelGRE, link.TunnelPPPoE:
+			if l.HasID {
+				return l.ID
+			}
+		}
+	}
+	return 0
 }

@@ -117,7 +117,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 		if ev != nil {
 			delete(t.pending, k)
 		} else {
-			ev = t.newEvent(k)
+			ev = t.newEvent(k, p)
 			ev.notes = []string{noteOrphanedResponse}
 			t.stats.UnmatchedResponses++
 		}
@@ -132,7 +132,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 		t.stats.DuplicateRequests++
 		t.publish(old)
 	}
-	ev := t.newEvent(k)
+	ev := t.newEvent(k, p)
 	ev.req, ev.hasReq = msg, true
 	if !needsCounterpart(version, p.ICMPType) {
 		t.publish(ev)
@@ -147,10 +147,14 @@ func (t *Tracker) Packet(p *link.Packet) {
 	t.pending[k] = ev
 }
 
-func (t *Tracker) newEvent(k key) *Event {
+func (t *Tracker) newEvent(k key, p *link.Packet) *Event {
 	ev := &Event{version: k.version, src: k.src, dst: k.dst}
 	if k.nvlans > 0 {
 		ev.vlans = append([]uint16(nil), k.vlans[:k.nvlans]...)
+	}
+	if p.Tunnel.N > 0 {
+		tun := p.Tunnel
+		ev.base.Tunnel = &tun
 	}
 	return ev
 }

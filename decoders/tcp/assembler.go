@@ -179,6 +179,10 @@ func (a *Assembler) open(k connKey, src, dst netip.AddrPort, syn, ack bool, p *l
 	if p.NVLANs > 0 {
 		info.VLANs = append([]uint16(nil), p.VLANList()...)
 	}
+	if p.Tunnel.N > 0 {
+		t := p.Tunnel
+		info.Tunnel = &t
+	}
 	var parser protocol.TCPParser
 	switch {
 	case syn && !ack: // SYN: the sender is the client

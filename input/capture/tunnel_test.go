@@ -1,0 +1,159 @@
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/output"
+)
+
+// collectSink keeps every document.
+type collectSink struct {
+	mu   sync.Mutex
+	docs []map[string]any
+}
+
+func (s *collectSink) Send(d output.Doc) {
+	var m map[string]any
+	if err := json.Unmarshal(d.Body, &m); err != nil {
+		panic(err)
+	}
+	s.mu.Lock()
+	s.docs = append(s.docs, m)
+	s.mu.Unlock()
+}
+
+// runFile decodes a pcap through the production worker (link decoder,
+// engine, TCP assembler, protocols, flows) with http on 8080, icmp and flows.
+func runFile(t *testing.T, file string, iface map[string]any) []map[string]any {
+	t.Helper()
+	if iface == nil {
+		iface = map[string]any{}
+	}
+	iface["file"], iface["top_speed"] = file, true
+	streams := []any{
+		map[string]any{"type": "http", "ports": []any{8080}, "interface": iface},
+		map[string]any{"type": "icmp", "interface": iface},
+		map[string]any{"type": "flow", "interface": iface},
+	}
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": streams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &collectSink{}
+	w, err := New(in, sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return sink.docs
+}
+
+func get(doc map[string]any, path string) any {
+	var cur any = doc
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
+}
+
+// comparable drops what legitimately differs between the two capture
+// points: times (the underlay copy is seen microseconds apart), the tunnel
+// fields themselves, and the ids derived from them (flow.id includes the
+// tunnel segment).
+func comparable(doc map[string]any) string {
+	c := map[string]any{}
+	for k, v := range doc {
+		c[k] = v
+	}
+	for _, k := range []string{"@timestamp", "event", "flow"} {
+		delete(c, k)
+	}
+	if n, ok := c["network"].(map[string]any); ok {
+		n2 := map[string]any{}
+		for k, v := range n {
+			if k != "tunnel" {
+				n2[k] = v
+			}
+		}
+		c["network"] = n2
+	}
+	if ev, ok := doc["event"].(map[string]any); ok {
+		c["event.dataset"] = ev["dataset"]
+		c["event.outcome"] = ev["outcome"]
+	}
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+type tunnelE2E struct {
+	mode  string
+	types any // network.tunnel.type as JSON decodes it
+	id    any // network.tunnel.id
+	// The underlay endpoints in namespace A (the clients) and B.
+	outerA, outerB string
+}
+
+var tunnelE2ECases = []tunnelE2E{
+	{"sit", "ipv6-in-ipv4", nil, "10.99.0.1", "10.99.0.2"},
+}
+
+// TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded
+// from the underlay capture equal those decoded from the capture on the
+// tunnel device, and each carries the tunnel fields.
+func TestTunnelTransactionsEqualNative(t *testing.T) {
+	for _, tc := range tunnelE2ECases {
+		t.Run(tc.mode, func(t *testing.T) {
+			dir := "../../_dev/pcaps/tunnels/" + tc.mode
+			outer := runFile(t, dir+".outer.pcap", nil)
+			inner := runFile(t, dir+".inner.pcap", nil)
+			pick := func(docs []map[string]any, tunnelled bool) (out []string) {
+				for _, d := range docs {
+					ds := fmt.Sprint(get(d, "event.dataset"))
+					if ds != "network_traffic.http" && ds != "network_traffic.icmp" {
+						continue
+					}
+					if tunnelled {
+						if got := get(d, "network.tunnel.type"); fmt.Sprint(got) != fmt.Sprint(tc.types) {
+							t.Errorf("%s: network.tunnel.type %v, want %v", ds, got, tc.types)
+						}
+						if got := get(d, "network.tunnel.id"); fmt.Sprint(got) != fmt.Sprint(tc.id) {
+							t.Errorf("%s: network.tunnel.id %v, want %v", ds, got, tc.id)
+						}
+						// HTTP clients are all in namespace A; ICMP also
+						// has B's router solicitations.
+						src, dst := get(d, "network.tunnel.source.ip"), get(d, "network.tunnel.destination.ip")
+						if ds == "network_traffic.http" && (src != tc.outerA || dst != tc.outerB) ||
+							!(src == tc.outerA && dst == tc.outerB || src == tc.outerB && dst == tc.outerA) {
+							t.Errorf("%s: network.tunnel endpoints %v > %v, want %v and %v", ds, src, dst, tc.outerA, tc.outerB)
+						}
+					} else if get(d, "network.tunnel") != nil {
+						t.Errorf("native capture has network.tunnel")
+					}
+					out = append(out, comparable(d))
+				}
+				sort.Strings(out)
+				return out
+			}
+			o, i := pick(outer, true), pick(inner, false)
+			if len(i) < 2 {
+				t.Fatalf("only %d transactions in the native capture", len(i))
+			}
+			if strings.Join(o, "\n") != strings.Join(i, "\n") {
+				t.Errorf("transactions differ:\nunderlay:\n%s\nnative:\n%s", strings.Join(o, "\n"), strings.Join(i, "\n"))
+			}
+		})
+	}
+}
