@@ -108,6 +108,7 @@ type tunnelE2E struct {
 
 var tunnelE2ECases = []tunnelE2E{
 	{"sit", "ipv6-in-ipv4", nil, "10.99.0.1", "10.99.0.2"},
+	{"vxlan", "vxlan", "42", "10.99.0.1", "10.99.0.2"},
 }
 
 // TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded
@@ -125,6 +126,12 @@ func TestTunnelTransactionsEqualNative(t *testing.T) {
 					if ds != "network_traffic.http" && ds != "network_traffic.icmp" {
 						continue
 					}
+					// IPv6 multicast (MLD, solicitations) is left out: the
+					// underlay veth sends its own, and the tunnel devices
+					// emit them whether or not the tunnel carries IPv6.
+					if strings.HasPrefix(fmt.Sprint(get(d, "destination.ip")), "ff0") {
+						continue
+					}
 					if tunnelled {
 						if got := get(d, "network.tunnel.type"); fmt.Sprint(got) != fmt.Sprint(tc.types) {
 							t.Errorf("%s: network.tunnel.type %v, want %v", ds, got, tc.types)
@@ -135,6 +142,12 @@ func TestTunnelTransactionsEqualNative(t *testing.T) {
 						// HTTP clients are all in namespace A; ICMP also
 						// has B's router solicitations.
 						src, dst := get(d, "network.tunnel.source.ip"), get(d, "network.tunnel.destination.ip")
+						if tc.outerA == "" { // MPLS, PPPoE: no outer IP header
+							if src != nil || dst != nil {
+								t.Errorf("%s: network.tunnel endpoints %v > %v, want none", ds, src, dst)
+							}
+							src, dst = "", ""
+						}
 						if ds == "network_traffic.http" && (src != tc.outerA || dst != tc.outerB) ||
 							!(src == tc.outerA && dst == tc.outerB || src == tc.outerB && dst == tc.outerA) {
 							t.Errorf("%s: network.tunnel endpoints %v > %v, want %v and %v", ds, src, dst, tc.outerA, tc.outerB)
