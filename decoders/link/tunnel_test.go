@@ -24,6 +24,7 @@ type tunnelCase struct {
 var tunnelCases = []tunnelCase{
 	{"sit", []string{TunnelIPv6InIPv4}, []string{""}},
 	{"vxlan", []string{TunnelVXLAN}, []string{"vxlan.vni"}},
+	{"geneve", []string{TunnelGeneve}, []string{"geneve.vni"}},
 }
 
 // TestTunnelsMatchTshark decodes every frame of each outer capture and

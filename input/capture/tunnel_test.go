@@ -109,6 +109,7 @@ type tunnelE2E struct {
 var tunnelE2ECases = []tunnelE2E{
 	{"sit", "ipv6-in-ipv4", nil, "10.99.0.1", "10.99.0.2"},
 	{"vxlan", "vxlan", "42", "10.99.0.1", "10.99.0.2"},
+	{"geneve", "geneve", "6666", "10.99.0.1", "10.99.0.2"},
 }
 
 // TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded
