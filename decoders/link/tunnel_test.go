@@ -25,6 +25,12 @@ var tunnelCases = []tunnelCase{
 	{"sit", []string{TunnelIPv6InIPv4}, []string{""}},
 	{"vxlan", []string{TunnelVXLAN}, []string{"vxlan.vni"}},
 	{"geneve", []string{TunnelGeneve}, []string{"geneve.vni"}},
+	{"gre", []string{TunnelGRE}, []string{"gre.key"}},
+	{"gretap", []string{TunnelGRE}, []string{"gre.key"}},
+	{"erspan1", []string{TunnelERSPAN}, []string{""}},
+	{"erspan2", []string{TunnelERSPAN}, []string{"erspan.spanid"}},
+	{"erspan3", []string{TunnelERSPAN}, []string{"erspan.spanid"}},
+	{"vxlan-in-gre", []string{TunnelGRE, TunnelVXLAN}, []string{"gre.key", "vxlan.vni"}},
 }
 
 // TestTunnelsMatchTshark decodes every frame of each outer capture and

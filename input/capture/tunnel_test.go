@@ -110,6 +110,12 @@ var tunnelE2ECases = []tunnelE2E{
 	{"sit", "ipv6-in-ipv4", nil, "10.99.0.1", "10.99.0.2"},
 	{"vxlan", "vxlan", "42", "10.99.0.1", "10.99.0.2"},
 	{"geneve", "geneve", "6666", "10.99.0.1", "10.99.0.2"},
+	{"gre", "gre", "77", "10.99.0.1", "10.99.0.2"},
+	{"gretap", "gre", "78", "10.99.0.1", "10.99.0.2"},
+	{"erspan1", "erspan", nil, "10.99.0.1", "10.99.0.2"},
+	{"erspan2", "erspan", "101", "10.99.0.1", "10.99.0.2"},
+	{"erspan3", "erspan", "102", "10.99.0.1", "10.99.0.2"},
+	{"vxlan-in-gre", []any{"gre", "vxlan"}, []any{"77", "4242"}, "10.99.0.1", "10.99.0.2"},
 }
 
 // TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded

@@ -89,7 +89,7 @@ inner_addrs() {
 	for ns_n in "$A 1" "$B 2"; do
 		set -- $ns_n
 		n=$2
-		ip -n $1 link set $dev mtu 1400 up
+		ip -n $1 link set $dev mtu ${MTU:-1400} up
 		[[ $v4 == 1 ]] && ip -n $1 addr add 10.200.0.$n/24 dev $dev
 		[[ $v6 == 1 ]] && ip -n $1 addr add fd20::$n/64 dev $dev nodad
 	done
@@ -161,6 +161,7 @@ run_mode() {
 			ip -n $1 link add vx0 address 02:00:00:21:00:0$2 type vxlan id 4242 local 10.210.0.$2 remote 10.210.0.$3 dstport 4789 dev tun0
 		done
 		dev=vx0
+		MTU=1300 # within the GRE tunnel's 1400
 		;;
 	sit) v4=0; encap_pair sit 0 ;;
 	ipip) v6=0; encap_pair ipip 0 ;;
@@ -187,6 +188,7 @@ run_mode() {
 		;;
 	esac
 	inner_addrs $dev $v4 $v6
+	unset MTU
 	start_capture "$mode" $dev
 	traffic $v4 $v6
 	stop_capture
