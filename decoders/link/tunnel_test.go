@@ -31,6 +31,7 @@ var tunnelCases = []tunnelCase{
 	{"erspan2", []string{TunnelERSPAN}, []string{"erspan.spanid"}},
 	{"erspan3", []string{TunnelERSPAN}, []string{"erspan.spanid"}},
 	{"vxlan-in-gre", []string{TunnelGRE, TunnelVXLAN}, []string{"gre.key", "vxlan.vni"}},
+	{"gtpu", []string{TunnelGTPU}, []string{"gtp.teid"}},
 }
 
 // TestTunnelsMatchTshark decodes every frame of each outer capture and

@@ -116,6 +116,9 @@ var tunnelE2ECases = []tunnelE2E{
 	{"erspan2", "erspan", "101", "10.99.0.1", "10.99.0.2"},
 	{"erspan3", "erspan", "102", "10.99.0.1", "10.99.0.2"},
 	{"vxlan-in-gre", []any{"gre", "vxlan"}, []any{"77", "4242"}, "10.99.0.1", "10.99.0.2"},
+	// TEIDs differ per direction; the first packet of each transaction
+	// is A's, sent with TEID 1001.
+	{"gtpu", "gtpu", "1001", "10.99.0.1", "10.99.0.2"},
 }
 
 // TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded
