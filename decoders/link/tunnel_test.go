@@ -32,6 +32,7 @@ var tunnelCases = []tunnelCase{
 	{"erspan3", []string{TunnelERSPAN}, []string{"erspan.spanid"}},
 	{"vxlan-in-gre", []string{TunnelGRE, TunnelVXLAN}, []string{"gre.key", "vxlan.vni"}},
 	{"gtpu", []string{TunnelGTPU}, []string{"gtp.teid"}},
+	{"mpls", []string{TunnelMPLS}, []string{"mpls.label"}},
 }
 
 // TestTunnelsMatchTshark decodes every frame of each outer capture and

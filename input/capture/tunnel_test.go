@@ -119,6 +119,7 @@ var tunnelE2ECases = []tunnelE2E{
 	// TEIDs differ per direction; the first packet of each transaction
 	// is A's, sent with TEID 1001.
 	{"gtpu", "gtpu", "1001", "10.99.0.1", "10.99.0.2"},
+	{"mpls", "mpls", "100", "", ""},
 }
 
 // TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded
