@@ -33,6 +33,7 @@ var tunnelCases = []tunnelCase{
 	{"vxlan-in-gre", []string{TunnelGRE, TunnelVXLAN}, []string{"gre.key", "vxlan.vni"}},
 	{"gtpu", []string{TunnelGTPU}, []string{"gtp.teid"}},
 	{"mpls", []string{TunnelMPLS}, []string{"mpls.label"}},
+	{"pppoe", []string{TunnelPPPoE}, []string{"pppoe.session_id"}},
 }
 
 // TestTunnelsMatchTshark decodes every frame of each outer capture and

@@ -120,6 +120,7 @@ var tunnelE2ECases = []tunnelE2E{
 	// is A's, sent with TEID 1001.
 	{"gtpu", "gtpu", "1001", "10.99.0.1", "10.99.0.2"},
 	{"mpls", "mpls", "100", "", ""},
+	{"pppoe", "pppoe", "4660", "", ""},
 }
 
 // TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded
