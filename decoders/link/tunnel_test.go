@@ -34,6 +34,9 @@ var tunnelCases = []tunnelCase{
 	{"gtpu", []string{TunnelGTPU}, []string{"gtp.teid"}},
 	{"mpls", []string{TunnelMPLS}, []string{"mpls.label"}},
 	{"pppoe", []string{TunnelPPPoE}, []string{"pppoe.session_id"}},
+	{"ipip", []string{TunnelIPv4InIPv4}, []string{""}},
+	{"ip6ip6", []string{TunnelIPv6InIPv6}, []string{""}},
+	{"ip4ip6", []string{TunnelIPv4InIPv6}, []string{""}},
 }
 
 // TestTunnelsMatchTshark decodes every frame of each outer capture and

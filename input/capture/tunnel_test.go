@@ -121,6 +121,9 @@ var tunnelE2ECases = []tunnelE2E{
 	{"gtpu", "gtpu", "1001", "10.99.0.1", "10.99.0.2"},
 	{"mpls", "mpls", "100", "", ""},
 	{"pppoe", "pppoe", "4660", "", ""},
+	{"ipip", "ipv4-in-ipv4", nil, "10.99.0.1", "10.99.0.2"},
+	{"ip6ip6", "ipv6-in-ipv6", nil, "fd99::1", "fd99::2"},
+	{"ip4ip6", "ipv4-in-ipv6", nil, "fd99::1", "fd99::2"},
 }
 
 // TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded
