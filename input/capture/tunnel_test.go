@@ -126,20 +126,25 @@ var tunnelE2ECases = []tunnelE2E{
 	{"ip4ip6", "ipv4-in-ipv6", nil, "fd99::1", "fd99::2"},
 }
 
-// TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions decoded
-// from the underlay capture equal those decoded from the capture on the
-// tunnel device, and each carries the tunnel fields.
+// TestTunnelTransactionsEqualNative: the HTTP and ICMP transactions and the
+// flow records (packets and bytes per direction) decoded from the underlay
+// capture equal those decoded from the capture on the tunnel device, and
+// each carries the tunnel fields.
 func TestTunnelTransactionsEqualNative(t *testing.T) {
 	for _, tc := range tunnelE2ECases {
 		t.Run(tc.mode, func(t *testing.T) {
 			dir := "../../_dev/pcaps/tunnels/" + tc.mode
 			outer := runFile(t, dir+".outer.pcap", nil)
 			inner := runFile(t, dir+".inner.pcap", nil)
+			seen := map[string]int{}
 			pick := func(docs []map[string]any, tunnelled bool) (out []string) {
 				for _, d := range docs {
 					ds := fmt.Sprint(get(d, "event.dataset"))
-					if ds != "network_traffic.http" && ds != "network_traffic.icmp" {
+					if ds != "network_traffic.http" && ds != "network_traffic.icmp" && ds != "network_traffic.flow" {
 						continue
+					}
+					if tunnelled && ds == "network_traffic.flow" && get(d, "network.tunnel") == nil {
+						continue // the underlay's own traffic
 					}
 					// IPv6 multicast (MLD, solicitations) is left out: the
 					// underlay veth sends its own, and the tunnel devices
@@ -171,17 +176,87 @@ func TestTunnelTransactionsEqualNative(t *testing.T) {
 						t.Errorf("native capture has network.tunnel")
 					}
 					out = append(out, comparable(d))
+					seen[ds]++
 				}
 				sort.Strings(out)
 				return out
 			}
 			o, i := pick(outer, true), pick(inner, false)
-			if len(i) < 2 {
-				t.Fatalf("only %d transactions in the native capture", len(i))
+			for _, ds := range []string{"http", "icmp", "flow"} {
+				if seen["network_traffic."+ds] < 2 {
+					t.Errorf("only %d %s events", seen["network_traffic."+ds], ds)
+				}
 			}
 			if strings.Join(o, "\n") != strings.Join(i, "\n") {
 				t.Errorf("transactions differ:\nunderlay:\n%s\nnative:\n%s", strings.Join(o, "\n"), strings.Join(i, "\n"))
 			}
 		})
+	}
+}
+
+// runHTTPOnly decodes a pcap with only http on 8080: the BPF filter is then
+// built from the ports (plus the tunnel carriers) and applied to the file.
+func runHTTPOnly(t *testing.T, file string, tunnels map[string]any) (docs []map[string]any, filter string) {
+	t.Helper()
+	iface := map[string]any{"file": file, "top_speed": true}
+	if tunnels != nil {
+		iface["tunnels"] = tunnels
+	}
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{
+		map[string]any{"type": "http", "ports": []any{8080}, "interface": iface},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &collectSink{}
+	w, err := New(in, sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter = w.Filters()[0]
+	if err := w.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return sink.docs, filter
+}
+
+// TestTunnelFilterAndOptions: with a port-built BPF filter the tunnels
+// still reach the decoder (every capture gives its HTTP transactions), and
+// the interface's tunnels option does what it says.
+func TestTunnelFilterAndOptions(t *testing.T) {
+	for _, tc := range tunnelE2ECases {
+		dir := "../../_dev/pcaps/tunnels/" + tc.mode + ".outer.pcap"
+		docs, filter := runHTTPOnly(t, dir, nil)
+		if len(docs) < 1 {
+			t.Errorf("%s: %d HTTP events through the filter %q", tc.mode, len(docs), filter)
+		}
+		for _, d := range docs {
+			if get(d, "network.tunnel.type") == nil {
+				t.Errorf("%s: event without network.tunnel", tc.mode)
+			}
+		}
+		off, filter := runHTTPOnly(t, dir, map[string]any{"enabled": false})
+		if len(off) != 0 || strings.Contains(filter, "4789") {
+			t.Errorf("%s: tunnels disabled: %d events, filter %q", tc.mode, len(off), filter)
+		}
+	}
+	vx := "../../_dev/pcaps/tunnels/vxlan.outer.pcap"
+	if docs, filter := runHTTPOnly(t, vx, map[string]any{"vxlan_ports": []any{}}); len(docs) != 0 || strings.Contains(filter, "4789") {
+		t.Errorf("vxlan_ports []: %d events, filter %q", len(docs), filter)
+	}
+	if docs, filter := runHTTPOnly(t, vx, map[string]any{"vxlan_ports": "4789,8472", "max_depth": 1}); len(docs) != 3 || !strings.Contains(filter, "udp dst port 8472") {
+		t.Errorf("vxlan_ports 4789,8472: %d events, filter %q", len(docs), filter)
+	}
+	// Nested VXLAN in GRE is two layers: max_depth 1 skips it.
+	if docs, _ := runHTTPOnly(t, "../../_dev/pcaps/tunnels/vxlan-in-gre.outer.pcap", map[string]any{"max_depth": 1}); len(docs) != 0 {
+		t.Errorf("max_depth 1 on two levels: %d events", len(docs))
+	}
+	for _, bad := range []map[string]any{{"max_depth": 9}, {"vxlan_ports": []any{"x"}}, {"color": "blue"}} {
+		in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{
+			map[string]any{"type": "http", "interface": map[string]any{"file": vx, "tunnels": bad}},
+		}})
+		if err == nil && len(in.Captures) > 0 {
+			t.Errorf("tunnels %v accepted", bad)
+		}
 	}
 }
