@@ -38,6 +38,28 @@ type Tunnel struct {
 	NMPLS uint8
 }
 
+// Segment names the overlay a packet belongs to, the same in both
+// directions, for connection and flow keys: two overlays may reuse the same
+// inner addresses (cloud VPCs mirrored to one sensor). It is the depth and
+// the identifier of the outermost layer that names a segment symmetrically
+// (VXLAN and Geneve VNI, GRE key, PPPoE session). GTP-U TEIDs and MPLS
+// labels differ per direction, and ERSPAN sessions name a mirror, so they
+// do not take part. Zero for native traffic.
+func (t *Tunnel) Segment() uint64 {
+	if t.N == 0 {
+		return 0
+	}
+	for _, l := range t.Layers[:min(int(t.N), MaxTunnelLayers)] {
+		switch l.Type {
+		case "vxlan", "geneve", "gre", "pppoe":
+			if l.HasID {
+				return uint64(t.N)<<32 | uint64(l.ID)
+			}
+		}
+	}
+	return uint64(t.N) << 32
+}
+
 // Outer returns the outermost layer that has IP endpoints, or nil.
 func (t *Tunnel) Outer() *TunnelLayer {
 	for i := range t.Layers[:t.N] {

@@ -31,10 +31,10 @@ type key struct {
 	nvlans       uint8
 	vlans        [2]uint16
 	icmpID       uint16 // echo identifier: each ping session is its own flow
-	// Tunnelled packets: the nesting depth and the segment, so that two
-	// overlays reusing the same inner addresses stay apart.
-	tunDepth uint8
-	tunSeg   uint32
+	// Tunnelled packets: the nesting depth and the segment
+	// (ecsmap.Tunnel.Segment), so that two overlays reusing the same inner
+	// addresses stay apart.
+	tunSeg uint64
 }
 
 // flow is one table entry. Direction 0 is the first packet's sender.
@@ -138,9 +138,7 @@ func (t *Table) Packet(p *link.Packet) {
 	if hasEchoID(p.IPProto, p.ICMPType) {
 		k.icmpID = p.ICMPID
 	}
-	if p.Tunnel.N > 0 {
-		k.tunDepth, k.tunSeg = p.Tunnel.N, tunnelSegment(&p.Tunnel)
-	}
+	k.tunSeg = p.Tunnel.Segment()
 	// Endpoint a is the smaller (address, port), except for ICMP queries
 	// where a is the requester: replies then count against the other side
 	// even when both addresses are the same (ping 127.0.0.1).
@@ -337,7 +335,7 @@ func (t *Table) unlink(f *flow) {
 // flowID is a stable identifier of the flow, the same for both directions
 // and every report: unpadded URL-safe base64 of the canonical key.
 func flowID(k *key) string {
-	var buf [1 + 1 + 4 + 16 + 16 + 2 + 2 + 2 + 1 + 4]byte
+	var buf [1 + 1 + 4 + 16 + 16 + 2 + 2 + 2 + 8]byte
 	b := buf[:0]
 	b = append(b, k.proto, k.nvlans)
 	for i := 0; i < int(k.nvlans); i++ {
@@ -355,25 +353,8 @@ func flowID(k *key) string {
 	b = binary.BigEndian.AppendUint16(b, k.aPort)
 	b = binary.BigEndian.AppendUint16(b, k.bPort)
 	b = binary.BigEndian.AppendUint16(b, k.icmpID)
-	if k.tunDepth > 0 { // native flows keep the ids they always had
-		b = append(b, k.tunDepth)
-		b = binary.BigEndian.AppendUint32(b, k.tunSeg)
+	if k.tunSeg != 0 { // native flows keep the ids they always had
+		b = binary.BigEndian.AppendUint64(b, k.tunSeg)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// tunnelSegment is the identifier of the outermost layer that names a
-// segment the same way in both directions (VXLAN and Geneve VNI, GRE key,
-// PPPoE session). GTP-U TEIDs and MPLS labels differ per direction, and
-// ERSPAN sessions name a mirror, so they do not split a flow.
-func tunnelSegment(t *ecsmap.Tunnel) uint32 {
-	for _, l := range t.Layers[:t.N] {
-		switch l.Type {
-		case link.TunnelVXLAN, link.TunnelGeneve, link.TunnelGRE, link.TunnelPPPoE:
-			if l.HasID {
-				return l.ID
-			}
-		}
-	}
-	return 0
 }

@@ -37,6 +37,7 @@ type key struct {
 	version  uint8
 	nvlans   uint8
 	vlans    [2]uint16
+	seg      uint64 // tunnel segment: overlays may reuse addresses
 }
 
 // message is one ICMP packet's contribution to a transaction.
@@ -106,6 +107,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 	k := key{src: p.SrcIP.Unmap(), dst: p.DstIP.Unmap(), version: version}
 	k.nvlans = uint8(min(p.NVLANs, len(k.vlans)))
 	copy(k.vlans[:], p.VLANs[:k.nvlans])
+	k.seg = p.Tunnel.Segment()
 	if needsCounterpart(version, p.ICMPType) {
 		k.id, k.seq = p.ICMPID, p.ICMPSeq
 	}

@@ -11,9 +11,11 @@ type fragKey struct {
 	id       uint32
 	proto    uint8 // IPv4 only; IPv6 carries it in each fragment header
 	v6       bool
-	// depth is the tunnel nesting of the fragment's IP header, so an outer
-	// and an inner datagram between the same addresses never mix.
-	depth uint8
+	// seg is the tunnel segment of the fragment's IP header
+	// (ecsmap.Tunnel.Segment, which includes the depth), so that an outer
+	// and an inner datagram, or datagrams of two overlays, between the same
+	// addresses never mix.
+	seg uint64
 }
 
 type span struct{ lo, hi int }

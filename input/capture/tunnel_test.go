@@ -2,12 +2,18 @@ package capture
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/gopacket/pcapgo"
 
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/input/output"
@@ -257,6 +263,71 @@ func TestTunnelFilterAndOptions(t *testing.T) {
 		}})
 		if err == nil && len(in.Captures) > 0 {
 			t.Errorf("tunnels %v accepted", bad)
+		}
+	}
+}
+
+// TestTunnelSegmentsStayApart: the VXLAN capture replayed with every frame
+// also sent again in VNI 43 (same inner addresses and ports, interleaved
+// packet by packet, as two mirrored VPCs with overlapping address plans
+// look to one sensor) gives every transaction and flow twice, once per
+// VNI, instead of one confused connection.
+func TestTunnelSegmentsStayApart(t *testing.T) {
+	src := "../../_dev/pcaps/tunnels/vxlan.outer.pcap"
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "two-vnis.pcap")
+	o, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(o)
+	if err := w.WriteFileHeader(65536, r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+		// Ethernet(14) IPv4(20) UDP(8): the VNI is bytes 4-6 of VXLAN.
+		if len(data) > 50 && data[23] == 17 && binary.BigEndian.Uint16(data[36:38]) == 4789 {
+			dup := append([]byte(nil), data...)
+			dup[42+6] = 43
+			ci.Timestamp = ci.Timestamp.Add(time.Microsecond)
+			if err := w.WritePacket(ci, dup); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	o.Close()
+	one := runFile(t, src, nil)
+	two := runFile(t, out, nil)
+	count := func(docs []map[string]any) map[string]int {
+		n := map[string]int{}
+		for _, d := range docs {
+			if get(d, "network.tunnel") == nil {
+				continue
+			}
+			n[fmt.Sprint(get(d, "event.dataset"), " vni ", get(d, "network.tunnel.id"))]++
+		}
+		return n
+	}
+	c1, c2 := count(one), count(two)
+	for _, ds := range []string{"network_traffic.http", "network_traffic.flow", "network_traffic.icmp"} {
+		n := c1[ds+" vni 42"]
+		if n == 0 || c2[ds+" vni 42"] != n || c2[ds+" vni 43"] != n {
+			t.Errorf("%s: %d events in VNI 42 alone; with VNI 43 added %d and %d", ds, n, c2[ds+" vni 42"], c2[ds+" vni 43"])
 		}
 	}
 }
