@@ -21,7 +21,8 @@ type TunnelLayer struct {
 	// key, ERSPAN session id, GTP-U TEID, top MPLS label, PPPoE session id.
 	ID    uint32
 	HasID bool
-	// Version is the ERSPAN type (1, 2 or 3); 0 for other layers.
+	// Version is the ERSPAN type (1, 2 or 3), or the GRE version (1 for
+	// PPTP's enhanced GRE, whose call ids differ per direction); else 0.
 	Version uint8
 	// Src and Dst are the addresses of the IP header that carried this
 	// layer; invalid for MPLS and PPPoE found straight on Ethernet.
@@ -42,9 +43,9 @@ type Tunnel struct {
 // directions, for connection and flow keys: two overlays may reuse the same
 // inner addresses (cloud VPCs mirrored to one sensor). It is the depth and
 // the identifier of the outermost layer that names a segment symmetrically
-// (VXLAN and Geneve VNI, GRE key, PPPoE session). GTP-U TEIDs and MPLS
-// labels differ per direction, and ERSPAN sessions name a mirror, so they
-// do not take part. Zero for native traffic.
+// (VXLAN and Geneve VNI, GRE key, PPPoE session). GTP-U TEIDs, PPTP call
+// ids and MPLS labels differ per direction, and ERSPAN sessions name a
+// mirror, so they do not take part. Zero for native traffic.
 func (t *Tunnel) Segment() uint64 {
 	if t.N == 0 {
 		return 0
@@ -52,7 +53,7 @@ func (t *Tunnel) Segment() uint64 {
 	for _, l := range t.Layers[:min(int(t.N), MaxTunnelLayers)] {
 		switch l.Type {
 		case "vxlan", "geneve", "gre", "pppoe":
-			if l.HasID {
+			if l.HasID && !(l.Type == "gre" && l.Version == 1) {
 				return uint64(t.N)<<32 | uint64(l.ID)
 			}
 		}
@@ -129,7 +130,7 @@ func writeTunnel(w *Writer, t *Tunnel) {
 		w.End()
 	}
 	for i := range ls {
-		if ls[i].Version != 0 {
+		if ls[i].Type == "erspan" && ls[i].Version != 0 {
 			w.Object("erspan")
 			w.Uint("version", uint64(ls[i].Version))
 			w.End()

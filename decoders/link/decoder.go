@@ -227,7 +227,7 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, p *Packet) (bool, erro
 				d.stats.UnsupportedLink++
 				return false, nil
 			}
-			return d.tunnelMPLS(data, p)
+			return d.tunnelMPLS(data, p, false)
 		case 0x8864: // PPPoE session
 			if d.opts.Tunnels.Disabled {
 				d.stats.UnsupportedLink++

@@ -145,7 +145,7 @@ func (d *Decoder) ipInIP(outerV6 bool, proto uint8, b []byte, p *Packet) (bool, 
 	var typ string
 	switch {
 	case proto == protoMPLSInIP:
-		return d.tunnelMPLS(b, p)
+		return d.tunnelMPLS(b, p, true)
 	case !outerV6 && proto == protoIPv4:
 		typ = TunnelIPv4InIPv4
 	case !outerV6:
@@ -354,6 +354,7 @@ func (d *Decoder) tunnelGRE(b []byte, p *Packet) (bool, error) {
 	if !d.push(p, TunnelGRE, key, hasKey, true) {
 		return false, nil
 	}
+	p.Tunnel.Layers[p.Tunnel.N-1].Version = uint8(ver)
 	p.enter(inner)
 	if proto == 0x880b { // PPP (PPTP)
 		return d.decodePPP(inner, p)
@@ -407,8 +408,9 @@ func (d *Decoder) tunnelERSPAN(proto uint16, hasSeq bool, b []byte, p *Packet) (
 // tunnelMPLS walks a label stack (label(20) tc(3) s(1) ttl(8) per entry)
 // to its bottom. The payload has no type field: like the kernel and
 // Wireshark we look at the first nibble (4, 6: IP; 0: a pseudowire control
-// word, RFC 4385, before an Ethernet frame).
-func (d *Decoder) tunnelMPLS(b []byte, p *Packet) (bool, error) {
+// word, RFC 4385, before an Ethernet frame). outerIP is set for MPLS in IP
+// (protocol 137), whose IP header holds the endpoints.
+func (d *Decoder) tunnelMPLS(b []byte, p *Packet, outerIP bool) (bool, error) {
 	t := &p.Tunnel
 	record := t.NMPLS == 0 // only the outermost stack is recorded
 	first := true
@@ -435,7 +437,7 @@ func (d *Decoder) tunnelMPLS(b []byte, p *Packet) (bool, error) {
 			break
 		}
 	}
-	if !d.push(p, TunnelMPLS, top, true, false) {
+	if !d.push(p, TunnelMPLS, top, true, outerIP) {
 		return false, nil
 	}
 	p.enter(b)

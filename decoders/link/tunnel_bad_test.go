@@ -110,6 +110,7 @@ func TestTunnelTruncated(t *testing.T) {
 	wantLayer := map[string]string{
 		"vxlan": "vxlan", "geneve": "geneve", "gre": "gre", "gretap": "gre", "erspan2": "erspan",
 		"erspan3": "erspan", "gtpu": "gtpu", "mpls": "mpls", "pppoe": "pppoe", "vxlan-in-gre": "gre",
+		"vxlan6": "vxlan", "mplsgre": "mpls", "mplsip": "mpls", "pptp": "gre",
 	}
 	for _, tc := range tunnelCases {
 		t.Run(tc.mode, func(t *testing.T) {

@@ -37,6 +37,10 @@ var tunnelCases = []tunnelCase{
 	{"ipip", []string{TunnelIPv4InIPv4}, []string{""}},
 	{"ip6ip6", []string{TunnelIPv6InIPv6}, []string{""}},
 	{"ip4ip6", []string{TunnelIPv4InIPv6}, []string{""}},
+	{"vxlan6", []string{TunnelVXLAN}, []string{"vxlan.vni"}},
+	{"mplsgre", []string{TunnelGRE, TunnelMPLS}, []string{"", "mpls.label"}},
+	{"mplsip", []string{TunnelMPLS}, []string{"mpls.label"}},
+	{"pptp", []string{TunnelGRE}, []string{"gre.key.call_id"}},
 }
 
 // TestTunnelsMatchTshark decodes every frame of each outer capture and
@@ -106,7 +110,7 @@ func checkTunnel(t *testing.T, n int, p *Packet, tc tunnelCase, row map[string]s
 	var addrs [][2]string
 	src4, dst4 := occurrences(row, "ip.src"), occurrences(row, "ip.dst")
 	src6, dst6 := occurrences(row, "ipv6.src"), occurrences(row, "ipv6.dst")
-	outer6 := strings.HasSuffix(tc.types[0], "ipv6") // ipv*-in-ipv6
+	outer6 := strings.HasSuffix(tc.mode, "6") // ip6ip6, ip4ip6, vxlan6
 	if outer6 {
 		for i := range src6 {
 			addrs = append(addrs, [2]string{src6[i], dst6[i]})
@@ -163,7 +167,7 @@ func checkTunnel(t *testing.T, n int, p *Packet, tc tunnelCase, row map[string]s
 			t.Errorf("frame %d: MPLS labels %v, tshark %v", n, got, labels)
 		}
 	}
-	if v := row["erspan.version"]; v != "" {
+	if v := row["erspan.version"]; v != "" && tun.Layers[0].Type == TunnelERSPAN {
 		// tshark numbers ERSPAN versions from 0 (type I has no header, so
 		// no field); our Version is the type.
 		want, _ := strconv.Atoi(v)

@@ -19,12 +19,14 @@
 # This kernel builds only vxlan among the tunnel drivers (sit, ipip, ip6tnl,
 # gre, gretap, erspan and geneve are "Unknown device type"), so:
 #   vxlan              is a kernel vxlan device (VNI 42, UDP 4789);
+#   vxlan6             the same over an IPv6 underlay (VNI 4243);
 #   vxlan-in-gre       is a kernel vxlan device (VNI 4242) whose underlay is
 #                      the userspace GRE tunnel: two levels of nesting;
 #   every other mode   is _dev/capture/tunnels/encap (Go, standard library)
 #                      on a TUN or TAP device, writing the standard headers:
 #                      sit, ipip, ip6ip6, ip4ip6, gre, gretap, erspan1,
-#                      erspan2, erspan3, geneve, gtpu, mpls, pppoe.
+#                      erspan2, erspan3, geneve, gtpu, mpls, mplsgre,
+#                      mplsip, pppoe, pptp.
 set -euo pipefail
 
 out=_dev/pcaps/tunnels
@@ -38,8 +40,10 @@ go build -o "$bin" ./_dev/capture/tunnels/encap
 
 pids=""
 cleanup() {
-	[[ -n "$pids" ]] && kill $pids 2>/dev/null || true
-	wait 2>/dev/null || true
+	if [[ -n "$pids" ]]; then
+		kill $pids 2>/dev/null || true
+		wait $pids 2>/dev/null || true
+	fi
 	pids=""
 	ip netns del $A 2>/dev/null || true
 	ip netns del $B 2>/dev/null || true
@@ -69,8 +73,9 @@ encap_pair() {
 	local mode=$1 id=$2 l4=10.99.0.1 r4=10.99.0.2
 	case $mode in ip6ip6 | ip4ip6) l4=fd99::1 r4=fd99::2 ;; esac
 	local ea=() eb=()
-	if [[ $mode == gtpu ]]; then
-		# Uplink and downlink TEIDs differ, as on a real S1-U/N3 interface.
+	if [[ $mode == gtpu || $mode == pptp ]]; then
+		# Uplink and downlink TEIDs differ, as on a real S1-U/N3 interface;
+		# PPTP call ids too (each end names the call its own way).
 		ea=(-id 2001 -out-id 1001)
 		eb=(-id 1001 -out-id 2001)
 	else
@@ -100,14 +105,16 @@ traffic() {
 	local v4=$1 v6=$2
 	ip netns exec $B python3 -m http.server 8080 --bind :: >/dev/null 2>&1 & local srv=$!
 	sleep 1
+	# Resolve the inner neighbours before the captured exchanges.
+	[[ $v4 == 1 ]] && ip netns exec $A ping -c 1 -W 2 10.200.0.2 >/dev/null || true
 	if [[ $v4 == 1 ]]; then
-		ip netns exec $A curl -s -o /dev/null http://10.200.0.2:8080/
-		ip netns exec $A curl -s -o /dev/null -H 'User-Agent: tunnel-test' http://10.200.0.2:8080/nothing-here
+		ip netns exec $A curl --max-time 5 -s -o /dev/null http://10.200.0.2:8080/
+		ip netns exec $A curl --max-time 5 -s -o /dev/null -H 'User-Agent: tunnel-test' http://10.200.0.2:8080/nothing-here
 		ip netns exec $A ping -c 1 -W 1 10.200.0.2 >/dev/null
 		ip netns exec $A ping -c 1 -W 1 -s 2000 10.200.0.2 >/dev/null || true
 	fi
 	if [[ $v6 == 1 ]]; then
-		ip netns exec $A curl -s -o /dev/null "http://[fd20::2]:8080/"
+		ip netns exec $A curl --max-time 5 -s -o /dev/null "http://[fd20::2]:8080/"
 		ip netns exec $A ping -c 1 -W 1 fd20::2 >/dev/null
 	fi
 	sleep 0.5
@@ -134,7 +141,7 @@ dump() {
 	local name=$1
 	tshark -r "$out/$name.outer.pcap" -T fields -E header=y -E occurrence=a -E aggregator=, \
 		-e frame.number -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst \
-		-e vxlan.vni -e geneve.vni -e gre.key -e gre.sequence_number -e gre.proto \
+		-e vxlan.vni -e geneve.vni -e gre.key -e gre.key.call_id -e gre.sequence_number -e gre.proto \
 		-e erspan.version -e erspan.spanid -e gtp.teid -e mpls.label -e pppoe.session_id \
 		-e tcp.srcport -e tcp.dstport -e http.request.method -e http.response.code \
 		>"$out/$name.tshark.tsv"
@@ -148,6 +155,14 @@ run_mode() {
 		for ns_n_r in "$A 1 2 veth0" "$B 2 1 veth1"; do
 			set -- $ns_n_r
 			ip -n $1 link add vx0 address 02:00:00:20:00:0$2 type vxlan id 42 local 10.99.0.$2 remote 10.99.0.$3 dstport 4789 dev $4
+		done
+		dev=vx0
+		;;
+	vxlan6)
+		# VXLAN over an IPv6 underlay (UDP checksums are mandatory there).
+		for ns_n_r in "$A 1 2 veth0" "$B 2 1 veth1"; do
+			set -- $ns_n_r
+			ip -n $1 link add vx0 address 02:00:00:20:00:0$2 type vxlan id 4243 local fd99::$2 remote fd99::$3 dstport 4789 dev $4
 		done
 		dev=vx0
 		;;
@@ -175,11 +190,14 @@ run_mode() {
 	geneve) encap_pair geneve 6666 ;;
 	gtpu) encap_pair gtpu 0 ;;
 	mpls) encap_pair mpls 200 ;;
+	mplsgre) encap_pair mplsgre 300 ;;
+	mplsip) encap_pair mplsip 301 ;;
+	pptp) encap_pair pptp 0 ;;
 	pppoe) encap_pair pppoe 4660 ;;
 	*) echo "unknown mode $mode" >&2; exit 1 ;;
 	esac
 	case $mode in
-	vxlan | vxlan-in-gre | gretap | erspan* | geneve)
+	vxlan | vxlan6 | vxlan-in-gre | gretap | erspan* | geneve)
 		# Ethernet tunnels: fixed MACs keep the pcaps reproducible.
 		for ns_n in "$A 1" "$B 2"; do
 			set -- $ns_n
@@ -199,7 +217,7 @@ run_mode() {
 
 modes=("$@")
 if [[ ${#modes[@]} -eq 0 ]]; then
-	modes=(sit vxlan geneve gre gretap erspan1 erspan2 erspan3 vxlan-in-gre gtpu mpls pppoe ipip ip6ip6 ip4ip6)
+	modes=(sit vxlan vxlan6 geneve gre gretap erspan1 erspan2 erspan3 vxlan-in-gre gtpu mpls mplsgre mplsip pppoe pptp ipip ip6ip6 ip4ip6)
 fi
 for m in "${modes[@]}"; do
 	run_mode "$m"

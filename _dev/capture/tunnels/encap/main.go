@@ -16,7 +16,10 @@
 //	geneve   IPv4 + UDP 6081 + Geneve (one option) + Ethernet TAP
 //	gtpu     IPv4 + UDP 2152 + GTP-U G-PDU + IP  TUN
 //	mpls     Ethernet 0x8847 + two labels + IP   TUN
+//	mplsgre  IPv4 + GRE 0x8847 + one label + IP  TUN (RFC 4023)
+//	mplsip   IPv4 protocol 137 + one label + IP  TUN (RFC 4023)
 //	pppoe    Ethernet 0x8864 PPPoE session + PPP + IP  TUN
+//	pptp     IPv4 + enhanced GRE (version 1, call id, sequence) + PPP + IP  TUN (RFC 2637)
 //
 // Received frames that match the mode (and are addressed to -local) are
 // decapsulated into the device. So that the kernel does not answer the
@@ -63,6 +66,9 @@ var modes = map[string]mode{
 	"geneve":  {ipProto: 17, udpPort: 6081, tap: true},
 	"gtpu":    {ipProto: 17, udpPort: 2152},
 	"mpls":    {ethType: 0x8847},
+	"mplsgre": {ipProto: 47},
+	"mplsip":  {ipProto: 137},
+	"pptp":    {ipProto: 47},
 	"pppoe":   {ethType: 0x8864},
 }
 
@@ -214,6 +220,24 @@ func (e *encapper) wrap(inner []byte) []byte {
 	case "mpls":
 		hdr = be.AppendUint32(nil, 100<<12|64)              // transport label 100, TTL 64
 		hdr = be.AppendUint32(hdr, uint32(*id)<<12|1<<8|64) // service label, bottom of stack
+	case "mplsgre":
+		hdr = be.AppendUint16(nil, 0)
+		hdr = be.AppendUint16(hdr, 0x8847)
+		hdr = be.AppendUint32(hdr, uint32(*id)<<12|1<<8|64)
+	case "mplsip":
+		hdr = be.AppendUint32(nil, uint32(*id)<<12|1<<8|64)
+	case "pptp":
+		proto := uint16(0x0021)
+		if ver == 6 {
+			proto = 0x0057
+		}
+		hdr = be.AppendUint16(nil, 0x2000|0x1000|1) // K, S, version 1
+		hdr = be.AppendUint16(hdr, 0x880b)
+		hdr = be.AppendUint16(hdr, uint16(4+len(inner))) // PPP payload length
+		hdr = be.AppendUint16(hdr, uint16(*outID))       // the peer's call id
+		hdr = be.AppendUint32(hdr, e.seq)
+		hdr = append(hdr, 0xff, 0x03)
+		hdr = be.AppendUint16(hdr, proto)
 	case "pppoe":
 		proto := uint16(0x0021)
 		if ver == 6 {
@@ -334,6 +358,21 @@ func (e *encapper) unwrap(f []byte) []byte {
 	switch e.name {
 	case "sit", "ipip", "ip6ip6", "ip4ip6":
 		return b
+	case "mplsip":
+		if len(b) < 4 {
+			return nil
+		}
+		return b[4:]
+	case "mplsgre":
+		if len(b) < 8 || be.Uint16(b[2:4]) != 0x8847 {
+			return nil
+		}
+		return b[8:]
+	case "pptp":
+		if len(b) < 16 || be.Uint16(b[2:4]) != 0x880b || be.Uint16(b[6:8]) != uint16(*id) {
+			return nil
+		}
+		return b[16:] // GRE(8) sequence(4) PPP address/control(2) protocol(2)
 	case "gre", "gretap", "erspan1", "erspan2", "erspan3":
 		if len(b) < 4 {
 			return nil
