@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command encap is a userspace tunnel endpoint for the encapsulations this
 // machine's kernel cannot make (only vxlan is built in). It creates a TUN
 // (IP payloads) or TAP (Ethernet payloads) device, and moves packets between
@@ -427,7 +429,9 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openTun creates the TUN or TAP device (IFF_NO_PI: bare packets).
 func openTun(name string, tap bool) *os.File {
-	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	// A plain blocking descriptor: registering /dev/net/tun with the
+	// runtime poller before TUNSETIFF fails now and then ("not pollable").
+	fd, err := syscall.Open("/dev/net/tun", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -439,10 +443,10 @@ func openTun(name string, tap bool) *os.File {
 	}
 	flags |= 0x1000 // IFF_NO_PI
 	*(*uint16)(unsafe.Pointer(&req[16])) = flags
-	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), 0x400454ca /* TUNSETIFF */, uintptr(unsafe.Pointer(&req[0]))); errno != 0 {
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), 0x400454ca /* TUNSETIFF */, uintptr(unsafe.Pointer(&req[0]))); errno != 0 {
 		log.Fatalf("TUNSETIFF %s: %v", name, errno)
 	}
-	return f
+	return os.NewFile(uintptr(fd), "/dev/net/tun")
 }
 
 // absorb keeps the kernel quiet about the outer packets: a raw socket for
