@@ -29,6 +29,9 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, took time.Dura
 			s.TCP.Connections, s.TCP.Gaps, s.TCP.GapBytes, s.TCP.Retransmits, s.TCP.OutOfOrder, s.TCP.Evicted,
 			s.Decode.Truncated, s.Decode.FragmentsReassembled, s.Decode.FragmentsDropped)
 	}
+	if s.Decode.Decapsulated > 0 || s.Decode.TunnelTooDeep > 0 {
+		fmt.Fprintf(w, "  tunnels: %d packets decapsulated, %d nested too deep\n", s.Decode.Decapsulated, s.Decode.TunnelTooDeep)
+	}
 	if q.Failures() > 0 {
 		fmt.Fprintf(w, "  output: %d failed publish attempts, last error: %s\n", q.Failures(), q.LastError())
 	}

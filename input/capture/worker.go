@@ -530,6 +530,8 @@ func (w *Worker) Stats() Stats {
 		s.Decode.FragmentsPending += ds.FragmentsPending
 		s.Decode.FragmentsReassembled += ds.FragmentsReassembled
 		s.Decode.FragmentsDropped += ds.FragmentsDropped
+		s.Decode.Decapsulated += ds.Decapsulated
+		s.Decode.TunnelTooDeep += ds.TunnelTooDeep
 		{
 			ts := snap.tcp
 			s.ActiveTCPConns += int(ts.Active)
