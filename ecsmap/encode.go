@@ -195,6 +195,7 @@ func writeNetwork(w *Writer, b *Base) {
 			w.End()
 		}
 	}
+	writeTunnel(w, b.Tunnel)
 	w.End()
 }
 

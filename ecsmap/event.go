@@ -65,6 +65,9 @@ type Base struct {
 	FlowRecord bool
 
 	VLANs []uint16 // outer first; written as network.vlan.id (outermost)
+	// Tunnel is the encapsulation the traffic was found in (network.tunnel),
+	// nil for traffic seen natively.
+	Tunnel *Tunnel
 
 	// Direction is network.direction (inbound, outbound, internal, external)
 	// when the capture knows its internal networks; "unknown" when empty.

@@ -19,6 +19,9 @@ type FlowKey struct {
 	NVLANs       uint8
 	VLANs        [2]uint16
 	ICMPID       uint16 // echo identifier: each ping session is its own flow
+	// TunSeg is the tunnel segment (Tunnel.Segment) of tunnelled packets,
+	// so two overlays reusing the same inner addresses stay two flows.
+	TunSeg uint64
 }
 
 // HasPorts reports transports whose ports are part of the flow key.
@@ -77,12 +80,12 @@ func (k *FlowKey) Set(proto uint8, src, dst netip.Addr, sp, dp uint16, vlans []u
 }
 
 // flowIDLen is the longest flow.id: base64 of the longest encoded key.
-const flowIDLen = (1 + 1 + 4 + 16 + 16 + 2 + 2 + 2 + 2) * 4 / 3
+const flowIDLen = (1 + 1 + 4 + 16 + 16 + 2 + 2 + 2 + 8 + 2) * 4 / 3
 
 // AppendID appends flow.id: unpadded URL-safe base64 of the canonical key,
 // stable for both directions and every report.
 func (k *FlowKey) AppendID(dst []byte) []byte {
-	var buf [1 + 1 + 4 + 16 + 16 + 2 + 2 + 2]byte
+	var buf [1 + 1 + 4 + 16 + 16 + 2 + 2 + 2 + 8]byte
 	b := buf[:0]
 	b = append(b, k.Proto, k.NVLANs)
 	for i := 0; i < int(k.NVLANs); i++ {
@@ -100,6 +103,9 @@ func (k *FlowKey) AppendID(dst []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, k.APort)
 	b = binary.BigEndian.AppendUint16(b, k.BPort)
 	b = binary.BigEndian.AppendUint16(b, k.ICMPID)
+	if k.TunSeg != 0 { // native flows keep the ids they always had
+		b = binary.BigEndian.AppendUint64(b, k.TunSeg)
+	}
 	return base64.RawURLEncoding.AppendEncode(dst, b)
 }
 
@@ -127,6 +133,9 @@ func (b *Base) flowKey() FlowKey {
 		vlans = vlans[:2]
 	}
 	k, _ := MakeFlowKey(b.IPProtocol, src, dst, sp, dp, vlans, typ, b.ICMPID)
+	if b.Tunnel != nil {
+		k.TunSeg = b.Tunnel.Segment()
+	}
 	return k
 }
 

@@ -63,6 +63,9 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, out output.Out
 			fmt.Fprintf(w, "    %-10s %-32s %12d\n", r.Layer, r.Reason, r.Count)
 		}
 	}
+	if s.Decode.Decapsulated > 0 || s.Decode.TunnelTooDeep > 0 {
+		fmt.Fprintf(w, "  tunnels: %d packets decapsulated, %d nested too deep\n", s.Decode.Decapsulated, s.Decode.TunnelTooDeep)
+	}
 	if s.ProcessorErrors > 0 {
 		fmt.Fprintf(w, "  processors: %d events failed a processor (published with error.message)\n", s.ProcessorErrors)
 	}

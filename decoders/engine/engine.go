@@ -184,6 +184,10 @@ func (e *Engine) udp(p *link.Packet) {
 		// packet's array is reused, so the VLANs get their own.
 		conn.VLANs = append([]uint16(nil), p.VLANList()...)
 	}
+	if p.Tunnel.N > 0 {
+		t := p.Tunnel // the same reason
+		conn.Tunnel = &t
+	}
 	src, dst := addrPort(p.SrcIP, p.SrcPort), addrPort(p.DstIP, p.DstPort)
 	if dir == protocol.FromClient {
 		conn.Client, conn.Server = src, dst

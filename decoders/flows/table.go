@@ -34,6 +34,7 @@ type flow struct {
 	hasMAC   bool
 	icmpType uint8
 	icmpCode uint8
+	tunnel   *ecsmap.Tunnel // copied from the first packet; nil when native
 	first    time.Time
 	last     time.Time
 	packets  [2]int64
@@ -96,6 +97,8 @@ func (t *Table) Packet(p *link.Packet) {
 	// even when both addresses are the same (ping 127.0.0.1).
 	var k key
 	srcIsA := k.Set(p.IPProto, src, dst, p.SrcPort, p.DstPort, p.VLANList(), p.ICMPType, p.ICMPID)
+	// Two overlays reusing the same inner addresses stay two flows.
+	k.TunSeg = p.Tunnel.Segment()
 	sp, dp := k.APort, k.BPort
 	if !srcIsA {
 		sp, dp = dp, sp
@@ -122,6 +125,10 @@ func (t *Table) Packet(p *link.Packet) {
 		f.icmpType, f.icmpCode = p.ICMPType, p.ICMPCode
 		f.first = p.Timestamp
 		f.id = k.ID()
+		if p.Tunnel.N > 0 {
+			tun := p.Tunnel
+			f.tunnel = &tun
+		}
 		t.flows[k] = f
 		t.stats.Created++
 	} else {
@@ -234,6 +241,7 @@ func (t *Table) report(f *flow, final bool) {
 		ev.nhist = f.conn.nhist
 		ev.hist = f.conn.hist
 	}
+	b.Tunnel = f.tunnel
 	src, dst := &b.Source, &b.Destination
 	src.IP, src.Port = f.src.Addr(), f.src.Port()
 	dst.IP, dst.Port = f.dst.Addr(), f.dst.Port()

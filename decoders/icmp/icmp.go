@@ -37,6 +37,7 @@ type key struct {
 	version  uint8
 	nvlans   uint8
 	vlans    [2]uint16
+	seg      uint64 // tunnel segment: overlays may reuse addresses
 }
 
 // message is one ICMP packet's contribution to a transaction.
@@ -106,6 +107,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 	k := key{src: p.SrcIP.Unmap(), dst: p.DstIP.Unmap(), version: version}
 	k.nvlans = uint8(min(p.NVLANs, len(k.vlans)))
 	copy(k.vlans[:], p.VLANs[:k.nvlans])
+	k.seg = p.Tunnel.Segment()
 	if needsCounterpart(version, p.ICMPType) {
 		k.id, k.seq = p.ICMPID, p.ICMPSeq
 	}
@@ -117,7 +119,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 		if ev != nil {
 			delete(t.pending, k)
 		} else {
-			ev = t.newEvent(k)
+			ev = t.newEvent(k, p)
 			ev.notes = []string{noteOrphanedResponse}
 			t.stats.UnmatchedResponses++
 		}
@@ -132,7 +134,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 		t.stats.DuplicateRequests++
 		t.publish(old)
 	}
-	ev := t.newEvent(k)
+	ev := t.newEvent(k, p)
 	ev.req, ev.hasReq = msg, true
 	if !needsCounterpart(version, p.ICMPType) {
 		t.publish(ev)
@@ -147,10 +149,14 @@ func (t *Tracker) Packet(p *link.Packet) {
 	t.pending[k] = ev
 }
 
-func (t *Tracker) newEvent(k key) *Event {
+func (t *Tracker) newEvent(k key, p *link.Packet) *Event {
 	ev := &Event{version: k.version, src: k.src, dst: k.dst, id: k.id}
 	if k.nvlans > 0 {
 		ev.vlans = append([]uint16(nil), k.vlans[:k.nvlans]...)
+	}
+	if p.Tunnel.N > 0 {
+		tun := p.Tunnel
+		ev.base.Tunnel = &tun
 	}
 	return ev
 }

@@ -32,6 +32,8 @@ type Options struct {
 	// FragTimeout drops a datagram whose fragments stop arriving, measured
 	// in packet time (Linux uses 30s for ipfrag_time). Default 30s.
 	FragTimeout time.Duration
+	// Tunnels say which encapsulations are opened (all by default).
+	Tunnels TunnelOptions
 }
 
 func (o *Options) defaults() {
@@ -57,6 +59,8 @@ type Stats struct {
 	FragmentsPending     uint64 // datagrams currently awaiting fragments
 	FragmentsReassembled uint64 // datagrams completed from fragments
 	FragmentsDropped     uint64 // fragments discarded: bounds, timeout, inconsistent offsets
+	Decapsulated         uint64 // packets found inside at least one tunnel
+	TunnelTooDeep        uint64 // packets nested deeper than Tunnels.MaxDepth, skipped
 }
 
 // Decoder turns frames of one link type into Packets. It is not safe for
@@ -67,6 +71,9 @@ type Decoder struct {
 	opts     Options
 	stats    Stats
 	frags    fragTable
+	// udpTunnel maps a UDP destination port to the tunnel it carries
+	// (udpVXLAN, ...): one load per UDP packet.
+	udpTunnel [65536]uint8
 }
 
 // NewDecoder returns a decoder for linkType, or an error when the link type
@@ -82,6 +89,9 @@ func NewDecoder(linkType layers.LinkType, opts Options) (*Decoder, error) {
 	}
 	opts.defaults()
 	d := &Decoder{linkType: linkType, opts: opts}
+	if err := d.initTunnels(); err != nil {
+		return nil, err
+	}
 	d.frags.init(&d.opts, &d.stats)
 	return d, nil
 }
@@ -116,13 +126,7 @@ func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, p *Packet) (ok bo
 func (d *Decoder) decodeLink(data []byte, p *Packet) (bool, error) {
 	switch d.linkType {
 	case layers.LinkTypeEthernet:
-		if len(data) < 14 {
-			return false, errEthernetShort
-		}
-		copy(p.DstMAC[:], data[0:6])
-		copy(p.SrcMAC[:], data[6:12])
-		p.HasMAC = true
-		return d.decodeEtherType(binary.BigEndian.Uint16(data[12:14]), data[14:], p)
+		return d.decodeEthernet(data, p)
 
 	case layers.LinkTypeLinuxSLL:
 		// pkttype(2) hatype(2) halen(2) addr(8) protocol(2). The address is
@@ -168,6 +172,20 @@ func (d *Decoder) decodeLink(data []byte, p *Packet) (bool, error) {
 	}
 }
 
+// decodeEthernet decodes an Ethernet II frame: the captured one, or one
+// carried by VXLAN, Geneve, GRE (transparent Ethernet bridging) or ERSPAN,
+// whose MACs then replace the outer ones as a capture on the tunnel's
+// interface would show them.
+func (d *Decoder) decodeEthernet(data []byte, p *Packet) (bool, error) {
+	if len(data) < 14 {
+		return false, errEthernetShort
+	}
+	copy(p.DstMAC[:], data[0:6])
+	copy(p.SrcMAC[:], data[6:12])
+	p.HasMAC = true
+	return d.decodeEtherType(binary.BigEndian.Uint16(data[12:14]), data[14:], p)
+}
+
 func (d *Decoder) decodeRawIP(data []byte, p *Packet) (bool, error) {
 	if len(data) < 1 {
 		return false, errIPEmpty
@@ -182,7 +200,8 @@ func (d *Decoder) decodeRawIP(data []byte, p *Packet) (bool, error) {
 	return false, nil
 }
 
-// decodeEtherType follows 802.1Q / 802.1ad / legacy Q-in-Q tags down to IP.
+// decodeEtherType follows 802.1Q / 802.1ad / legacy Q-in-Q tags down to IP,
+// or into MPLS and PPPoE.
 // The first two VLAN ids are recorded, outer first; deeper tags are skipped.
 func (d *Decoder) decodeEtherType(et uint16, data []byte, p *Packet) (bool, error) {
 	for {
@@ -201,6 +220,20 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, p *Packet) (bool, erro
 			}
 			et = binary.BigEndian.Uint16(data[2:4])
 			data = data[4:]
+		case 0x6558: // transparent Ethernet bridging (GRE, Geneve)
+			return d.decodeEthernet(data, p)
+		case 0x8847, 0x8848: // MPLS unicast, multicast
+			if d.opts.Tunnels.Disabled {
+				d.stats.UnsupportedLink++
+				return false, nil
+			}
+			return d.tunnelMPLS(data, p, false)
+		case 0x8864: // PPPoE session
+			if d.opts.Tunnels.Disabled {
+				d.stats.UnsupportedLink++
+				return false, nil
+			}
+			return d.tunnelPPPoE(data, p)
 		default:
 			d.stats.UnsupportedLink++
 			return false, nil

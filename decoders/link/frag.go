@@ -11,6 +11,11 @@ type fragKey struct {
 	id       uint32
 	proto    uint8 // IPv4 only; IPv6 carries it in each fragment header
 	v6       bool
+	// seg is the tunnel segment of the fragment's IP header
+	// (ecsmap.Tunnel.Segment, which includes the depth), so that an outer
+	// and an inner datagram, or datagrams of two overlays, between the same
+	// addresses never mix.
+	seg uint64
 }
 
 type span struct{ lo, hi int }
@@ -38,9 +43,10 @@ type fragTable struct {
 	newest *fragDatagram
 	bytes  int
 	free   []*fragDatagram
-	// done is the datagram whose buffer the last Packet.Payload points to;
-	// it is recycled at the next Decode, not before.
-	done *fragDatagram
+	// done holds the datagrams completed during this Decode (one per
+	// tunnel level at most): the Packet points into their buffers, so they
+	// are recycled at the next Decode, not before.
+	done []*fragDatagram
 }
 
 // Recycled datagrams keep their buffers; keep only a few to bound idle memory.
@@ -49,13 +55,14 @@ const maxFreeDatagrams = 16
 func (t *fragTable) init(o *Options, s *Stats) {
 	t.opts, t.stats = o, s
 	t.m = make(map[fragKey]*fragDatagram)
+	t.done = make([]*fragDatagram, 0, 8)
 }
 
 func (t *fragTable) releaseDone() {
-	if t.done != nil {
-		t.recycle(t.done)
-		t.done = nil
+	for _, dg := range t.done {
+		t.recycle(dg)
 	}
+	t.done = t.done[:0]
 }
 
 // add stores one fragment. When it completes the datagram it returns the
@@ -111,7 +118,7 @@ func (t *fragTable) add(k fragKey, off int, more bool, data []byte, next uint8, 
 	// Decode since the caller's Packet points into it.
 	t.unlink(dg)
 	t.stats.FragmentsReassembled++
-	t.done = dg
+	t.done = append(t.done, dg)
 	return dg.buf, dg.next, true
 }
 

@@ -9,10 +9,14 @@ var be = binary.BigEndian
 
 // IP protocol numbers we decode past the IP layer.
 const (
-	protoICMP   = 1
-	protoTCP    = 6
-	protoUDP    = 17
-	protoICMPv6 = 58
+	protoICMP     = 1
+	protoIPv4     = 4 // IPv4 in IP
+	protoTCP      = 6
+	protoUDP      = 17
+	protoIPv6     = 41 // IPv6 in IP
+	protoGRE      = 47
+	protoICMPv6   = 58
+	protoMPLSInIP = 137 // RFC 4023
 )
 
 func (d *Decoder) decodeIPv4(data []byte, p *Packet) (bool, error) {
@@ -54,7 +58,7 @@ func (d *Decoder) decodeIPv4(data []byte, p *Packet) (bool, error) {
 			d.stats.FragmentsDropped++
 			return false, errIPv4FragOffset
 		}
-		key := fragKey{src: p.SrcIP, dst: p.DstIP, id: uint32(be.Uint16(data[4:6])), proto: p.IPProto}
+		key := fragKey{src: p.SrcIP, dst: p.DstIP, id: uint32(be.Uint16(data[4:6])), proto: p.IPProto, seg: p.Tunnel.Segment()}
 		full, _, done := d.frags.add(key, off, more, payload, 0, p.Timestamp)
 		if !done {
 			return false, nil
@@ -134,7 +138,7 @@ func (d *Decoder) ipv6Chain(next uint8, b []byte, p *Packet) (bool, error) {
 				d.stats.FragmentsDropped++
 				return false, errIPv6FragLen
 			}
-			key := fragKey{src: p.SrcIP, dst: p.DstIP, id: be.Uint32(b[4:8]), v6: true}
+			key := fragKey{src: p.SrcIP, dst: p.DstIP, id: be.Uint32(b[4:8]), v6: true, seg: p.Tunnel.Segment()}
 			full, first, done := d.frags.add(key, off, more, frag, fragNext, p.Timestamp)
 			if !done {
 				return false, nil
@@ -182,6 +186,25 @@ func (d *Decoder) decodeTransport(proto uint8, b []byte, p *Packet) (bool, error
 		p.SrcPort = be.Uint16(b[0:2])
 		p.DstPort = be.Uint16(b[2:4])
 		p.Payload = b[8:ulen]
+		if k := d.udpTunnel[p.DstPort]; k != udpNone {
+			if handled, ok, err := d.udpTunnelPayload(k, p.Payload, p); handled {
+				return ok, err
+			}
+		}
+	case protoIPv4, protoIPv6, protoMPLSInIP:
+		if d.opts.Tunnels.Disabled {
+			d.stats.UnsupportedTransport++
+			p.Payload = b
+			return true, nil
+		}
+		return d.ipInIP(p.IPVersion == 6, proto, b, p)
+	case protoGRE:
+		if d.opts.Tunnels.Disabled {
+			d.stats.UnsupportedTransport++
+			p.Payload = b
+			return true, nil
+		}
+		return d.tunnelGRE(b, p)
 	case protoICMP, protoICMPv6:
 		if len(b) < 4 {
 			return false, errICMPShort

@@ -5,6 +5,8 @@ package link
 import (
 	"net/netip"
 	"time"
+
+	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
 // TCP flag bits as in the TCP header.
@@ -49,6 +51,11 @@ type Packet struct {
 	// Payload is the transport payload (TCP/UDP data, or the ICMP body after
 	// the 4-byte header).
 	Payload []byte
+
+	// Tunnel lists the encapsulations opened to reach this packet, outer
+	// first; every other field then describes the innermost packet, as a
+	// capture on the tunnel's own interface would (WireLen included).
+	Tunnel ecsmap.Tunnel
 }
 
 // VLANList returns the VLAN ids as a slice backed by the packet (no copy).

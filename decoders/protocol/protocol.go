@@ -37,6 +37,10 @@ type Conn struct {
 	Client, Server netip.AddrPort
 	IPProtocol     uint8 // 6 TCP, 17 UDP
 	VLANs          []uint16
+	// Tunnel is the encapsulation the connection was seen in, nil when
+	// seen natively. Like VLANs it belongs to the Conn (copied from the
+	// packet), so a parser may keep it.
+	Tunnel *ecsmap.Tunnel
 }
 
 // NetworkType returns "ipv4" or "ipv6" for network.type.
@@ -68,6 +72,7 @@ func (c *Conn) FillBase(b *ecsmap.Base) {
 	b.NetworkType = c.NetworkType()
 	b.ClientServer = true
 	b.VLANs = c.VLANs
+	b.Tunnel = c.Tunnel
 }
 
 // Publisher receives finished events. Publish must not retain ev's

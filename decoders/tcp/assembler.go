@@ -18,13 +18,19 @@ type Factory func(c *protocol.Conn) protocol.TCPParser
 
 // connKey is the table key: both endpoints in canonical order, so both
 // directions of a connection hash to the same entry without allocating.
-type connKey struct{ a, b netip.AddrPort }
+// connKey is a connection regardless of direction. seg is the tunnel
+// segment (ecsmap.Tunnel.Segment): the same addresses in two overlays are
+// two connections.
+type connKey struct {
+	a, b netip.AddrPort
+	seg  uint64
+}
 
-func keyOf(x, y netip.AddrPort) connKey {
+func keyOf(x, y netip.AddrPort, seg uint64) connKey {
 	if x.Compare(y) < 0 {
-		return connKey{x, y}
+		return connKey{x, y, seg}
 	}
-	return connKey{y, x}
+	return connKey{y, x, seg}
 }
 
 // conn is one table entry. parser == nil marks a connection the factory
@@ -91,7 +97,7 @@ func (a *Assembler) Packet(p *link.Packet) {
 	src := netip.AddrPortFrom(p.SrcIP, p.SrcPort)
 	dst := netip.AddrPortFrom(p.DstIP, p.DstPort)
 	syn, ack := p.Flags&link.FlagSYN != 0, p.Flags&link.FlagACK != 0
-	k := keyOf(src, dst)
+	k := keyOf(src, dst, p.Tunnel.Segment())
 	c := a.last
 	if c == nil || c.key != k {
 		c = a.conns[k]
@@ -184,6 +190,10 @@ func (a *Assembler) open(k connKey, src, dst netip.AddrPort, syn, ack bool, p *l
 	info := &protocol.Conn{IPProtocol: 6}
 	if p.NVLANs > 0 {
 		info.VLANs = append([]uint16(nil), p.VLANList()...)
+	}
+	if p.Tunnel.N > 0 {
+		t := p.Tunnel
+		info.Tunnel = &t
 	}
 	var parser protocol.TCPParser
 	switch {

@@ -37,6 +37,7 @@ func dropTable(s *Stats, proto map[string][]protocol.Drop) []DropRow {
 	add("kernel", "dropped_by_interface", s.PcapIfDropped)
 	add("decode", "malformed_frame", s.Decode.Truncated)
 	add("decode", "fragment_discarded", s.Decode.FragmentsDropped)
+	add("decode", "tunnel_nested_too_deep", s.Decode.TunnelTooDeep)
 	add("decode", "frame_not_decoded", s.DecodeErrors)
 	add("tcp", "gap_bytes", s.TCP.GapBytes)
 	add("tcp", "reorder_buffer_full", s.TCP.BufferDrops)

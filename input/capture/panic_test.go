@@ -73,12 +73,12 @@ func init() {
 		}})
 }
 
-type collectSink struct {
+type panicSink struct {
 	mu   sync.Mutex
 	docs []string
 }
 
-func (s *collectSink) Send(d output.Doc) {
+func (s *panicSink) Send(d output.Doc) {
 	s.mu.Lock()
 	s.docs = append(s.docs, string(d.Body))
 	s.mu.Unlock()
@@ -120,7 +120,7 @@ func TestParserPanicTakesOutOnlyItsConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &collectSink{}
+	sink := &panicSink{}
 	wk, err := New(in, sink, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -259,7 +259,7 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 	}
 	filter := c.Interface.BPFFilter
 	if filter == "" {
-		filter = BuildFilter(UsesOf(insts), icmpOn, flowsOn, c.Interface.WithVLANs)
+		filter = withTunnels(BuildFilter(UsesOf(insts), icmpOn, flowsOn, c.Interface.WithVLANs), c.Interface)
 	}
 	run.filter, run.curFilter = filter, filter
 	src, err := OpenSource(c.Interface, filter)
@@ -272,7 +272,7 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 			return nil, fmt.Errorf("ignore_outgoing on %s: %w", c.Interface.Device, err)
 		}
 	}
-	dec, err := link.NewDecoder(src.LinkType(), link.Options{})
+	dec, err := link.NewDecoder(src.LinkType(), linkOptions(c.Interface))
 	if err != nil {
 		src.Close()
 		return nil, fmt.Errorf("%s: %w", c.Interface.Key(), err)
@@ -570,6 +570,8 @@ func (w *Worker) Stats() Stats {
 		s.Decode.FragmentsPending += ds.FragmentsPending
 		s.Decode.FragmentsReassembled += ds.FragmentsReassembled
 		s.Decode.FragmentsDropped += ds.FragmentsDropped
+		s.Decode.Decapsulated += ds.Decapsulated
+		s.Decode.TunnelTooDeep += ds.TunnelTooDeep
 		{
 			ts := snap.tcp
 			s.ActiveTCPConns += int(ts.Active)
@@ -822,7 +824,7 @@ func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
 		}
 		p.filter = c.Interface.BPFFilter
 		if p.filter == "" {
-			p.filter = BuildFilter(UsesOf(p.plan.insts), p.plan.icmp != nil, p.plan.flows != nil, c.Interface.WithVLANs)
+			p.filter = withTunnels(BuildFilter(UsesOf(p.plan.insts), p.plan.icmp != nil, p.plan.flows != nil, c.Interface.WithVLANs), c.Interface)
 		}
 		if p.filter != r.filter {
 			p.plan.filter, p.plan.setFilter = p.filter, true

@@ -65,6 +65,25 @@ type Interface struct {
 	// InternalNetworks (CIDRs or names like private, loopback) make
 	// network.direction inbound/outbound/internal/external.
 	InternalNetworks []string
+	// Tunnels is the interface's `tunnels` option; nil takes the defaults
+	// (every tunnel opened, VXLAN on UDP 4789, Geneve 6081, GTP-U 2152).
+	Tunnels *Tunnels
+}
+
+// Tunnels says which encapsulations the link decoder opens:
+//
+//	tunnels:
+//	  enabled: true          # false: tunnelled traffic stays its outer packets
+//	  max_depth: 4           # nesting bound (1-4); deeper packets are counted and skipped
+//	  vxlan_ports: [4789]    # [] turns VXLAN off
+//	  geneve_ports: [6081]
+//	  gtpu_ports: [2152]
+type Tunnels struct {
+	Disabled    bool
+	MaxDepth    int
+	VXLANPorts  []uint16 // nil: the default port
+	GenevePorts []uint16
+	GTPUPorts   []uint16
 }
 
 // Key identifies the sniffer for grouping.
@@ -228,6 +247,9 @@ func mergeInterface(dst *Interface, src Interface) {
 	if len(dst.InternalNetworks) == 0 {
 		dst.InternalNetworks = src.InternalNetworks
 	}
+	if dst.Tunnels == nil {
+		dst.Tunnels = src.Tunnels
+	}
 	dst.TopSpeed = dst.TopSpeed || src.TopSpeed
 	if src.Loop > dst.Loop {
 		dst.Loop = src.Loop
@@ -385,6 +407,8 @@ func parseInterface(v any, iface *Interface) error {
 				iface.Loop, err = asInt(val)
 			case "internal_networks":
 				iface.InternalNetworks, err = asStrings(val)
+			case "tunnels":
+				iface.Tunnels, err = parseTunnels(val)
 			case "poll_default_route", "fanout_group", "metrics_interval":
 				// accepted for compatibility; not used with libpcap on Linux
 			default:
@@ -400,6 +424,50 @@ func parseInterface(v any, iface *Interface) error {
 		return nil
 	}
 	return fmt.Errorf("must be a device name or a map")
+}
+
+func parseTunnels(v any) (*Tunnels, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		if v == nil {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("must be a map")
+	}
+	t := &Tunnels{}
+	for k, val := range m {
+		var err error
+		switch k {
+		case "enabled":
+			var on bool
+			on, err = protocol.AsBool(val)
+			t.Disabled = !on
+		case "max_depth":
+			t.MaxDepth, err = asInt(val)
+			if err == nil && (t.MaxDepth < 1 || t.MaxDepth > 4) {
+				err = fmt.Errorf("%d is not between 1 and 4", t.MaxDepth)
+			}
+		case "vxlan_ports", "geneve_ports", "gtpu_ports":
+			var ports []uint16
+			if ports, err = protocol.AsPorts(val); err == nil && ports == nil {
+				ports = []uint16{} // given but empty: that tunnel is off
+			}
+			switch k {
+			case "vxlan_ports":
+				t.VXLANPorts = ports
+			case "geneve_ports":
+				t.GenevePorts = ports
+			default:
+				t.GTPUPorts = ports
+			}
+		default:
+			return nil, fmt.Errorf("unknown option %q", k)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	return t, nil
 }
 
 // datasetFor maps a stream type to its data stream name (memcache's data
