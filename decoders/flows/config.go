@@ -1,6 +1,8 @@
 // Package flows keeps the flow table: per bidirectional flow packet and byte
 // counters, reported every period and once more, final, when the flow goes
-// idle, as Packetbeat's flow data stream does.
+// idle, as Packetbeat's flow data stream does. TCP and UDP flows also carry
+// their connection state in Zeek's terms (connstate.go). The flow key, and
+// so flow.id, is ecsmap.FlowKey: transactions derive the same id.
 package flows
 
 import (

@@ -70,6 +70,8 @@ var connCases = []struct {
 	{"zerowin.pcap", []connWant{{7013, "SF", "ShADawFdf"}}},
 	// A UDP echo (both sides active) and a datagram nobody answers.
 	{"udp.pcap", []connWant{{7053, "SF", "Dd"}, {7054, "S0", "D"}}},
+	// sf.pcap's session over IPv6.
+	{"sf6.pcap", []connWant{{7001, "SF", "ShADadFf"}}},
 }
 
 func TestConnStateCaptures(t *testing.T) {
@@ -101,8 +103,8 @@ func checkConn(t *testing.T, docs []map[string]any, want []connWant) {
 		if fl["conn_state"] != w.state || fl["history"] != w.history {
 			t.Errorf("port %v: conn_state %v history %v, want %s %s", w.port, fl["conn_state"], fl["history"], w.state, w.history)
 		}
-		if src := doc["source"].(map[string]any)["ip"]; src != "10.98.0.1" {
-			t.Errorf("port %v: source %v, want the originator 10.98.0.1", w.port, src)
+		if src := doc["source"].(map[string]any)["ip"]; src != "10.98.0.1" && src != "fd98::1" {
+			t.Errorf("port %v: source %v, want the originator 10.98.0.1 or fd98::1", w.port, src)
 		}
 	}
 }
@@ -305,10 +307,12 @@ func tsharkLetters(t *testing.T, tsv string) map[float64]map[rune]bool {
 	out := map[float64]map[rune]bool{}
 	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 		c := strings.Split(line, "\t")
-		if len(c) != 11 {
+		if len(c) != 12 {
 			t.Fatalf("%s: %q", tsv, line)
 		}
-		src, tcp := c[0], c[1] != ""
+		src := c[0] + c[1] // IPv4 or IPv6 source
+		c = c[1:]          // then as before: flags from c[1]
+		tcp := c[1] != ""
 		sp, dp := c[9], c[10]
 		if tcp {
 			sp, dp = c[7], c[8]

@@ -23,6 +23,7 @@
 #   zerowin.pcap  30 kB to a server with a 2 kB receive buffer that
 #                 reads late: zero windows, then a normal close          SF
 #   udp.pcap      a UDP echo (answered) and a datagram to a closed port  SF, S0
+#   sf6.pcap      the sf session over IPv6 (fd98::1 to fd98::2)          SF
 #   *.tshark.tsv  tshark's flags, lengths and windows of every packet
 #
 # Needs root, iproute2, tcpdump, python3. Run from the repo root:
@@ -52,9 +53,10 @@ ip -n "$A" link set veth-a address 02:00:00:00:0c:0a
 ip -n "$B" link set veth-b address 02:00:00:00:0c:0b
 ip -n "$A" addr add 10.98.0.1/24 dev veth-a
 ip -n "$B" addr add 10.98.0.2/24 dev veth-b
+ip -n "$A" addr add fd98::1/64 dev veth-a nodad
+ip -n "$B" addr add fd98::2/64 dev veth-b nodad
 for ns in "$A" "$B"; do
   ip -n "$ns" link set lo up
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 done
 ip -n "$A" link set veth-a up
 ip -n "$B" link set veth-b up
@@ -63,6 +65,10 @@ ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=1
 ip -n "$A" route add 10.98.1.0/24 via 10.98.0.2
 ip -n "$B" route add blackhole 10.98.1.0/24
 ip netns exec "$A" ping -c 1 -W 2 10.98.0.2 >/dev/null # warm ARP
+for _ in $(seq 30); do # and ND, once the addresses are up
+  ip netns exec "$A" ping -6 -c 1 -W 1 fd98::2 >/dev/null 2>&1 && break
+  sleep 0.2
+done
 
 bg() { "$@" & pids+=($!); }
 server() { # port mode [env...]
@@ -90,6 +96,10 @@ killall_bg() { for p in $(nspids); do kill "$p" 2>/dev/null || true; done; wait 
 server 7001 echo
 capture sf.pcap
 client 10.98.0.2 7001 echo
+stop
+
+capture sf6.pcap
+client fd98::2 7001 echo
 stop
 
 capture rej.pcap
@@ -189,7 +199,7 @@ killall_bg
 # tshark's view of every packet, for the test's cross-check of the history
 # letters: source, SYN, ACK, FIN, RST, TCP payload length, window, ports.
 for f in "$out"/*.pcap; do
-  tshark -r "$f" -T fields -e ip.src -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin \
+  tshark -r "$f" -T fields -E occurrence=f -e ip.src -e ipv6.src -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin \
     -e tcp.flags.reset -e tcp.len -e tcp.window_size_value -e tcp.srcport -e tcp.dstport \
     -e udp.srcport -e udp.dstport >"${f%.pcap}.tshark.tsv" 2>/dev/null
 done

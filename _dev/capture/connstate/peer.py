@@ -29,11 +29,12 @@ def log(*a):
 
 
 def server(port, mode):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # IPv4 too
     if mode == "slow":
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-    ls.bind(("0.0.0.0", port))
+    ls.bind(("::", port))
     ls.listen(8)
     while True:
         c, _ = ls.accept()
