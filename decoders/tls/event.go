@@ -23,6 +23,7 @@ type Event struct {
 	Version              version
 	HasVersion           bool
 	JA3, JA3S            string
+	JA4, JA4Raw          string // JA4Raw only with include_raw_ja4
 	ServerName           string
 	NextProtocol         string
 	Curve                string
@@ -67,6 +68,10 @@ func newEvent(c *Conn) *Event {
 	ch, sh := e.Client, e.Server
 	if ch != nil {
 		e.JA3 = md5Hex(ja3String(ch))
+		e.JA4 = ja4(ch, false, false)
+		if e.cfg.rawJA4 {
+			e.JA4Raw = ja4(ch, false, true)
+		}
 		if d, ok := ch.ext(extServerName); ok {
 			if names := serverNames(d); len(names) > 0 {
 				e.ServerName = names[0]
@@ -152,6 +157,8 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 		w.Object("client")
 		if e.Client != nil {
 			w.Str("ja3", e.JA3)
+			w.Str("ja4", e.JA4)
+			w.OptStr("ja4_r", e.JA4Raw)
 			w.OptStr("server_name", e.ServerName)
 			if len(e.Client.ciphers) > 0 {
 				w.ArrayStart("supported_ciphers")
