@@ -30,6 +30,10 @@ type Event struct {
 	CertRequested        bool
 	OCSP                 string
 	Alerts               []alert // dir: 0 client, 1 server (after any role swap)
+
+	// quic: the handshake came from QUIC Initial packets; whether it
+	// completed is not visible there, so tls.established is left out.
+	quic bool
 }
 
 // EventBase implements ecsmap.Event.
@@ -65,12 +69,35 @@ func newEvent(c *Conn) *Event {
 		e.Alerts = append(e.Alerts, a)
 	}
 
+	e.fromHellos(b, false)
+	if e.Curve == "" && c.hasCurve {
+		e.Curve = groupName(c.curve)
+	}
+	e.resumption(e.Client, e.Server, cl.keyExchanged || sv.keyExchanged)
+
+	b.Status = "OK"
+	if !e.Established {
+		b.Status = "Error"
+	}
+	for _, a := range e.Alerts {
+		if a.level == 2 {
+			b.Status = "Error"
+		}
+	}
+	b.Notes = c.notes
+	return e
+}
+
+// fromHellos sets what the hellos tell: fingerprints, server name,
+// version, ALPN choice and (TLS 1.3) the key share group. quic selects
+// JA4's "q" transport.
+func (e *Event) fromHellos(b *ecsmap.Base, quic bool) {
 	ch, sh := e.Client, e.Server
 	if ch != nil {
 		e.JA3 = md5Hex(ja3String(ch))
-		e.JA4 = ja4(ch, false, false)
+		e.JA4 = ja4(ch, quic, false)
 		if e.cfg.rawJA4 {
-			e.JA4Raw = ja4(ch, false, true)
+			e.JA4Raw = ja4(ch, quic, true)
 		}
 		if d, ok := ch.ext(extServerName); ok {
 			if names := serverNames(d); len(names) > 0 {
@@ -90,27 +117,11 @@ func newEvent(c *Conn) *Event {
 	} else if ch != nil {
 		e.Version, e.HasVersion = ch.version, true
 	}
-	switch {
-	case sh != nil && e.Version == tls13:
+	if sh != nil && e.Version == tls13 {
 		if d, ok := sh.ext(extKeyShare); ok && len(d) >= 2 {
 			e.Curve = groupName(binary.BigEndian.Uint16(d))
 		}
-	case c.hasCurve:
-		e.Curve = groupName(c.curve)
 	}
-	e.resumption(ch, sh, cl.keyExchanged || sv.keyExchanged)
-
-	b.Status = "OK"
-	if !e.Established {
-		b.Status = "Error"
-	}
-	for _, a := range e.Alerts {
-		if a.level == 2 {
-			b.Status = "Error"
-		}
-	}
-	b.Notes = c.notes
-	return e
 }
 
 // resumption decides tls.resumed. TLS 1.3 resumes with a pre-shared key the
@@ -173,7 +184,9 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	if cfg.detailed {
 		e.writeDetailed(w)
 	}
-	w.Bool("established", e.Established)
+	if !e.quic {
+		w.Bool("established", e.Established)
+	}
 	w.OptStr("next_protocol", e.NextProtocol)
 	w.Bool("resumed", e.Resumed)
 	if e.Server != nil || e.ServerCerts.leaf() != nil {
