@@ -24,7 +24,7 @@ type cryptoStream struct {
 	buf   []byte
 	spans []span // received ranges, sorted and merged (in arr)
 	arr   [maxCryptoSpans + 1]span
-	done  bool   // the hello is out (or the stream failed): ignore the rest
+	done  bool // the hello is out (or the stream failed): ignore the rest
 }
 
 // add stores a frame's data at off. It returns the hello message body

@@ -105,4 +105,3 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 		e.TLS.WriteFields(w)
 	}
 }
-
