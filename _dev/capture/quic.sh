@@ -42,7 +42,7 @@ ip netns add "$NS"
 ip -n "$NS" link set lo up
 
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q aioquic==1.7.2
+"$VENV/bin/pip" install -q aioquic==1.7.2 ja4plus==1.4.0
 (cd "$here/quic/goquic" && go build -o "$work/goquic" .)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/key.pem" \
   -out "$work/cert.pem" -days 30 -subj "/CN=quic.example.test" \
@@ -114,4 +114,26 @@ aioserver 8443
 goclient https://127.0.0.1:8443/ 1 quic.example.test
 stop_server
 stop_capture
+
+# A second implementation's JA4 (ja4plus, which decrypts v1 Initials
+# itself; it has no v2) per capture and client port, for the tests:
+# "pcap port ja4 ja4_r", the first ClientHello of each connection.
+ja4plus_expected() {
+  "$VENV/bin/python" - "$out" <<'PY'
+import os, sys
+from scapy.all import rdpcap, UDP
+from ja4plus.fingerprinters.ja4 import JA4Fingerprinter
+for name in sorted(os.listdir(sys.argv[1])):
+    if not name.endswith(".pcap"):
+        continue
+    fp, seen = JA4Fingerprinter(), set()
+    for pkt in rdpcap(os.path.join(sys.argv[1], name)):
+        if UDP in pkt and pkt[UDP].dport in (443, 8443) and fp.process_packet(pkt):
+            if pkt[UDP].sport not in seen:
+                seen.add(pkt[UDP].sport)
+                print(name, pkt[UDP].sport, fp.fingerprints[-1]["fingerprint"], fp.last_raw)
+PY
+}
+ja4plus_expected >"$out/ja4.expected"
+cat "$out/ja4.expected"
 ls -l "$out"
