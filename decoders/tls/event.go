@@ -241,7 +241,9 @@ func (e *Event) writeDetailed(w *ecsmap.Writer) {
 	if e.cfg.sendCerts {
 		writeChain(w, "client_certificate_chain", e.ClientCerts)
 	}
-	w.Bool("client_certificate_requested", e.CertRequested)
+	if !e.quic { // a CertificateRequest travels encrypted in QUIC's Handshake packets
+		w.Bool("client_certificate_requested", e.CertRequested)
+	}
 	if e.Client != nil {
 		w.Object("client_hello")
 		writeHello(w, e.Client, true)
