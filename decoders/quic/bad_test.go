@@ -170,3 +170,52 @@ func TestCryptoReassembly(t *testing.T) {
 		t.Errorf("ServerHello where a ClientHello belongs: %v", err)
 	}
 }
+
+// TestAddressReuse: a new connection from the address and port of one
+// already published (its Initial goes to a connection ID the old one never
+// used) is decoded as a connection of its own.
+func TestAddressReuse(t *testing.T) {
+	first := datagrams(t, "gov1.pcap")
+	second := datagrams(t, "retry.pcap")
+	c := first[0].conn
+	n := 0
+	for i := range second {
+		if second[i].conn.Client != second[0].conn.Client {
+			break
+		}
+		second[i].conn = c
+		n++
+	}
+	p, col := newProto(t, nil)
+	feed(p, first)
+	feed(p, second[:n])
+	p.Flush()
+	if len(col.Docs) != 2 {
+		t.Fatalf("%d events, want 2", len(col.Docs))
+	}
+	for i, want := range []string{"q13d0313h3_55b375c5d22e_f902b76752af", "q13d0307h3_55b375c5d22e_1cecd519fee8"} {
+		if got := protocoltest.Get(col.Docs[i], "tls.client.ja4"); got != want {
+			t.Errorf("event %d: ja4 %v, want %s", i, got, want)
+		}
+	}
+}
+
+// TestClientHelloOverTwoInitials: quic-go's ClientHello (with its
+// X25519MLKEM768 key share) does not fit one Initial; it is whole only
+// after the second, whose CRYPTO frames come out of order.
+func TestClientHelloOverTwoInitials(t *testing.T) {
+	ds := datagrams(t, "gov1.pcap")
+	p, _ := newProto(t, nil)
+	feed(p, ds[:1])
+	var st *conn
+	for _, s := range p.conns {
+		st = s
+	}
+	if st == nil || st.hello[0] != nil || !st.crypto[0].pending() || len(st.crypto[0].spans) < 2 {
+		t.Fatalf("after the first Initial: %+v", st)
+	}
+	feed(p, ds[1:2])
+	if st.hello[0] == nil || len(st.hello[0]) < 1200 {
+		t.Fatalf("ClientHello not whole after the second Initial")
+	}
+}

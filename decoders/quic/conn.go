@@ -78,6 +78,12 @@ type conn struct {
 	published     bool
 }
 
+// knows reports whether dcid is one of the connection's IDs.
+func (st *conn) knows(dcid []byte) bool {
+	return string(dcid) == string(st.odcid) || string(dcid) == string(st.keyDCID) ||
+		string(dcid) == string(st.cid[1])
+}
+
 // maxVNVersions bounds the versions kept from a Version Negotiation.
 const maxVNVersions = 16
 
@@ -91,9 +97,6 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 		if !st.published {
 			st.bytes[d] += int64(len(payload))
 		}
-		if st.published {
-			return // the handshake is told: the rest is not looked at
-		}
 	}
 	for b := payload; len(b) > 0; {
 		if b[0]&0x80 == 0 {
@@ -101,10 +104,27 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 		}
 		h, rest, err := parseLong(b)
 		if err != nil {
-			p.stats.Malformed.Add(1)
+			if st == nil || !st.published {
+				p.stats.Malformed.Add(1)
+			}
 			return
 		}
 		b = rest
+		if st != nil && st.published {
+			// The handshake is told: the rest is not looked at, unless a
+			// client Initial goes to a connection ID this connection never
+			// used: a new connection from the same address and port.
+			// Only one that decrypts with keys of its own counts: quic-go,
+			// for one, sends Initial-typed packets late in a handshake that
+			// no Initial keys open.
+			if h.kind != kindInitial || dir != protocol.FromClient || st.knows(h.dcid) || !p.opens(&h) {
+				return
+			}
+			delete(p.conns, key)
+			if st = p.newConn(key, c, ts, len(payload)); st == nil {
+				return
+			}
+		}
 		switch h.kind {
 		case kindVersionNegotiation:
 			if st != nil && dir == protocol.FromServer {
@@ -151,6 +171,18 @@ func (p *Protocol) newConn(key connKey, c *protocol.Conn, ts time.Time, n int) *
 	st.bytes[0] = int64(n)
 	p.conns[key] = st
 	return st
+}
+
+// opens reports whether a client Initial decrypts with the keys of its
+// own Destination Connection ID, leaving no trace in the counters.
+func (p *Protocol) opens(h *longHeader) bool {
+	ck, _, err := initialKeys(paramsFor(h.version), h.dcid)
+	if err != nil {
+		return false
+	}
+	p.buf = append(p.buf[:0], h.pkt...)
+	_, _, err = decrypt(ck, p.buf, h.pnOffset, h.length, 0)
+	return err == nil
 }
 
 // rekey derives both directions' keys for version v from dcid.
