@@ -18,8 +18,8 @@ func TestUndecryptableInitials(t *testing.T) {
 	ds := datagrams(t, "gov1.pcap")
 	n := 0
 	for i := range ds {
-		if ds[i].dir == 0 && ds[i].payload[0]&0xb0 == 0x80 { // long header, Initial (v1 type 0)
-			ds[i].payload[len(ds[i].payload)-1] ^= 0x55 // the AEAD tag of the datagram's only packet
+		if h, _, err := parseLong(ds[i].payload); err == nil && ds[i].dir == 0 && h.kind == kindInitial {
+			ds[i].payload[len(h.pkt)-1] ^= 0x55 // the AEAD tag of the datagram's first packet, the Initial
 			n++
 		}
 	}
