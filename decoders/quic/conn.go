@@ -76,6 +76,7 @@ type conn struct {
 	undecryptable int
 	bytes         [2]int64
 	published     bool
+	probed        []byte // the last unknown DCID that did not open a new connection
 }
 
 // knows reports whether dcid is one of the connection's IDs.
@@ -117,7 +118,14 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 			// Only one that decrypts with keys of its own counts: quic-go,
 			// for one, sends Initial-typed packets late in a handshake that
 			// no Initial keys open.
-			if h.kind != kindInitial || dir != protocol.FromClient || st.knows(h.dcid) || !p.opens(&h) {
+			if h.kind != kindInitial || dir != protocol.FromClient || st.knows(h.dcid) ||
+				string(h.dcid) == string(st.probed) {
+				return
+			}
+			if !p.opens(&h) {
+				// Remember it: a key derivation per such packet would let
+				// a stream of them cost a lot.
+				st.probed = append(st.probed[:0], h.dcid...)
 				return
 			}
 			delete(p.conns, key)
@@ -176,7 +184,7 @@ func (p *Protocol) newConn(key connKey, c *protocol.Conn, ts time.Time, n int) *
 // opens reports whether a client Initial decrypts with the keys of its
 // own Destination Connection ID, leaving no trace in the counters.
 func (p *Protocol) opens(h *longHeader) bool {
-	ck, _, err := initialKeys(paramsFor(h.version), h.dcid)
+	ck, err := clientKeys(paramsFor(h.version), h.dcid)
 	if err != nil {
 		return false
 	}

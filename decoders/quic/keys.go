@@ -56,9 +56,20 @@ func paramsFor(v uint32) *versionParams {
 // keys protect one direction's Initial packets: AEAD_AES_128_GCM and
 // AES-128 header protection.
 type keys struct {
-	aead cipher.AEAD
-	iv   [12]byte
-	hp   cipher.Block
+	aead  cipher.AEAD
+	iv    [12]byte
+	hp    cipher.Block
+	mask  [16]byte // scratch of decrypt
+	nonce [12]byte // scratch of decrypt
+}
+
+// clientKeys derives only the client's Initial keys.
+func clientKeys(p *versionParams, dcid []byte) (*keys, error) {
+	secret, err := hkdf.Extract(sha256.New, dcid, p.salt)
+	if err != nil {
+		return nil, err
+	}
+	return deriveKeys(p, secret, "client in")
 }
 
 // initialKeys derives the client's and the server's Initial keys from the

@@ -96,3 +96,27 @@ func TestDecodePN(t *testing.T) {
 		}
 	}
 }
+
+// TestDecryptAllocs: removing header protection and opening an Initial
+// allocates nothing (the hot path of every Initial packet).
+func TestDecryptAllocs(t *testing.T) {
+	d := datagrams(t, "gov1.pcap")[0]
+	h, _, err := parseLong(d.payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, _, err := initialKeys(paramsFor(h.version), h.dcid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(h.pkt))
+	allocs := testing.AllocsPerRun(100, func() {
+		copy(buf, h.pkt)
+		if _, _, err := decrypt(ck, buf, h.pnOffset, h.length, 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per Initial", allocs)
+	}
+}

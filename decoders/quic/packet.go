@@ -140,8 +140,10 @@ func decrypt(k *keys, pkt []byte, pnOffset, length int, largest uint64) ([]byte,
 	if length < 20 || pnOffset+4+16 > len(pkt) {
 		return nil, 0, errShort
 	}
-	var mask [16]byte
-	k.hp.Encrypt(mask[:], pkt[pnOffset+4:pnOffset+20])
+	// mask and nonce live in k: arrays on the stack would escape through
+	// the cipher interfaces, an allocation per packet.
+	mask := k.mask[:]
+	k.hp.Encrypt(mask, pkt[pnOffset+4:pnOffset+20])
 	pkt[0] ^= mask[0] & 0x0f
 	pnLen := int(pkt[0]&3) + 1
 	var truncated uint64
@@ -150,16 +152,13 @@ func decrypt(k *keys, pkt []byte, pnOffset, length int, largest uint64) ([]byte,
 		truncated = truncated<<8 | uint64(pkt[pnOffset+i])
 	}
 	pn := decodePN(largest, truncated, pnLen*8)
-	var nonce [12]byte
-	nonce = k.iv
-	var pnb [8]byte
-	binary.BigEndian.PutUint64(pnb[:], pn)
+	k.nonce = k.iv
 	for i := 0; i < 8; i++ {
-		nonce[4+i] ^= pnb[i]
+		k.nonce[4+i] ^= byte(pn >> (56 - 8*i))
 	}
 	end := pnOffset + length
 	ct := pkt[pnOffset+pnLen : end]
-	plain, err := k.aead.Open(ct[:0], nonce[:], ct, pkt[:pnOffset+pnLen])
+	plain, err := k.aead.Open(ct[:0], k.nonce[:], ct, pkt[:pnOffset+pnLen])
 	if err != nil {
 		return nil, 0, errDecrypt
 	}
