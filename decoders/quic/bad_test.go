@@ -219,3 +219,28 @@ func TestClientHelloOverTwoInitials(t *testing.T) {
 		t.Fatalf("ClientHello not whole after the second Initial")
 	}
 }
+
+// TestCryptoBudget: the reassembly buffers of all connections share one
+// bound; what a finished or failed stream took comes back.
+func TestCryptoBudget(t *testing.T) {
+	budget := 4096
+	var a, b cryptoStream
+	a.budget, b.budget = &budget, &budget
+	if _, err := a.add(3000, []byte{1}, 1); err != nil || budget != 4096-4096 {
+		t.Fatalf("first stream: %v, budget %d", err, budget)
+	}
+	if _, err := b.add(10, []byte{1}, 1); err != errCryptoBound {
+		t.Errorf("second stream over the budget: %v", err)
+	}
+	a.fail()
+	if budget != 4096 {
+		t.Errorf("budget %d after release", budget)
+	}
+	// The real pipeline gives back everything once the connections end.
+	p, _ := newProto(t, nil)
+	feed(p, datagrams(t, "gov1.pcap"))
+	p.Flush()
+	if p.cryptoBudget != maxCryptoTotal {
+		t.Errorf("budget %d after flush, want %d", p.cryptoBudget, maxCryptoTotal)
+	}
+}

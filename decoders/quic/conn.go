@@ -31,10 +31,13 @@ type Protocol struct {
 	stats Stats
 	conns map[connKey]*conn
 	buf   []byte // scratch: the packet being decrypted (changed in place)
+	// cryptoBudget is what CRYPTO reassembly buffers may still take, all
+	// connections together.
+	cryptoBudget int
 }
 
 func newProtocol(s *settings, pub protocol.Publisher) *Protocol {
-	return &Protocol{cfg: s, pub: pub, conns: map[connKey]*conn{}}
+	return &Protocol{cfg: s, pub: pub, conns: map[connKey]*conn{}, cryptoBudget: maxCryptoTotal}
 }
 
 // ParseErrors implements protocol.ErrorCounter.
@@ -176,6 +179,7 @@ func (p *Protocol) newConn(key connKey, c *protocol.Conn, ts time.Time, n int) *
 		return nil
 	}
 	st := &conn{c: *c, start: ts, last: ts}
+	st.crypto[0].budget, st.crypto[1].budget = &p.cryptoBudget, &p.cryptoBudget
 	st.bytes[0] = int64(n)
 	p.conns[key] = st
 	return st

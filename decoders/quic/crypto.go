@@ -8,6 +8,10 @@ import "errors"
 const (
 	maxCryptoLen   = 32 << 10
 	maxCryptoSpans = 16
+	// maxCryptoTotal bounds the reassembly buffers of all connections
+	// together: max_connections streams each at maxCryptoLen would be
+	// half a gigabyte, and anyone can make Initials that decrypt.
+	maxCryptoTotal = 32 << 20
 )
 
 var (
@@ -21,10 +25,12 @@ type span struct{ start, end int }
 // may arrive split over packets, out of order or repeated, until its first
 // handshake message (the hello) is whole.
 type cryptoStream struct {
-	buf   []byte
-	spans []span // received ranges, sorted and merged (in arr)
-	arr   [maxCryptoSpans + 1]span
-	done  bool // the hello is out (or the stream failed): ignore the rest
+	budget  *int // the protocol's bytes left for buffers; nil: no bound
+	charged int  // what buf took from it
+	buf     []byte
+	spans   []span // received ranges, sorted and merged (in arr)
+	arr     [maxCryptoSpans + 1]span
+	done    bool // the hello is out (or the stream failed): ignore the rest
 }
 
 // add stores a frame's data at off. It returns the hello message body
@@ -50,6 +56,14 @@ func (s *cryptoStream) add(off uint64, data []byte, wantType byte) ([]byte, erro
 			}
 			if c > maxCryptoLen {
 				c = maxCryptoLen
+			}
+			if s.budget != nil {
+				if c-cap(s.buf) > *s.budget {
+					s.fail()
+					return nil, errCryptoBound
+				}
+				*s.budget -= c - cap(s.buf)
+				s.charged += c - cap(s.buf)
 			}
 			nb := make([]byte, len(s.buf), c)
 			copy(nb, s.buf)
@@ -127,8 +141,15 @@ func (s *cryptoStream) pending() bool { return !s.done && len(s.spans) > 0 }
 func (s *cryptoStream) fail() {
 	s.done = true
 	s.buf, s.spans = nil, nil
+	if s.budget != nil {
+		*s.budget += s.charged
+	}
+	s.charged = 0
 }
 
 // reset starts over (a new Initial after Retry or version negotiation
 // sends the hello again from offset 0).
-func (s *cryptoStream) reset() { *s = cryptoStream{} }
+func (s *cryptoStream) reset() {
+	s.fail()
+	*s = cryptoStream{budget: s.budget}
+}
