@@ -14,6 +14,9 @@
 #                (Retry), then aioquic client -> aioquic server with retry
 #   vn.pcap      aioquic client whose first Initial is QUIC v2 -> quic-go
 #                server that only speaks v1: Version Negotiation, then v1
+#   compat.pcap  aioquic client starting in v1 but preferring v2 -> aioquic
+#                server: compatible version negotiation (RFC 9368), the
+#                server's Initials in v2
 #   aioquic.pcap aioquic client -> aioquic server; the same with 60 ALPN
 #                names (a ClientHello over two Initials); quic-go client
 #                -> aioquic server on port 8443
@@ -102,6 +105,12 @@ stop_capture
 goserver 443 1 noretry
 capture vn.pcap
 aioclient 127.0.0.1 443 quic.example.test --original-version 0x6b3343cf --version 0x00000001,0x6b3343cf
+stop_server
+stop_capture
+
+aioserver 443
+capture compat.pcap
+aioclient 127.0.0.1 443 quic.example.test --original-version 0x00000001 --version 0x6b3343cf,0x00000001
 stop_server
 stop_capture
 

@@ -74,6 +74,7 @@ type conn struct {
 
 	retry         bool
 	vn            bool
+	compatible    bool // the server moved the connection to another version (RFC 9368)
 	vnVersions    []uint32
 	initials      [2]int
 	undecryptable int
@@ -220,21 +221,38 @@ func (p *Protocol) clientInitial(st *conn, h *longHeader) {
 		if !p.rekey(st, h.version, h.dcid) {
 			return
 		}
-	case st.params == nil || h.version != st.version:
-		// After version negotiation the client starts over in another
-		// version (RFC 9000 section 6.2; RFC 9368 for compatible
-		// negotiation), its ClientHello sent again.
+	case st.params == nil || h.version != st.version && st.vn:
+		// After a Version Negotiation packet the client starts over in
+		// another version (RFC 9000 section 6.2), its ClientHello sent
+		// again, maybe to a new connection ID.
 		if !p.rekey(st, h.version, h.dcid) {
 			return
 		}
 		st.crypto[0].reset()
 		st.hello[0] = nil
 		st.hasPN[0] = false
+	case h.version != st.version:
+		// Compatible negotiation (RFC 9368): the client follows the
+		// server into the new version, keys still from the same
+		// connection ID, the ClientHello not repeated.
+		if !p.rekey(st, h.version, st.keyDCID) {
+			return
+		}
 	}
 	p.open(st, 0, h)
 }
 
 func (p *Protocol) serverInitial(st *conn, h *longHeader) {
+	if st.params != nil && h.version != st.version && !st.vn {
+		// Compatible negotiation (RFC 9368): the server answers the
+		// ClientHello in another version it and the client both speak;
+		// its Initials, and the client's from then on, use that
+		// version's keys from the same connection ID.
+		if !p.rekey(st, h.version, st.keyDCID) {
+			return
+		}
+		st.compatible = true
+	}
 	if st.params == nil || h.version != st.version {
 		p.stats.DecryptErrors.Add(1)
 		st.undecryptable++
@@ -334,7 +352,7 @@ func (p *Protocol) publish(key connKey, st *conn) {
 		}
 		st.crypto[d].fail()
 	}
-	if st.hello[0] == nil && st.hello[1] == nil && !st.vn && !st.retry {
+	if st.hello[0] == nil && st.hello[1] == nil && !st.vn && !st.retry && !st.compatible {
 		return // nothing readable: counted already
 	}
 	ev, err := newEvent(p.cfg, st)

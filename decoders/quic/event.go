@@ -18,6 +18,7 @@ type Event struct {
 	ServerCID             []byte
 	Retry                 bool
 	VersionNegotiation    bool
+	Compatible            bool // RFC 9368 compatible negotiation
 	ServerVersions        []uint32
 	Initials              [2]int
 	Undecryptable         int
@@ -30,7 +31,7 @@ func newEvent(cfg *settings, st *conn) (*Event, error) {
 	e := &Event{
 		Version: st.version, FirstVersion: st.firstVersion,
 		ODCID: st.odcid, ClientCID: st.cid[0], ServerCID: st.cid[1],
-		Retry: st.retry, VersionNegotiation: st.vn, ServerVersions: st.vnVersions,
+		Retry: st.retry, VersionNegotiation: st.vn, ServerVersions: st.vnVersions, Compatible: st.compatible,
 		Initials: st.initials, Undecryptable: st.undecryptable,
 	}
 	b := &e.Base
@@ -90,14 +91,19 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 		w.Int("undecryptable_packets", int64(e.Undecryptable))
 	}
 	w.Str("version", versionName(e.Version))
-	if e.VersionNegotiation {
+	if e.VersionNegotiation || e.Compatible {
 		w.Object("version_negotiation")
 		w.Str("client_version", versionName(e.FirstVersion))
-		w.ArrayStart("server_versions")
-		for _, v := range e.ServerVersions {
-			w.ElemStr(versionName(v))
+		if e.VersionNegotiation {
+			w.ArrayStart("server_versions")
+			for _, v := range e.ServerVersions {
+				w.ElemStr(versionName(v))
+			}
+			w.ArrayEnd()
 		}
-		w.ArrayEnd()
+		// compatible: the server switched versions without a Version
+		// Negotiation packet (RFC 9368), false after one (RFC 9000).
+		w.Bool("compatible", e.Compatible && !e.VersionNegotiation)
 		w.End()
 	}
 	w.End()

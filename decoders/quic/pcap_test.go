@@ -13,7 +13,7 @@ import (
 
 const pcapDir = "../../_dev/pcaps/quic"
 
-var pcaps = []string{"gov1.pcap", "gov2.pcap", "retry.pcap", "vn.pcap", "aioquic.pcap"}
+var pcaps = []string{"gov1.pcap", "gov2.pcap", "retry.pcap", "vn.pcap", "compat.pcap", "aioquic.pcap"}
 
 // replay decodes a capture on ports 443 and 8443 (aioquic.pcap has a
 // server on 8443: the ports option is honoured) and returns the events by
@@ -157,6 +157,12 @@ func TestAgainstTshark(t *testing.T) {
 						vs = append(vs, tsVersion(v))
 					}
 					exp["quic.version_negotiation.server_versions"] = "[" + strings.Join(vs, " ") + "]"
+					exp["quic.version_negotiation.compatible"] = false
+				} else if w.firstVersion != w.version {
+					// The server answered in another version: compatible
+					// negotiation (RFC 9368).
+					exp["quic.version_negotiation.client_version"] = tsVersion(w.firstVersion)
+					exp["quic.version_negotiation.compatible"] = true
 				} else if protocoltest.Get(d, "quic.version_negotiation") != nil {
 					t.Errorf("port %d: version negotiation tshark does not see", port)
 				}

@@ -52,6 +52,7 @@ var Sources = []Source{
 	{DataStream: "quic", Pcap: "_dev/pcaps/quic/vn.pcap", Stream: map[string]any{"type": "quic"}, Sample: -1},
 	{DataStream: "quic", Pcap: "_dev/pcaps/quic/gov1.pcap", Stream: map[string]any{"type": "quic", "include_raw_ja4": true}, Sample: -2},
 	{DataStream: "quic", Pcap: "_dev/pcaps/quic/gov2.pcap", Stream: map[string]any{"type": "quic"}, Sample: -2},
+	{DataStream: "quic", Pcap: "_dev/pcaps/quic/compat.pcap", Stream: map[string]any{"type": "quic"}, Sample: -2},
 	{DataStream: "quic", Pcap: "_dev/pcaps/quic/retry.pcap", Stream: map[string]any{"type": "quic"}, Sample: -2},
 	{DataStream: "quic", Pcap: "_dev/pcaps/quic/aioquic.pcap", Stream: map[string]any{"type": "quic", "ports": []any{443, 8443}}, Sample: -2},
 	{DataStream: "tls", Pcap: "_dev/pcaps/tls/ja4.pcap", Stream: map[string]any{"type": "tls", "include_raw_ja4": true}, Sample: -2},
