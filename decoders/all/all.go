@@ -13,6 +13,7 @@ import (
 	_ "github.com/network-traffic/network-traffic/decoders/mysql"
 	_ "github.com/network-traffic/network-traffic/decoders/nfs"
 	_ "github.com/network-traffic/network-traffic/decoders/pgsql"
+	_ "github.com/network-traffic/network-traffic/decoders/quic"
 	_ "github.com/network-traffic/network-traffic/decoders/redis"
 	_ "github.com/network-traffic/network-traffic/decoders/sip"
 	_ "github.com/network-traffic/network-traffic/decoders/thrift"

@@ -55,6 +55,9 @@ type Config struct {
 	// IncludeDetailedFields writes tls.detailed and the x509 objects
 	// (default true).
 	IncludeDetailedFields *bool `yaml:"include_detailed_fields"`
+	// IncludeRawJA4 also writes tls.client.ja4_r, the unhashed JA4 (its
+	// sorted cipher, extension and signature algorithm lists in clear).
+	IncludeRawJA4 bool `yaml:"include_raw_ja4"`
 }
 
 // settings is Config resolved.
@@ -63,6 +66,7 @@ type settings struct {
 	sendCerts         bool
 	rawCerts          bool
 	detailed          bool
+	rawJA4            bool
 	md5, sha1, sha256 bool
 }
 
@@ -72,6 +76,7 @@ func newSettings(common protocol.Common, c *Config) (*settings, error) {
 		sendCerts: c.SendCertificates == nil || *c.SendCertificates,
 		rawCerts:  c.IncludeRawCertificates,
 		detailed:  c.IncludeDetailedFields == nil || *c.IncludeDetailedFields,
+		rawJA4:    c.IncludeRawJA4,
 	}
 	fps := c.Fingerprints
 	if fps == nil {

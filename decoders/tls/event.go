@@ -23,12 +23,17 @@ type Event struct {
 	Version              version
 	HasVersion           bool
 	JA3, JA3S            string
+	JA4, JA4Raw          string // JA4Raw only with include_raw_ja4
 	ServerName           string
 	NextProtocol         string
 	Curve                string
 	CertRequested        bool
 	OCSP                 string
 	Alerts               []alert // dir: 0 client, 1 server (after any role swap)
+
+	// quic: the handshake came from QUIC Initial packets; whether it
+	// completed is not visible there, so tls.established is left out.
+	quic bool
 }
 
 // EventBase implements ecsmap.Event.
@@ -64,9 +69,36 @@ func newEvent(c *Conn) *Event {
 		e.Alerts = append(e.Alerts, a)
 	}
 
+	e.fromHellos(b, false)
+	if e.Curve == "" && c.hasCurve {
+		e.Curve = groupName(c.curve)
+	}
+	e.resumption(e.Client, e.Server, cl.keyExchanged || sv.keyExchanged)
+
+	b.Status = "OK"
+	if !e.Established {
+		b.Status = "Error"
+	}
+	for _, a := range e.Alerts {
+		if a.level == 2 {
+			b.Status = "Error"
+		}
+	}
+	b.Notes = c.notes
+	return e
+}
+
+// fromHellos sets what the hellos tell: fingerprints, server name,
+// version, ALPN choice and (TLS 1.3) the key share group. quic selects
+// JA4's "q" transport.
+func (e *Event) fromHellos(b *ecsmap.Base, quic bool) {
 	ch, sh := e.Client, e.Server
 	if ch != nil {
 		e.JA3 = md5Hex(ja3String(ch))
+		e.JA4 = ja4(ch, quic, false)
+		if e.cfg.rawJA4 {
+			e.JA4Raw = ja4(ch, quic, true)
+		}
 		if d, ok := ch.ext(extServerName); ok {
 			if names := serverNames(d); len(names) > 0 {
 				e.ServerName = names[0]
@@ -85,27 +117,11 @@ func newEvent(c *Conn) *Event {
 	} else if ch != nil {
 		e.Version, e.HasVersion = ch.version, true
 	}
-	switch {
-	case sh != nil && e.Version == tls13:
+	if sh != nil && e.Version == tls13 {
 		if d, ok := sh.ext(extKeyShare); ok && len(d) >= 2 {
 			e.Curve = groupName(binary.BigEndian.Uint16(d))
 		}
-	case c.hasCurve:
-		e.Curve = groupName(c.curve)
 	}
-	e.resumption(ch, sh, cl.keyExchanged || sv.keyExchanged)
-
-	b.Status = "OK"
-	if !e.Established {
-		b.Status = "Error"
-	}
-	for _, a := range e.Alerts {
-		if a.level == 2 {
-			b.Status = "Error"
-		}
-	}
-	b.Notes = c.notes
-	return e
 }
 
 // resumption decides tls.resumed. TLS 1.3 resumes with a pre-shared key the
@@ -152,6 +168,8 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 		w.Object("client")
 		if e.Client != nil {
 			w.Str("ja3", e.JA3)
+			w.Str("ja4", e.JA4)
+			w.OptStr("ja4_r", e.JA4Raw)
 			w.OptStr("server_name", e.ServerName)
 			if len(e.Client.ciphers) > 0 {
 				w.ArrayStart("supported_ciphers")
@@ -166,7 +184,9 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	if cfg.detailed {
 		e.writeDetailed(w)
 	}
-	w.Bool("established", e.Established)
+	if !e.quic {
+		w.Bool("established", e.Established)
+	}
 	w.OptStr("next_protocol", e.NextProtocol)
 	w.Bool("resumed", e.Resumed)
 	if e.Server != nil || e.ServerCerts.leaf() != nil {
@@ -221,7 +241,9 @@ func (e *Event) writeDetailed(w *ecsmap.Writer) {
 	if e.cfg.sendCerts {
 		writeChain(w, "client_certificate_chain", e.ClientCerts)
 	}
-	w.Bool("client_certificate_requested", e.CertRequested)
+	if !e.quic { // a CertificateRequest travels encrypted in QUIC's Handshake packets
+		w.Bool("client_certificate_requested", e.CertRequested)
+	}
 	if e.Client != nil {
 		w.Object("client_hello")
 		writeHello(w, e.Client, true)

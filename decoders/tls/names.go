@@ -181,6 +181,8 @@ var extensionLabels = map[uint16]string{
 	11: "ec_points_formats", 12: "srp", 13: "signature_algorithms",
 	16: "application_layer_protocol_negotiation", 35: "session_ticket",
 	43: "supported_versions", 51: "key_share", 0xff01: "renegotiation_info",
+	// Not a Packetbeat label (it never sees QUIC): the RFC 9001 name.
+	57: "quic_transport_parameters",
 }
 
 func extensionLabel(code uint16) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -282,5 +283,51 @@ func TestTimes(t *testing.T) {
 	}
 	if g := protocoltest.Get(doc, "tls.server.x509.not_after"); g != na.UTC().Format(time.RFC3339Nano) {
 		t.Errorf("x509.not_after %v, tshark %v", g, na)
+	}
+}
+
+// TestJA4AgainstJA4Plus replays ja4.pcap (curl, openssl s_client, Go
+// crypto/tls and Python ssl; TLS 1.2 and 1.3; with and without SNI and
+// ALPN) and compares tls.client.ja4 and ja4_r with what the ja4plus
+// package computed from the same capture (ja4.expected, written by
+// _dev/capture/ja4.sh).
+func TestJA4AgainstJA4Plus(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(pcapDir, "ja4.expected"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := replay(t, "ja4.pcap", map[string]any{"include_raw_ja4": true})
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 8 || len(got) != len(lines) {
+		t.Fatalf("%d events, %d expected lines", len(got), len(lines))
+	}
+	seen := map[string]bool{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		port, _ := strconv.Atoi(f[0])
+		d := got[port]
+		if d == nil {
+			t.Errorf("no event for client port %d", port)
+			continue
+		}
+		if v := protocoltest.Get(d, "tls.client.ja4"); v != f[1] {
+			t.Errorf("port %d: ja4 %v, ja4plus %s", port, v, f[1])
+		}
+		if v := protocoltest.Get(d, "tls.client.ja4_r"); v != f[2] {
+			t.Errorf("port %d: ja4_r %v\nja4plus      %s", port, v, f[2])
+		}
+		seen[f[1][:4]] = true
+	}
+	for port, d := range replay(t, "ja4.pcap", nil) {
+		if protocoltest.Get(d, "tls.client.ja4") == nil || protocoltest.Get(d, "tls.client.ja4_r") != nil {
+			t.Errorf("port %d without include_raw_ja4: ja4 %v, ja4_r %v", port,
+				protocoltest.Get(d, "tls.client.ja4"), protocoltest.Get(d, "tls.client.ja4_r"))
+		}
+	}
+	// The capture covers both versions with and without SNI.
+	for _, a := range []string{"t13d", "t12i"} {
+		if !seen[a] {
+			t.Errorf("no %s hello in the capture", a)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func SourceRoot() string {
 // DataStreams lists the data streams in the order they are documented.
 var DataStreams = []string{
 	"amqp", "cassandra", "dhcpv4", "dns", "flow", "http", "icmp", "memcached",
-	"mongodb", "mysql", "nfs", "pgsql", "redis", "sip", "thrift", "tls",
+	"mongodb", "mysql", "nfs", "pgsql", "quic", "redis", "sip", "thrift", "tls",
 }
 
 // DefaultVars returns the variables Fleet would pass to the stream template of ds when the
