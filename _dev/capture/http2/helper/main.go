@@ -27,12 +27,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 func main() {
@@ -210,17 +210,6 @@ func upgrade(addr string) error {
 	}
 }
 
-// rawCodec carries messages as bytes, so the echo service needs no
-// generated code; its content-type is application/grpc+raw.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
-func (rawCodec) Unmarshal(b []byte, v any) error {
-	*(v.(*[]byte)) = append([]byte(nil), b...)
-	return nil
-}
-func (rawCodec) Name() string { return "raw" }
-
 var echoDesc = grpc.ServiceDesc{
 	ServiceName: "test.Echo",
 	HandlerType: (*any)(nil),
@@ -229,18 +218,17 @@ var echoDesc = grpc.ServiceDesc{
 		Handler: func(_ any, ss grpc.ServerStream) error {
 			n := 0
 			for {
-				var m []byte
-				if err := ss.RecvMsg(&m); err == io.EOF {
+				m := new(wrapperspb.StringValue)
+				if err := ss.RecvMsg(m); err == io.EOF {
 					return nil
 				} else if err != nil {
 					return err
 				}
 				n++
-				if string(m) == "fail" {
+				if m.Value == "fail" {
 					return status.Errorf(codes.InvalidArgument, "bad message %d: 100%% wrong", n)
 				}
-				out := append([]byte("echo: "), m...)
-				if err := ss.SendMsg(&out); err != nil {
+				if err := ss.SendMsg(wrapperspb.String("echo: " + m.Value)); err != nil {
 					return err
 				}
 			}
@@ -249,7 +237,6 @@ var echoDesc = grpc.ServiceDesc{
 }
 
 func serveGRPC(addr string) error {
-	encoding.RegisterCodec(rawCodec{})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -317,20 +304,18 @@ func grpcClient(addr string) error {
 	// Bidi streaming, three messages each way, then a clean end.
 	desc := &echoDesc.Streams[0]
 	chat := func(msgs ...string) error {
-		st, err := cc.NewStream(ctx, desc, "/test.Echo/Chat", grpc.CallContentSubtype("raw"))
+		st, err := cc.NewStream(ctx, desc, "/test.Echo/Chat")
 		if err != nil {
 			return err
 		}
 		for _, m := range msgs {
-			b := []byte(m)
-			if err := st.SendMsg(&b); err != nil {
+			if err := st.SendMsg(wrapperspb.String(m)); err != nil {
 				return err
 			}
 		}
 		st.CloseSend()
 		for {
-			var b []byte
-			if err := st.RecvMsg(&b); err != nil {
+			if err := st.RecvMsg(new(wrapperspb.StringValue)); err != nil {
 				if err == io.EOF {
 					return nil
 				}
@@ -338,7 +323,6 @@ func grpcClient(addr string) error {
 			}
 		}
 	}
-	encoding.RegisterCodec(rawCodec{})
 	if err := chat("one", "two", "three"); err != nil {
 		return fmt.Errorf("chat: %v", err)
 	}
