@@ -193,7 +193,10 @@ func NewConn(lim Limits, stats *Stats, publish func(*Stream)) *Conn {
 		d := &c.dirs[i]
 		d.maxList = c.lim.MaxHeaderListSize
 		d.dec = hpack.NewDecoder(4096, d.emit)
-		d.dec.SetMaxStringLength(c.lim.MaxHeaderListSize)
+		// A string may be as long as a header block: past the list
+		// size it is still decoded (and dropped) so the table stays in
+		// step with the peer's encoder.
+		d.dec.SetMaxStringLength(c.lim.MaxHeaderBlock)
 		d.dec.SetAllowedMaxDynamicTableSize(4096)
 	}
 	stats.Connections.Add(1)
