@@ -83,6 +83,10 @@ type Limits struct {
 	// MaxResets bounds how many streams a connection may reset before
 	// their response completed ("rapid reset" and other stream-ID storms).
 	MaxResets int
+	// MaxHeldHeaders bounds the decoded header bytes the open streams of
+	// a connection hold together (MaxConcurrentStreams full header lists
+	// would be 64 MB).
+	MaxHeldHeaders int
 }
 
 // Defaults.
@@ -93,6 +97,7 @@ const (
 	DefaultMaxFrame             = 64 << 10
 	DefaultMaxTableSize         = 64 << 10
 	DefaultMaxResets            = 1000
+	DefaultMaxHeldHeaders       = 4 << 20
 )
 
 func (l Limits) withDefaults() Limits {
@@ -113,6 +118,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxResets <= 0 {
 		l.MaxResets = DefaultMaxResets
+	}
+	if l.MaxHeldHeaders <= 0 {
+		l.MaxHeldHeaders = DefaultMaxHeldHeaders
 	}
 	return l
 }
@@ -152,6 +160,7 @@ type Conn struct {
 	lastClient uint32 // highest client-initiated stream ID seen
 	lastPush   uint32 // highest server-initiated (pushed) stream ID seen
 	resets     int    // streams reset before their response completed
+	held       int    // header list bytes kept by open streams
 
 	goAway   bool
 	dead     bool   // dropped from decoding: the rest is skipped
@@ -243,6 +252,7 @@ var (
 	errFrameBound  = errors.New("frame exceeds the bound")
 	errConcurrent  = errors.New("open streams exceed the bound")
 	errResets      = errors.New("reset streams exceed the bound (stream storm)")
+	errHeld        = errors.New("header bytes held by open streams exceed the bound")
 )
 
 // boundError marks errors that come from our bounds, not from the peer
@@ -569,7 +579,7 @@ func (c *Conn) fragment(dir Dir, d *direction, p []byte, endHeaders bool, ts tim
 		return fmt.Errorf("hpack: %w", err)
 	}
 	s, end, push := d.block, d.blockEnd, d.blockPush
-	fields, overflow := d.fields, d.overflow
+	fields, overflow, size := d.fields, d.overflow, d.listSize
 	d.block, d.blockID, d.blockBytes, d.blockEnd, d.blockPush = nil, 0, 0, false, false
 	d.fields, d.listSize, d.overflow = nil, 0, false
 	if overflow {
@@ -580,6 +590,12 @@ func (c *Conn) fragment(dir Dir, d *direction, p []byte, endHeaders bool, ts tim
 	}
 	if overflow {
 		s.Notes = append(s.Notes, "HTTP/2 header list exceeds the bound: fields dropped")
+	} else {
+		s.held += size
+		c.held += size
+		if c.held > c.lim.MaxHeldHeaders {
+			return boundError{errHeld}
+		}
 	}
 	if push {
 		s.Req.Fields = fields
@@ -646,6 +662,7 @@ func (c *Conn) finish(s *Stream, ts time.Time) {
 	}
 	delete(c.streams, s.ID)
 	c.open--
+	c.held -= s.held
 	if s.Resp.End.IsZero() && s.Reset {
 		s.Resp.End = ts
 	}

@@ -185,6 +185,39 @@ func TestConcurrentStreamBound(t *testing.T) {
 	}
 }
 
+func TestHeldHeaderBound(t *testing.T) {
+	// Streams that stay open with big (but allowed) header lists: the
+	// connection's total is bounded, and closing streams frees it.
+	cl := newPeer(true)
+	v := strings.Repeat("h", 50<<10)
+	for id := uint32(1); id < 2*30; id += 2 {
+		cl.headers(id, false, ":method", "POST", ":path", "/up", "x-big", v+itoa(int(id)))
+	}
+	h := newHarness(t, Limits{MaxHeldHeaders: 1 << 20})
+	h.feed(0, cl.buf.Bytes(), 1<<20)
+	// 20 lists of 51 kB fit in 1 MiB; the 21st stream passes the bound.
+	if !h.c.Dead() || h.stats.BoundDrops.Load() != 1 || len(h.streams) != 21 || h.c.held != 0 {
+		t.Fatalf("dead %v, bound drops %d, streams %d, held %d", h.c.Dead(), h.stats.BoundDrops.Load(), len(h.streams), h.c.held)
+	}
+	cl, sv := newPeer(true), newPeer(false)
+	h = newHarness(t, Limits{MaxHeldHeaders: 1 << 20})
+	for i := range 30 { // one exchange at a time: never more than one held
+		cl.buf.Reset()
+		sv.buf.Reset()
+		id := uint32(2*i + 1)
+		if i == 0 {
+			cl.buf.WriteString(Preface)
+		}
+		cl.request(id+100, "/x", "x-big", v+itoa(i))
+		sv.headers(id+100, true, ":status", "200")
+		h.feed(0, cl.buf.Bytes(), 1<<20)
+		h.feed(1, sv.buf.Bytes(), 1<<20)
+	}
+	if h.c.Dead() || len(h.streams) != 30 || h.c.held != 0 {
+		t.Fatalf("sequential: dead %v (%s), streams %d, held %d", h.c.Dead(), h.c.deadNote, len(h.streams), h.c.held)
+	}
+}
+
 func TestResetStorm(t *testing.T) {
 	cl := newPeer(true)
 	for id := uint32(1); id < 2*50; id += 2 {

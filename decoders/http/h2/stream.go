@@ -59,6 +59,8 @@ type Stream struct {
 	GRPCEncoding  [2]string
 
 	Notes []string
+
+	held int // header list bytes counted in Conn.held
 }
 
 func (s *Stream) msg(dir Dir) *Message {
