@@ -444,3 +444,19 @@ func TestGRPCPcap(t *testing.T) {
 		"grpc.message": "bad message 2: 100% wrong", "grpc.request.messages": 2, "grpc.response.messages": 1,
 	})
 }
+
+// include_body_for and max_message_size apply to HTTP/2 bodies as to
+// HTTP/1 ones (DATA content, padding removed, kept up to the bound).
+func TestH2CBodies(t *testing.T) {
+	docs := replayH2(t, "h2c.pcap", []any{8080}, map[string]any{
+		"include_body_for": []any{"text/plain", "application/json"}, "max_message_size": 20, "send_response": true,
+	})
+	expect(t, byStream(t, docs, 1, "/hello"), map[string]any{
+		"http.response.body.content": "hello alice over HTT", "error.message": "Body truncated at max_message_size",
+	})
+	expect(t, byStream(t, docs, 9, "/upload"), map[string]any{
+		"http.response.body.content": "{\"received\":3000}\n", "http.request.body.content": nil, "http.request.body.bytes": 3000,
+		"response": "HTTP/2.0 201\r\ncontent-type: application/json\r\ncontent-length: 18\r\ndate: Wed, 02 Dec 2026 02:08:28 GMT\r\n\r\n{\"received\":3000}\n",
+	})
+	expect(t, byStream(t, docs, 3, "/big"), map[string]any{"http.response.body.content": nil, "http.response.body.bytes": 66000})
+}

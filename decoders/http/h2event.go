@@ -15,6 +15,22 @@ import (
 // was is dropped (a preface or a 101 ends it).
 func (c *connection) startH2() {
 	c.h2 = h2.NewConn(h2.Limits{}, &c.p.stats.H2, c.publishStream)
+	cfg := c.p.cfg
+	c.h2.KeepBody = func(s *h2.Stream, dir uint8) int {
+		ct := fieldValue(s, dir, "content-type")
+		if dir == 0 {
+			// As for HTTP/1: include_*body_for, and url-encoded forms
+			// whose parameters go to url.query.
+			if contentTypeMatches(ct, cfg.reqBodyFor) || bytes.Contains(ct, []byte("urlencoded")) {
+				return cfg.maxMessageSize
+			}
+			return 0
+		}
+		if contentTypeMatches(ct, cfg.respBodyFor) {
+			return cfg.maxMessageSize
+		}
+		return 0
+	}
 	for i := range c.streams {
 		c.streams[i].state, c.streams[i].msg = stStart, nil
 	}
@@ -137,9 +153,37 @@ func (c *connection) h2Message(s *h2.Stream, hm *h2.Message, isRequest bool) *me
 	m.size = hm.Bytes
 	m.bodyBytes = hm.DataBytes
 	if isRequest {
+		m.sendBody = contentTypeMatches(m.contentType, cfg.reqBodyFor)
+		m.saveBody = m.sendBody || bytes.Contains(m.contentType, []byte("urlencoded"))
+	} else {
+		m.sendBody = contentTypeMatches(m.contentType, cfg.respBodyFor)
+		m.saveBody = m.sendBody
+	}
+	if m.saveBody {
+		m.body, m.bodyTruncated = hm.Body, hm.BodyTruncated
+		if m.bodyTruncated {
+			m.notes = append(m.notes, "Body truncated at max_message_size")
+			c.p.stats.BodiesTruncated.Add(1)
+		}
+	}
+	if isRequest {
 		c.redact(m)
 	}
 	return m
+}
+
+// fieldValue is the value of a regular header field of dir's list.
+func fieldValue(s *h2.Stream, dir uint8, name string) []byte {
+	m := &s.Req
+	if dir == 1 {
+		m = &s.Resp
+	}
+	for _, f := range m.Fields {
+		if f.Name == name {
+			return []byte(f.Value)
+		}
+	}
+	return nil
 }
 
 // sanitize keeps a decoded value on one header line. HPACK can carry any

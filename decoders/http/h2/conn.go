@@ -87,6 +87,10 @@ type Limits struct {
 	// a connection hold together (MaxConcurrentStreams full header lists
 	// would be 64 MB).
 	MaxHeldHeaders int
+	// MaxHeldBody bounds the kept body bytes (Conn.KeepBody) of the open
+	// streams together; past it bodies are truncated, not the connection
+	// dropped (keeping them is a choice of the configuration).
+	MaxHeldBody int
 }
 
 // Defaults.
@@ -98,6 +102,7 @@ const (
 	DefaultMaxTableSize         = 64 << 10
 	DefaultMaxResets            = 1000
 	DefaultMaxHeldHeaders       = 4 << 20
+	DefaultMaxHeldBody          = 16 << 20
 )
 
 func (l Limits) withDefaults() Limits {
@@ -121,6 +126,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxHeldHeaders <= 0 {
 		l.MaxHeldHeaders = DefaultMaxHeldHeaders
+	}
+	if l.MaxHeldBody <= 0 {
+		l.MaxHeldBody = DefaultMaxHeldBody
 	}
 	return l
 }
@@ -149,6 +157,12 @@ type Dir = uint8
 // Conn decodes one HTTP/2 connection. Not safe for concurrent use (the
 // engine calls one connection from one goroutine).
 type Conn struct {
+	// KeepBody, if set, is asked when a direction's header list is
+	// complete how many DATA content bytes of it to keep in Message.Body
+	// (0: none). Kept bodies of a connection's open streams are bounded
+	// together by Limits.MaxHeldBody.
+	KeepBody func(s *Stream, dir Dir) int
+
 	lim     Limits
 	stats   *Stats
 	publish func(*Stream)
@@ -161,6 +175,7 @@ type Conn struct {
 	lastPush   uint32 // highest server-initiated (pushed) stream ID seen
 	resets     int    // streams reset before their response completed
 	held       int    // header list bytes kept by open streams
+	heldBody   int    // body bytes kept by open streams
 
 	goAway   bool
 	dead     bool   // dropped from decoding: the rest is skipped
@@ -369,6 +384,9 @@ func (c *Conn) dataPayload(d *direction, data []byte, ts time.Time) int {
 		m := s.msg(c.dirOf(d))
 		m.Bytes += int64(len(chunk))
 		m.DataBytes += int64(len(content))
+		if m.keep > 0 {
+			c.keep(s, m, content)
+		}
 		if s.GRPC {
 			m.grpc.feed(content)
 		}
@@ -378,6 +396,27 @@ func (c *Conn) dataPayload(d *direction, data []byte, ts time.Time) int {
 		c.endData(c.dirOf(d), d, ts)
 	}
 	return n
+}
+
+// keepBody asks KeepBody for dir's limit once its header list is known.
+func (c *Conn) keepBody(s *Stream, dir Dir) {
+	if c.KeepBody != nil {
+		s.msg(dir).keep = c.KeepBody(s, dir)
+	}
+}
+
+// keep appends body content within the message's and the connection's
+// bounds.
+func (c *Conn) keep(s *Stream, m *Message, b []byte) {
+	room := min(m.keep-len(m.Body), c.lim.MaxHeldBody-c.heldBody)
+	if len(b) > room {
+		b = b[:max(room, 0)]
+		m.BodyTruncated = true
+		m.keep = 0
+	}
+	m.Body = append(m.Body, b...)
+	c.heldBody += len(b)
+	s.heldBody += len(b)
 }
 
 func (c *Conn) dirOf(d *direction) Dir {
@@ -663,6 +702,7 @@ func (c *Conn) finish(s *Stream, ts time.Time) {
 	delete(c.streams, s.ID)
 	c.open--
 	c.held -= s.held
+	c.heldBody -= s.heldBody
 	if s.Resp.End.IsZero() && s.Reset {
 		s.Resp.End = ts
 	}

@@ -26,6 +26,12 @@ type Message struct {
 	DataBytes int64
 	EndStream bool
 
+	// Body is the DATA content kept when Conn.KeepBody asked for it, at
+	// most that many bytes (BodyTruncated: there was more).
+	Body          []byte
+	BodyTruncated bool
+	keep          int
+
 	// gRPC length-prefixed messages (only for gRPC streams).
 	Messages, Compressed int
 	grpc                 grpcReader
@@ -60,7 +66,7 @@ type Stream struct {
 
 	Notes []string
 
-	held int // header list bytes counted in Conn.held
+	held, heldBody int // bytes counted in Conn.held and Conn.heldBody
 }
 
 func (s *Stream) msg(dir Dir) *Message {
@@ -114,6 +120,7 @@ func (c *Conn) headerList(s *Stream, dir Dir, fields []hpack.HeaderField, end bo
 		if s.GRPC {
 			c.stats.GRPCCalls.Add(1)
 		}
+		c.keepBody(s, dir)
 	case !m.HasHeaders:
 		status := 0
 		for _, f := range fields {
@@ -137,6 +144,7 @@ func (c *Conn) headerList(s *Stream, dir Dir, fields []hpack.HeaderField, end bo
 				s.GRPCEncoding[1] = f.Value
 			}
 		}
+		c.keepBody(s, dir)
 	default:
 		m.Trailers = fields
 		if dir == 1 {
