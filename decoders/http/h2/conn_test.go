@@ -360,3 +360,21 @@ func TestGRPCFraming(t *testing.T) {
 		t.Fatal("a cut prefix is partial")
 	}
 }
+
+func TestExpire(t *testing.T) {
+	cl, sv := newPeer(true), newPeer(false)
+	cl.request(1, "/waits")
+	cl.request(3, "/answered")
+	sv.headers(3, true, ":status", "200")
+	h := newHarness(t, Limits{})
+	h.feed(0, cl.buf.Bytes(), 1<<20)
+	h.feed(1, sv.buf.Bytes(), 1<<20)
+	h.c.Expire(h.ts.Add(5*time.Second), 10*time.Second)
+	if len(h.streams) != 1 {
+		t.Fatalf("before the timeout: %s", summary(h.streams))
+	}
+	h.c.Expire(h.ts.Add(11*time.Second), 10*time.Second)
+	if summary(h.streams) != "GET /answered 200 0;GET /waits 0 0;" || h.streams[1].Notes[0] != "HTTP/2 stream timed out" || h.c.open != 0 {
+		t.Fatalf("after: %s %v", summary(h.streams), h.streams[1].Notes)
+	}
+}
