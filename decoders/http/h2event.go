@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/net/http2/hpack"
 
@@ -180,7 +181,8 @@ func fieldValue(s *h2.Stream, dir uint8, name string) []byte {
 	}
 	for _, f := range m.Fields {
 		if f.Name == name {
-			return []byte(f.Value)
+			// Read-only view: contentTypeMatches copies what it keeps.
+			return unsafe.Slice(unsafe.StringData(f.Value), len(f.Value))
 		}
 	}
 	return nil

@@ -656,6 +656,9 @@ func (d *direction) emit(f hpack.HeaderField) {
 		d.fields = nil
 		return
 	}
+	if d.fields == nil {
+		d.fields = make([]hpack.HeaderField, 0, 16) // one allocation for a typical list
+	}
 	d.fields = append(d.fields, f)
 }
 
