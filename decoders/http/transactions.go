@@ -39,7 +39,8 @@ func (p *Protocol) Stats() *Stats { return &p.stats }
 
 // ParseErrors implements protocol.ErrorCounter.
 func (p *Protocol) ParseErrors() uint64 {
-	return uint64(p.stats.ParseErrors.Load() + p.stats.H2.ProtocolErrors.Load())
+	h2 := &p.stats.H2
+	return uint64(p.stats.ParseErrors.Load() + h2.ProtocolErrors.Load() + h2.BoundDrops.Load())
 }
 
 // NewConn starts parsing one connection.

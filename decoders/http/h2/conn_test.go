@@ -258,6 +258,22 @@ func TestHPACKTableAttacks(t *testing.T) {
 		t.Fatalf("oversized table: dead %v, errors %d", h.c.Dead(), h.stats.ProtocolErrors.Load())
 	}
 
+	// A bomb: one 4000-byte entry, then a block of 10000 one-byte
+	// references to it (40 MB decoded from 10 kB). The list overflows,
+	// is counted, and is not held; the connection goes on.
+	cl, sv0 := newPeer(true), newPeer(false)
+	cl.request(1, "/seed", "x-bomb", strings.Repeat("b", 4000))
+	sv0.headers(1, true, ":status", "200")
+	bomb := append([]byte{0x82, 0x86, 0x84}, bytes.Repeat([]byte{0xbe}, 10000)...) // :method GET, :scheme http, :path /, then dynamic index 62
+	cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: bomb, EndStream: true, EndHeaders: true})
+	sv0.headers(3, true, ":status", "200")
+	h = newHarness(t, Limits{})
+	h.feed(0, cl.buf.Bytes(), 1<<20)
+	h.feed(1, sv0.buf.Bytes(), 1<<20)
+	if h.c.Dead() || h.stats.HeaderListOverflows.Load() != 1 || len(h.streams) != 2 || len(h.streams[1].Req.Fields) != 0 || h.streams[1].Status != 200 {
+		t.Fatalf("bomb: dead %v (%s), overflows %d, streams %d", h.c.Dead(), h.c.deadNote, h.stats.HeaderListOverflows.Load(), len(h.streams))
+	}
+
 	// Churn: every request inserts new fields, evicting older ones. The
 	// table stays within its size and every list still decodes right.
 	cl, sv := newPeer(true), newPeer(false)
