@@ -27,6 +27,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -743,17 +744,24 @@ func (c *Conn) Gap(dir Dir, n int, ts time.Time) {
 	c.flush(c.deadNote, ts)
 }
 
-// Expire publishes streams that waited longer than timeout for their end.
+// Expire publishes streams that waited longer than timeout for their end,
+// lowest ID first.
 func (c *Conn) Expire(now time.Time, timeout time.Duration) {
-	for _, s := range c.streams {
+	var ids []uint32
+	for id, s := range c.streams {
 		last := s.Req.End
 		if s.Resp.End.After(last) {
 			last = s.Resp.End
 		}
 		if now.Sub(last) > timeout {
-			s.Notes = append(s.Notes, "HTTP/2 stream timed out")
-			c.finish(s, now)
+			ids = append(ids, id)
 		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s := c.streams[id]
+		s.Notes = append(s.Notes, "HTTP/2 stream timed out")
+		c.finish(s, now)
 	}
 }
 
@@ -763,15 +771,17 @@ func (c *Conn) Close(ts time.Time) {
 }
 
 func (c *Conn) flush(note string, ts time.Time) {
-	for len(c.streams) > 0 {
-		// Lowest ID first, so events come out in the order streams began.
-		var low uint32
-		for id := range c.streams {
-			if low == 0 || id < low {
-				low = id
-			}
+	// Lowest ID first, so events come out in the order streams began.
+	ids := make([]uint32, 0, len(c.streams))
+	for id := range c.streams {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s := c.streams[id]
+		if s == nil {
+			continue
 		}
-		s := c.streams[low]
 		if !(s.Req.EndStream && s.Resp.EndStream) {
 			s.Notes = append(s.Notes, note)
 		}
