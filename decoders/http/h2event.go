@@ -22,7 +22,7 @@ func (c *connection) startH2() {
 		if dir == 0 {
 			// As for HTTP/1: include_*body_for, and url-encoded forms
 			// whose parameters go to url.query.
-			if contentTypeMatches(ct, cfg.reqBodyFor) || bytes.Contains(ct, []byte("urlencoded")) {
+			if contentTypeMatches(ct, cfg.reqBodyFor) || bytes.Contains(ct, urlencoded) {
 				return cfg.maxMessageSize
 			}
 			return 0
@@ -36,6 +36,8 @@ func (c *connection) startH2() {
 		c.streams[i].state, c.streams[i].msg = stStart, nil
 	}
 }
+
+var urlencoded = []byte("urlencoded")
 
 // publishStream turns a finished HTTP/2 stream into an http event. Its
 // header lists are written out in HTTP/1 form and parsed by the HTTP/1
@@ -59,7 +61,9 @@ func (c *connection) publishStream(s *h2.Stream) {
 	ev := newEvent(cfg, &c.conn, req, resp)
 	ev.H2 = s
 	b := &ev.Base
-	if resp != nil && !resp.ts.IsZero() {
+	if resp != nil && !s.Resp.End.IsZero() {
+		// The stream's end, not the response's first frame: for a
+		// streaming call that is the call's duration.
 		b.End = s.Resp.End
 	}
 	if s.Reset && (s.ResetCode != 0 || !s.Resp.EndStream) {
