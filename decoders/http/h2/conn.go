@@ -82,7 +82,10 @@ type Limits struct {
 	// MaxTableSize caps the HPACK dynamic table a peer may ask for.
 	MaxTableSize uint32
 	// MaxResets bounds how many streams a connection may reset before
-	// their response completed ("rapid reset" and other stream-ID storms).
+	// their response completed within ResetWindow, when they also
+	// outnumber the streams that completed in it ("rapid reset" and other
+	// stream-ID storms; a busy connection that cancels some calls is not
+	// one).
 	MaxResets int
 	// MaxHeldHeaders bounds the decoded header bytes the open streams of
 	// a connection hold together (MaxConcurrentStreams full header lists
@@ -101,7 +104,7 @@ const (
 	DefaultMaxHeaderBlock       = 256 << 10
 	DefaultMaxFrame             = 64 << 10
 	DefaultMaxTableSize         = 64 << 10
-	DefaultMaxResets            = 1000
+	DefaultMaxResets            = 1000 // per ResetWindow
 	DefaultMaxHeldHeaders       = 4 << 20
 	DefaultMaxHeldBody          = 16 << 20
 )
@@ -174,7 +177,10 @@ type Conn struct {
 
 	lastClient uint32 // highest client-initiated stream ID seen
 	lastPush   uint32 // highest server-initiated (pushed) stream ID seen
-	resets     int    // streams reset before their response completed
+	// Streams reset before their response completed, and streams that
+	// completed, since resetWindow began (packet time).
+	resets, completed int
+	resetWindow       time.Time
 	held       int    // header list bytes kept by open streams
 	heldBody   int    // body bytes kept by open streams
 
@@ -461,10 +467,10 @@ func (c *Conn) frame(dir Dir, d *direction, typ, flags uint8, id uint32, p []byt
 		if s := c.streams[id]; s != nil {
 			s.Reset, s.ResetCode, s.ResetBy = true, binary.BigEndian.Uint32(p), dir
 			if !s.Resp.EndStream {
-				c.resets++
+				c.countReset(ts)
 			}
 			c.finish(s, ts)
-			if c.resets > c.lim.MaxResets {
+			if c.resets > c.lim.MaxResets && c.resets > c.completed {
 				return boundError{errResets}
 			}
 		}
@@ -687,6 +693,16 @@ func (c *Conn) newStream(id uint32, ts time.Time) *Stream {
 	return s
 }
 
+// ResetWindow is the period over which stream resets are counted.
+const ResetWindow = 10 * time.Second
+
+func (c *Conn) countReset(ts time.Time) {
+	if ts.Sub(c.resetWindow) > ResetWindow {
+		c.resetWindow, c.resets, c.completed = ts, 0, 0
+	}
+	c.resets++
+}
+
 // endStream marks dir's half of s closed; the stream is published once
 // both halves are.
 func (c *Conn) endStream(s *Stream, dir Dir, ts time.Time) {
@@ -694,6 +710,7 @@ func (c *Conn) endStream(s *Stream, dir Dir, ts time.Time) {
 	m.EndStream = true
 	m.End = ts
 	if s.Req.EndStream && s.Resp.EndStream {
+		c.completed++
 		c.finish(s, ts)
 	}
 }

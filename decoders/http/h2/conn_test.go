@@ -232,6 +232,44 @@ func TestResetStorm(t *testing.T) {
 	if s := h.streams[0]; !s.Reset || ErrorCodeName(s.ResetCode) != "CANCEL" || s.ResetBy != 0 {
 		t.Fatalf("first stream: %+v", s)
 	}
+
+	// The same resets among more completed calls, or spread over time,
+	// are a busy connection that cancels some calls: not a storm.
+	cl, sv := newPeer(true), newPeer(false)
+	h = newHarness(t, Limits{MaxResets: 20})
+	for id := uint32(1); id < 2*150; id += 2 {
+		cl.buf.Reset()
+		sv.buf.Reset()
+		if id == 1 {
+			cl.buf.WriteString(Preface)
+		}
+		cl.request(id, "/x")
+		if id%6 == 1 {
+			cl.fr.WriteRSTStream(id, http2.ErrCodeCancel)
+		} else {
+			sv.headers(id, true, ":status", "200")
+		}
+		h.feed(0, cl.buf.Bytes(), 1<<20)
+		h.feed(1, sv.buf.Bytes(), 1<<20)
+	}
+	if h.c.Dead() || len(h.streams) != 150 || h.stats.Resets.Load() != 50 {
+		t.Fatalf("mixed: dead %v (%s), streams %d, resets %d", h.c.Dead(), h.c.deadNote, len(h.streams), h.stats.Resets.Load())
+	}
+	cl = newPeer(true)
+	h = newHarness(t, Limits{MaxResets: 20})
+	for id := uint32(1); id < 2*50; id += 2 {
+		cl.buf.Reset()
+		if id == 1 {
+			cl.buf.WriteString(Preface)
+		}
+		cl.request(id, "/x")
+		cl.fr.WriteRSTStream(id, http2.ErrCodeCancel)
+		h.feed(0, cl.buf.Bytes(), 1<<20)
+		h.ts = h.ts.Add(time.Second) // 10 resets per ResetWindow
+	}
+	if h.c.Dead() || len(h.streams) != 50 {
+		t.Fatalf("spread: dead %v (%s), streams %d", h.c.Dead(), h.c.deadNote, len(h.streams))
+	}
 }
 
 func TestStreamIDs(t *testing.T) {
