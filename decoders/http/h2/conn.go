@@ -181,8 +181,8 @@ type Conn struct {
 	// completed, since resetWindow began (packet time).
 	resets, completed int
 	resetWindow       time.Time
-	held       int    // header list bytes kept by open streams
-	heldBody   int    // body bytes kept by open streams
+	held              int // header list bytes kept by open streams
+	heldBody          int // body bytes kept by open streams
 
 	goAway   bool
 	dead     bool   // dropped from decoding: the rest is skipped
