@@ -21,6 +21,8 @@
 #                 (DEADLINE_EXCEEDED), bidi streaming Chat (OK;
 #                 INVALID_ARGUMENT with a percent-encoded grpc-message), and
 #                 a Watch the client cancels (RST_STREAM CANCEL).
+#   load.pcap     (only with LOAD=1, not checked in) h2load -n 20000 -c 4 -m 10
+#                 against nghttpd, for benchmarks.
 #
 # Needs root, iproute2, tcpdump, go, nghttp2-client, nghttp2-server.
 # Run from the repo root:  sudo _dev/capture/http2.sh
@@ -81,6 +83,11 @@ in_ns nghttp -n -b 8 -w 10 -H 'user-agent: nghttp2-test' http://127.0.0.1:8002/i
   http://127.0.0.1:8002/5k.txt http://127.0.0.1:8002/missing
 in_ns nghttp -n -d "$work/post.txt" http://127.0.0.1:8002/index.html
 stop
+if [[ -n "${LOAD:-}" ]]; then
+  capture "${LOAD_OUT:-/tmp/http2-load.pcap}" 'tcp port 8002'
+  in_ns h2load -n 20000 -c 4 -m 10 http://127.0.0.1:8002/index.html >/dev/null
+  stop
+fi
 
 # --- gRPC ---------------------------------------------------------------------------
 ip netns exec "$NS" "$work/helper" serve-grpc 127.0.0.1:50051 &
