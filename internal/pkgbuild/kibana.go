@@ -24,6 +24,8 @@ type dashboardSpec struct {
 			Title string `yaml:"title"`
 			Field string `yaml:"field"`
 			Split string `yaml:"split"`
+			// Query narrows one panel (KQL, e.g. http.version : "2").
+			Query string `yaml:"query"`
 		} `yaml:"panels"`
 	} `yaml:"dashboards"`
 }
@@ -60,6 +62,9 @@ func writeKibanaAssets(srcRoot, pkgDir string) error {
 		for i, p := range d.Panels {
 			pid := fmt.Sprintf("panel-%d", i+1)
 			attrs, err := lensAttributes(p.Kind, p.Title, p.Field, p.Split, spec.DataView.ID, filter)
+			if err == nil && p.Query != "" {
+				attrs["state"].(obj)["query"] = obj{"query": p.Query, "language": "kuery"}
+			}
 			if err != nil {
 				return fmt.Errorf("dashboards.yml: %s panel %d: %w", d.ID, i+1, err)
 			}
