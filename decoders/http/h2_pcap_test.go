@@ -36,6 +36,7 @@ type tsStream struct {
 	status                  string
 	grpcStatus, grpcMessage string
 	reset                   string
+	contentType             [2]string
 	data, frames            [2]int64
 	msgs, compressed        [2]int
 	upgraded                bool
@@ -46,8 +47,8 @@ func (s *tsStream) String() string {
 	if s.upgraded {
 		frames = fmt.Sprintf("-/%d", s.frames[1]) // the request was HTTP/1.1
 	}
-	return fmt.Sprintf("%s %s %s -> %s grpc=%s %q rst=%s data=%d/%d frames=%s msgs=%d/%d gzip=%d/%d",
-		s.method, s.path, s.authority, s.status, s.grpcStatus, s.grpcMessage, s.reset,
+	return fmt.Sprintf("%s %s %s -> %s grpc=%s %q rst=%s ct=%q/%q data=%d/%d frames=%s msgs=%d/%d gzip=%d/%d",
+		s.method, s.path, s.authority, s.status, s.grpcStatus, s.grpcMessage, s.reset, s.contentType[0], s.contentType[1],
 		s.data[0], s.data[1], frames, s.msgs[0], s.msgs[1], s.compressed[0], s.compressed[1])
 }
 
@@ -148,6 +149,12 @@ func tsharkH2(t *testing.T, name string, serverPort int, decodeAs bool) map[stri
 				s.grpcStatus = v
 			case "grpc-message":
 				s.grpcMessage, _ = url.PathUnescape(v)
+			case "content-type":
+				if f.typ != "5" && !isStatus1xx && s.contentType[dir] == "" {
+					s.contentType[dir] = v
+				} else if f.typ == "5" {
+					s.contentType[0] = v
+				}
 			}
 		}
 		_ = isStatus1xx
@@ -281,6 +288,7 @@ func oursH2(docs []map[string]any) map[string]string {
 			s.authority += ":" + p
 		}
 		s.grpcStatus, s.grpcMessage = str(d, "grpc.status_code"), str(d, "grpc.message")
+		s.contentType = [2]string{str(d, "http.request.headers.content-type"), str(d, "http.response.headers.content-type")}
 		s.data = [2]int64{num(d, "http.request.body.bytes"), num(d, "http.response.body.bytes")}
 		s.frames = [2]int64{num(d, "http.request.bytes"), num(d, "http.response.bytes")}
 		s.msgs = [2]int{int(num(d, "grpc.request.messages")), int(num(d, "grpc.response.messages"))}
