@@ -6,7 +6,9 @@
 #                 Go's HTTP/2 transport with prior knowledge: GET with query,
 #                 Authorization and Cookie; GET of 66000 bytes (past the 64 KiB
 #                 window); 404; a response with a trailer; POST of 3000
-#                 bytes; a request the client cancels (RST_STREAM CANCEL).
+#                 bytes; a request the client cancels (RST_STREAM CANCEL); a
+#                 gzip'd JSON response; a url-encoded form POST with
+#                 X-Forwarded-For.
 #                 Then an HTTP/1.1 request with Upgrade: h2c answered on
 #                 stream 1, and the client's GOAWAY; nghttp -u (Upgrade: h2c).
 #   nghttp2.pcap  nghttpd --no-tls on 127.0.0.1:8002 (padding 16, push of
@@ -20,7 +22,10 @@
 #                 server-streaming Watch ended by its deadline
 #                 (DEADLINE_EXCEEDED), bidi streaming Chat (OK;
 #                 INVALID_ARGUMENT with a percent-encoded grpc-message), and
-#                 a Watch the client cancels (RST_STREAM CANCEL).
+#                 a Watch the client cancels (RST_STREAM CANCEL). The deadline
+#                 Watch races: the client's RST_STREAM usually comes first (the
+#                 checked-in capture), sometimes the server's CANCELLED trailers
+#                 do; the tests are written for the former.
 #   load.pcap     (only with LOAD=1, not checked in) h2load -n 20000 -c 4 -m 10
 #                 against nghttpd, for benchmarks.
 #

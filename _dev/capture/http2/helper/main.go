@@ -11,6 +11,7 @@ package main
 
 import (
 	"bufio"
+	gz "compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -92,6 +93,18 @@ func serveH2C(addr string) error {
 		fmt.Fprintln(w, "body with a trailer")
 		w.Header().Set("X-Checksum", "abc123")
 	})
+	mux.HandleFunc("/gzip", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gz.NewWriter(w)
+		fmt.Fprint(zw, `{"items":[1,2,3],"name":"gzip over h2"}`)
+		zw.Close()
+	})
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "welcome %s\n", r.PostForm.Get("user"))
+	})
 	mux.HandleFunc("/", http.NotFound)
 	srv := &http.Server{Addr: addr, Handler: h2c.NewHandler(mux, &http2.Server{})}
 	return srv.ListenAndServe()
@@ -149,6 +162,18 @@ func h2cClient(addr string) error {
 		return errors.New("/slow: expected the deadline to cancel the request")
 	}
 	time.Sleep(100 * time.Millisecond) // let the RST_STREAM go out
+	if err := get("/gzip", nil); err != nil {
+		return err
+	}
+	req, _ = http.NewRequest("POST", base+"/login?from=h2", strings.NewReader("user=bob&password=secret"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", "203.0.113.9, 10.0.0.1")
+	resp, err = c.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 	c.CloseIdleConnections()
 	return nil
 }
