@@ -448,7 +448,8 @@ func TestGRPCPcap(t *testing.T) {
 	})
 	// The deadline passed: the client resets the stream, no grpc-status.
 	w := byStream(t, docs, 9, "/grpc.health.v1.Health/Watch")
-	expect(t, w, map[string]any{"status": "Error", "http2.reset.error_code": "CANCEL", "grpc.status_code": nil, "grpc.request.messages": 1})
+	expect(t, w, map[string]any{"status": "Error", "http2.reset.error_code": "CANCEL", "grpc.status_code": nil, "grpc.request.messages": 1,
+		"grpc.timeout": 699984000}) // grpc-timeout: 699984u (tshark)
 	if n := protocoltest.Get(w, "grpc.response.messages").(float64); n < 2 {
 		t.Errorf("Watch: %v updates", n)
 	}

@@ -285,6 +285,9 @@ func (e *Event) writeH2(w *ecsmap.Writer) {
 		w.Str("status", h2.GRPCStatusName(s.GRPCStatus))
 	}
 	w.OptStr("message", s.GRPCMessage)
+	if s.GRPCTimeout > 0 {
+		w.Int("timeout", int64(s.GRPCTimeout))
+	}
 	for dir, key := range [2]string{"request", "response"} {
 		m := &s.Req
 		if dir == 1 {

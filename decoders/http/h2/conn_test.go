@@ -432,3 +432,12 @@ func TestExpire(t *testing.T) {
 		t.Fatalf("after: %s %v", summary(h.streams), h.streams[1].Notes)
 	}
 }
+
+func TestGRPCTimeout(t *testing.T) {
+	for v, want := range map[string]time.Duration{"699984u": 699984 * time.Microsecond, "1H": time.Hour,
+		"20S": 20 * time.Second, "5m": 5 * time.Millisecond, "": 0, "123456789S": 0, "5x": 0, "-1S": 0, "S": 0} {
+		if got := grpcTimeout(v); got != want {
+			t.Errorf("grpcTimeout(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

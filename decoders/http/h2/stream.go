@@ -63,6 +63,7 @@ type Stream struct {
 	HasGRPCStatus bool
 	GRPCMessage   string // grpc-message, percent-decoded
 	GRPCEncoding  [2]string
+	GRPCTimeout   time.Duration // the client's grpc-timeout (its deadline), 0 if none
 
 	Notes []string
 
@@ -99,6 +100,8 @@ func (s *Stream) setRequest() {
 			}
 		case "grpc-encoding":
 			s.GRPCEncoding[0] = f.Value
+		case "grpc-timeout":
+			s.GRPCTimeout = grpcTimeout(f.Value)
 		}
 	}
 	if s.GRPC {
@@ -174,6 +177,34 @@ func (s *Stream) grpcFields(fields []hpack.HeaderField) {
 			}
 		}
 	}
+}
+
+// grpcTimeout parses a grpc-timeout value: at most 8 digits and a unit
+// (gRPC over HTTP/2: H, M, S, m, u, n). Anything else is 0.
+func grpcTimeout(v string) time.Duration {
+	if len(v) < 2 || len(v) > 9 {
+		return 0
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	var unit time.Duration
+	switch v[len(v)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	}
+	return time.Duration(n) * unit
 }
 
 func (s *Stream) finishGRPC() {
