@@ -11,6 +11,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/network-traffic/network-traffic/decoders/http/h2"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/ecsmap"
 )
@@ -23,6 +24,8 @@ type Event struct {
 	cfg  *settings
 	Req  *message // nil for an unmatched response
 	Resp *message // nil for an unmatched request
+	// H2 is the HTTP/2 stream the event comes from (nil for HTTP/1.x).
+	H2 *h2.Stream
 
 	// Derived from the request.
 	Domain    string // Host header (or absolute URI) without port
@@ -366,9 +369,13 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	if v == nil {
 		v = resp
 	}
-	var ver [3]byte
-	ver[0], ver[1], ver[2] = '0'+v.major, '.', '0'+v.minor
-	w.Str("version", bstr(ver[:]))
+	if e.H2 != nil {
+		w.Str("version", "2") // RFC 9113: "HTTP/2", no minor version
+	} else {
+		var ver [3]byte
+		ver[0], ver[1], ver[2] = '0'+v.major, '.', '0'+v.minor
+		w.Str("version", bstr(ver[:]))
+	}
 	// writeHeaders lets its scratch escape, so a stack array would cost an
 	// allocation per event: borrow one instead.
 	sp := scratchPool.Get().(*[]byte)
@@ -409,6 +416,9 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 		w.End()
 	}
 	w.End()
+	if e.H2 != nil {
+		e.writeH2(w)
+	}
 
 	if req == nil {
 		return

@@ -48,6 +48,7 @@ type message struct {
 	hasContentLength                                             bool
 	chunked                                                      bool
 	connClose, upgrade                                           bool
+	upgradeH2C                                                   bool // Upgrade: h2c
 
 	// headers holds what send_headers/send_all_headers asked for (nil otherwise).
 	headers []header
@@ -379,6 +380,8 @@ func (m *message) parseHeaders(block []byte, scratch []header, cfg *settings) ([
 		case 7:
 			if asciiEqualFold(h.name, "referer") {
 				m.referer = h.value
+			} else if asciiEqualFold(h.name, "upgrade") {
+				m.upgradeH2C = m.upgradeH2C || hasToken(h.value, "h2c")
 			}
 		case 10:
 			if asciiEqualFold(h.name, "user-agent") {

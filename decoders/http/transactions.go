@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/network-traffic/network-traffic/decoders/http/h2"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 )
 
@@ -20,6 +21,9 @@ type Stats struct {
 	HeaderOverflows     atomic.Int64 // header blocks larger than the bound, dropped
 	GapDrops            atomic.Int64 // partial messages dropped because of a gap
 	BodiesTruncated     atomic.Int64 // kept bodies cut at max_message_size
+
+	// H2 counts the HTTP/2 connections (prior knowledge or Upgrade: h2c).
+	H2 h2.Stats
 }
 
 // Protocol is one configured http instance: the TCPProtocol the engine
@@ -34,7 +38,10 @@ type Protocol struct {
 func (p *Protocol) Stats() *Stats { return &p.stats }
 
 // ParseErrors implements protocol.ErrorCounter.
-func (p *Protocol) ParseErrors() uint64 { return uint64(p.stats.ParseErrors.Load()) }
+func (p *Protocol) ParseErrors() uint64 {
+	h2 := &p.stats.H2
+	return uint64(p.stats.ParseErrors.Load() + h2.ProtocolErrors.Load() + h2.BoundDrops.Load())
+}
 
 // NewConn starts parsing one connection.
 func (p *Protocol) NewConn(c *protocol.Conn) protocol.TCPParser {
@@ -62,6 +69,9 @@ type connection struct {
 	streams [2]stream
 	// Requests waiting for a response, oldest first.
 	head, tail *message
+	// h2 decodes the connection once it turned out to be HTTP/2 (client
+	// preface, or a 101 answering Upgrade: h2c); nil while it is HTTP/1.
+	h2 *h2.Conn
 }
 
 func (c *connection) push(m *message) {
@@ -93,6 +103,10 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	st := &c.streams[dir]
 	off := 0
 	for off < len(data) {
+		if c.h2 != nil {
+			off += c.h2.Parse(uint8(dir), data[off:], ts)
+			break
+		}
 		n := c.step(st, data[off:], ts)
 		if n == 0 {
 			break
@@ -241,6 +255,30 @@ func (c *connection) parseHead(st *stream, data []byte, ts time.Time) int {
 	if skip > 0 {
 		return skip
 	}
+	if st.isRequest && c.head == nil && data[0] == 'P' && st.state == stStart {
+		// HTTP/2 with prior knowledge (RFC 9113 3.3) begins with the
+		// client preface, which reads like a "PRI" request line.
+		n := min(len(data), len(h2.Preface))
+		if string(data[:n]) == h2.Preface[:n] {
+			if n < len(h2.Preface) {
+				return 0
+			}
+			c.startH2()
+			return c.h2.Parse(uint8(protocol.FromClient), data, ts)
+		}
+	}
+	if !st.isRequest && c.head == nil && c.streams[protocol.FromClient].msg == nil && data[0] == 0 {
+		// A server that speaks first with a SETTINGS frame is HTTP/2
+		// with prior knowledge whose preface is still on its way (nghttpd
+		// sends SETTINGS as soon as it accepts).
+		if len(data) < 9 {
+			return 0
+		}
+		if h2.IsSettingsFrame(data) {
+			c.startH2()
+			return c.h2.Parse(uint8(protocol.FromServer), data, ts)
+		}
+	}
 	switch checkStart(data, st.isRequest) {
 	case startNo:
 		return c.fail(st, errStartLine, 1)
@@ -334,6 +372,16 @@ func (c *connection) startBody(st *stream, m *message, ts time.Time) {
 			noBody, tunnel = true, true
 		}
 	}
+	if code == 101 && req != nil && req.upgradeH2C && m.upgradeH2C {
+		// Upgrade: h2c accepted (RFC 7540 3.2): from here both directions
+		// are HTTP/2, and the response to the upgraded request comes on
+		// stream 1. The 101 is not a transaction of its own (like other
+		// interim responses): stream 1 carries the request.
+		st.msg = nil
+		c.startH2()
+		c.h2.Upgraded(h2Fields(req), req.size, req.ts)
+		return
+	}
 	switch {
 	case noBody:
 		c.complete(st, ts)
@@ -417,6 +465,10 @@ func (c *connection) finish(st *stream, m *message) {
 // lost: the partial message is dropped or closed and the stream
 // resynchronises at the next message start.
 func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
+	if c.h2 != nil {
+		c.h2.Gap(uint8(dir), n, ts)
+		return
+	}
 	st := &c.streams[dir]
 	st.scanned = 0
 	m := st.msg
@@ -465,6 +517,9 @@ func (m *message) noteLoss() {
 // Fin ends dir's byte stream: a body delimited by the close is complete; a
 // message cut short is published with a note.
 func (c *connection) Fin(dir protocol.Dir, ts time.Time) {
+	if c.h2 != nil {
+		return // streams end with END_STREAM, RST_STREAM or Close
+	}
 	st := &c.streams[dir]
 	switch st.state {
 	case stUntilClose:
@@ -480,6 +535,9 @@ func (c *connection) Fin(dir protocol.Dir, ts time.Time) {
 // their response, as one-sided events.
 func (c *connection) Expire(now time.Time) {
 	limit := c.p.cfg.common.TransactionTimeout
+	if c.h2 != nil {
+		c.h2.Expire(now, limit)
+	}
 	for c.head != nil && now.Sub(c.head.ts) > limit {
 		c.publishUnmatched(c.pop())
 	}
@@ -488,6 +546,9 @@ func (c *connection) Expire(now time.Time) {
 // Close ends the connection: messages in progress are finished as at FIN,
 // then every request still waiting is published alone.
 func (c *connection) Close(ts time.Time) {
+	if c.h2 != nil {
+		c.h2.Close(ts)
+	}
 	c.Fin(protocol.FromClient, ts)
 	c.Fin(protocol.FromServer, ts)
 	for c.head != nil {

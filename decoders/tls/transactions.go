@@ -13,6 +13,7 @@ type Stats struct {
 	Events      atomic.Int64 // events published
 	Established atomic.Int64 // handshakes both sides completed
 	ParseErrors atomic.Int64 // malformed records or handshake messages
+	H2ALPN      atomic.Int64 // connections that are HTTP/2 by ALPN (see negotiatesH2)
 }
 
 // Protocol is one configured tls instance.
@@ -130,6 +131,9 @@ func (c *Conn) publish() {
 		return
 	}
 	c.p.stats.Events.Add(1)
+	if negotiatesH2(c.clientHello, c.serverHello) {
+		c.p.stats.H2ALPN.Add(1)
+	}
 	c.p.pub.Publish(newEvent(c))
 	// The event owns the hellos and certificates now; the connection may
 	// live on for hours of application data without pinning them.

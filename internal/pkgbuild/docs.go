@@ -10,8 +10,9 @@ import (
 )
 
 // writeDocs renders package/_docs/README.md.tmpl into docs/README.md. The template may call
-// {{fields "ds"}} (a table of the data stream's fields, as assembled) and {{event "ds"}}
-// (its sample_event.json).
+// {{fields "ds"}} (a table of the data stream's fields, as assembled), {{event "ds"}}
+// (its sample_event.json) and {{example "name"}} (package/_docs/examples/<name>.json, a further event
+// from a real capture, written by internal/samples).
 func writeDocs(srcRoot, pkgDir string) error {
 	src := filepath.Join(srcRoot, "package", "_docs", "README.md.tmpl")
 	b, err := os.ReadFile(src)
@@ -19,6 +20,13 @@ func writeDocs(srcRoot, pkgDir string) error {
 		return err
 	}
 	funcs := template.FuncMap{
+		"example": func(name string) (string, error) {
+			ev, err := os.ReadFile(filepath.Join(srcRoot, "package", "_docs", "examples", name+".json"))
+			if err != nil {
+				return "", err
+			}
+			return "```json\n" + strings.TrimSpace(string(ev)) + "\n```\n", nil
+		},
 		"fields": func(ds string) (string, error) { return fieldsTable(pkgDir, srcRoot, ds) },
 		"event": func(ds string) (string, error) {
 			ev, err := os.ReadFile(filepath.Join(pkgDir, "data_stream", ds, "sample_event.json"))

@@ -24,6 +24,8 @@ type dashboardSpec struct {
 			Title string `yaml:"title"`
 			Field string `yaml:"field"`
 			Split string `yaml:"split"`
+			// Query narrows one panel (KQL, e.g. http.version : "2").
+			Query string `yaml:"query"`
 		} `yaml:"panels"`
 	} `yaml:"dashboards"`
 }
@@ -69,6 +71,9 @@ func writeKibanaAssets(srcRoot, pkgDir string) error {
 			}
 			pid := fmt.Sprintf("panel-%d", i+1)
 			attrs, err := lensAttributes(p.Kind, p.Title, p.Field, p.Split, spec.DataView.ID, filter)
+			if err == nil && p.Query != "" {
+				attrs["state"].(obj)["query"] = obj{"query": p.Query, "language": "kuery"}
+			}
 			if err != nil {
 				return fmt.Errorf("dashboards.yml: %s panel %d: %w", d.ID, i+1, err)
 			}
@@ -126,6 +131,15 @@ func definedFields(srcRoot string, datasets []string) (map[string]bool, error) {
 			return nil, err
 		}
 		for _, f := range fields {
+			out[f.Name] = true
+		}
+		// The copies the compatibility pipeline makes under
+		// network_traffic.* are fields of the data stream too.
+		compat, err := CompatFields(srcRoot, ds, fields)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range compat {
 			out[f.Name] = true
 		}
 	}

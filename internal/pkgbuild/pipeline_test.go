@@ -85,7 +85,8 @@ func TestCompatFields(t *testing.T) {
 		"memcached": {"network_traffic.memcached.request.keys": "keyword"},
 		"mongodb":   {"network_traffic.mongodb.query": "keyword", "network_traffic.mongodb.cursorId": "keyword"},
 		"nfs":       {"network_traffic.nfs.rpc.xid": "keyword", "network_traffic.nfs.version": "long"},
-		"http":      {"network_traffic.http.query": "keyword"},
+		"http": {"network_traffic.http.query": "keyword", "network_traffic.http.grpc.status_code": "long",
+			"network_traffic.http.grpc.method": "keyword", "network_traffic.http.http2.reset.error_code": "keyword"},
 	}
 	for ds, want := range cases {
 		fields, err := LoadFields(src, ds)

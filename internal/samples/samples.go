@@ -27,8 +27,13 @@ type Source struct {
 	Pcap       string         // relative to the repository root
 	Stream     map[string]any // stream config (type, ports, options)
 	// Sample picks the sample event among the capture's events (index);
-	// -1 picks the first.
+	// -1 picks the first, -2 none (the capture contributes events only).
 	Sample int
+	// Example, with Sample -2, names an extra example event for the docs
+	// ({{example "name"}}): package/_docs/examples/<name>.json, the event at index
+	// ExampleIndex.
+	Example      string
+	ExampleIndex int
 }
 
 // Sources lists the captures per data stream decoded so far.
@@ -42,6 +47,9 @@ var Sources = []Source{
 	{DataStream: "http", Pcap: "_dev/pcaps/http/nginx.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}, "send_headers": []any{"user-agent", "host"}}, Sample: -1},
 	{DataStream: "http", Pcap: "_dev/pcaps/http/goserver.pcap", Stream: map[string]any{"type": "http", "ports": []any{8000}, "include_body_for": []any{"application/json"}, "send_request": true, "send_response": true}, Sample: -2},
 	{DataStream: "http", Pcap: "_dev/pcaps/http/pipeline.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}}, Sample: -2},
+	{DataStream: "http", Pcap: "_dev/pcaps/http2/h2c.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}, "send_headers": []any{"user-agent"}}, Sample: -2},
+	{DataStream: "http", Pcap: "_dev/pcaps/http2/nghttp2.pcap", Stream: map[string]any{"type": "http", "ports": []any{8002}}, Sample: -2},
+	{DataStream: "http", Pcap: "_dev/pcaps/http2/grpc.pcap", Stream: map[string]any{"type": "http", "ports": []any{50051}, "send_request": true}, Sample: -2, Example: "http-grpc", ExampleIndex: 6},
 	{DataStream: "amqp", Pcap: "_dev/pcaps/amqp/session.pcap", Stream: map[string]any{"type": "amqp"}, Sample: 1},
 	{DataStream: "amqp", Pcap: "_dev/pcaps/amqp/session.pcap", Stream: map[string]any{"type": "amqp", "hide_connection_information": false, "send_request": true, "send_response": true}, Sample: -2},
 	{DataStream: "amqp", Pcap: "_dev/pcaps/amqp/large.pcap", Stream: map[string]any{"type": "amqp", "send_request": true, "send_response": true}, Sample: -2},
@@ -124,17 +132,34 @@ func Run(root string, src Source) ([][]byte, error) {
 // Generate decodes every source and returns, per data stream, the pretty
 // sample event and the NDJSON of every event.
 func Generate(root string) (samples map[string][]byte, events map[string][]byte, err error) {
-	samples, events = map[string][]byte{}, map[string][]byte{}
+	samples, events, _, err = GenerateAll(root)
+	return samples, events, err
+}
+
+// GenerateAll is Generate plus the named examples (Source.Example).
+func GenerateAll(root string) (samples, events, examples map[string][]byte, err error) {
+	samples, events, examples = map[string][]byte{}, map[string][]byte{}, map[string][]byte{}
 	for _, src := range Sources {
 		docs, err := Run(root, src)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s from %s: %w", src.DataStream, src.Pcap, err)
+			return nil, nil, nil, fmt.Errorf("%s from %s: %w", src.DataStream, src.Pcap, err)
 		}
 		if len(docs) == 0 {
-			return nil, nil, fmt.Errorf("%s from %s: no events", src.DataStream, src.Pcap)
+			return nil, nil, nil, fmt.Errorf("%s from %s: no events", src.DataStream, src.Pcap)
 		}
 		for _, d := range docs {
 			events[src.DataStream] = append(append(events[src.DataStream], d...), '\n')
+		}
+		if src.Example != "" {
+			if src.ExampleIndex >= len(docs) {
+				return nil, nil, nil, fmt.Errorf("%s from %s: example %d of %d events", src.DataStream, src.Pcap, src.ExampleIndex, len(docs))
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, sortedJSON(docs[src.ExampleIndex]), "", "    "); err != nil {
+				return nil, nil, nil, err
+			}
+			pretty.WriteByte('\n')
+			examples[src.Example] = pretty.Bytes()
 		}
 		if src.Sample == -2 {
 			continue // contributes events only
@@ -145,12 +170,12 @@ func Generate(root string) (samples map[string][]byte, events map[string][]byte,
 		}
 		var pretty bytes.Buffer
 		if err := json.Indent(&pretty, sortedJSON(docs[pick]), "", "    "); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		pretty.WriteByte('\n')
 		samples[src.DataStream] = pretty.Bytes()
 	}
-	return samples, events, nil
+	return samples, events, examples, nil
 }
 
 // sortedJSON re-encodes a document with keys sorted, as sample files
@@ -174,14 +199,28 @@ func SamplePath(root, ds string) string {
 func EventsPath(root, ds string) string {
 	return filepath.Join(root, "_dev", "events", ds+".ndjson")
 }
+func ExamplePath(root, name string) string {
+	return filepath.Join(root, "package", "_docs", "examples", name+".json")
+}
 
 // Write regenerates the files.
 func Write(root string) ([]string, error) {
-	samples, events, err := Generate(root)
+	samples, events, examples, err := GenerateAll(root)
 	if err != nil {
 		return nil, err
 	}
 	var wrote []string
+	if len(examples) > 0 {
+		if err := os.MkdirAll(filepath.Dir(ExamplePath(root, "x")), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range sortedKeys(examples) {
+		if err := os.WriteFile(ExamplePath(root, name), examples[name], 0o644); err != nil {
+			return nil, err
+		}
+		wrote = append(wrote, ExamplePath(root, name))
+	}
 	for _, ds := range sortedKeys(samples) {
 		if err := os.WriteFile(SamplePath(root, ds), samples[ds], 0o644); err != nil {
 			return nil, err

@@ -18,9 +18,15 @@ func repoRoot() string {
 // `go run ./_dev/samples` and review the diff.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
 	root := repoRoot()
-	samples, events, err := Generate(root)
+	samples, events, examples, err := GenerateAll(root)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, want := range examples {
+		got, err := os.ReadFile(ExamplePath(root, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("package/_docs/examples/%s.json is stale: run go run ./_dev/samples", name)
+		}
 	}
 	for ds, want := range samples {
 		got, err := os.ReadFile(SamplePath(root, ds))
