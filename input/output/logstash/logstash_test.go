@@ -18,7 +18,7 @@ import (
 	lumberserver "github.com/elastic/go-lumber/server/v2"
 
 	"github.com/network-traffic/network-traffic/input/output"
-	"github.com/network-traffic/network-traffic/input/output/internal/outtest"
+	"github.com/network-traffic/network-traffic/internal/outtest"
 )
 
 type quiet struct{}
@@ -219,7 +219,7 @@ func TestFixedWindowAndPipelining(t *testing.T) {
 		// client may have sent pipelining more windows.
 		srv.decide = func(i int) (bool, time.Duration) {
 			if i == 0 {
-				return true, 400 * time.Millisecond
+				return true, 1500 * time.Millisecond
 			}
 			return true, 0
 		}
@@ -230,9 +230,15 @@ func TestFixedWindowAndPipelining(t *testing.T) {
 		o := newOutput(t, map[string]any{"hosts": []any{px.Addr}, "bulk_max_size": 10, "pipelining": pipelining, "compression_level": 0})
 		done := make(chan error, 1)
 		go func() { done <- o.Publish(context.Background(), outtest.Docs(ss, 0, 100)) }()
-		time.Sleep(200 * time.Millisecond)
-		// Window frames: "2W" and the count, 10.
-		early := bytes.Count(px.Head(), []byte("2W\x00\x00\x00\x0a"))
+		// Window frames: "2W" and the count, 10. Wait until the client has
+		// sent all it may (or the first acknowledgement is near).
+		var early int
+		for start := time.Now(); time.Since(start) < 1200*time.Millisecond; time.Sleep(20 * time.Millisecond) {
+			early = bytes.Count(px.Head(), []byte("2W\x00\x00\x00\x0a"))
+			if early > pipelining && time.Since(start) > 300*time.Millisecond {
+				break
+			}
+		}
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
@@ -441,8 +447,10 @@ func TestTTLReconnects(t *testing.T) {
 	}
 	events, _, remotes := srv.snapshot()
 	checkAll(t, events, 40)
-	if len(remotes) != 4 {
-		t.Errorf("%d connections with ttl 100ms over 4 spaced batches, want 4: %v", len(remotes), remotes)
+	// At least one per batch; more if a batch itself took longer than ttl
+	// on a loaded machine.
+	if len(remotes) < 4 {
+		t.Errorf("%d connections with ttl 100ms over 4 spaced batches, want 4 or more: %v", len(remotes), remotes)
 	}
 }
 

@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,7 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/network-traffic/network-traffic/input/output"
-	"github.com/network-traffic/network-traffic/input/output/internal/outtest"
+	"github.com/network-traffic/network-traffic/internal/outtest"
 )
 
 // Ports of the redis-server instances the tests start (see .ci/setup:
@@ -28,47 +25,9 @@ const (
 	portTLS = 6393
 )
 
-// startRedis runs a real redis-server on port until the test ends.
 func startRedis(t *testing.T, port int, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("NT_REQUIRE_REDIS") != "" {
-			t.Fatal("redis-server not installed (.ci/setup installs it)")
-		}
-		t.Skip("redis-server not installed; apt-get install redis-server")
-	}
-	dir := t.TempDir()
-	all := append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no", "--logfile", dir + "/redis.log"}, args...)
-	cmd := exec.Command(bin, all...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(dir + "/redis.log")
-			t.Fatalf("redis-server exited: %s", log)
-		default:
-		}
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not start", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return outtest.StartRedis(t, port, args...)
 }
 
 func reader(t *testing.T, addr string, db int, password string) *goredis.Client {

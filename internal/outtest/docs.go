@@ -23,7 +23,7 @@ type Sample struct {
 // Samples loads package/*/sample_event.json, sorted by stream.
 func Samples() ([]Sample, error) {
 	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
+	root := filepath.Join(filepath.Dir(file), "..", "..")
 	files, err := filepath.Glob(filepath.Join(root, "package", "*", "sample_event.json"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("no sample events under %s/package: %v", root, err)
