@@ -99,6 +99,9 @@ func ParseConfig(m map[string]any) (*Config, error) {
 	if cfg.BackoffInit, cfg.BackoffMax, err = c.Backoff(); err != nil {
 		return nil, err
 	}
+	if err := c.MaxRetries(); err != nil {
+		return nil, err
+	}
 	if cfg.TLS, err = c.TLS(); err != nil {
 		return nil, err
 	}

@@ -179,6 +179,21 @@ func (c *Config) Sub(key string) (*Config, error) {
 	return sub, nil
 }
 
+// MaxRetries accepts Beats' max_retries only where it means what this
+// output does: retry until delivered (-1, or absent). Dropping events after
+// N attempts would lose them silently; the queue's back-pressure takes the
+// place of that bound.
+func (c *Config) MaxRetries() error {
+	v, ok := c.Raw("max_retries")
+	if !ok {
+		return nil
+	}
+	if n, err := AsInt(v); err == nil && n < 0 {
+		return nil
+	}
+	return fmt.Errorf("max_retries: %v is not supported: events are retried until the output takes them (back-pressure reaches the capture, drops are counted there); remove it or set -1", v)
+}
+
 // Backoff reads backoff.init and backoff.max (Beats defaults 1s and 60s).
 func (c *Config) Backoff() (initial, maxWait time.Duration, err error) {
 	initial, maxWait = time.Second, 60*time.Second

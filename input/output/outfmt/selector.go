@@ -200,3 +200,11 @@ func (s *Selector) Select(doc []byte) (string, error) {
 	}
 	return string(b), nil
 }
+
+// String returns the single format string ("" if only rules are set).
+func (s *Selector) String() string {
+	if s.def == nil {
+		return ""
+	}
+	return s.def.src
+}

@@ -78,9 +78,13 @@ func ParseConfig(m map[string]any) (*Config, error) {
 		}
 		cfg.Hosts = append(cfg.Hosts, hh)
 	}
-	c.Has("key")
 	c.Has("keys")
-	if cfg.Keys, err = outfmt.NewSelector(m, "key", "keys", DefaultKey); err != nil {
+	keyCfg := m
+	if !c.Has("key") && c.Has("index") {
+		// Beats' older name for key.
+		keyCfg = map[string]any{"key": m["index"], "keys": m["keys"]}
+	}
+	if cfg.Keys, err = outfmt.NewSelector(keyCfg, "key", "keys", DefaultKey); err != nil {
 		return nil, err
 	}
 	if cfg.DataType, err = c.String("datatype", "list"); err != nil {
@@ -112,6 +116,9 @@ func ParseConfig(m map[string]any) (*Config, error) {
 		return nil, err
 	}
 	if cfg.BackoffInit, cfg.BackoffMax, err = c.Backoff(); err != nil {
+		return nil, err
+	}
+	if err := c.MaxRetries(); err != nil {
 		return nil, err
 	}
 	if cfg.TLS, err = c.TLS(); err != nil {

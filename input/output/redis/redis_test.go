@@ -433,6 +433,9 @@ func TestParseConfig(t *testing.T) {
 	if h[0].Addr != "r1:6379" || h[1].Addr != "r2:6380" || h[2].Addr != "r3:6379" || h[2].Password != "pw" || h[2].DB != 2 || !h[2].TLS {
 		t.Errorf("hosts %+v", h)
 	}
+	if c, err := ParseConfig(map[string]any{"hosts": "a", "index": "old-%{[x]}", "max_retries": -1}); err != nil || c.Keys.String() != "old-%{[x]}" {
+		t.Errorf("index as key: %v", err)
+	}
 	if !c.LoadBalance || c.DataType != "list" || c.Timeout != 5*time.Second || c.BulkMaxSize != 2048 {
 		t.Errorf("defaults %+v", c)
 	}
