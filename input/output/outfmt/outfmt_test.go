@@ -290,3 +290,27 @@ func FuzzLookup(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSelect: a two-field format string and a rule with a condition
+// (which decodes the document) over the sample events.
+func BenchmarkSelect(b *testing.B) {
+	docs := sampleDocs(b)
+	var list [][]byte
+	for n, d := range docs {
+		if !strings.HasSuffix(n, "-indented") {
+			list = append(list, d)
+		}
+	}
+	plain, _ := NewSelector(map[string]any{"key": "%{[data_stream.type]}-%{[data_stream.dataset]}"}, "key", "keys", "")
+	rules, _ := NewSelector(map[string]any{"key": "%{[data_stream.type]}-%{[data_stream.dataset]}",
+		"keys": []any{map[string]any{"key": "dns", "when": map[string]any{"equals": map[string]any{"network.protocol": "dns"}}}}}, "key", "keys", "")
+	for name, s := range map[string]*Selector{"format": plain, "rule-with-condition": rules} {
+		b.Run(name, func(b *testing.B) {
+			for i := range b.N {
+				if _, err := s.Select(list[i%len(list)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
