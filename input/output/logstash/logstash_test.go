@@ -359,8 +359,9 @@ func TestTLSClientCertificate(t *testing.T) {
 		"unknown CA":            {map[string]any{"certificate": certs.ClientCert, "key": certs.ClientKey}, "certificate signed by unknown authority"},
 	}
 	for name, tc := range fails {
-		o := newOutput(t, map[string]any{"hosts": []any{srv.addr}, "ssl": tc.ssl, "timeout": "2s"})
-		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		o := newOutput(t, map[string]any{"hosts": []any{srv.addr}, "ssl": tc.ssl, "timeout": "2s",
+			"backoff": map[string]any{"init": "50ms", "max": "100ms"}})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		err := o.Publish(ctx, outtest.Docs(samples(t), 0, 1))
 		cancel()
 		st := o.Stats()

@@ -209,7 +209,7 @@ func TestDBAndPassword(t *testing.T) {
 		t.Errorf("db 0 has %d", n)
 	}
 	o := newOutput(t, map[string]any{"hosts": []any{addr}, "password": "wrong", "backoff": map[string]any{"init": "20ms", "max": "50ms"}})
-	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := o.Publish(cctx, outtest.Docs(ss, 0, 1)); err == nil {
 		t.Fatal("published with a wrong password")
@@ -248,8 +248,11 @@ func TestTLSClientCertificate(t *testing.T) {
 		"no client certificate": {"certificate_authorities": []any{certs.CA}},
 		"unknown CA":            {"certificate": certs.ClientCert, "key": certs.ClientKey},
 	} {
-		o := newOutput(t, map[string]any{"hosts": []any{addr}, "ssl": ssl, "timeout": "1s"})
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		o := newOutput(t, map[string]any{"hosts": []any{addr}, "ssl": ssl, "timeout": "2s",
+			"backoff": map[string]any{"init": "50ms", "max": "100ms"}})
+		// Long enough for a handshake on a loaded machine; the attempts
+		// fail and are retried until then.
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := o.Publish(cctx, outtest.Docs(samples(t), 0, 1))
 		cancel()
 		if st := o.Stats(); err == nil || st.Published != 0 || st.LastError == "" {
