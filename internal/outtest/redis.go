@@ -22,12 +22,7 @@ func StartRedis(t testing.TB, port int, args ...string) string {
 		t.Skip("redis-server not installed; apt-get install redis-server")
 	}
 	if port == 0 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		port = FreePort(t)
 	}
 	dir := t.TempDir()
 	all := append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -60,4 +55,15 @@ func StartRedis(t testing.TB, port int, args ...string) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// FreePort returns a loopback TCP port nothing listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

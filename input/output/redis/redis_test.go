@@ -17,12 +17,11 @@ import (
 	"github.com/network-traffic/network-traffic/internal/outtest"
 )
 
-// Ports of the redis-server instances the tests start (see .ci/setup:
-// Debian's redis-server package).
+// The tests start Debian's redis-server (see .ci/setup) on free loopback
+// ports: fixed ones collide when packages' tests run in parallel.
 const (
-	portA   = 6391
-	portB   = 6392
-	portTLS = 6393
+	portA = 0
+	portB = 0
 )
 
 func startRedis(t *testing.T, port int, args ...string) string {
@@ -224,6 +223,7 @@ func TestTLSClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	portTLS := outtest.FreePort(t)
 	addr := startRedis(t, portTLS, "--port", "0", "--tls-port", fmt.Sprint(portTLS),
 		"--tls-cert-file", certs.ServerCert, "--tls-key-file", certs.ServerKey,
 		"--tls-ca-cert-file", certs.CA, "--tls-auth-clients", "yes")
