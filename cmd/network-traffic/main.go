@@ -160,7 +160,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stopProgress := startProgress(stderr, worker, f.readFile != "")
 	runErr := worker.Run(ctx)
 	stopProgress()
+	// Everything captured goes out before exit; a signal now (the output
+	// is down and the user gives up) abandons what is not acknowledged,
+	// which the output line of the summary then shows.
+	giveUp := make(chan os.Signal, 1)
+	signal.Notify(giveUp, os.Interrupt, syscall.SIGTERM)
+	closed := make(chan struct{})
+	go func() {
+		select {
+		case <-giveUp:
+			log.Warn("signal while waiting for the output: documents not yet acknowledged are abandoned")
+			qcancel()
+		case <-closed:
+		}
+	}()
 	queue.Close()
+	close(closed)
+	signal.Stop(giveUp)
 	qcancel()
 	if err := out.Close(); err != nil && runErr == nil {
 		runErr = err

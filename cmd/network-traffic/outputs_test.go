@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -276,5 +277,38 @@ func TestConfigOutputErrors(t *testing.T) {
 	ref, _, _ := runCLI(t, "-c", plain, "-I", samplePcap, "-t")
 	if code != 0 || len(docs) != len(ref) || len(ref) == 0 {
 		t.Errorf("with -o: exit %d, %d documents (%d without the section): %s", code, len(docs), len(ref), stderr)
+	}
+}
+
+// TestSignalAbandonsUnacknowledged: with the output down, a run over a
+// file waits for it after the capture ends; a signal then gives up, and
+// the summary says nothing was acknowledged.
+func TestSignalAbandonsUnacknowledged(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(cfg, []byte(streamsYAML+fmt.Sprintf("output: {type: redis, hosts: [\"127.0.0.1:%d\"], backoff: {init: 50ms, max: 100ms}}\n", outtest.FreePort(t))), 0o644)
+	var so, se bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"-c", cfg, "-I", samplePcap, "-t"}, &so, &se) }()
+	select {
+	case code := <-done:
+		t.Fatalf("returned %d with the output down: %s", code, se.String())
+	case <-time.After(1500 * time.Millisecond):
+	}
+	// Until it returns: on a loaded machine the first signal may still
+	// find the capture running (it then stops the capture, as Ctrl-C does).
+	deadline := time.After(10 * time.Second)
+wait:
+	for {
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		select {
+		case <-done:
+			break wait
+		case <-time.After(500 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("still waiting after the signals")
+		}
+	}
+	if !strings.Contains(se.String(), "output redis: 0 documents acknowledged") || !strings.Contains(se.String(), "connection refused") {
+		t.Errorf("summary: %s", se.String())
 	}
 }

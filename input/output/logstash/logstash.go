@@ -175,14 +175,16 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 		return nil
 	}
 	q := &queue{items: make([][]byte, len(batch))}
-	var buf []byte
+	size := 0
+	for _, d := range batch {
+		size += len(d.Body) + len(d.Index) + metaOverhead
+	}
+	buf := make([]byte, 0, size)
 	for i, d := range batch {
 		start := len(buf)
 		buf = o.appendEvent(buf, d)
 		q.items[i] = buf[start:len(buf):len(buf)]
 	}
-	// Events point into buf; a grown buf leaves earlier ones on the old
-	// array, which is fine: each slice stays valid.
 	for !q.empty() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -403,6 +405,9 @@ func (o *Output) noteError(err error) {
 	o.lastErr = err.Error()
 	o.errMu.Unlock()
 }
+
+// metaOverhead is about what appendEvent adds besides the index name.
+const metaOverhead = 128
 
 // appendEvent writes the document with an @metadata object in front, the
 // way Beats sends events to Logstash: pipelines route on
