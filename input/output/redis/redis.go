@@ -95,6 +95,9 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 	}
 	var rnd [9]byte
 	_, _ = rand.Read(rnd[:])
+	// go-redis logs through a package-wide logger, by default plain lines
+	// on stderr; in agent mode stderr carries JSON log lines only.
+	goredis.SetLogger(redisLog{log})
 	o := &Output{cfg: cfg, log: log, sleep: sleepCtx,
 		idPrefix: "network-traffic:chunk:" + base64.RawURLEncoding.EncodeToString(rnd[:]) + ":"}
 	for _, h := range cfg.Hosts {
@@ -122,6 +125,7 @@ func (o *Output) client(h Host) *goredis.Client {
 		ContextTimeoutEnabled: true,
 		PoolSize:              1,  // one connection per slot; worker sets how many
 		MaxRetries:            -1, // we retry whole chunks, with backoff
+		DialerRetries:         1,  // likewise for connecting
 		DisableIdentity:       true,
 	}
 	if o.cfg.TLS != nil || h.TLS {
@@ -483,6 +487,14 @@ func (q *queue) empty() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.items) == 0
+}
+
+// redisLog sends go-redis' messages to slog at debug level: the errors it
+// logs are the ones Publish returns, noted in Stats and logged there.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Debug("go-redis: " + fmt.Sprintf(format, v...))
 }
 
 func defaultTLS() *tls.Config { return &tls.Config{MinVersion: tls.VersionTLS12} }
