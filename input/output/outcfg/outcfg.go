@@ -20,7 +20,7 @@ import (
 // Ignored are settings every output accepts without acting on them: they
 // belong to other parts of the agent (the queue, status reporting) or say
 // what the map already is.
-var Ignored = []string{"type", "enabled", "queue", "status_reporting", "codec"}
+var Ignored = []string{"type", "enabled", "queue", "status_reporting"}
 
 // Config is an output's settings with the names read so far remembered, so
 // Unknown can report the rest.
