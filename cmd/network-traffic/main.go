@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.topSpeed, "t", false, "with -I: read as fast as possible (default: at the recorded pace)")
 	fs.IntVar(&f.loop, "l", 1, "with -I: replay the file `n` times")
 	fs.StringVar(&f.device, "i", "", "capture live on `interface` (default any; see 'network-traffic devices')")
-	fs.StringVar(&f.configPath, "c", "", "`config` file: a packet input unit in YAML (streams: one per protocol)")
+	fs.StringVar(&f.configPath, "c", "", "`config` file: a packet input unit in YAML (streams: one per protocol; output: as the agent's output unit)")
 	fs.StringVar(&f.outPath, "o", "-", "write NDJSON to `file` (- for stdout); an existing file is truncated unless -append")
 	fs.BoolVar(&f.skipBadStreams, "skip-bad-streams", false, "run the valid streams of a config whose other streams have errors (default: any stream error is fatal)")
 	fs.BoolVar(&f.appendOut, "append", false, "with -o FILE: append to an existing file instead of truncating it")
@@ -156,7 +156,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if badStreams(in, f.skipBadStreams, stderr) {
 		return 1
 	}
-	out, err := openOutput(&f, stdout)
+	explicit := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { explicit[fl.Name] = true })
+	out, outName, err := openOutput(&f, stdout, in.Source["output"], explicit["o"], log)
 	if err != nil {
 		fmt.Fprintf(stderr, "network-traffic: %v\n", err)
 		return 1
@@ -230,6 +232,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	stats := worker.Stats()
 	printSummary(stderr, stats, queue, out, time.Since(started))
+	printOutputSummary(stderr, outName, out)
 	if f.statsJSON != "" {
 		if err := writeStatsJSON(f.statsJSON, stats, queue, out, time.Since(started)); err != nil {
 			fmt.Fprintf(stderr, "network-traffic: %v\n", err)
@@ -328,14 +331,35 @@ func defaultInput() map[string]any {
 	return map[string]any{"id": "network-traffic", "type": "packet", "streams": streams}
 }
 
-func openOutput(f *flags, stdout io.Writer) (output.Output, error) {
+// openOutput picks the output: -es, then an explicit -o, then the config
+// file's `output:` section (the shape of the agent's output unit: type
+// elasticsearch, logstash, redis, file, console, ...), else NDJSON on
+// stdout. It also returns a name for the summary.
+func openOutput(f *flags, stdout io.Writer, section any, oSet bool, log *slog.Logger) (output.Output, string, error) {
 	if f.es.enabled() {
-		return f.es.open()
+		out, err := f.es.open()
+		return out, "elasticsearch", err
+	}
+	if section != nil && !oSet {
+		m, ok := section.(map[string]any)
+		if !ok {
+			return nil, "", errors.New("config: output must be a map (type: logstash, hosts: [...], ...)")
+		}
+		if openConfigOutput == nil {
+			return nil, "", errors.New("this build has no outputs besides NDJSON and -es")
+		}
+		out, err := openConfigOutput(m, log.With("output", m["type"]))
+		if err != nil {
+			return nil, "", fmt.Errorf("config: output: %w", err)
+		}
+		typ, _ := m["type"].(string)
+		return out, typ, nil
 	}
 	if f.outPath == "" || f.outPath == "-" {
-		return ndjson.NewWriter(stdout), nil
+		return ndjson.NewWriter(stdout), "ndjson", nil
 	}
-	return ndjson.New(ndjson.Config{Path: f.outPath, RotateBytes: f.rotateBytes, Append: f.appendOut})
+	out, err := ndjson.New(ndjson.Config{Path: f.outPath, RotateBytes: f.rotateBytes, Append: f.appendOut})
+	return out, "ndjson", err
 }
 
 func listDevices(stdout, stderr io.Writer) int {

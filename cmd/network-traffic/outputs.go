@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/network-traffic/network-traffic/input/output"
 )
@@ -36,6 +37,26 @@ func (e *esFlags) open() (output.Output, error) {
 		return nil, errors.New("this build has no Elasticsearch output")
 	}
 	return openES(e)
+}
+
+// openConfigOutput builds the output of a config file's `output:` section;
+// set when the outputs are linked in.
+var openConfigOutput func(cfg map[string]any, log *slog.Logger) (output.Output, error)
+
+// printOutputSummary says what the output confirmed: by the time it runs
+// the queue is drained, so every document was acknowledged (published) or
+// counted as failed.
+func printOutputSummary(w io.Writer, name string, out output.Output) {
+	sr, ok := out.(output.StatsReporter)
+	if !ok {
+		return
+	}
+	st := sr.Stats()
+	fmt.Fprintf(w, "  output %s: %d documents acknowledged, %d failed, %d retried", name, st.Published, st.Failed, st.Retries)
+	if st.LastError != "" {
+		fmt.Fprintf(w, ", last error: %s", st.LastError)
+	}
+	fmt.Fprintln(w)
 }
 
 // runAgentFn is set when the Elastic Agent mode is linked in.

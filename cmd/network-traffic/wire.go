@@ -11,6 +11,7 @@ import (
 
 func init() {
 	runAgentFn = agent.Main
+	openConfigOutput = agent.NewOutput
 	openES = func(e *esFlags) (output.Output, error) {
 		m := map[string]any{"type": "elasticsearch", "hosts": []any{e.url}}
 		if e.apiKey != "" {

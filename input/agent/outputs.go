@@ -11,21 +11,26 @@ import (
 
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/output/elasticsearch"
+	"github.com/network-traffic/network-traffic/input/output/logstash"
 	"github.com/network-traffic/network-traffic/input/output/ndjson"
+	"github.com/network-traffic/network-traffic/input/output/redis"
 	"github.com/network-traffic/network-traffic/input/output/shipper"
 )
 
 // OutputFactory builds an output from the output unit's config.
 type OutputFactory func(cfg map[string]any, log *slog.Logger) (output.Output, error)
 
-// NewOutput is the default OutputFactory: elasticsearch, shipper, file and
-// console. Kafka, Logstash and Redis are Beats outputs we do not implement;
-// they are refused with a message saying so.
+// NewOutput is the default OutputFactory: elasticsearch, logstash, redis,
+// shipper, file and console. Kafka is refused with a message saying so.
 func NewOutput(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 	typ, _ := cfg["type"].(string)
 	switch typ {
 	case "elasticsearch":
 		return elasticsearch.FromMap(cfg, log)
+	case "logstash":
+		return logstash.FromMap(cfg, log)
+	case "redis":
+		return redis.FromMap(cfg, log)
 	case "shipper":
 		return shipper.FromMap(cfg, log)
 	case "file":
@@ -49,10 +54,10 @@ func NewOutput(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 		return ndjson.NewWriter(os.Stdout), nil
 	case "":
 		return nil, errors.New("output has no type")
-	case "kafka", "logstash", "redis":
-		return nil, fmt.Errorf("output type %q is not supported by network-traffic (use elasticsearch, shipper, file or console)", typ)
+	case "kafka":
+		return nil, fmt.Errorf("output type %q is not supported by network-traffic (use elasticsearch, logstash, redis, shipper, file or console)", typ)
 	}
-	return nil, fmt.Errorf("unknown output type %q (use elasticsearch, shipper, file or console)", typ)
+	return nil, fmt.Errorf("unknown output type %q (use elasticsearch, logstash, redis, shipper, file or console)", typ)
 }
 
 // swapOutput is what the queue publishes to. It forwards to the current
