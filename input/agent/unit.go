@@ -282,7 +282,11 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q *publish.Queue) {
 	}
 	if drops > 0 {
 		recv := st.PcapReceived - prev.PcapReceived
-		degraded = append(degraded, fmt.Sprintf("libpcap dropped %d of %d packets in the last %s", drops, recv+drops, period))
+		// The kernel's received count includes what it dropped.
+		if recv < drops {
+			recv = drops
+		}
+		degraded = append(degraded, fmt.Sprintf("the kernel dropped %d of %d packets in the last %s", drops, recv, period))
 	}
 	if blocked > 0 && q != nil && hasLive(in) {
 		degraded = append(degraded, fmt.Sprintf("publish queue full %d times in the last %s (%d/%d queued): capture is slowed and may drop",

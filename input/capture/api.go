@@ -43,14 +43,20 @@ type ProtocolCounters struct {
 
 // Stats is a snapshot of a worker's counters.
 type Stats struct {
-	Packets        uint64                      `json:"packets"`
-	Bytes          uint64                      `json:"bytes"`
-	DecodeErrors   uint64                      `json:"decode_errors"`
-	Events         uint64                      `json:"events"`
-	DroppedEvents  uint64                      `json:"dropped_events"` // by processors (drop_event)
-	PcapReceived   uint64                      `json:"pcap_received"`
-	PcapDropped    uint64                      `json:"pcap_dropped"`
-	PcapIfDropped  uint64                      `json:"pcap_ifdropped"`
+	Packets       uint64 `json:"packets"`
+	Bytes         uint64 `json:"bytes"`
+	DecodeErrors  uint64 `json:"decode_errors"`
+	Events        uint64 `json:"events"`
+	DroppedEvents uint64 `json:"dropped_events"` // by processors (drop_event)
+	// Kernel counters of live captures: libpcap's pcap_stats for type
+	// pcap, PACKET_STATISTICS for af_packet. PcapReceived is every packet
+	// the capture filter accepted, the dropped ones included; loopback
+	// packets count once (see outgoingFilter).
+	PcapReceived  uint64 `json:"pcap_received"`
+	PcapDropped   uint64 `json:"pcap_dropped"`
+	PcapIfDropped uint64 `json:"pcap_ifdropped"`
+	// Rings describes the kernel ring of each live capture.
+	Rings          []RingInfo                  `json:"rings,omitempty"`
 	Protocols      map[string]ProtocolCounters `json:"protocols"`
 	ActiveTCPConns int                         `json:"active_tcp_connections"`
 	ActiveFlows    int                         `json:"active_flows"`

@@ -11,6 +11,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/network-traffic/network-traffic/input/config"
 )
@@ -31,6 +33,14 @@ var ErrTimeout = errors.New("read timeout")
 type pcapSource struct {
 	h    *pcap.Handle
 	live bool
+	// Live captures: the device, libpcap's socket (-1 if not found), the
+	// ring it set up and the filter prefix (see openPcapLive).
+	dev            string
+	fd             int
+	snaplen        int
+	info           RingInfo
+	prefix         []bpf.Instruction
+	capBytes, pkts uint64
 	// Pacing for file replay at recorded speed.
 	pace      bool
 	firstPkt  time.Time
@@ -59,18 +69,10 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 		}
 		return &pcapSource{h: h, pace: true}, nil
 	}
-	dev := iface.Device
-	if dev == "" {
-		dev = "any"
-	}
-	if err := checkDevice(dev); err != nil {
+	dev, err := resolveDevice(iface.Device)
+	if err != nil {
 		return nil, err
 	}
-	in, err := pcap.NewInactiveHandle(dev)
-	if err != nil {
-		return nil, fmt.Errorf("interface %s: %w", dev, err)
-	}
-	defer in.CleanUp()
 	snaplen := iface.Snaplen
 	if snaplen <= 0 {
 		snaplen = 65535
@@ -79,62 +81,100 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 	if bufMB <= 0 {
 		bufMB = 30
 	}
+	open := func(dev string) (Source, error) {
+		if iface.Type == config.TypeAFPacket {
+			return openAFPacket(afpacketOptions{device: dev, snaplen: snaplen, bufferBytes: int64(bufMB) << 20,
+				promisc: iface.Promiscuous, filter: filter, fanout: iface.Fanout, fanoutGroup: iface.FanoutGroup,
+				timeout: liveTimeout})
+		}
+		return openPcapLive(dev, snaplen, bufMB, iface.Promiscuous, filter)
+	}
+	if isDefaultRoute(iface.Device) && iface.PollDefaultRoute > 0 {
+		return newRouteSource(iface.Device, dev, iface.PollDefaultRoute, filter, open)
+	}
+	return open(dev)
+}
+
+// liveTimeout bounds how long a read waits: with TPACKET_V3 it is also how
+// long the kernel holds a partly filled block, so it is both the latency of
+// a quiet capture and how often an idle one returns to tick its timers.
+const liveTimeout = 100 * time.Millisecond
+
+func openPcapLive(dev string, snaplen, bufMB int, promisc bool, filter string) (Source, error) {
+	in, err := pcap.NewInactiveHandle(dev)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", dev, err)
+	}
+	defer in.CleanUp()
 	if err := in.SetSnapLen(snaplen); err != nil {
 		return nil, err
 	}
-	if err := in.SetPromisc(iface.Promiscuous); err != nil {
+	if err := in.SetPromisc(promisc); err != nil {
 		return nil, err
 	}
-	if err := in.SetTimeout(200 * time.Millisecond); err != nil {
+	if err := in.SetTimeout(liveTimeout); err != nil {
 		return nil, err
 	}
 	if err := in.SetBufferSize(bufMB << 20); err != nil {
 		return nil, err
 	}
-	// Immediate mode hands packets over as they arrive instead of when the
-	// kernel buffer block fills, which keeps latency and timers honest.
-	_ = in.SetImmediateMode(true)
-	h, err := in.Activate()
+	// Immediate mode off: libpcap then uses a TPACKET_V3 ring, which packs
+	// packets into blocks, instead of TPACKET_V2's one fixed slot of
+	// snaplen bytes per packet (a 30 MiB buffer held 240 packets).
+	if err := in.SetImmediateMode(false); err != nil {
+		return nil, err
+	}
+	h, fd, err := activateTracked(in)
 	if err != nil {
 		if strings.Contains(err.Error(), "ermission") {
 			return nil, fmt.Errorf("no permission to capture on %s: run as root or grant CAP_NET_RAW and CAP_NET_ADMIN (%v)", dev, err)
 		}
 		return nil, fmt.Errorf("activate capture on %s: %w", dev, err)
 	}
-	if filter != "" {
-		if err := h.SetBPFFilter(filter); err != nil {
+	s := &pcapSource{h: h, live: true, dev: dev, fd: fd, snaplen: snaplen}
+	s.info = pcapRing(dev, fd, snaplen, dev == "any")
+	// Like every packet socket on lo or on every interface, libpcap's sees
+	// a loopback packet twice, going out and coming in; it skips the first
+	// copy but the kernel counts both. Rejecting it in the kernel keeps
+	// the received and dropped counts in packets as the user sees them.
+	if fd >= 0 {
+		switch {
+		case dev == "any":
+			s.prefix = outgoingFilter(false, loopbackIndex())
+		case isLoopback(dev):
+			_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		}
+	}
+	if filter != "" || s.prefix != nil {
+		if err := s.SetFilter(filter); err != nil {
 			h.Close()
-			return nil, fmt.Errorf("BPF filter %q: %w", filter, err)
+			return nil, err
 		}
 	}
-	return &pcapSource{h: h, live: true}, nil
-}
-
-func checkDevice(dev string) error {
-	if dev == "any" {
-		return nil
-	}
-	devs, err := pcap.FindAllDevs()
-	if err != nil {
-		return fmt.Errorf("list interfaces: %w", err)
-	}
-	names := make([]string, 0, len(devs))
-	for _, d := range devs {
-		if d.Name == dev {
-			return nil
-		}
-		names = append(names, d.Name)
-	}
-	return fmt.Errorf("unknown interface %q (available: %s)", dev, strings.Join(names, ", "))
+	return s, nil
 }
 
 // SetDirectionIn keeps only packets received by the host (ignore_outgoing).
 func SetDirectionIn(s Source) error {
-	ps, ok := s.(*pcapSource)
-	if !ok || !ps.live {
-		return nil
+	switch ps := s.(type) {
+	case *pcapSource:
+		if !ps.live {
+			return nil
+		}
+		if ps.fd >= 0 {
+			// In the kernel too: libpcap 1.10 filters direction in user
+			// space, after the kernel copied and counted the packet.
+			_ = unix.SetsockoptInt(ps.fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		}
+		return ps.h.SetDirection(pcap.DirectionIn)
+	case *afpacketSource:
+		ps.prefix = outgoingFilter(true, 0)
+		return ps.SetFilter(ps.filter)
+	case *routeSource:
+		ps.dirIn = true
+		return SetDirectionIn(ps.cur)
 	}
-	return ps.h.SetDirection(pcap.DirectionIn)
+	return nil
 }
 
 func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
@@ -153,6 +193,10 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		return nil, ci, err
 	}
+	if s.live {
+		s.capBytes += uint64(len(data))
+		s.pkts++
+	}
 	if s.pace {
 		if s.firstPkt.IsZero() {
 			s.firstPkt, s.firstWall = ci.Timestamp, time.Now()
@@ -166,12 +210,44 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 // SetFilter replaces the BPF filter of the open handle (a reconfiguration
 // that changed the protocols' ports). Only the capture goroutine calls it.
 func (s *pcapSource) SetFilter(filter string) error {
+	if s.prefix != nil {
+		return s.setPrefixedFilter(filter)
+	}
 	// An empty expression compiles to "accept all", which is what no
 	// filter means.
 	if err := s.h.SetBPFFilter(filter); err != nil {
 		return fmt.Errorf("BPF filter %q: %w", filter, err)
 	}
 	return nil
+}
+
+// setPrefixedFilter attaches prefix followed by the compiled expression to
+// libpcap's socket itself. Through pcap_setfilter libpcap would also run the
+// program in user space on the blocks already in the ring, where the
+// prefix's metadata loads do not exist and reject every packet; attached
+// directly, libpcap has no filter of its own and passes what the kernel
+// accepted.
+func (s *pcapSource) setPrefixedFilter(filter string) error {
+	prog, err := assembleFilter(s.prefix, filter, s.h.SnapLen(), s.dev == "any", func() ([]pcap.BPFInstruction, error) {
+		return s.h.CompileBPFFilter(filter)
+	})
+	if err != nil {
+		return err
+	}
+	if err := attachFilter(s.fd, prog); err != nil {
+		return fmt.Errorf("BPF filter %q on %s: %w", filter, s.dev, err)
+	}
+	return nil
+}
+
+// Ring describes libpcap's ring with the fill figures seen so far.
+func (s *pcapSource) Ring() *RingInfo {
+	if !s.live {
+		return nil
+	}
+	ri := s.info
+	ri.withCapacity(v3MacOffset(s.dev == "any", 14), s.capBytes, s.pkts)
+	return &ri
 }
 
 func (s *pcapSource) LinkType() layers.LinkType { return s.h.LinkType() }

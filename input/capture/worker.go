@@ -85,6 +85,7 @@ type layerSnapshot struct {
 	pcapRecv, pcapDrop uint64
 	pcapIfDrop         uint64
 	hasPcap            bool
+	ring               *RingInfo
 }
 
 // publishSnapshot runs on the capture goroutine, which owns the decoder,
@@ -93,6 +94,9 @@ type layerSnapshot struct {
 func (r *captureRun) publishSnapshot() {
 	s := &layerSnapshot{dec: r.dec.Stats()}
 	s.pcapRecv, s.pcapDrop, s.pcapIfDrop, s.hasPcap = r.src.PcapStats()
+	if rr, ok := r.src.(ringReporter); ok {
+		s.ring = rr.Ring()
+	}
 	s.tcp = r.asm.Stats()
 	r.snap.Store(s)
 }
@@ -520,6 +524,9 @@ func (w *Worker) Stats() Stats {
 			s.PcapReceived += snap.pcapRecv
 			s.PcapDropped += snap.pcapDrop
 			s.PcapIfDropped += snap.pcapIfDrop
+		}
+		if snap.ring != nil {
+			s.Rings = append(s.Rings, *snap.ring)
 		}
 		ds := snap.dec
 		s.Decode.Decoded += ds.Decoded
