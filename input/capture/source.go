@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -101,6 +102,9 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 const liveTimeout = 100 * time.Millisecond
 
 func openPcapLive(dev string, snaplen, bufMB int, promisc bool, filter string) (Source, error) {
+	if err := checkRingFits(dev, int64(bufMB)<<20); err != nil {
+		return nil, err
+	}
 	in, err := pcap.NewInactiveHandle(dev)
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", dev, err)
@@ -191,7 +195,12 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 		if !s.live {
 			return nil, ci, fmt.Errorf("%w: the pcap file ends mid-record or is damaged after this point (libpcap: %v)", io.ErrUnexpectedEOF, err)
 		}
-		return nil, ci, err
+		if s.dev != "any" {
+			if _, ierr := net.InterfaceByName(s.dev); ierr != nil {
+				return nil, ci, fmt.Errorf("interface %s disappeared during the capture (libpcap: %v)", s.dev, err)
+			}
+		}
+		return nil, ci, fmt.Errorf("interface %s: %w", s.dev, err)
 	}
 	if s.live {
 		s.capBytes += uint64(len(data))
