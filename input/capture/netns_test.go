@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -581,5 +582,115 @@ func TestLiveLoopbackAndAny(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The whole worker on an af_packet capture: events come out, and the stats
+// carry the ring and the kernel's counters (what -stats-json and the agent
+// diagnostics show).
+func TestLiveWorkerAFPacket(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{
+		map[string]any{"id": "flow-1", "type": "flow", "period": "-1s",
+			"interface": map[string]any{"device": "va", "type": "af_packet", "buffer_size_mb": 8, "bpf_filter": "udp"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	w, err := New(in, sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	time.Sleep(200 * time.Millisecond)
+	fromB := newSender(t, nsB(), "vb")
+	fromB.send(t, macOf(t, "va"), 1, 40100, 40101, 25)
+	fromB.sendVLAN(t, macOf(t, "va"), 30, 2, 40100, 40102, 25)
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := w.Stats()
+	if st.Packets != 50 || st.PcapReceived != 50 || st.PcapDropped != 0 {
+		t.Errorf("packets %d, kernel received %d dropped %d; want 50, 50, 0", st.Packets, st.PcapReceived, st.PcapDropped)
+	}
+	if len(st.Rings) != 1 || st.Rings[0].Type != "af_packet" || st.Rings[0].Version != "TPACKET_V3" || st.Rings[0].RingBytes != 8<<20 {
+		t.Errorf("rings %+v", st.Rings)
+	}
+	docs := sink.all()
+	if len(docs) != 2 {
+		t.Fatalf("want 2 flows, got %d: %v", len(docs), docs)
+	}
+	var vlanFlows int
+	for _, d := range docs {
+		if nw, ok := d["network"].(map[string]any); ok {
+			if v, ok := nw["vlan"].(map[string]any); ok && v["id"] != nil {
+				vlanFlows++
+				if fmt.Sprint(v["id"]) != "30" {
+					t.Errorf("vlan %v", v)
+				}
+			}
+		}
+	}
+	if vlanFlows != 1 {
+		t.Errorf("%d flows with a VLAN id, want 1: %v", vlanFlows, docs)
+	}
+}
+
+// The capture loop reads af_packet frames without allocating.
+func TestLiveAFPacketNoAlloc(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	src := openLive(t, config.Interface{Device: "va", Type: config.TypeAFPacket}, "udp")
+	fromB := newSender(t, nsB(), "vb")
+	fromB.send(t, macOf(t, "va"), 1, 40200, 40201, 300)
+	fromB.sendVLAN(t, macOf(t, "va"), 5, 1, 40200, 40201, 300)
+	time.Sleep(300 * time.Millisecond) // blocks retired
+	allocs := testing.AllocsPerRun(500, func() {
+		if _, _, err := src.Next(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.2f allocations per packet", allocs)
+	}
+}
+
+// On "any" frames are read cooked; a VLAN tag from the ring's metadata goes
+// between the cooked header and the payload.
+func TestLiveAnyVLAN(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	fromB := newSender(t, nsB(), "vb")
+	for _, typ := range []string{config.TypePcap, config.TypeAFPacket} {
+		t.Run(typ, func(t *testing.T) {
+			src := openLive(t, config.Interface{Device: "any", Type: typ}, "")
+			if src.LinkType() != layers.LinkTypeLinuxSLL {
+				t.Fatalf("link type %v", src.LinkType())
+			}
+			fromB.sendVLAN(t, macOf(t, "va"), 12, 1, 40300, 40301, 20)
+			fromB.send(t, macOf(t, "va"), 2, 40300, 40302, 20)
+			got := readMarked(t, src, 40, time.Second)
+			if len(got) != 40 {
+				t.Fatalf("captured %d of 40", len(got))
+			}
+			for _, s := range got {
+				want := 0
+				if s.flow == 1 {
+					want = 12
+				}
+				if (want == 0 && len(s.vlans) != 0) || (want != 0 && (len(s.vlans) != 1 || int(s.vlans[0]) != want)) {
+					t.Fatalf("datagram %+v, want VLAN %d", s, want)
+				}
+			}
+		})
 	}
 }
