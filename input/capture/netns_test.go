@@ -462,6 +462,31 @@ func TestLiveBadInput(t *testing.T) {
 			t.Logf("%s: %v", typ, err)
 		})
 	}
+	for _, typ := range []string{config.TypePcap, config.TypeAFPacket} {
+		t.Run("interface_down_up_"+typ, func(t *testing.T) {
+			src := openLive(t, config.Interface{Device: "va", Type: typ}, "udp")
+			exec.Command("ip", "link", "set", "va", "down").Run()
+			for i := 0; i < 5; i++ {
+				if _, _, err := src.Next(); err != nil && !errors.Is(err, ErrTimeout) {
+					t.Fatalf("interface down: %v", err)
+				}
+			}
+			if st := src.(ringReporter).Ring().State; !strings.Contains(st, "va is down") {
+				t.Errorf("ring state %q while down", st)
+			}
+			if out, err := exec.Command("ip", "link", "set", "va", "up").CombinedOutput(); err != nil {
+				t.Fatalf("%v %s", err, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+			newSender(t, nsB(), "vb").send(t, macOf(t, "va"), 1, 40400, 40401, 10)
+			if got := readMarked(t, src, 10, time.Second); len(got) != 10 {
+				t.Fatalf("after up: %d of 10", len(got))
+			}
+			if st := src.(ringReporter).Ring().State; st != "" {
+				t.Errorf("ring state %q after up", st)
+			}
+		})
+	}
 	t.Run("unknown_device", func(t *testing.T) {
 		for _, dev := range []string{"nosuch0", "999"} {
 			_, err := OpenSource(config.Interface{Device: dev, Type: config.TypeAFPacket}, "")
@@ -503,6 +528,9 @@ func TestLiveDeviceNames(t *testing.T) {
 		if got, err := resolveDevice(d); err != nil || got != "va" {
 			t.Fatalf("%s: %q %v", d, got, err)
 		}
+	}
+	if list, _ := Devices(); !strings.Contains(strings.Join(list, "\n"), "default_route_ipv4 -> va") {
+		t.Errorf("devices list: %q", list)
 	}
 	if _, err := resolveDevice("default_route_ipv6"); err == nil {
 		t.Fatalf("default_route_ipv6 resolved with IPv6 off")

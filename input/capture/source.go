@@ -256,6 +256,13 @@ func (s *pcapSource) Ring() *RingInfo {
 	}
 	ri := s.info
 	ri.withCapacity(v3MacOffset(s.dev == "any", 14), s.capBytes, s.pkts)
+	// libpcap waits quietly while the interface is down (and resumes when
+	// it is up): say so.
+	if s.dev != "any" {
+		if ifi, err := net.InterfaceByName(s.dev); err == nil && ifi.Flags&net.FlagUp == 0 {
+			ri.State = "interface " + s.dev + " is down"
+		}
+	}
 	return &ri
 }
 
@@ -274,7 +281,9 @@ func (s *pcapSource) PcapStats() (uint64, uint64, uint64, bool) {
 
 func (s *pcapSource) Close() { s.h.Close() }
 
-// Devices lists capture devices with their addresses, for `network-traffic devices`.
+// Devices lists capture devices with their addresses, for `network-traffic
+// devices`: "N: name ...", where N is the index a device option may give
+// instead of the name, then the default_route names that resolve.
 func Devices() ([]string, error) {
 	devs, err := pcap.FindAllDevs()
 	if err != nil {
@@ -294,6 +303,12 @@ func Devices() ([]string, error) {
 			line += " [" + strings.Join(addrs, " ") + "]"
 		}
 		out = append(out, line)
+	}
+	// The other names a device option takes, with what they stand for now.
+	for _, name := range []string{devDefaultRoute, devDefaultRoute4, devDefaultRoute6} {
+		if dev, err := defaultRouteDevice(name); err == nil {
+			out = append(out, name+" -> "+dev)
+		}
 	}
 	return out, nil
 }
