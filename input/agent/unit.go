@@ -288,6 +288,11 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q *publish.Queue) {
 		}
 		degraded = append(degraded, fmt.Sprintf("the kernel dropped %d of %d packets in the last %s", drops, recv, period))
 	}
+	for _, r := range st.Rings {
+		if r.State != "" { // the interface is down, or the default route moved badly
+			degraded = append(degraded, r.State)
+		}
+	}
 	if blocked > 0 && q != nil && hasLive(in) {
 		degraded = append(degraded, fmt.Sprintf("publish queue full %d times in the last %s (%d/%d queued): capture is slowed and may drop",
 			blocked, period, q.Depth(), q.Capacity()))
