@@ -138,7 +138,9 @@ func openAFPacket(o afpacketOptions) (_ *afpacketSource, err error) {
 	}
 	// Protocol 0: no packet is queued before the ring and filter are in
 	// place; bind below starts the capture.
+	activateMu.Lock() // not mistaken for the socket of a libpcap activation
 	s.fd, err = unix.Socket(unix.AF_PACKET, sockType|unix.SOCK_CLOEXEC, 0)
+	activateMu.Unlock()
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			return nil, fmt.Errorf("no permission to capture on %s: run as root or grant CAP_NET_RAW and CAP_NET_ADMIN (%v)", s.dev, err)
