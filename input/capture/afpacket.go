@@ -244,7 +244,7 @@ func loopbackIndex() int {
 // SetFilter compiles expr and attaches it, behind the outgoing-packet
 // prefix, to the socket (the kernel swaps filters atomically).
 func (s *afpacketSource) SetFilter(expr string) error {
-	prog, err := kernelFilter(s.prefix, expr, s.linkType, s.snaplen, s.cooked)
+	prog, err := kernelFilterOn(s.dev, s.prefix, expr, s.linkType, s.snaplen, s.cooked)
 	if err != nil {
 		return err
 	}

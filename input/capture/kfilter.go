@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/google/gopacket/layers"
@@ -53,9 +54,42 @@ func outgoingFilter(all bool, loIndex int) []bpf.Instruction {
 // socket is SOCK_DGRAM: the expression is compiled against the cooked
 // header and its loads are moved to what the kernel sees (see uncook).
 func kernelFilter(prefix []bpf.Instruction, expr string, linkType layers.LinkType, snaplen int, cooked bool) ([]bpf.RawInstruction, error) {
+	return kernelFilterOn("", prefix, expr, linkType, snaplen, cooked)
+}
+
+// kernelFilterOn is kernelFilter for a socket on dev. An expression that
+// tests VLAN tags is compiled on a live libpcap handle of dev: only then
+// does libpcap test the tag where the kernel keeps it (packet metadata,
+// not the frame the filter sees).
+func kernelFilterOn(dev string, prefix []bpf.Instruction, expr string, linkType layers.LinkType, snaplen int, cooked bool) ([]bpf.RawInstruction, error) {
 	return assembleFilter(prefix, expr, snaplen, cooked, func() ([]pcap.BPFInstruction, error) {
+		if dev != "" && strings.Contains(expr, "vlan") {
+			if insns, err := compileLive(dev, snaplen, expr); err == nil {
+				return insns, nil
+			}
+		}
 		return pcap.CompileBPFFilter(linkType, snaplen, expr)
 	})
+}
+
+// compileLive compiles expr on a short-lived libpcap handle of dev, with
+// the smallest ring libpcap accepts.
+func compileLive(dev string, snaplen int, expr string) ([]pcap.BPFInstruction, error) {
+	in, err := pcap.NewInactiveHandle(dev)
+	if err != nil {
+		return nil, err
+	}
+	defer in.CleanUp()
+	_ = in.SetSnapLen(snaplen)
+	_ = in.SetBufferSize(1 << 20)
+	activateMu.Lock()
+	h, err := in.Activate()
+	activateMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return h.CompileBPFFilter(expr)
 }
 
 func assembleFilter(prefix []bpf.Instruction, expr string, snaplen int, cooked bool, compile func() ([]pcap.BPFInstruction, error)) ([]bpf.RawInstruction, error) {

@@ -284,6 +284,21 @@ func TestLiveVeth(t *testing.T) {
 						t.Fatalf("datagram %+v: want VLAN 10 in the frame", s)
 					}
 				}
+				// A filter on the tag, which the kernel filter finds in
+				// the packet's metadata, not in the frame.
+				byTag := openLive(t, iface, "vlan 10 and udp")
+				fromB.sendVLAN(t, vaMAC, 10, 3, 40000, 40003, 20)
+				fromB.sendVLAN(t, vaMAC, 11, 4, 40000, 40003, 20)
+				fromB.send(t, vaMAC, 5, 40000, 40003, 20)
+				got = readMarked(t, byTag, 60, time.Second)
+				if len(got) != 20 {
+					t.Fatalf("filter vlan 10: %d datagrams, want 20", len(got))
+				}
+				for _, s := range got {
+					if s.flow != 3 {
+						t.Fatalf("filter vlan 10 let through %+v", s)
+					}
+				}
 			})
 
 			t.Run("bpf_filter", func(t *testing.T) {
