@@ -198,12 +198,11 @@ func (s *routeSource) move(dev string) error {
 		src.Close()
 		return fmt.Errorf("%s moved to %s, whose link type %s differs from %s on %s: restart the capture", s.want, dev, src.LinkType(), s.cur.LinkType(), s.curDev)
 	}
-	if s.filter != "" {
-		if fs, ok := src.(interface{ SetFilter(string) error }); ok {
-			if err := fs.SetFilter(s.filter); err != nil {
-				src.Close()
-				return err
-			}
+	// The filter in force now (a reconfiguration may have changed it).
+	if fs, ok := src.(interface{ SetFilter(string) error }); ok {
+		if err := fs.SetFilter(s.filter); err != nil {
+			src.Close()
+			return err
 		}
 	}
 	if s.dirIn {
