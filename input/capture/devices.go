@@ -3,6 +3,7 @@ package capture
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -82,17 +83,32 @@ func defaultRoute4() (string, bool) {
 		return "", false
 	}
 	defer f.Close()
+	return parseRoute4(f)
+}
+
+func defaultRoute6() (string, bool) {
+	f, err := os.Open(procIPv6Route)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	return parseRoute6(f)
+}
+
+// parseRoute4 finds the interface of the usable default route with the
+// lowest metric in /proc/net/route.
+func parseRoute4(r io.Reader) (string, bool) {
 	best, bestMetric := "", uint64(1<<63)
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		// Iface Destination Gateway Flags RefCnt Use Metric Mask ...
 		fl := strings.Fields(sc.Text())
 		if len(fl) < 8 || fl[1] != "00000000" || fl[7] != "00000000" {
 			continue
 		}
-		flags, _ := strconv.ParseUint(fl[3], 16, 32)
-		metric, _ := strconv.ParseUint(fl[6], 10, 32)
-		if flags&rtfUp == 0 || flags&rtfReject != 0 {
+		flags, err1 := strconv.ParseUint(fl[3], 16, 32)
+		metric, err2 := strconv.ParseUint(fl[6], 10, 32)
+		if err1 != nil || err2 != nil || flags&rtfUp == 0 || flags&rtfReject != 0 {
 			continue
 		}
 		if metric < bestMetric {
@@ -102,24 +118,21 @@ func defaultRoute4() (string, bool) {
 	return best, best != ""
 }
 
-func defaultRoute6() (string, bool) {
-	f, err := os.Open(procIPv6Route)
-	if err != nil {
-		return "", false
-	}
-	defer f.Close()
+// parseRoute6 is parseRoute4 for /proc/net/ipv6_route (loopback routes
+// left out: the kernel lists unreachable defaults on lo).
+func parseRoute6(r io.Reader) (string, bool) {
 	best, bestMetric := "", uint64(1<<63)
 	zero := strings.Repeat("0", 32)
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		// dest plen src splen nexthop metric refcnt use flags dev
 		fl := strings.Fields(sc.Text())
 		if len(fl) < 10 || fl[0] != zero || fl[1] != "00" || fl[9] == "lo" {
 			continue
 		}
-		metric, _ := strconv.ParseUint(fl[5], 16, 32)
-		flags, _ := strconv.ParseUint(fl[8], 16, 32)
-		if flags&rtfUp == 0 || flags&rtfReject != 0 {
+		metric, err1 := strconv.ParseUint(fl[5], 16, 32)
+		flags, err2 := strconv.ParseUint(fl[8], 16, 32)
+		if err1 != nil || err2 != nil || flags&rtfUp == 0 || flags&rtfReject != 0 {
 			continue
 		}
 		if metric < bestMetric {
