@@ -227,6 +227,17 @@ func arpType(dev string) int {
 
 func isLoopback(dev string) bool { return arpType(dev) == arphrdLoopback }
 
+// ifaceUp reads IFF_UP of dev from sysfs (cheaper than a netlink dump, and
+// asked every few thousand packets); true when unknown.
+func ifaceUp(dev string) bool {
+	raw, err := os.ReadFile("/sys/class/net/" + dev + "/flags")
+	if err != nil {
+		return true
+	}
+	flags, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(raw)), "0x"), 16, 32)
+	return err != nil || flags&unix.IFF_UP != 0
+}
+
 // loopbackIndex is the interface index of the loopback device (0 if none).
 func loopbackIndex() int {
 	ifs, err := net.Interfaces()

@@ -258,10 +258,8 @@ func (s *pcapSource) Ring() *RingInfo {
 	ri.withCapacity(v3MacOffset(s.dev == "any", 14), s.capBytes, s.pkts)
 	// libpcap waits quietly while the interface is down (and resumes when
 	// it is up): say so.
-	if s.dev != "any" {
-		if ifi, err := net.InterfaceByName(s.dev); err == nil && ifi.Flags&net.FlagUp == 0 {
-			ri.State = "interface " + s.dev + " is down"
-		}
+	if s.dev != "any" && !ifaceUp(s.dev) {
+		ri.State = "interface " + s.dev + " is down"
 	}
 	return &ri
 }
