@@ -204,6 +204,10 @@ func Parse(m map[string]any) (*Input, error) {
 			captures[key] = c
 			order = append(order, key)
 		} else {
+			if err := sameSocket(c, iface); err != nil {
+				st.Err = fmt.Errorf("stream %s (%s): interface: %w", st.ID, st.Type, err)
+				continue
+			}
 			mergeInterface(&c.Interface, iface)
 		}
 		c.IgnoreOutgoing = c.IgnoreOutgoing || ignoreOut
@@ -218,12 +222,30 @@ func Parse(m map[string]any) (*Input, error) {
 	return in, nil
 }
 
-func mergeInterface(dst *Interface, src Interface) {
-	// Streams on one device share one socket: one that asks for af_packet
-	// (or a fanout group, or route polling) gets it for all of them.
-	if src.Type == TypeAFPacket {
-		dst.Type = TypeAFPacket
+// sameSocket refuses a stream whose capture options cannot share the
+// socket the earlier streams on its device asked for.
+func sameSocket(c *Capture, iface Interface) error {
+	a, b := c.Interface, iface
+	other := "stream " + c.Streams[0].ID
+	typeOf := func(i Interface) string {
+		if i.Type == "" {
+			return TypePcap
+		}
+		return i.Type
 	}
+	if typeOf(a) != typeOf(b) {
+		return fmt.Errorf("type %s conflicts with type %s of %s on the same device", typeOf(b), typeOf(a), other)
+	}
+	if a.Fanout && b.Fanout && a.FanoutGroup != b.FanoutGroup {
+		return fmt.Errorf("fanout_group %d conflicts with fanout_group %d of %s on the same device", b.FanoutGroup, a.FanoutGroup, other)
+	}
+	return nil
+}
+
+func mergeInterface(dst *Interface, src Interface) {
+	// Streams on one device share one socket (sameSocket checked they
+	// agree on its type): a fanout group or route polling one of them asks
+	// for holds for all of them.
 	if src.Fanout && !dst.Fanout {
 		dst.Fanout, dst.FanoutGroup = true, src.FanoutGroup
 	}

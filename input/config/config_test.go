@@ -189,3 +189,34 @@ func TestCaptureTypeOptions(t *testing.T) {
 		}
 	}
 }
+
+// Streams on one device share one socket: they must agree on its type and
+// fanout group, or the later stream is refused, naming the earlier one.
+func TestCaptureTypeConflicts(t *testing.T) {
+	in, err := parseYAML(t, `type: packet
+streams:
+  - {id: a, type: flow, interface: {device: eth0, type: af_packet, fanout_group: 1}}
+  - {id: b, type: icmp, interface: {device: eth0, type: pcap}}
+  - {id: c, type: dns, interface: {device: eth0, type: af_packet, fanout_group: 2}}
+  - {id: d, type: http, interface: {device: eth0, type: af_packet}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"b": "type pcap conflicts with type af_packet of stream a",
+		"c": "fanout_group 2 conflicts with fanout_group 1 of stream a",
+	}
+	for _, st := range in.Streams {
+		w := want[st.ID]
+		switch {
+		case w == "" && st.Err != nil:
+			t.Errorf("%s: %v", st.ID, st.Err)
+		case w != "" && (st.Err == nil || !strings.Contains(st.Err.Error(), w)):
+			t.Errorf("%s: err %v, want %q", st.ID, st.Err, w)
+		}
+	}
+	if len(in.Captures) != 1 || len(in.Captures[0].Streams) != 2 || !in.Captures[0].Interface.Fanout || in.Captures[0].Interface.FanoutGroup != 1 {
+		t.Errorf("captures %+v", in.Captures[0])
+	}
+}
