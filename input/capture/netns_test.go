@@ -98,6 +98,7 @@ type sender struct {
 	fd      int
 	ifindex int
 	src     net.HardwareAddr
+	pad     int // extra payload bytes after the marker
 }
 
 // newSender opens a packet socket on dev; with ns set, in that namespace (a
@@ -160,7 +161,7 @@ func (s *sender) sendVLAN(t *testing.T, dst net.HardwareAddr, vlan, flow, sport,
 			SrcIP: net.ParseIP("10.231.0.2").To4(), DstIP: net.ParseIP(testDst).To4()}
 		udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
 		udp.SetNetworkLayerForChecksum(ip)
-		payload := make([]byte, 16)
+		payload := make([]byte, 16+s.pad)
 		copy(payload, "ntcap")
 		binary.BigEndian.PutUint32(payload[8:], uint32(flow))
 		binary.BigEndian.PutUint32(payload[12:], uint32(i))
@@ -270,6 +271,33 @@ func TestLiveVeth(t *testing.T) {
 					t.Errorf("ring %+v", ri)
 				}
 				t.Logf("ring %+v", *ri)
+			})
+
+			t.Run("snaplen", func(t *testing.T) {
+				short := iface
+				short.Snaplen = 80
+				src := openLive(t, short, "udp")
+				big := newSender(t, nsB(), "vb")
+				big.pad = 1000
+				big.send(t, vaMAC, 9, 40000, 40005, 10)
+				n := 0
+				deadline := time.Now().Add(time.Second)
+				for n < 10 && time.Now().Before(deadline) {
+					data, ci, err := src.Next()
+					if errors.Is(err, ErrTimeout) {
+						continue
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(data) != 80 || ci.CaptureLength != 80 || ci.Length != 14+20+8+16+1000 {
+						t.Fatalf("frame of %d bytes, capture length %d, length %d; want 80, 80, %d", len(data), ci.CaptureLength, ci.Length, 14+20+8+16+1000)
+					}
+					n++
+				}
+				if n != 10 {
+					t.Fatalf("%d of 10 frames", n)
+				}
 			})
 
 			t.Run("vlan", func(t *testing.T) {
