@@ -300,6 +300,25 @@ func TestLiveVeth(t *testing.T) {
 				}
 			})
 
+			t.Run("promiscuous", func(t *testing.T) {
+				promisc := func() bool {
+					raw, _ := os.ReadFile("/sys/class/net/va/flags")
+					var f uint32
+					fmt.Sscanf(strings.TrimSpace(string(raw)), "0x%x", &f)
+					return f&unix.IFF_PROMISC != 0
+				}
+				p := iface
+				p.Promiscuous = true
+				src := openLive(t, p, "")
+				if !promisc() {
+					t.Fatal("va not promiscuous while captured with promiscuous: true")
+				}
+				src.Close()
+				if promisc() {
+					t.Fatal("va still promiscuous after the capture closed")
+				}
+			})
+
 			t.Run("vlan", func(t *testing.T) {
 				src := openLive(t, iface, "")
 				fromB.sendVLAN(t, vaMAC, 10, 2, 40000, 40002, 50)
