@@ -153,6 +153,8 @@ type routeSource struct {
 	curDev string
 	filter string
 	dirIn  bool
+	// linkType is fixed by the first call of LinkType.
+	linkType layers.LinkType
 
 	moved   atomic.Pointer[string] // the new interface, set by the poller
 	stop    chan struct{}
@@ -162,12 +164,21 @@ type routeSource struct {
 	recv, drop, ifDrop uint64
 }
 
-func newRouteSource(want, dev string, every time.Duration, filter string, open func(string) (Source, error)) (*routeSource, error) {
-	src, err := open(dev)
-	if err != nil {
-		return nil, err
+// newRouteSource opens dev, the interface of the default route now, or,
+// when there is none (noRoute), waits for one: until then reads time out,
+// the link type is taken to be Ethernet and the ring state says why.
+func newRouteSource(want, dev string, noRoute error, every time.Duration, filter string, open func(string) (Source, error)) (*routeSource, error) {
+	s := &routeSource{want: want, open: open, filter: filter, stop: make(chan struct{})}
+	if noRoute != nil {
+		msg := noRoute.Error() + ": waiting for one"
+		s.lastErr.Store(&msg)
+	} else {
+		src, err := open(dev)
+		if err != nil {
+			return nil, err
+		}
+		s.cur, s.curDev = src, dev
 	}
-	s := &routeSource{want: want, open: open, cur: src, curDev: dev, filter: filter, stop: make(chan struct{})}
 	go s.poll(every)
 	return s, nil
 }
@@ -199,17 +210,24 @@ func (s *routeSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 			s.lastErr.Store(&msg)
 		}
 	}
+	if s.cur == nil {
+		time.Sleep(liveTimeout)
+		return nil, gopacket.CaptureInfo{}, ErrTimeout
+	}
 	return s.cur.Next()
 }
 
 func (s *routeSource) move(dev string) error {
 	src, err := s.open(dev)
 	if err != nil {
+		if s.cur == nil {
+			return fmt.Errorf("%s is %s: %w", s.want, dev, err)
+		}
 		return fmt.Errorf("%s moved to %s: %w (still capturing on %s)", s.want, dev, err, s.curDev)
 	}
-	if src.LinkType() != s.cur.LinkType() {
+	if src.LinkType() != s.LinkType() {
 		src.Close()
-		return fmt.Errorf("%s moved to %s, whose link type %s differs from %s on %s: restart the capture", s.want, dev, src.LinkType(), s.cur.LinkType(), s.curDev)
+		return fmt.Errorf("%s moved to %s, whose link type %s differs from %s: restart the capture", s.want, dev, src.LinkType(), s.LinkType())
 	}
 	// The filter in force now (a reconfiguration may have changed it).
 	if fs, ok := src.(interface{ SetFilter(string) error }); ok {
@@ -224,10 +242,12 @@ func (s *routeSource) move(dev string) error {
 			return err
 		}
 	}
-	if r, d, i, ok := s.cur.PcapStats(); ok {
-		s.recv, s.drop, s.ifDrop = s.recv+r, s.drop+d, s.ifDrop+i
+	if s.cur != nil {
+		if r, d, i, ok := s.cur.PcapStats(); ok {
+			s.recv, s.drop, s.ifDrop = s.recv+r, s.drop+d, s.ifDrop+i
+		}
+		s.cur.Close()
 	}
-	s.cur.Close()
 	s.cur, s.curDev = src, dev
 	s.lastErr.Store(nil)
 	return nil
@@ -237,7 +257,7 @@ func (s *routeSource) move(dev string) error {
 func (s *routeSource) Device() string { return s.curDev }
 
 func (s *routeSource) SetFilter(f string) error {
-	if fs, ok := s.cur.(interface{ SetFilter(string) error }); ok {
+	if fs, ok := s.cur.(interface{ SetFilter(string) error }); ok && s.cur != nil {
 		if err := fs.SetFilter(f); err != nil {
 			return err
 		}
@@ -246,16 +266,29 @@ func (s *routeSource) SetFilter(f string) error {
 	return nil
 }
 
-func (s *routeSource) LinkType() layers.LinkType { return s.cur.LinkType() }
+// LinkType is that of the first capture (Ethernet while waiting for a
+// route): the decoder is built for it, so a move keeps it.
+func (s *routeSource) LinkType() layers.LinkType {
+	if s.linkType == 0 {
+		s.linkType = layers.LinkTypeEthernet
+		if s.cur != nil {
+			s.linkType = s.cur.LinkType()
+		}
+	}
+	return s.linkType
+}
 
 func (s *routeSource) PcapStats() (uint64, uint64, uint64, bool) {
+	if s.cur == nil {
+		return s.recv, s.drop, s.ifDrop, true
+	}
 	r, d, i, ok := s.cur.PcapStats()
 	return s.recv + r, s.drop + d, s.ifDrop + i, ok
 }
 
 func (s *routeSource) Ring() *RingInfo {
 	var ri *RingInfo
-	if rs, ok := s.cur.(ringReporter); ok {
+	if rs, ok := s.cur.(ringReporter); ok && s.cur != nil {
 		ri = rs.Ring()
 	} else {
 		ri = &RingInfo{Device: s.curDev}
@@ -272,7 +305,9 @@ func (s *routeSource) Close() {
 	default:
 		close(s.stop)
 	}
-	s.cur.Close()
+	if s.cur != nil {
+		s.cur.Close()
+	}
 }
 
 // ringReporter is a live source that can describe its kernel ring.

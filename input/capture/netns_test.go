@@ -600,17 +600,29 @@ func TestLiveDeviceNames(t *testing.T) {
 
 	for _, typ := range []string{config.TypePcap, config.TypeAFPacket} {
 		t.Run(typ, func(t *testing.T) {
-			ip("route", "replace", "default", "via", "10.231.0.2", "dev", "va")
+			// No default route yet: the capture waits for one, and says so.
+			exec.Command("ip", "route", "del", "default").Run()
 			src := openLive(t, config.Interface{Device: "default_route", Type: typ, PollDefaultRoute: 100 * time.Millisecond}, "udp")
+			if st := src.(ringReporter).Ring().State; !strings.Contains(st, "no default route") {
+				t.Errorf("state without a route: %q", st)
+			}
+			if _, _, err := src.Next(); !errors.Is(err, ErrTimeout) {
+				t.Fatalf("read without a route: %v", err)
+			}
+			ip("route", "replace", "default", "via", "10.231.0.2", "dev", "va")
+			deadline := time.Now().Add(2 * time.Second)
+			for src.(*routeSource).Device() != "va" && time.Now().Before(deadline) {
+				src.Next()
+			}
 			if d := src.(*routeSource).Device(); d != "va" {
-				t.Fatalf("capturing on %s", d)
+				t.Fatalf("capturing on %q after a route via va appeared", d)
 			}
 			newSender(t, nsB(), "vb").send(t, macOf(t, "va"), 1, 40000, 40030, 10)
 			if got := readMarked(t, src, 10, time.Second); len(got) != 10 {
 				t.Fatalf("on va: %d of 10", len(got))
 			}
 			ip("route", "replace", "default", "via", "10.231.1.2", "dev", "vc")
-			deadline := time.Now().Add(2 * time.Second)
+			deadline = time.Now().Add(2 * time.Second)
 			for src.(*routeSource).Device() != "vc" && time.Now().Before(deadline) {
 				src.Next()
 			}

@@ -71,7 +71,8 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 		return &pcapSource{h: h, pace: true}, nil
 	}
 	dev, err := resolveDevice(iface.Device)
-	if err != nil {
+	follow := isDefaultRoute(iface.Device) && iface.PollDefaultRoute > 0
+	if err != nil && !follow {
 		return nil, err
 	}
 	snaplen := iface.Snaplen
@@ -90,8 +91,9 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 		}
 		return openPcapLive(dev, snaplen, bufMB, iface.Promiscuous, filter)
 	}
-	if isDefaultRoute(iface.Device) && iface.PollDefaultRoute > 0 {
-		return newRouteSource(iface.Device, dev, iface.PollDefaultRoute, filter, open)
+	if follow {
+		// With no default route yet, the capture waits for one.
+		return newRouteSource(iface.Device, dev, err, iface.PollDefaultRoute, filter, open)
 	}
 	return open(dev)
 }
@@ -176,6 +178,9 @@ func SetDirectionIn(s Source) error {
 		return ps.SetFilter(ps.filter)
 	case *routeSource:
 		ps.dirIn = true
+		if ps.cur == nil {
+			return nil // applied when a route appears
+		}
 		return SetDirectionIn(ps.cur)
 	}
 	return nil
