@@ -302,7 +302,10 @@ func loadInput(f *flags) (*config.Input, error) {
 				}
 			}
 			if f.readFile != "" {
-				delete(iface, "device")
+				// Live-capture options mean nothing for a file.
+				for _, k := range []string{"device", "type", "fanout_group", "poll_default_route"} {
+					delete(iface, k)
+				}
 				iface["file"] = f.readFile
 				iface["top_speed"] = f.topSpeed
 				iface["loop"] = f.loop

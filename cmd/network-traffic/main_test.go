@@ -218,6 +218,8 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 		{"unknown interface", "", []string{"-i", "nosuchif0"}, `unknown interface "nosuchif0"`},
 		{"no streams", "id: x\ntype: packet\n", nil, "no streams"},
 		{"bad BPF", "", []string{"-I", samplePcap, "-f", "port port"}, "BPF filter"},
+		{"fanout with pcap", "type: packet\nstreams:\n  - {id: f, type: flow, interface: {device: lo, fanout_group: 3}}\n", nil, "fanout_group: needs type: af_packet"},
+		{"device index", "", []string{"-i", "999"}, "interface index 999"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

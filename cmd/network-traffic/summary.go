@@ -48,6 +48,20 @@ func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, out output.Out
 	if s.PcapReceived > 0 || s.PcapDropped > 0 {
 		fmt.Fprintf(w, "  capture: %d received, %d dropped by kernel, %d dropped by interface\n", s.PcapReceived, s.PcapDropped, s.PcapIfDropped)
 	}
+	for _, r := range s.Rings {
+		fmt.Fprintf(w, "  ring %s (%s): %s, %d blocks of %d KiB (%d MiB), frames up to %d bytes; holds %d packets of snaplen %d",
+			r.Device, r.Type, r.Version, r.Blocks, r.BlockSize>>10, r.RingBytes>>20, r.FrameSize, r.PacketsAtSnaplen, r.Snaplen)
+		if r.MeanCaptureLength > 0 {
+			fmt.Fprintf(w, ", %d of the mean %d bytes", r.PacketsAtMeanSize, r.MeanCaptureLength)
+		}
+		if r.KernelFreezes > 0 {
+			fmt.Fprintf(w, "; %d queue freezes", r.KernelFreezes)
+		}
+		if r.State != "" {
+			fmt.Fprintf(w, "; %s", r.State)
+		}
+		fmt.Fprintln(w)
+	}
 	if s.TCP.Connections > 0 || s.Decode.Truncated > 0 {
 		fmt.Fprintf(w, "  tcp: %d connections, %d gaps (%d bytes lost), %d retransmits, %d out of order, %d evicted; decode: %d malformed frames, %d fragments reassembled, %d dropped\n",
 			s.TCP.Connections, s.TCP.Gaps, s.TCP.GapBytes, s.TCP.Retransmits, s.TCP.OutOfOrder, s.TCP.Evicted,

@@ -32,9 +32,11 @@ type fakeWorker struct {
 	mu   sync.Mutex
 	in   *config.Input
 	// drops is added to PcapDropped by the test.
-	drops   atomic.Uint64
-	runs    atomic.Int32
-	reconfs atomic.Int32
+	drops atomic.Uint64
+	// ringState, when set, is the state of the capture's ring.
+	ringState atomic.Pointer[string]
+	runs      atomic.Int32
+	reconfs   atomic.Int32
 }
 
 type fakeFactory struct {
@@ -114,7 +116,11 @@ func (w *fakeWorker) Reconfigure(in *config.Input) error {
 }
 
 func (w *fakeWorker) Stats() capture.Stats {
-	return capture.Stats{PcapReceived: 1000, PcapDropped: w.drops.Load(), Protocols: map[string]capture.ProtocolCounters{"nttest": {Packets: 10}}}
+	st := capture.Stats{PcapReceived: 1000, PcapDropped: w.drops.Load(), Protocols: map[string]capture.ProtocolCounters{"nttest": {Packets: 10}}}
+	if p := w.ringState.Load(); p != nil {
+		st.Rings = []capture.RingInfo{{Device: "va", Type: "af_packet", State: *p}}
+	}
+	return st
 }
 
 func (w *fakeWorker) StreamStates() map[string]capture.StreamState {
@@ -419,6 +425,24 @@ func TestDegradedOnDropsAndRecovery(t *testing.T) {
 		t.Fatalf("message %q", o.Message)
 	}
 	// No new drops in the next period: healthy again.
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+}
+
+// A capture waiting on an interface that is down is DEGRADED, naming it,
+// and HEALTHY again when the interface is back.
+func TestDegradedWhileInterfaceDown(t *testing.T) {
+	h := startHarness(t, nil)
+	a := h.agent
+	h.fileOutput("out.ndjson")
+	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0})), proto.UnitLogLevel_INFO)
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	down := "interface va is down"
+	h.factory.get("nt-1").ringState.Store(&down)
+	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
+	if !strings.Contains(o.Message, down) {
+		t.Fatalf("message %q", o.Message)
+	}
+	h.factory.get("nt-1").ringState.Store(nil)
 	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
 }
 

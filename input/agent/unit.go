@@ -293,7 +293,16 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q *publish.Queue) {
 	}
 	if drops > 0 {
 		recv := st.PcapReceived - prev.PcapReceived
-		degraded = append(degraded, fmt.Sprintf("libpcap dropped %d of %d packets in the last %s", drops, recv+drops, period))
+		// The kernel's received count includes what it dropped.
+		if recv < drops {
+			recv = drops
+		}
+		degraded = append(degraded, fmt.Sprintf("the kernel dropped %d of %d packets in the last %s", drops, recv, period))
+	}
+	for _, r := range st.Rings {
+		if r.State != "" { // the interface is down, or the default route moved badly
+			degraded = append(degraded, r.State)
+		}
 	}
 	if msg := dropsSince(prev.Dropped, st.Dropped, period); msg != "" {
 		degraded = append(degraded, msg)

@@ -43,18 +43,26 @@ type ProtocolCounters struct {
 
 // Stats is a snapshot of a worker's counters.
 type Stats struct {
-	Packets         uint64                      `json:"packets"`
-	Bytes           uint64                      `json:"bytes"`
-	DecodeErrors    uint64                      `json:"decode_errors"`
-	Events          uint64                      `json:"events"`
-	DroppedEvents   uint64                      `json:"dropped_events"`   // by processors (drop_event)
-	ProcessorErrors uint64                      `json:"processor_errors"` // events a processor failed on (published with error.message)
-	PcapReceived    uint64                      `json:"pcap_received"`
-	PcapDropped     uint64                      `json:"pcap_dropped"`
-	PcapIfDropped   uint64                      `json:"pcap_ifdropped"`
-	Protocols       map[string]ProtocolCounters `json:"protocols"`
-	ActiveTCPConns  int                         `json:"active_tcp_connections"`
-	ActiveFlows     int                         `json:"active_flows"`
+	Packets       uint64 `json:"packets"`
+	Bytes         uint64 `json:"bytes"`
+	DecodeErrors  uint64 `json:"decode_errors"`
+	Events        uint64 `json:"events"`
+	DroppedEvents uint64 `json:"dropped_events"` // by processors (drop_event)
+	// ProcessorErrors counts events a processor failed on (published with
+	// error.message).
+	ProcessorErrors uint64 `json:"processor_errors"`
+	// Kernel counters of live captures: libpcap's pcap_stats for type
+	// pcap, PACKET_STATISTICS for af_packet. PcapReceived is every packet
+	// the capture filter accepted, the dropped ones included; loopback
+	// packets count once (see outgoingFilter).
+	PcapReceived  uint64 `json:"pcap_received"`
+	PcapDropped   uint64 `json:"pcap_dropped"`
+	PcapIfDropped uint64 `json:"pcap_ifdropped"`
+	// Rings describes the kernel ring of each live capture.
+	Rings          []RingInfo                  `json:"rings,omitempty"`
+	Protocols      map[string]ProtocolCounters `json:"protocols"`
+	ActiveTCPConns int                         `json:"active_tcp_connections"`
+	ActiveFlows    int                         `json:"active_flows"`
 	// ParserPanics counts protocol parser panics recovered (each took a
 	// connection or a datagram out of decoding).
 	ParserPanics uint64 `json:"parser_panics"`

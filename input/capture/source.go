@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/network-traffic/network-traffic/input/config"
 )
@@ -34,6 +37,14 @@ type pcapSource struct {
 	path string // file being read ("" when live)
 	// records counts packets read, to say where a damaged file broke.
 	records uint64
+	// Live captures: the device, libpcap's socket (-1 if not found), the
+	// ring it set up and the filter prefix (see openPcapLive).
+	dev            string
+	fd             int
+	snaplen        int
+	info           RingInfo
+	prefix         []bpf.Instruction
+	capBytes, pkts uint64
 	// Pacing for file replay at recorded speed.
 	pace      bool
 	firstPkt  time.Time
@@ -62,18 +73,11 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 		}
 		return &pcapSource{h: h, pace: true, path: iface.File}, nil
 	}
-	dev := iface.Device
-	if dev == "" {
-		dev = "any"
-	}
-	if err := checkDevice(dev); err != nil {
+	dev, err := resolveDevice(iface.Device)
+	follow := isDefaultRoute(iface.Device) && iface.PollDefaultRoute > 0
+	if err != nil && !follow {
 		return nil, err
 	}
-	in, err := pcap.NewInactiveHandle(dev)
-	if err != nil {
-		return nil, fmt.Errorf("interface %s: %w", dev, err)
-	}
-	defer in.CleanUp()
 	snaplen := iface.Snaplen
 	if snaplen <= 0 {
 		snaplen = 65535
@@ -82,62 +86,107 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 	if bufMB <= 0 {
 		bufMB = 30
 	}
+	open := func(dev string) (Source, error) {
+		if iface.Type == config.TypeAFPacket {
+			return openAFPacket(afpacketOptions{device: dev, snaplen: snaplen, bufferBytes: int64(bufMB) << 20,
+				promisc: iface.Promiscuous, filter: filter, fanout: iface.Fanout, fanoutGroup: iface.FanoutGroup,
+				timeout: liveTimeout})
+		}
+		return openPcapLive(dev, snaplen, bufMB, iface.Promiscuous, filter)
+	}
+	if follow {
+		// With no default route yet, the capture waits for one.
+		return newRouteSource(iface.Device, dev, err, iface.PollDefaultRoute, filter, open)
+	}
+	return open(dev)
+}
+
+// liveTimeout bounds how long a read waits: with TPACKET_V3 it is also how
+// long the kernel holds a partly filled block, so it is both the latency of
+// a quiet capture and how often an idle one returns to tick its timers.
+const liveTimeout = 100 * time.Millisecond
+
+func openPcapLive(dev string, snaplen, bufMB int, promisc bool, filter string) (Source, error) {
+	if err := checkRingFits(dev, int64(bufMB)<<20); err != nil {
+		return nil, err
+	}
+	in, err := pcap.NewInactiveHandle(dev)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", dev, err)
+	}
+	defer in.CleanUp()
 	if err := in.SetSnapLen(snaplen); err != nil {
 		return nil, err
 	}
-	if err := in.SetPromisc(iface.Promiscuous); err != nil {
+	if err := in.SetPromisc(promisc); err != nil {
 		return nil, err
 	}
-	if err := in.SetTimeout(200 * time.Millisecond); err != nil {
+	if err := in.SetTimeout(liveTimeout); err != nil {
 		return nil, err
 	}
 	if err := in.SetBufferSize(bufMB << 20); err != nil {
 		return nil, err
 	}
-	// Immediate mode hands packets over as they arrive instead of when the
-	// kernel buffer block fills, which keeps latency and timers honest.
-	_ = in.SetImmediateMode(true)
-	h, err := in.Activate()
+	// Immediate mode off: libpcap then uses a TPACKET_V3 ring, which packs
+	// packets into blocks, instead of TPACKET_V2's one fixed slot of
+	// snaplen bytes per packet (a 30 MiB buffer held 240 packets).
+	if err := in.SetImmediateMode(false); err != nil {
+		return nil, err
+	}
+	h, fd, err := activateTracked(in)
 	if err != nil {
 		if strings.Contains(err.Error(), "ermission") {
 			return nil, fmt.Errorf("no permission to capture on %s: run as root or grant CAP_NET_RAW and CAP_NET_ADMIN (%v)", dev, err)
 		}
 		return nil, fmt.Errorf("activate capture on %s: %w", dev, err)
 	}
-	if filter != "" {
-		if err := h.SetBPFFilter(filter); err != nil {
+	s := &pcapSource{h: h, live: true, dev: dev, fd: fd, snaplen: snaplen}
+	s.info = pcapRing(dev, fd, snaplen, dev == "any")
+	// Like every packet socket on lo or on every interface, libpcap's sees
+	// a loopback packet twice, going out and coming in; it skips the first
+	// copy but the kernel counts both. Rejecting it in the kernel keeps
+	// the received and dropped counts in packets as the user sees them.
+	if fd >= 0 {
+		switch {
+		case dev == "any":
+			s.prefix = outgoingFilter(false, loopbackIndex())
+		case isLoopback(dev):
+			_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		}
+	}
+	if filter != "" || s.prefix != nil {
+		if err := s.SetFilter(filter); err != nil {
 			h.Close()
-			return nil, fmt.Errorf("BPF filter %q: %w", filter, err)
+			return nil, err
 		}
 	}
-	return &pcapSource{h: h, live: true}, nil
-}
-
-func checkDevice(dev string) error {
-	if dev == "any" {
-		return nil
-	}
-	devs, err := pcap.FindAllDevs()
-	if err != nil {
-		return fmt.Errorf("list interfaces: %w", err)
-	}
-	names := make([]string, 0, len(devs))
-	for _, d := range devs {
-		if d.Name == dev {
-			return nil
-		}
-		names = append(names, d.Name)
-	}
-	return fmt.Errorf("unknown interface %q (available: %s)", dev, strings.Join(names, ", "))
+	return s, nil
 }
 
 // SetDirectionIn keeps only packets received by the host (ignore_outgoing).
 func SetDirectionIn(s Source) error {
-	ps, ok := s.(*pcapSource)
-	if !ok || !ps.live {
-		return nil
+	switch ps := s.(type) {
+	case *pcapSource:
+		if !ps.live {
+			return nil
+		}
+		if ps.fd >= 0 {
+			// In the kernel too: libpcap 1.10 filters direction in user
+			// space, after the kernel copied and counted the packet.
+			_ = unix.SetsockoptInt(ps.fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		}
+		return ps.h.SetDirection(pcap.DirectionIn)
+	case *afpacketSource:
+		ps.prefix = outgoingFilter(true, 0)
+		return ps.SetFilter(ps.filter)
+	case *routeSource:
+		ps.dirIn = true
+		if ps.cur == nil {
+			return nil // applied when a route appears
+		}
+		return SetDirectionIn(ps.cur)
 	}
-	return ps.h.SetDirection(pcap.DirectionIn)
+	return nil
 }
 
 func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
@@ -156,7 +205,16 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 		if !s.live {
 			return nil, ci, classifyReadError(s.path, s.records, s.h.Error())
 		}
-		return nil, ci, err
+		if s.dev != "any" {
+			if _, ierr := net.InterfaceByName(s.dev); ierr != nil {
+				return nil, ci, fmt.Errorf("interface %s disappeared during the capture (libpcap: %v)", s.dev, err)
+			}
+		}
+		return nil, ci, fmt.Errorf("interface %s: %w", s.dev, err)
+	}
+	if s.live {
+		s.capBytes += uint64(len(data))
+		s.pkts++
 	}
 	s.records++
 	if s.pace {
@@ -172,12 +230,49 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 // SetFilter replaces the BPF filter of the open handle (a reconfiguration
 // that changed the protocols' ports). Only the capture goroutine calls it.
 func (s *pcapSource) SetFilter(filter string) error {
+	if s.prefix != nil {
+		return s.setPrefixedFilter(filter)
+	}
 	// An empty expression compiles to "accept all", which is what no
 	// filter means.
 	if err := s.h.SetBPFFilter(filter); err != nil {
 		return fmt.Errorf("BPF filter %q: %w", filter, err)
 	}
 	return nil
+}
+
+// setPrefixedFilter attaches prefix followed by the compiled expression to
+// libpcap's socket itself. Through pcap_setfilter libpcap would also run the
+// program in user space on the blocks already in the ring, where the
+// prefix's metadata loads do not exist and reject every packet; attached
+// directly, libpcap has no filter of its own and passes what the kernel
+// accepted.
+func (s *pcapSource) setPrefixedFilter(filter string) error {
+	prog, err := assembleFilter(s.prefix, filter, s.h.SnapLen(), s.dev == "any", func() ([]pcap.BPFInstruction, error) {
+		return s.h.CompileBPFFilter(filter)
+	})
+	if err != nil {
+		return err
+	}
+	if err := attachFilter(s.fd, prog); err != nil {
+		return fmt.Errorf("BPF filter %q on %s: %w", filter, s.dev, err)
+	}
+	return nil
+}
+
+// Ring describes libpcap's ring with the fill figures seen so far.
+func (s *pcapSource) Ring() *RingInfo {
+	if !s.live {
+		return nil
+	}
+	ri := s.info
+	ri.withCapacity(v3MacOffset(s.dev == "any", 14), s.capBytes, s.pkts)
+	// libpcap waits quietly while the interface is down (and resumes when
+	// it is up): say so.
+	if s.dev != "any" && !ifaceUp(s.dev) {
+		ri.State = "interface " + s.dev + " is down"
+	}
+	return &ri
 }
 
 func (s *pcapSource) LinkType() layers.LinkType { return s.h.LinkType() }
@@ -195,7 +290,9 @@ func (s *pcapSource) PcapStats() (uint64, uint64, uint64, bool) {
 
 func (s *pcapSource) Close() { s.h.Close() }
 
-// Devices lists capture devices with their addresses, for `network-traffic devices`.
+// Devices lists capture devices with their addresses, for `network-traffic
+// devices`: "N: name ...", where N is the index a device option may give
+// instead of the name, then the default_route names that resolve.
 func Devices() ([]string, error) {
 	devs, err := pcap.FindAllDevs()
 	if err != nil {
@@ -215,6 +312,12 @@ func Devices() ([]string, error) {
 			line += " [" + strings.Join(addrs, " ") + "]"
 		}
 		out = append(out, line)
+	}
+	// The other names a device option takes, with what they stand for now.
+	for _, name := range []string{devDefaultRoute, devDefaultRoute4, devDefaultRoute6} {
+		if dev, err := defaultRouteDevice(name); err == nil {
+			out = append(out, name+" -> "+dev)
+		}
 	}
 	return out, nil
 }

@@ -93,6 +93,7 @@ type layerSnapshot struct {
 	hasPcap            bool
 	// flowDrops and icmpDrops come from tables only this goroutine may read.
 	flowDrops, icmpDrops []protocol.Drop
+	ring               *RingInfo
 }
 
 // publishSnapshot runs on the capture goroutine, which owns the decoder,
@@ -101,6 +102,9 @@ type layerSnapshot struct {
 func (r *captureRun) publishSnapshot() {
 	s := &layerSnapshot{dec: r.dec.Stats()}
 	s.pcapRecv, s.pcapDrop, s.pcapIfDrop, s.hasPcap = r.src.PcapStats()
+	if rr, ok := r.src.(ringReporter); ok {
+		s.ring = rr.Ring()
+	}
 	s.tcp = r.asm.Stats()
 	s.flowDrops = protocolDrops(r.cur.Flows)
 	s.icmpDrops = protocolDrops(r.cur.ICMP)
@@ -560,6 +564,9 @@ func (w *Worker) Stats() Stats {
 			s.PcapReceived += snap.pcapRecv
 			s.PcapDropped += snap.pcapDrop
 			s.PcapIfDropped += snap.pcapIfDrop
+		}
+		if snap.ring != nil {
+			s.Rings = append(s.Rings, *snap.ring)
 		}
 		ds := snap.dec
 		s.Decode.Decoded += ds.Decoded

@@ -53,15 +53,26 @@ type Capture struct {
 
 // Interface says where packets come from.
 type Interface struct {
-	Device       string // live device; "any" by default on Linux
-	File         string // pcap/pcapng to replay instead of a device
-	TopSpeed     bool   // replay a file as fast as possible (false: recorded pace)
-	Loop         int    // replay the file this many times (0 or 1: once)
-	Snaplen      int
-	BufferSizeMB int
-	Promiscuous  bool
-	WithVLANs    bool
-	BPFFilter    string
+	Device string // live device; "any" by default on Linux
+	File   string // pcap/pcapng to replay instead of a device
+	// Type is the capture method of a live device: "pcap" (libpcap, the
+	// default) or "af_packet" (a TPACKET_V3 ring of our own).
+	Type string
+	// FanoutGroup, with Fanout set, joins the af_packet socket to that
+	// PACKET_FANOUT group in hash mode (af_packet only).
+	FanoutGroup int
+	Fanout      bool
+	// PollDefaultRoute, for the default_route devices, is how often the
+	// default route is looked up again; the capture moves to the new
+	// interface when it changed (0: never).
+	PollDefaultRoute time.Duration
+	TopSpeed         bool // replay a file as fast as possible (false: recorded pace)
+	Loop             int  // replay the file this many times (0 or 1: once)
+	Snaplen          int
+	BufferSizeMB     int
+	Promiscuous      bool
+	WithVLANs        bool
+	BPFFilter        string
 	// InternalNetworks (CIDRs or names like private, loopback) make
 	// network.direction inbound/outbound/internal/external.
 	InternalNetworks []string
@@ -218,6 +229,10 @@ func Parse(m map[string]any) (*Input, error) {
 			captures[key] = c
 			order = append(order, key)
 		} else {
+			if err := sameSocket(c, iface); err != nil {
+				st.Err = fmt.Errorf("stream %s (%s): interface: %w", st.ID, st.Type, err)
+				continue
+			}
 			mergeInterface(&c.Interface, iface)
 		}
 		c.IgnoreOutgoing = c.IgnoreOutgoing || ignoreOut
@@ -232,7 +247,36 @@ func Parse(m map[string]any) (*Input, error) {
 	return in, nil
 }
 
+// sameSocket refuses a stream whose capture options cannot share the
+// socket the earlier streams on its device asked for.
+func sameSocket(c *Capture, iface Interface) error {
+	a, b := c.Interface, iface
+	other := "stream " + c.Streams[0].ID
+	typeOf := func(i Interface) string {
+		if i.Type == "" {
+			return TypePcap
+		}
+		return i.Type
+	}
+	if typeOf(a) != typeOf(b) {
+		return fmt.Errorf("type %s conflicts with type %s of %s on the same device", typeOf(b), typeOf(a), other)
+	}
+	if a.Fanout && b.Fanout && a.FanoutGroup != b.FanoutGroup {
+		return fmt.Errorf("fanout_group %d conflicts with fanout_group %d of %s on the same device", b.FanoutGroup, a.FanoutGroup, other)
+	}
+	return nil
+}
+
 func mergeInterface(dst *Interface, src Interface) {
+	// Streams on one device share one socket (sameSocket checked they
+	// agree on its type): a fanout group or route polling one of them asks
+	// for holds for all of them.
+	if src.Fanout && !dst.Fanout {
+		dst.Fanout, dst.FanoutGroup = true, src.FanoutGroup
+	}
+	if src.PollDefaultRoute > 0 && (dst.PollDefaultRoute == 0 || src.PollDefaultRoute < dst.PollDefaultRoute) {
+		dst.PollDefaultRoute = src.PollDefaultRoute
+	}
 	dst.WithVLANs = dst.WithVLANs || src.WithVLANs
 	dst.Promiscuous = dst.Promiscuous || src.Promiscuous
 	if src.Snaplen > dst.Snaplen {
@@ -340,6 +384,9 @@ func parseStream(sm map[string]any, namespace string, idx int) (*Stream, Interfa
 			fail("%s: %v", k, err)
 		}
 	}
+	if err := checkInterface(&iface); err != nil {
+		fail("interface: %v", err)
+	}
 	if st.DataStream.Namespace != namespace {
 		if err := CheckNamespace(st.DataStream.Namespace); err != nil {
 			fail("data_stream.namespace: %v", err)
@@ -388,8 +435,13 @@ func parseInterface(v any, iface *Interface) error {
 				iface.File, _ = val.(string)
 			case "type":
 				s, _ := val.(string)
-				if s != "" && s != "pcap" && s != "af_packet" {
-					err = fmt.Errorf("capture type %q is not supported (pcap)", s)
+				switch s {
+				case "", TypePcap:
+					iface.Type = TypePcap
+				case TypeAFPacket:
+					iface.Type = TypeAFPacket
+				default:
+					err = fmt.Errorf("capture type %q is not supported (pcap, af_packet)", s)
 				}
 			case "snaplen":
 				iface.Snaplen, err = asInt(val)
@@ -409,8 +461,23 @@ func parseInterface(v any, iface *Interface) error {
 				iface.InternalNetworks, err = asStrings(val)
 			case "tunnels":
 				iface.Tunnels, err = parseTunnels(val)
-			case "poll_default_route", "fanout_group", "metrics_interval":
-				// accepted for compatibility; not used with libpcap on Linux
+			case "fanout_group":
+				if val != nil {
+					iface.FanoutGroup, err = asInt(val)
+					iface.Fanout = err == nil
+					if err == nil && (iface.FanoutGroup < 0 || iface.FanoutGroup > 0xffff) {
+						err = fmt.Errorf("%d is not a fanout group id (0 to 65535)", iface.FanoutGroup)
+					}
+				}
+			case "poll_default_route":
+				if val != nil && val != "" {
+					iface.PollDefaultRoute, err = protocol.AsDuration(val)
+					if err == nil && iface.PollDefaultRoute < 0 {
+						err = fmt.Errorf("%v is negative", val)
+					}
+				}
+			case "metrics_interval":
+				// accepted for compatibility; counters are read on demand
 			default:
 				err = fmt.Errorf("unknown interface option %q%s", k, protocol.DidYouMean(k, interfaceKeys))
 			}
@@ -468,6 +535,27 @@ func parseTunnels(v any) (*Tunnels, error) {
 		}
 	}
 	return t, nil
+}
+
+// Capture types of a live device.
+const (
+	TypePcap     = "pcap"
+	TypeAFPacket = "af_packet"
+)
+
+// checkInterface rejects options the chosen capture type cannot honour, so
+// that none is accepted and silently ignored.
+func checkInterface(iface *Interface) error {
+	if iface.Fanout && iface.Type != TypeAFPacket {
+		return errors.New("fanout_group: needs type: af_packet (libpcap cannot join a PACKET_FANOUT group)")
+	}
+	if iface.PollDefaultRoute > 0 && !strings.HasPrefix(iface.Device, "default_route") {
+		return fmt.Errorf("poll_default_route: needs device default_route, default_route_ipv4 or default_route_ipv6 (device is %q)", iface.Device)
+	}
+	if iface.File != "" && (iface.Type == TypeAFPacket || iface.Fanout) {
+		return fmt.Errorf("type: af_packet captures a device, not the file %s", iface.File)
+	}
+	return nil
 }
 
 // datasetFor maps a stream type to its data stream name (memcache's data

@@ -143,3 +143,80 @@ streams:
 		t.Errorf("pcap path as interface: %+v", f.Interface)
 	}
 }
+
+// Capture options are honoured or refused by name: fanout_group and
+// poll_default_route only where they can work.
+func TestCaptureTypeOptions(t *testing.T) {
+	cases := []struct {
+		iface   string
+		wantErr string // "" when accepted
+		check   func(config.Interface) bool
+	}{
+		{`{device: eth0}`, "", func(i config.Interface) bool { return i.Type == "" && !i.Fanout }},
+		{`{device: eth0, type: pcap}`, "", func(i config.Interface) bool { return i.Type == config.TypePcap }},
+		{`{device: eth0, type: af_packet, buffer_size_mb: 64, fanout_group: 7}`, "",
+			func(i config.Interface) bool {
+				return i.Type == config.TypeAFPacket && i.Fanout && i.FanoutGroup == 7 && i.BufferSizeMB == 64
+			}},
+		{`{device: eth0, type: af_packet, fanout_group: 0}`, "", func(i config.Interface) bool { return i.Fanout && i.FanoutGroup == 0 }},
+		{`{device: default_route, poll_default_route: 1m}`, "", func(i config.Interface) bool { return i.PollDefaultRoute.Minutes() == 1 }},
+		{`{device: eth0, fanout_group: 7}`, "fanout_group: needs type: af_packet", nil},
+		{`{device: eth0, type: pcap, fanout_group: 7}`, "fanout_group: needs type: af_packet", nil},
+		{`{device: eth0, type: af_packet, fanout_group: 70000}`, "fanout_group", nil},
+		{`{device: eth0, type: pf_ring}`, `capture type "pf_ring" is not supported`, nil},
+		{`{device: eth0, poll_default_route: 1m}`, "poll_default_route: needs device default_route", nil},
+		{`{device: default_route, poll_default_route: soon}`, "poll_default_route", nil},
+		{`{file: x.pcap, type: af_packet}`, "type: af_packet captures a device", nil},
+	}
+	for _, c := range cases {
+		in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+c.iface+"}\n")
+		if err != nil {
+			t.Fatalf("%s: %v", c.iface, err)
+		}
+		st := in.Streams[0]
+		if c.wantErr != "" {
+			if st.Err == nil || !strings.Contains(st.Err.Error(), c.wantErr) {
+				t.Errorf("%s: err %v, want %q", c.iface, st.Err, c.wantErr)
+			}
+			continue
+		}
+		if st.Err != nil {
+			t.Errorf("%s: %v", c.iface, st.Err)
+			continue
+		}
+		if !c.check(in.Captures[0].Interface) {
+			t.Errorf("%s: %+v", c.iface, in.Captures[0].Interface)
+		}
+	}
+}
+
+// Streams on one device share one socket: they must agree on its type and
+// fanout group, or the later stream is refused, naming the earlier one.
+func TestCaptureTypeConflicts(t *testing.T) {
+	in, err := parseYAML(t, `type: packet
+streams:
+  - {id: a, type: flow, interface: {device: eth0, type: af_packet, fanout_group: 1}}
+  - {id: b, type: icmp, interface: {device: eth0, type: pcap}}
+  - {id: c, type: dns, interface: {device: eth0, type: af_packet, fanout_group: 2}}
+  - {id: d, type: http, interface: {device: eth0, type: af_packet}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"b": "type pcap conflicts with type af_packet of stream a",
+		"c": "fanout_group 2 conflicts with fanout_group 1 of stream a",
+	}
+	for _, st := range in.Streams {
+		w := want[st.ID]
+		switch {
+		case w == "" && st.Err != nil:
+			t.Errorf("%s: %v", st.ID, st.Err)
+		case w != "" && (st.Err == nil || !strings.Contains(st.Err.Error(), w)):
+			t.Errorf("%s: err %v, want %q", st.ID, st.Err, w)
+		}
+	}
+	if len(in.Captures) != 1 || len(in.Captures[0].Streams) != 2 || !in.Captures[0].Interface.Fanout || in.Captures[0].Interface.FanoutGroup != 1 {
+		t.Errorf("captures %+v", in.Captures[0])
+	}
+}
