@@ -143,16 +143,22 @@ func TestParseConfigFleet(t *testing.T) {
 func TestParseConfigRefusesWhatItCannotHonour(t *testing.T) {
 	base := func() map[string]any { return map[string]any{"hosts": []any{"k:9092"}, "topic": "t"} }
 	cases := map[string]func(m map[string]any){
-		"kerberos":             func(m map[string]any) { m["kerberos"] = map[string]any{"enabled": true} },
-		"codec":                func(m map[string]any) { m["codec"] = map[string]any{"format": map[string]any{"string": "%{[message]}"}} },
-		"metadata":             func(m map[string]any) { m["metadata"] = map[string]any{"full": true} },
-		"worker":               func(m map[string]any) { m["worker"] = 2 },
-		"channel_buffer_size":  func(m map[string]any) { m["channel_buffer_size"] = 256 },
-		"compression_level":    func(m map[string]any) { m["compression"] = "snappy"; m["compression_level"] = 3 },
-		"compression:":         func(m map[string]any) { m["compression"] = "brotli" },
-		"zstd needs version":   func(m map[string]any) { m["compression"] = "zstd"; m["version"] = "1.0.0" },
-		"required_acks":        func(m map[string]any) { m["required_acks"] = 2 },
-		"sasl.mechanism":       func(m map[string]any) { m["username"] = "u"; m["password"] = "p"; m["sasl"] = map[string]any{"mechanism": "GSSAPI"} },
+		"kerberos": func(m map[string]any) { m["kerberos"] = map[string]any{"enabled": true} },
+		"codec": func(m map[string]any) {
+			m["codec"] = map[string]any{"format": map[string]any{"string": "%{[message]}"}}
+		},
+		"metadata":            func(m map[string]any) { m["metadata"] = map[string]any{"full": true} },
+		"worker":              func(m map[string]any) { m["worker"] = 2 },
+		"channel_buffer_size": func(m map[string]any) { m["channel_buffer_size"] = 256 },
+		"compression_level":   func(m map[string]any) { m["compression"] = "snappy"; m["compression_level"] = 3 },
+		"compression:":        func(m map[string]any) { m["compression"] = "brotli" },
+		"zstd needs version":  func(m map[string]any) { m["compression"] = "zstd"; m["version"] = "1.0.0" },
+		"required_acks":       func(m map[string]any) { m["required_acks"] = 2 },
+		"sasl.mechanism": func(m map[string]any) {
+			m["username"] = "u"
+			m["password"] = "p"
+			m["sasl"] = map[string]any{"mechanism": "GSSAPI"}
+		},
 		"username":             func(m map[string]any) { m["username"] = "u" },
 		"partition":            func(m map[string]any) { m["partition"] = map[string]any{"sticky": nil} },
 		"hash.group_events":    func(m map[string]any) { m["partition"] = map[string]any{"hash": map[string]any{"group_events": 2}} },
