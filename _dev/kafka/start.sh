@@ -10,6 +10,8 @@
 #   base+2  SSL             client certificate requested, not required
 #   base+3  CONTROLLER      (KRaft, not for clients)
 #   base+4  SASL_SSL        the three mechanisms over TLS
+#   base+5  PROXIED         PLAINTEXT, but advertised as base+6: a test runs
+#                           a TCP proxy there and cuts it to fake an outage
 # User for every SASL mechanism: nt / nt-secret. Certificates are made at each
 # start under run/certs/: ca.pem, server.pem (CN localhost, SAN 127.0.0.1),
 # client.pem + client-key.pem (signed by the same CA).
@@ -18,7 +20,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 base="${NT_KAFKA_PORT:-19092}"
-p_plain=$base p_sasl=$((base + 1)) p_ssl=$((base + 2)) p_ctl=$((base + 3)) p_sasl_ssl=$((base + 4))
+p_plain=$base p_sasl=$((base + 1)) p_ssl=$((base + 2)) p_ctl=$((base + 3)) p_sasl_ssl=$((base + 4)) p_proxied=$((base + 5)) p_proxy=$((base + 6))
 run="$here/run"
 pidfile="$run/broker.pid"
 log="$run/broker.log"
@@ -31,7 +33,7 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && listening "$p
   echo "kafka: already running (pid $(cat "$pidfile")) at 127.0.0.1:$p_plain"
   exit 0
 fi
-for p in $p_plain $p_sasl $p_ssl $p_ctl $p_sasl_ssl; do
+for p in $p_plain $p_sasl $p_ssl $p_ctl $p_sasl_ssl $p_proxied; do
   if listening "$p"; then
     echo "kafka: something not started by this script already listens on 127.0.0.1:$p" >&2
     exit 1
@@ -68,9 +70,9 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$p_ctl
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$p_plain,SASL_PLAINTEXT://127.0.0.1:$p_sasl,SSL://127.0.0.1:$p_ssl,CONTROLLER://127.0.0.1:$p_ctl,SASL_SSL://127.0.0.1:$p_sasl_ssl
-advertised.listeners=PLAINTEXT://127.0.0.1:$p_plain,SASL_PLAINTEXT://127.0.0.1:$p_sasl,SSL://127.0.0.1:$p_ssl,SASL_SSL://127.0.0.1:$p_sasl_ssl
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+listeners=PLAINTEXT://127.0.0.1:$p_plain,SASL_PLAINTEXT://127.0.0.1:$p_sasl,SSL://127.0.0.1:$p_ssl,CONTROLLER://127.0.0.1:$p_ctl,SASL_SSL://127.0.0.1:$p_sasl_ssl,PROXIED://127.0.0.1:$p_proxied
+advertised.listeners=PLAINTEXT://127.0.0.1:$p_plain,SASL_PLAINTEXT://127.0.0.1:$p_sasl,SSL://127.0.0.1:$p_ssl,SASL_SSL://127.0.0.1:$p_sasl_ssl,PROXIED://127.0.0.1:$p_proxy
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,PROXIED:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$run/data
 num.partitions=4

@@ -92,17 +92,24 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 		kgo.DialTimeout(cfg.Timeout),
 		kgo.ProducerLinger(cfg.FlushFrequency),
 		kgo.RecordPartitioner(&part),
-		// A record comes back to Publish after this long without an
-		// acknowledgement (only when resending cannot duplicate it, with
-		// idempotent writes), so the failure is counted and visible.
-		kgo.RecordDeliveryTimeout(cfg.Timeout + cfg.BrokerTimeout),
+		// No RecordDeliveryTimeout: franz-go measures it from the record's
+		// timestamp, which is the event's (possibly hours old in a replay).
+		// The client retries retriable errors itself; the hooks make them
+		// visible in Stats.
 		kgo.MetadataMaxAge(cfg.MetadataRefresh),
+		// metadata.retry.backoff spaces metadata requests (default 250ms
+		// instead of franz-go's 5s): a topic the broker just created has
+		// no leader on the first look.
+		kgo.MetadataMinAge(cfg.MetadataRetryBackoff),
 		kgo.RequestRetries(cfg.MetadataRetries),
 		kgo.RetryBackoffFn(func(n int) time.Duration {
 			return min(cfg.MetadataRetryBackoff<<min(n, 10), cfg.BackoffMax)
 		}),
 		kgo.WithHooks(hooks{o}),
 		kgo.WithLogger(kgoLogger{log}),
+	}
+	if cfg.MaxRetries >= 0 {
+		opts = append(opts, kgo.RecordRetries(cfg.MaxRetries+1))
 	}
 	switch cfg.RequiredAcks {
 	case -1:
@@ -178,8 +185,7 @@ func (o *Output) Close() error {
 // item is one document on its way.
 type item struct {
 	rec      *kgo.Record
-	hash     int64 // see partition.go; noHash when nothing to hash
-	attempts int
+	hash int64 // see partition.go; noHash when nothing to hash
 }
 
 type result struct {
@@ -308,7 +314,6 @@ func (o *Output) send(ctx context.Context, items []item) ([]item, error) {
 		// Reset what the client set on an earlier attempt.
 		r.Partition, r.Offset, r.LeaderEpoch, r.ProducerEpoch, r.ProducerID = 0, it.hash, 0, 0, 0
 		r.Attrs = kgo.RecordAttrs{}
-		it.attempts++
 		o.cl.Produce(ctx, r, promise)
 	}
 	var failedRecs map[*kgo.Record]error
@@ -349,8 +354,9 @@ func (o *Output) send(ctx context.Context, items []item) ([]item, error) {
 		case permanent(err):
 			o.fail(fmt.Errorf("record to topic %s refused: %w", it.rec.Topic, err),
 				"document dropped: refused by the broker", "topic", it.rec.Topic, "error", err.Error())
-		case o.cfg.MaxRetries >= 0 && it.attempts > o.cfg.MaxRetries:
-			o.fail(fmt.Errorf("record to topic %s dropped after %d attempts (max_retries): %w", it.rec.Topic, it.attempts, err),
+		case o.cfg.MaxRetries >= 0:
+			// The client already made max_retries+1 tries.
+			o.fail(fmt.Errorf("record to topic %s dropped after max_retries (%d): %w", it.rec.Topic, o.cfg.MaxRetries, err),
 				"document dropped: max_retries reached", "topic", it.rec.Topic, "error", err.Error())
 		default:
 			retry = append(retry, it)
