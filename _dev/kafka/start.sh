@@ -7,7 +7,7 @@
 # Listeners (base port NT_KAFKA_PORT, default 19092):
 #   base+0  PLAINTEXT
 #   base+1  SASL_PLAINTEXT  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
-#   base+2  SSL             client certificate requested, not required
+#   base+2  SSL             client certificate required (mutual TLS)
 #   base+3  CONTROLLER      (KRaft, not for clients)
 #   base+4  SASL_SSL        the three mechanisms over TLS
 #   base+5  PROXIED         PLAINTEXT, but advertised as base+6: a test runs
@@ -99,7 +99,7 @@ ssl.keystore.type=PEM
 ssl.keystore.location=$c/server-keystore.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$c/ca.pem
-listener.name.ssl.ssl.client.auth=requested
+listener.name.ssl.ssl.client.auth=required
 PROPS
 
 # -Xmx512m and the serial collector: the machine is shared, the data tiny.

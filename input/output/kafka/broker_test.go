@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -518,19 +519,34 @@ func TestBrokerTLS(t *testing.T) {
 			}
 		})
 	}
-	ok("verified", map[string]any{"hosts": []any{kafkaPort(t, offSSL)},
-		"ssl": map[string]any{"certificate_authorities": []any{ca}, "verification_mode": "full"}})
+	client := func(m map[string]any) map[string]any {
+		m["certificate"], m["key"] = certFile(t, "client.pem"), certFile(t, "client-key.pem")
+		return m
+	}
+	ok("verified, client certificate", map[string]any{"hosts": []any{kafkaPort(t, offSSL)},
+		"ssl": client(map[string]any{"certificate_authorities": []any{ca}, "verification_mode": "full"})})
 	pemCA, _ := os.ReadFile(ca)
-	ok("client certificate, inline CA", map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "keep_alive": "30s",
-		"ssl": map[string]any{"certificate_authorities": []any{string(pemCA)},
-			"certificate": certFile(t, "client.pem"), "key": certFile(t, "client-key.pem")}})
+	ok("inline CA, keep_alive", map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "keep_alive": "30s",
+		"ssl": client(map[string]any{"certificate_authorities": []any{string(pemCA)}})})
 	ok("SCRAM over TLS", map[string]any{"hosts": []any{kafkaPort(t, offSASLSSL)},
 		"username": "nt", "password": "nt-secret", "sasl": map[string]any{"mechanism": "SCRAM-SHA-512"},
 		"ssl": map[string]any{"certificate_authorities": []any{ca}}})
+	t.Run("no client certificate", func(t *testing.T) {
+		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "topic": prefix(t),
+			"timeout": 2, "broker_timeout": 2, "ssl": map[string]any{"certificate_authorities": []any{ca}}})
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+		defer cancel()
+		err := o.Publish(ctx, docs)
+		st := o.Stats()
+		if err == nil || st.Published != 0 || st.Retries == 0 {
+			t.Fatalf("err %v, stats %+v", err, st)
+		}
+		t.Logf("reported: %s", st.LastError)
+	})
 	t.Run("unknown CA", func(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "topic": prefix(t),
 			"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "100ms", "max": "200ms"},
-			"ssl": map[string]any{"verification_mode": "full"}})
+			"ssl": client(map[string]any{"verification_mode": "full"})})
 		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 		defer cancel()
 		err := o.Publish(ctx, docs)
@@ -607,5 +623,109 @@ func TestBrokerAcksAndVersion(t *testing.T) {
 				t.Fatalf("%d records of %d, stats %+v", n, len(docs), o.Stats())
 			}
 		})
+	}
+}
+
+// proxy forwards a listener to the broker's PROXIED listener, which the
+// broker advertises at the proxy's port, so every connection of the client
+// goes through it; cut closes the listener and every connection.
+type proxy struct {
+	t       *testing.T
+	listen  string
+	backend string
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   []net.Conn
+}
+
+func (p *proxy) start() {
+	ln, err := net.Listen("tcp", p.listen)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", p.backend)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, b)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(b, c); b.Close() }()
+			go func() { _, _ = io.Copy(c, b); c.Close() }()
+		}
+	}()
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// The broker unreachable in the middle of a stream: Publish holds the
+// batch, health sees retries, and once the broker is back every document
+// arrives exactly once (idempotent writes with required_acks -1).
+func TestBrokerOutage(t *testing.T) {
+	addr := broker(t)
+	p := &proxy{t: t, listen: kafkaPort(t, offProxy), backend: kafkaPort(t, offProxied)}
+	p.start()
+	defer p.cut()
+	topic := prefix(t)
+	o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offProxy)}, "topic": topic, "required_acks": -1,
+		"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "200ms", "max": "1s"}})
+	docs := seqDocs(t, 300)
+	if err := o.Publish(context.Background(), docs[:100]); err != nil {
+		t.Fatal(err)
+	}
+	p.cut()
+	const outage = 6 * time.Second
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- o.Publish(context.Background(), docs[100:200]) }()
+	time.Sleep(outage)
+	st := o.Stats()
+	if st.Published != 100 || st.Retries == 0 || st.LastError == "" {
+		t.Fatalf("during the outage: %+v", st)
+	}
+	t.Logf("during the outage: %d retries, %s", st.Retries, st.LastError)
+	select {
+	case err := <-done:
+		t.Fatalf("Publish returned during the outage: %v", err)
+	default:
+	}
+	p.start()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("batch held %v", time.Since(start).Round(100*time.Millisecond))
+	if err := o.Publish(context.Background(), docs[200:]); err != nil {
+		t.Fatal(err)
+	}
+	recs := consume(t, addr, "^"+topic+"$", len(docs))
+	seen := map[int]int{}
+	for _, r := range recs {
+		seen[seqOf(t, r)]++
+	}
+	for i := range docs {
+		if seen[i] != 1 {
+			t.Fatalf("seq %d arrived %d times (%d records for %d documents)", i, seen[i], len(recs), len(docs))
+		}
+	}
+	if len(recs) != len(docs) || o.Stats().Published != uint64(len(docs)) {
+		t.Fatalf("%d records, stats %+v", len(recs), o.Stats())
 	}
 }
