@@ -184,7 +184,7 @@ func (o *Output) Close() error {
 
 // item is one document on its way.
 type item struct {
-	rec      *kgo.Record
+	rec  *kgo.Record
 	hash int64 // see partition.go; noHash when nothing to hash
 }
 
