@@ -11,6 +11,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/output/elasticsearch"
+	"github.com/network-traffic/network-traffic/input/output/kafka"
 	"github.com/network-traffic/network-traffic/input/output/ndjson"
 	"github.com/network-traffic/network-traffic/input/output/shipper"
 )
@@ -18,9 +19,9 @@ import (
 // OutputFactory builds an output from the output unit's config.
 type OutputFactory func(cfg map[string]any, log *slog.Logger) (output.Output, error)
 
-// NewOutput is the default OutputFactory: elasticsearch, shipper, file and
-// console. Kafka, Logstash and Redis are Beats outputs we do not implement;
-// they are refused with a message saying so.
+// NewOutput is the default OutputFactory: elasticsearch, kafka, shipper,
+// file and console. Logstash and Redis are Beats outputs we do not
+// implement; they are refused with a message saying so.
 func NewOutput(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 	typ, _ := cfg["type"].(string)
 	switch typ {
@@ -49,7 +50,9 @@ func NewOutput(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 		return ndjson.NewWriter(os.Stdout), nil
 	case "":
 		return nil, errors.New("output has no type")
-	case "kafka", "logstash", "redis":
+	case "kafka":
+		return kafka.FromMap(cfg, log)
+	case "logstash", "redis":
 		return nil, fmt.Errorf("output type %q is not supported by network-traffic (use elasticsearch, shipper, file or console)", typ)
 	}
 	return nil, fmt.Errorf("unknown output type %q (use elasticsearch, shipper, file or console)", typ)

@@ -60,7 +60,7 @@ type Output struct {
 func FromMap(m map[string]any, log *slog.Logger) (*Output, error) {
 	cfg, err := ParseConfig(m)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kafka output: %w", err)
 	}
 	return New(cfg, log)
 }
