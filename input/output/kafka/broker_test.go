@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	_ "github.com/network-traffic/network-traffic/decoders/all"
+	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/input/capture"
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/input/output"
@@ -118,11 +119,14 @@ func (s *tee) Send(d output.Doc) {
 // produced, as sent.
 func replay(t *testing.T, pcap string, loop int, out output.Output) [][]byte {
 	t.Helper()
+	// Every protocol with its default ports, plus ICMP and flows, as the
+	// standalone binary runs without -c.
 	streams := []any{
 		map[string]any{"id": "flow", "type": "flow", "timeout": "30s", "period": "10s"},
 		map[string]any{"id": "icmp", "type": "icmp"},
-		map[string]any{"id": "dns", "type": "dns"},
-		map[string]any{"id": "http", "type": "http"},
+	}
+	for _, name := range protocol.Names() {
+		streams = append(streams, map[string]any{"id": name, "type": name})
 	}
 	for _, s := range streams {
 		s.(map[string]any)["interface"] = map[string]any{"file": pcap, "top_speed": true, "loop": loop}
