@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Resolve the test Kafka broker (Apache Kafka 4.1.1, KRaft) from Maven Central:
+# Build the test Kafka broker (Apache Kafka 4.1.1, KRaft) from Maven Central:
 # installs a JDK 17 and Maven from Debian when missing, resolves kafka_2.13 and
-# its runtime dependencies into ~/.m2 and writes target/classpath.txt.
+# its runtime dependencies into ~/.m2, compiles the launcher and writes
+# target/classpath.txt.
 # Idempotent and quick when nothing changed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,7 +23,7 @@ fi
 # target/.built marks a finished build; the jars it lists must still be in ~/.m2.
 stamp="$here/target/.built"
 cp="$here/target/classpath.txt"
-if [ -f "$stamp" ] && [ -f "$cp" ] && [ "$here/pom.xml" -ot "$stamp" ] \
+if [ -f "$stamp" ] && [ -f "$cp" ] && [ -z "$(find "$here/pom.xml" "$here/src" -newer "$stamp" -type f 2>/dev/null | head -1)" ] \
    && tr ':' '\n' <"$cp" | xargs -r -n1 test -f 2>/dev/null; then
   exit 0
 fi

@@ -46,17 +46,17 @@ classpath="$(cat "$here/target/classpath.txt")"
 rm -rf "$run"
 mkdir -p "$run/data" "$run/certs"
 
-# Certificates: a CA, the broker's (key as PKCS#8, which Kafka's PEM key store
+# Certificates (P-256: quick to make): a CA, the broker's (key as PKCS#8, which Kafka's PEM key store
 # needs) and a client's for the mutual-TLS test.
 c="$run/certs"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=network-traffic test CA" \
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=network-traffic test CA" \
   -keyout "$c/ca-key.pem" -out "$c/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
   -keyout "$c/server-key.pem" -out "$c/server.csr" 2>/dev/null
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$c/server.ext"
 openssl x509 -req -in "$c/server.csr" -CA "$c/ca.pem" -CAkey "$c/ca-key.pem" -CAcreateserial \
   -days 2 -extfile "$c/server.ext" -out "$c/server.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=network-traffic test client" \
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=network-traffic test client" \
   -keyout "$c/client-key.pem" -out "$c/client.csr" 2>/dev/null
 printf 'extendedKeyUsage=clientAuth\n' >"$c/client.ext"
 openssl x509 -req -in "$c/client.csr" -CA "$c/ca.pem" -CAkey "$c/ca-key.pem" -CAcreateserial \
@@ -108,13 +108,13 @@ jvm=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headl
   -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$run")
 
 cluster_id="$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
-"$java" "${jvm[@]}" -cp "$classpath" kafka.tools.StorageTool format -t "$cluster_id" -c "$run/server.properties" \
-  --add-scram 'SCRAM-SHA-256=[name=nt,password=nt-secret]' \
-  --add-scram 'SCRAM-SHA-512=[name=nt,password=nt-secret]' >"$run/format.log" 2>&1 || {
-  echo "kafka: formatting the log dir failed:" >&2; cat "$run/format.log" >&2; exit 1; }
-
 echo "kafka: starting broker on 127.0.0.1:$p_plain (log: $log)"
-nohup "$java" "${jvm[@]}" -cp "$classpath" kafka.Kafka "$run/server.properties" >"$log" 2>&1 </dev/null &
+# One JVM formats the log dir (SCRAM users written into the metadata log)
+# and then runs the broker: see src/main/java/.../Launcher.java.
+nohup "$java" "${jvm[@]}" -cp "$here/target/classes:$classpath" dev.networktraffic.kafka.Launcher \
+  "$run/server.properties" "$cluster_id" \
+  --add-scram 'SCRAM-SHA-256=[name=nt,password=nt-secret]' \
+  --add-scram 'SCRAM-SHA-512=[name=nt,password=nt-secret]' >"$log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 
 for _ in $(seq 1 600); do
