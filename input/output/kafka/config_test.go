@@ -217,3 +217,24 @@ func TestPartitioners(t *testing.T) {
 		t.Fatal("reachable_only: only writable partitions")
 	}
 }
+
+// codec.json.pretty re-indents the document; the key and the record time
+// come from the document; a document with no topic is counted as failed.
+func TestPrepare(t *testing.T) {
+	o, err := FromMap(map[string]any{"hosts": "k:1", "topic": "%{[data_stream.dataset]}", "key": "%{[source.ip]}:%{[source.port]}",
+		"codec": map[string]any{"json": map[string]any{"pretty": true}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	var rec kgo.Record
+	it, ok := o.prepare(&rec, []byte(httpDoc))
+	if !ok || rec.Topic != "network_traffic.http" || string(rec.Key) != "127.0.0.1:60874" ||
+		!strings.HasPrefix(string(rec.Value), "{\n  \"@timestamp\": \"2026-11-26T00:56:03.584667Z\",\n") ||
+		rec.Timestamp != time.Date(2026, 11, 26, 0, 56, 3, 584667000, time.UTC) || it.hash == noHash {
+		t.Fatalf("record %+v, hash %d", rec, it.hash)
+	}
+	if _, ok := o.prepare(&rec, []byte(`{"type":"x"}`)); ok || o.Stats().Failed != 1 || !strings.Contains(o.Stats().LastError, "data_stream.dataset") {
+		t.Fatalf("no topic: %+v", o.Stats())
+	}
+}
