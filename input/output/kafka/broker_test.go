@@ -745,3 +745,60 @@ func TestBrokerOutage(t *testing.T) {
 		t.Fatalf("stats %+v for %d documents", st, len(sent))
 	}
 }
+
+// batchCounter records produce requests and the records of each batch.
+type batchCounter struct {
+	mu       sync.Mutex
+	requests int
+	batches  []int
+}
+
+func (c *batchCounter) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if key == 0 && e2e.Err() == nil { // Produce
+		c.mu.Lock()
+		c.requests++
+		c.mu.Unlock()
+	}
+}
+
+func (c *batchCounter) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	c.mu.Lock()
+	c.batches = append(c.batches, m.NumRecords)
+	c.mu.Unlock()
+}
+
+// bulk_max_size bounds the records of one produce request;
+// bulk_flush_frequency lets them gather first.
+func TestBrokerBulkMaxSize(t *testing.T) {
+	addr := broker(t)
+	docs := seqDocs(t, 60)
+	c := &batchCounter{}
+	testHooks = []kgo.Hook{c}
+	defer func() { testHooks = nil }()
+	topic := prefix(t)
+	o := newOut(t, map[string]any{"hosts": []any{addr}, "topic": topic, "bulk_max_size": 10, "bulk_flush_frequency": "20ms",
+		"partition": map[string]any{"round_robin": nil}})
+	if err := o.Publish(context.Background(), docs); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	total := 0
+	for _, n := range c.batches {
+		total += n
+	}
+	// Each request of at most 10 records, spread over 4 partitions: at
+	// least 6 requests, every batch at most 10 records (3 with round robin
+	// over 4 partitions, as 10 records split 3+3+2+2).
+	if c.requests < 6 || total != len(docs) {
+		t.Fatalf("%d requests, batches %v", c.requests, c.batches)
+	}
+	for _, n := range c.batches {
+		if n > 3 {
+			t.Fatalf("batch of %d records: %v", n, c.batches)
+		}
+	}
+	if n := len(consume(t, addr, "^"+topic+"$", len(docs))); n != len(docs) {
+		t.Fatalf("%d records of %d", n, len(docs))
+	}
+}

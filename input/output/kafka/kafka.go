@@ -105,7 +105,7 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 		kgo.RetryBackoffFn(func(n int) time.Duration {
 			return min(cfg.MetadataRetryBackoff<<min(n, 10), cfg.BackoffMax)
 		}),
-		kgo.WithHooks(hooks{o}),
+		kgo.WithHooks(append([]kgo.Hook{hooks{o}}, testHooks...)...),
 		kgo.WithLogger(kgoLogger{log}),
 	}
 	if cfg.MaxRetries >= 0 {
@@ -140,6 +140,9 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 	o.cl = cl
 	return o, nil
 }
+
+// testHooks are added to every client (tests count requests and batches).
+var testHooks []kgo.Hook
 
 // dialer sets TCP keep-alive (keep_alive), with TLS when configured.
 func dialer(cfg *Config) func(ctx context.Context, network, host string) (net.Conn, error) {
