@@ -123,8 +123,9 @@ func ParseConfig(m map[string]any) (*Config, error) {
 			if b, ok := v.(bool); !ok || !b {
 				return nil, errors.New("enabled: the kafka output is disabled (enabled: false)")
 			}
-		case "queue":
-			// The queue is configured by the publisher, not the output.
+		case "queue", "status_reporting":
+			// The queue is configured by the publisher, and whether output
+			// health is reported is the agent's business, not the output's.
 		case "hosts":
 			c.Hosts, err = parseHosts(v)
 		case "version":
