@@ -781,12 +781,21 @@ func TestBrokerBulkMaxSize(t *testing.T) {
 	if err := o.Publish(context.Background(), docs); err != nil {
 		t.Fatal(err)
 	}
+	// The client's hooks run just after the promises: wait for the last.
+	total := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c.mu.Lock()
+		total = 0
+		for _, n := range c.batches {
+			total += n
+		}
+		c.mu.Unlock()
+		if total >= len(docs) {
+			break
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	total := 0
-	for _, n := range c.batches {
-		total += n
-	}
 	// Each request of at most 10 records, spread over 4 partitions: at
 	// least 6 requests, every batch at most 10 records (3 with round robin
 	// over 4 partitions, as 10 records split 3+3+2+2).

@@ -229,17 +229,22 @@ func skipWS(b []byte, i int) int {
 // and the index after it.
 func scanString(b []byte, i int) ([]byte, int, bool) {
 	j := i + 1
-	for j < len(b) {
-		switch b[j] {
-		case '\\':
-			j += 2
-			continue
-		case '"':
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return nil, 0, false
+		}
+		j += k
+		// Escaped when preceded by an odd run of backslashes.
+		n := 0
+		for m := j - 1; m > i && b[m] == '\\'; m-- {
+			n++
+		}
+		if n%2 == 0 {
 			return b[i : j+1], j + 1, true
 		}
 		j++
 	}
-	return nil, 0, false
 }
 
 // skipValue returns the index after the JSON value starting at b[i]. It
