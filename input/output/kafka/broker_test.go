@@ -178,7 +178,7 @@ func consume(t *testing.T, addr, re string, want int) []*kgo.Record {
 	}
 	defer cl.Close()
 	var recs []*kgo.Record
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	extra := time.Time{}
 	for time.Now().Before(deadline) {
 		if len(recs) >= want {
@@ -495,7 +495,7 @@ func TestBrokerSASL(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSASL)}, "topic": prefix(t),
 			"username": "nt", "password": "wrong", "sasl": map[string]any{"mechanism": "SCRAM-SHA-256"},
 			"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "100ms", "max": "200ms"}})
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		err := o.Publish(ctx, docs)
 		st := o.Stats()
@@ -538,7 +538,7 @@ func TestBrokerTLS(t *testing.T) {
 	t.Run("no client certificate", func(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "topic": prefix(t),
 			"timeout": 2, "broker_timeout": 2, "ssl": map[string]any{"certificate_authorities": []any{ca}}})
-		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 		defer cancel()
 		err := o.Publish(ctx, docs)
 		st := o.Stats()
@@ -551,7 +551,7 @@ func TestBrokerTLS(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "topic": prefix(t),
 			"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "100ms", "max": "200ms"},
 			"ssl": client(map[string]any{"verification_mode": "full"})})
-		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 		defer cancel()
 		err := o.Publish(ctx, docs)
 		st := o.Stats()
@@ -681,14 +681,14 @@ func (p *proxy) cut() {
 }
 
 // The broker unreachable in the middle of a capture replay (a proxy in
-// front of the broker cut, NT_KAFKA_OUTAGE long, default 5s): the queue
+// front of the broker cut, NT_KAFKA_OUTAGE long, default 6s): the queue
 // holds the capture, health sees retries and nothing published, and once
 // the broker is back every document arrives exactly once (idempotent
 // writes with required_acks -1). Documents are compared as a multiset of
 // bodies: a duplicate or a loss changes some body's count.
 func TestBrokerOutage(t *testing.T) {
 	addr := broker(t)
-	outage := 5 * time.Second
+	outage := 6 * time.Second
 	if s := os.Getenv("NT_KAFKA_OUTAGE"); s != "" {
 		var err error
 		if outage, err = time.ParseDuration(s); err != nil {
@@ -711,9 +711,9 @@ func TestBrokerOutage(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		p.cut()
-		time.Sleep(time.Second) // acknowledgements already on their way
+		time.Sleep(2 * time.Second) // acknowledgements already on their way
 		before := o.Stats()
-		time.Sleep(outage - time.Second)
+		time.Sleep(outage - 2*time.Second)
 		after := o.Stats()
 		p.start()
 		seen <- during{before, after}
