@@ -120,6 +120,12 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 	default:
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	}
+	if cfg.RequiredAcks != -1 {
+		// Without idempotence franz-go keeps one produce request in flight
+		// per broker; sarama (Beats) keeps 5, and so do idempotent writes.
+		// A batch spread over partitions goes out in parallel requests.
+		opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(5))
+	}
 	switch cfg.Mechanism {
 	case "PLAIN":
 		opts = append(opts, kgo.SASL(plain.Auth{User: cfg.Username, Pass: cfg.Password}.AsMechanism()))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +38,9 @@ func TestBrokerThroughput(t *testing.T) {
 		pcap = p
 	}
 	loop := 50
+	if s := os.Getenv("NT_KAFKA_BENCH_LOOP"); s != "" {
+		loop, _ = strconv.Atoi(s)
+	}
 	measure := func(name string, out output.Output) {
 		c0, w0 := cpuTime(), time.Now()
 		docs := replay(t, pcap, loop, out)
