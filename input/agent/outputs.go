@@ -11,6 +11,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/output/elasticsearch"
+	"github.com/network-traffic/network-traffic/input/output/kafka"
 	"github.com/network-traffic/network-traffic/input/output/logstash"
 	"github.com/network-traffic/network-traffic/input/output/ndjson"
 	"github.com/network-traffic/network-traffic/input/output/redis"
@@ -20,8 +21,8 @@ import (
 // OutputFactory builds an output from the output unit's config.
 type OutputFactory func(cfg map[string]any, log *slog.Logger) (output.Output, error)
 
-// NewOutput is the default OutputFactory: elasticsearch, logstash, redis,
-// shipper, file and console. Kafka is refused with a message saying so.
+// NewOutput is the default OutputFactory: elasticsearch, kafka, logstash,
+// redis, shipper, file and console.
 func NewOutput(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 	typ, _ := cfg["type"].(string)
 	switch typ {
@@ -55,9 +56,9 @@ func NewOutput(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 	case "":
 		return nil, errors.New("output has no type")
 	case "kafka":
-		return nil, fmt.Errorf("output type %q is not supported by network-traffic (use elasticsearch, logstash, redis, shipper, file or console)", typ)
+		return kafka.FromMap(cfg, log)
 	}
-	return nil, fmt.Errorf("unknown output type %q (use elasticsearch, logstash, redis, shipper, file or console)", typ)
+	return nil, fmt.Errorf("unknown output type %q (use elasticsearch, kafka, logstash, redis, shipper, file or console)", typ)
 }
 
 // swapOutput is what the queue publishes to. It forwards to the current
