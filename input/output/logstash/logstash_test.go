@@ -540,7 +540,9 @@ func TestCancelWhileDown(t *testing.T) {
 		t.Fatalf("err %v after %s", err, time.Since(start))
 	}
 	st := o.Stats()
-	if st.Retries == 0 || st.Published != 0 || !strings.Contains(st.LastError, "connection refused") {
+	// The last attempt may be the one the deadline cut short (an i/o
+	// timeout rather than the refusal) on a loaded machine.
+	if st.Retries == 0 || st.Published != 0 || !strings.Contains(st.LastError, addr) {
 		t.Errorf("stats %+v", st)
 	}
 }
