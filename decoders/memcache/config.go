@@ -107,6 +107,7 @@ func (s *settings) keepValue(n int) bool {
 func init() {
 	protocol.Register(&protocol.Spec{
 		Name:           "memcache",
+		DataStream:     "memcached",
 		TCP:            true,
 		UDP:            true,
 		DefaultPorts:   defaultPorts,

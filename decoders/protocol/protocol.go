@@ -139,6 +139,9 @@ type Instance struct {
 // Spec describes a protocol to the registry.
 type Spec struct {
 	Name string // stream type: "dns", "http", ...
+	// DataStream is the package data stream the events go to, when it is
+	// not named as the stream type (memcache's is memcached).
+	DataStream string
 	TCP  bool   // speaks TCP
 	UDP  bool   // speaks UDP
 	// DefaultPorts are used when a stream gives none.

@@ -558,16 +558,14 @@ func checkInterface(iface *Interface) error {
 	return nil
 }
 
-// datasetFor maps a stream type to its data stream name (memcache's data
-// stream is called memcached).
+// datasetFor is the data stream of a stream type, from the registry
+// (memcache's is memcached); "generic" for an unknown or empty type, whose
+// stream fails anyway.
 func datasetFor(typ string) string {
-	if typ == "memcache" {
-		return "memcached"
+	if ds := protocol.DataStreamOf(typ); ds != "" {
+		return ds
 	}
-	if typ == "" {
-		return "generic"
-	}
-	return typ
+	return "generic"
 }
 
 // KnownTypes lists stream types this build understands.

@@ -1,6 +1,9 @@
 package pkgbuild
 
 import (
+	_ "github.com/network-traffic/network-traffic/decoders/all"
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,11 +57,10 @@ func SourceRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// DataStreams lists the data streams in the order they are documented.
-var DataStreams = []string{
-	"amqp", "cassandra", "dhcpv4", "dns", "flow", "http", "icmp", "memcached",
-	"mongodb", "mysql", "nfs", "pgsql", "quic", "redis", "sip", "thrift", "tls",
-}
+// DataStreams lists the data streams in the order they are documented
+// (alphabetical), from the protocol registry: a protocol's package declares
+// its data stream, nothing here lists them.
+var DataStreams = protocol.DataStreams()
 
 // DefaultVars returns the variables Fleet would pass to the stream template of ds when the
 // user keeps every default: the `packet` input's vars and the stream's vars, each set to its

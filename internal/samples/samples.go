@@ -16,82 +16,20 @@ import (
 	"sync"
 
 	_ "github.com/network-traffic/network-traffic/decoders/all"
+	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/input/capture"
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/input/output"
 )
 
 // Source is one capture and the stream that decodes it.
-type Source struct {
-	DataStream string         // package data stream, e.g. "dns"
-	Pcap       string         // relative to the repository root
-	Stream     map[string]any // stream config (type, ports, options)
-	// Sample picks the sample event among the capture's events (index);
-	// -1 picks the first, -2 none (the capture contributes events only).
-	Sample int
-	// Example, with Sample -2, names an extra example event for the docs
-	// ({{example "name"}}): package/_docs/examples/<name>.json, the event at index
-	// ExampleIndex.
-	Example      string
-	ExampleIndex int
-}
+type Source = protocol.SampleSource
 
 // Sources lists the captures per data stream decoded so far.
-var Sources = []Source{
-	{DataStream: "flow", Pcap: "_dev/pcaps/sample.pcap", Stream: map[string]any{"type": "flow", "period": "-1s"}, Sample: -1},
-	{DataStream: "icmp", Pcap: "_dev/pcaps/icmp/lo_ping.pcap", Stream: map[string]any{"type": "icmp"}, Sample: -1},
-	{DataStream: "icmp", Pcap: "_dev/pcaps/icmp/veth.pcap", Stream: map[string]any{"type": "icmp"}, Sample: -2},
-	{DataStream: "dns", Pcap: "_dev/pcaps/dns/udp.pcap", Stream: map[string]any{"type": "dns", "include_authorities": true, "include_additionals": true}, Sample: -1},
-	{DataStream: "dns", Pcap: "_dev/pcaps/dns/tcp.pcap", Stream: map[string]any{"type": "dns"}, Sample: -2},
-	{DataStream: "dns", Pcap: "_dev/pcaps/dns/dnssec.pcap", Stream: map[string]any{"type": "dns", "include_authorities": true, "include_additionals": true}, Sample: -2},
-	{DataStream: "http", Pcap: "_dev/pcaps/http/nginx.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}, "send_headers": []any{"user-agent", "host"}}, Sample: -1},
-	{DataStream: "http", Pcap: "_dev/pcaps/http/goserver.pcap", Stream: map[string]any{"type": "http", "ports": []any{8000}, "include_body_for": []any{"application/json"}, "send_request": true, "send_response": true}, Sample: -2},
-	{DataStream: "http", Pcap: "_dev/pcaps/http/pipeline.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}}, Sample: -2},
-	{DataStream: "http", Pcap: "_dev/pcaps/http2/h2c.pcap", Stream: map[string]any{"type": "http", "ports": []any{8080}, "send_headers": []any{"user-agent"}}, Sample: -2},
-	{DataStream: "http", Pcap: "_dev/pcaps/http2/nghttp2.pcap", Stream: map[string]any{"type": "http", "ports": []any{8002}}, Sample: -2},
-	{DataStream: "http", Pcap: "_dev/pcaps/http2/grpc.pcap", Stream: map[string]any{"type": "http", "ports": []any{50051}, "send_request": true}, Sample: -2, Example: "http-grpc", ExampleIndex: 6},
-	{DataStream: "amqp", Pcap: "_dev/pcaps/amqp/session.pcap", Stream: map[string]any{"type": "amqp"}, Sample: 1},
-	{DataStream: "amqp", Pcap: "_dev/pcaps/amqp/session.pcap", Stream: map[string]any{"type": "amqp", "hide_connection_information": false, "send_request": true, "send_response": true}, Sample: -2},
-	{DataStream: "amqp", Pcap: "_dev/pcaps/amqp/large.pcap", Stream: map[string]any{"type": "amqp", "send_request": true, "send_response": true}, Sample: -2},
-	{DataStream: "tls", Pcap: "_dev/pcaps/tls/tls12.pcap", Stream: map[string]any{"type": "tls"}, Sample: -1},
-	{DataStream: "tls", Pcap: "_dev/pcaps/tls/tls13.pcap", Stream: map[string]any{"type": "tls", "fingerprints": []any{"sha1", "sha256", "md5"}}, Sample: -2},
-	{DataStream: "tls", Pcap: "_dev/pcaps/tls/mtls.pcap", Stream: map[string]any{"type": "tls"}, Sample: -2},
-	{DataStream: "tls", Pcap: "_dev/pcaps/tls/alert.pcap", Stream: map[string]any{"type": "tls"}, Sample: -2},
-	{DataStream: "quic", Pcap: "_dev/pcaps/quic/vn.pcap", Stream: map[string]any{"type": "quic"}, Sample: -1},
-	{DataStream: "quic", Pcap: "_dev/pcaps/quic/gov1.pcap", Stream: map[string]any{"type": "quic", "include_raw_ja4": true}, Sample: -2},
-	{DataStream: "quic", Pcap: "_dev/pcaps/quic/gov2.pcap", Stream: map[string]any{"type": "quic"}, Sample: -2},
-	{DataStream: "quic", Pcap: "_dev/pcaps/quic/compat.pcap", Stream: map[string]any{"type": "quic"}, Sample: -2},
-	{DataStream: "quic", Pcap: "_dev/pcaps/quic/retry.pcap", Stream: map[string]any{"type": "quic"}, Sample: -2},
-	{DataStream: "quic", Pcap: "_dev/pcaps/quic/aioquic.pcap", Stream: map[string]any{"type": "quic", "ports": []any{443, 8443}}, Sample: -2},
-	{DataStream: "tls", Pcap: "_dev/pcaps/tls/ja4.pcap", Stream: map[string]any{"type": "tls", "include_raw_ja4": true}, Sample: -2},
-	{DataStream: "mysql", Pcap: "_dev/pcaps/mysql/cli.pcap", Stream: map[string]any{"type": "mysql"}, Sample: 8},
-	{DataStream: "mysql", Pcap: "_dev/pcaps/mysql/ps.pcap", Stream: map[string]any{"type": "mysql", "send_request": true, "send_response": true}, Sample: -2},
-	{DataStream: "mysql", Pcap: "_dev/pcaps/mysql/slap.pcap", Stream: map[string]any{"type": "mysql"}, Sample: -2},
-	{DataStream: "memcached", Pcap: "_dev/pcaps/memcache/text.pcap", Stream: map[string]any{"type": "memcache", "maxvalues": -1, "maxbytespervalue": 64}, Sample: -1},
-	{DataStream: "memcached", Pcap: "_dev/pcaps/memcache/binary.pcap", Stream: map[string]any{"type": "memcache", "maxvalues": -1}, Sample: -2},
-	{DataStream: "memcached", Pcap: "_dev/pcaps/memcache/udp.pcap", Stream: map[string]any{"type": "memcache"}, Sample: -2},
-	{DataStream: "memcached", Pcap: "_dev/pcaps/memcache/memcslap.pcap", Stream: map[string]any{"type": "memcache", "parseunknown": true}, Sample: -2},
-	{DataStream: "dhcpv4", Pcap: "_dev/pcaps/dhcpv4/dnsmasq.pcap", Stream: map[string]any{"type": "dhcpv4"}, Sample: -1},
-	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/extended.pcap", Stream: map[string]any{"type": "pgsql"}, Sample: -1},
-	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/psql.pcap", Stream: map[string]any{"type": "pgsql", "send_request": true, "send_response": true}, Sample: -2},
-	{DataStream: "pgsql", Pcap: "_dev/pcaps/pgsql/prepared.pcap", Stream: map[string]any{"type": "pgsql"}, Sample: -2},
-	{DataStream: "redis", Pcap: "_dev/pcaps/redis/cli.pcap", Stream: map[string]any{"type": "redis"}, Sample: -1},
-	{DataStream: "redis", Pcap: "_dev/pcaps/redis/pipeline.pcap", Stream: map[string]any{"type": "redis"}, Sample: -2},
-	{DataStream: "redis", Pcap: "_dev/pcaps/redis/resp3.pcap", Stream: map[string]any{"type": "redis", "send_request": true, "send_response": true}, Sample: -2},
-	{DataStream: "redis", Pcap: "_dev/pcaps/redis/pubsub.pcap", Stream: map[string]any{"type": "redis"}, Sample: -2},
-	{DataStream: "nfs", Pcap: "_dev/pcaps/nfs/v3.pcap", Stream: map[string]any{"type": "nfs"}, Sample: 29},
-	{DataStream: "nfs", Pcap: "_dev/pcaps/nfs/v4.pcap", Stream: map[string]any{"type": "nfs"}, Sample: -2},
-	{DataStream: "cassandra", Pcap: "_dev/pcaps/cassandra/v4.pcap", Stream: map[string]any{"type": "cassandra", "send_request": true, "send_response": true}, Sample: 12},
-	{DataStream: "cassandra", Pcap: "_dev/pcaps/cassandra/v3_snappy.pcap", Stream: map[string]any{"type": "cassandra", "send_request": true, "send_response": true, "compressor": "snappy"}, Sample: -2},
-	{DataStream: "mongodb", Pcap: "_dev/pcaps/mongodb/opmsg.pcap", Stream: map[string]any{"type": "mongodb", "send_request": true, "send_response": true}, Sample: 4},
-	{DataStream: "mongodb", Pcap: "_dev/pcaps/mongodb/legacy.pcap", Stream: map[string]any{"type": "mongodb"}, Sample: -2},
-	{DataStream: "mongodb", Pcap: "_dev/pcaps/mongodb/compressed.pcap", Stream: map[string]any{"type": "mongodb"}, Sample: -2},
-	{DataStream: "sip", Pcap: "_dev/pcaps/sip/udp.pcap", Stream: map[string]any{"type": "sip", "ports": []any{5060, 5062}}, Sample: -1},
-	{DataStream: "sip", Pcap: "_dev/pcaps/sip/tcp.pcap", Stream: map[string]any{"type": "sip", "transport_protocol": "tcp"}, Sample: -2},
-	{DataStream: "thrift", Pcap: "_dev/pcaps/thrift/socket.pcap", Stream: map[string]any{"type": "thrift"}, Sample: 1},
-	{DataStream: "thrift", Pcap: "_dev/pcaps/thrift/framed.pcap", Stream: map[string]any{"type": "thrift", "transport_type": "framed", "send_request": true, "send_response": true}, Sample: -2},
-	{DataStream: "thrift", Pcap: "_dev/pcaps/thrift/nonstrict.pcap", Stream: map[string]any{"type": "thrift"}, Sample: -2},
-}
+// Sources lists the captures of every data stream, as each protocol
+// package registers them (protocol.AddSamples): adding a protocol adds its
+// samples from its own folder.
+var Sources = protocol.Samples()
 
 type collector struct {
 	mu   sync.Mutex
