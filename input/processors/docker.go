@@ -46,6 +46,7 @@ type dockerWatcher struct {
 	client  *http.Client
 	base    string
 	cleanup time.Duration
+	period  time.Duration
 	polled  chan struct{} // closed after the first poll
 }
 
@@ -186,7 +187,7 @@ func sharedDockerWatcher(host string, client *http.Client, base string, cleanup 
 	if w, ok := dockerWatchers[host]; ok {
 		return w
 	}
-	w := &dockerWatcher{byID: map[string]*dockerContainer{}, client: client, base: base, cleanup: cleanup, polled: make(chan struct{})}
+	w := &dockerWatcher{byID: map[string]*dockerContainer{}, client: client, base: base, cleanup: cleanup, period: dockerPoll, polled: make(chan struct{})}
 	dockerWatchers[host] = w
 	go w.loop(host)
 	return w
@@ -207,7 +208,7 @@ func (w *dockerWatcher) loop(host string) {
 		if first {
 			close(w.polled)
 		}
-		time.Sleep(dockerPoll)
+		time.Sleep(w.period)
 	}
 }
 
