@@ -263,6 +263,34 @@ type rangeCond []bound
 
 func parseRange(fields map[string]any) (condition, error) {
 	var c rangeCond
+	// Beats also takes the dotted form "field.gte: 400".
+	merged := map[string]any{}
+	for f, v := range fields {
+		if _, isMap := v.(map[string]any); !isMap {
+			if i := strings.LastIndexByte(f, '.'); i > 0 {
+				switch op := f[i+1:]; op {
+				case "gt", "gte", "lt", "lte":
+					m, _ := merged[f[:i]].(map[string]any)
+					if m == nil {
+						m = map[string]any{}
+						merged[f[:i]] = m
+					}
+					m[op] = v
+					continue
+				}
+			}
+		}
+		if m, ok := merged[f].(map[string]any); ok {
+			if vm, ok := v.(map[string]any); ok {
+				for k, x := range vm {
+					m[k] = x
+				}
+				continue
+			}
+		}
+		merged[f] = v
+	}
+	fields = merged
 	for _, f := range sortedKeys(fields) {
 		ops, ok := fields[f].(map[string]any)
 		if !ok || len(ops) == 0 {
