@@ -189,35 +189,43 @@ func parseGeo(cfg map[string]any) (map[string]any, error) {
 }
 
 func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, error) {
+	run, _, err := newMetadataStatic(cfg, target, observer)
+	return run, err
+}
+
+// newMetadataStatic also returns the fast-path form: the target object,
+// encoded once per cache.ttl.
+func newMetadataStatic(cfg map[string]any, target string, observer bool) (runFunc, staticFunc, error) {
 	if err := checkKeysGroups(cfg, []string{"netinfo", "cache", "geo"}, "replace_fields"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	netinfo, err := netinfoOpt(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	replace, err := boolOpt(cfg, "replace_fields", true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cache, err := subOpts(cfg, "cache")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkKeys(cache, "ttl"); err != nil {
-		return nil, fmt.Errorf("cache: %v", err)
+		return nil, nil, fmt.Errorf("cache: %v", err)
 	}
 	ttl, err := durationOpt(cache, "ttl", 5*time.Minute)
 	if err != nil {
-		return nil, fmt.Errorf("cache.%v", err)
+		return nil, nil, fmt.Errorf("cache.%v", err)
 	}
 	geo, err := parseGeo(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var tmpl map[string]any // the facts as added, copied per event
 	var expires time.Time
-	return func(doc map[string]any) (bool, error) {
+	var kvs []staticKV // tmpl encoded, for the fast path
+	refresh := func() {
 		if now := time.Now(); tmpl == nil || ttl < 0 || now.After(expires) {
 			h := readHostInfoCached(ttl)
 			tmpl = h.fields(observer, netinfo)
@@ -225,7 +233,18 @@ func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, err
 				tmpl["geo"] = geo
 			}
 			expires = now.Add(ttl)
+			kvs = nil
+			if kv, ok := staticValue(target, tmpl); ok {
+				kvs = []staticKV{kv}
+			}
 		}
+	}
+	static := func() ([]staticKV, bool) {
+		refresh()
+		return kvs, kvs != nil
+	}
+	return func(doc map[string]any) (bool, error) {
+		refresh()
 		cur, ok := doc[target].(map[string]any)
 		if !ok || replace {
 			doc[target] = deepCopy(tmpl)
@@ -237,7 +256,7 @@ func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, err
 			}
 		}
 		return false, nil
-	}, nil
+	}, static, nil
 }
 
 // readHostInfoCached shares one reading of the host facts between the
@@ -253,6 +272,10 @@ func readHostInfoCached(ttl time.Duration) hostInfo {
 }
 
 func init() {
-	register("add_host_metadata", newAddHostMetadata)
-	register("add_observer_metadata", newAddObserverMetadata)
+	registerStatic("add_host_metadata", func(cfg map[string]any) (runFunc, staticFunc, error) {
+		return newMetadataStatic(cfg, "host", false)
+	})
+	registerStatic("add_observer_metadata", func(cfg map[string]any) (runFunc, staticFunc, error) {
+		return newMetadataStatic(cfg, "observer", true)
+	})
 }

@@ -44,9 +44,11 @@ import (
 // Chain is an ordered list of processors. Safe for use from one goroutine
 // at a time.
 type Chain struct {
-	procs []step
-	buf   []byte
-	docID string // @metadata._id of the last event (add_id, document_id)
+	procs  []step
+	buf    []byte
+	static bool       // every step can run on the fast path
+	kvBuf  []staticKV // the fast path's additions, reused
+	docID  string     // @metadata._id of the last event (add_id, document_id)
 }
 
 // runFunc applies one processor to a decoded document. drop cancels the
@@ -60,9 +62,10 @@ type builder func(cfg map[string]any) (runFunc, error)
 
 // step is one configured processor with its optional condition.
 type step struct {
-	name string
-	when condition
-	run  runFunc
+	name   string
+	when   condition
+	run    runFunc
+	static staticFunc // non-nil: the step can run on the fast path (fastpath.go)
 }
 
 // builders maps processor names to constructors. Each family registers its
@@ -89,6 +92,12 @@ func New(cfgs []map[string]any) (*Chain, error) {
 			return nil, fmt.Errorf("processors[%d]%s", i, err.Error())
 		}
 		c.procs = append(c.procs, s)
+	}
+	c.static = true
+	for i := range c.procs {
+		if c.procs[i].static == nil {
+			c.static = false
+		}
 	}
 	return c, nil
 }
@@ -148,11 +157,21 @@ func newStep(item map[string]any) (step, error) {
 		}
 		s.when = cond
 	}
-	run, err := build(opts)
+	var run runFunc
+	var static staticFunc
+	var err error
+	if sb, ok := staticBuilders[name]; ok {
+		run, static, err = sb(opts)
+	} else {
+		run, err = build(opts)
+	}
 	if err != nil {
 		return step{}, fmt.Errorf(" (%s): %v", name, err)
 	}
 	s.run = run
+	if s.when == nil {
+		s.static = static
+	}
 	return s, nil
 }
 
@@ -255,6 +274,11 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 		return doc, false, nil
 	}
 	c.docID = ""
+	if c.static {
+		if out, ok := c.fastRun(doc); ok {
+			return out, false, nil
+		}
+	}
 	m, err := decodeDocument(doc)
 	if err != nil {
 		return nil, false, fmt.Errorf("processors: %v", err)

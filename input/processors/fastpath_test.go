@@ -1,0 +1,94 @@
+package processors
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const staticChainYAML = `
+processors:
+  - add_host_metadata: ~
+  - add_fields: {target: project, fields: {name: myproject, id: "574734885120952459"}}
+  - add_fields: {target: "", fields: {site: {rack: 7}}}
+  - add_tags: {tags: [web, web, lab]}
+  - add_labels: {labels: {env: lab, nested: {a.b: c}}}
+`
+
+// The fast path gives the same document as the general path, with and
+// without the keys it adds already present.
+func TestFastPathMatchesGeneral(t *testing.T) {
+	c := chainFromYAML(t, staticChainYAML)
+	if !c.static {
+		t.Fatal("chain of additions not on the fast path")
+	}
+	slow := chainFromYAML(t, staticChainYAML)
+	slow.static = false
+	for _, doc := range []string{echoDoc, flowDoc, `{}`, ` { "x" : [1, {"y":"\u00e9"}] } `,
+		strings.Replace(echoDoc, `"type":"icmp",`, `"type":"icmp","tags":["forwarded"],"host":{"name":"other"},`, 1)} {
+		fastOut, _, err1 := c.Run([]byte(doc))
+		fastCopy := append([]byte(nil), fastOut...)
+		slowOut, _, err2 := slow.Run([]byte(doc))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		a, errA := stdDecode(fastCopy)
+		b, errB := stdDecode(slowOut)
+		if errA != nil || errB != nil || !reflect.DeepEqual(a, b) {
+			t.Errorf("doc %.60s:\nfast %s\nslow %s", doc, fastCopy, slowOut)
+		}
+	}
+	m, _ := process(t, c, echoDoc)
+	wantFields(t, m, map[string]any{"project.name": "myproject", "site.rack": 7, "tags": []any{"web", "lab"},
+		"labels": map[string]any{"env": "lab", "nested.a.b": "c"}, "icmp.request.type": 8})
+	if field(m, "host.hostname") == nil {
+		t.Error("no host.hostname")
+	}
+	// A condition, or a processor that reads the event, leaves the fast path.
+	for _, y := range []string{
+		"processors: [{add_tags: {tags: [x], when: {equals: {type: dns}}}}]",
+		"processors: [{add_tags: {tags: [x]}}, {drop_fields: {fields: [path], ignore_missing: true}}]",
+	} {
+		if chainFromYAML(t, y).static {
+			t.Errorf("on the fast path: %s", y)
+		}
+	}
+}
+
+// With only additions, the processor stage costs no allocation per event.
+func TestFastPathAllocations(t *testing.T) {
+	c := chainFromYAML(t, staticChainYAML)
+	doc := []byte(echoDoc)
+	c.Run(doc)
+	if n := testing.AllocsPerRun(200, func() { c.Run(doc) }); n != 0 {
+		t.Errorf("%v allocations per event on the fast path", n)
+	}
+}
+
+func FuzzFastPathMatchesGeneral(f *testing.F) {
+	for _, s := range []string{echoDoc, flowDoc, `{}`, `{"tags":1}`, `{"a":"\xff"}`, `{"a":1,"a":2}`, `{"\u0068ost":1}`, `[1]`} {
+		f.Add([]byte(s))
+	}
+	fast, err := chainYAML(staticChainYAML)
+	if err != nil {
+		f.Fatal(err)
+	}
+	slow, _ := chainYAML(staticChainYAML)
+	slow.static = false
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		a, _, errA := fast.Run(doc)
+		a = append([]byte(nil), a...)
+		b, _, errB := slow.Run(doc)
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("%q: fast error %v, general %v", doc, errA, errB)
+		}
+		if errA != nil {
+			return
+		}
+		ma, e1 := stdDecode(a)
+		mb, e2 := stdDecode(b)
+		if e1 != nil || e2 != nil || !reflect.DeepEqual(ma, mb) {
+			t.Fatalf("%q:\nfast    %s\ngeneral %s", doc, a, b)
+		}
+	})
+}
