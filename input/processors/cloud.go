@@ -79,14 +79,6 @@ func (c *cloudMeta) static() ([]staticKV, bool) {
 	return c.kvs, c.kvs != nil
 }
 
-func newAddCloudMetadata(cfg map[string]any) (runFunc, error) {
-	p, err := parseCloud(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return p.run, nil
-}
-
 func parseCloud(cfg map[string]any) (*cloudMeta, error) {
 	if err := checkKeys(cfg, "timeout", "providers", "overwrite", "proxy_url", "proxy_disable"); err != nil {
 		return nil, err

@@ -140,22 +140,14 @@ func netinfoOpt(cfg map[string]any) (bool, error) {
 	return v, nil
 }
 
-// add_host_metadata: adds host.* (name, hostname, id, architecture, os.*,
-// ip, mac). Options: netinfo.enabled (true), replace_fields (true: the host
-// object is replaced; false keeps the host fields the event has),
-// cache.ttl (5m: the facts are read again after it; negative reads them
-// for every event) and geo.* (name, location "lat, lon", continent_name,
-// country_iso_code, region_name, region_iso_code, city_name) into
-// host.geo.
-func newAddHostMetadata(cfg map[string]any) (runFunc, error) {
-	return newMetadata(cfg, "host", false)
-}
-
-// add_observer_metadata: adds observer.* (hostname, architecture, os.*, ip,
-// mac, geo), for events forwarded from elsewhere. Same options.
-func newAddObserverMetadata(cfg map[string]any) (runFunc, error) {
-	return newMetadata(cfg, "observer", true)
-}
+// add_host_metadata adds host.* (name, hostname, id, architecture, os.*,
+// ip, mac) and add_observer_metadata observer.* (the same without name and
+// id, for events forwarded from elsewhere). Options: netinfo.enabled
+// (true), replace_fields (true: the object is replaced; false keeps the
+// fields the event has), cache.ttl (5m: the facts are read again after it;
+// negative reads them for every event) and geo.* (name, location
+// "lat, lon", continent_name, country_iso_code, region_name,
+// region_iso_code, city_name) into host.geo / observer.geo.
 
 var geoKeys = []string{"name", "location", "continent_name", "country_iso_code", "region_name", "region_iso_code", "city_name"}
 
@@ -188,13 +180,8 @@ func parseGeo(cfg map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
-func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, error) {
-	run, _, err := newMetadataStatic(cfg, target, observer)
-	return run, err
-}
-
-// newMetadataStatic also returns the fast-path form: the target object,
-// encoded once per cache.ttl.
+// newMetadataStatic builds either processor with its fast-path form: the
+// target object, encoded once per cache.ttl.
 func newMetadataStatic(cfg map[string]any, target string, observer bool) (runFunc, staticFunc, error) {
 	if err := checkKeysGroups(cfg, []string{"netinfo", "cache", "geo"}, "replace_fields"); err != nil {
 		return nil, nil, err
