@@ -233,7 +233,10 @@ func newAddKubernetesMetadata(cfg map[string]any) (runFunc, error) {
 	}
 	api, err := k8sClient(kubeConfig)
 	if err != nil {
-		return nil, fmt.Errorf("kube_config: %v", err)
+		// As in Beats, an unusable client leaves events alone rather than
+		// failing the stream.
+		slog.Warn("add_kubernetes_metadata: cannot use kube_config; events go on without kubernetes metadata", "kube_config", kubeConfig, "error", err)
+		return func(map[string]any) (bool, error) { return false, nil }, nil
 	}
 	if api == nil {
 		slog.Info("add_kubernetes_metadata: not in a Kubernetes cluster and no kube_config; events go on without kubernetes metadata")
