@@ -105,8 +105,15 @@ func New(cfgs []map[string]any) (*Chain, error) {
 // newStep returns errors starting with " (name): ..." or ": ..." so New can
 // prefix the index.
 func newStep(item map[string]any) (step, error) {
+	item, err := expandCondKeys(item, "if")
+	if err != nil {
+		return step{}, err
+	}
 	if _, ok := item["if"]; ok {
 		return newIfStep(item)
+	}
+	if item, err = expandCondKeys(item, "when"); err != nil {
+		return step{}, err
 	}
 	var name string
 	var when any
@@ -142,6 +149,9 @@ func newStep(item map[string]any) (step, error) {
 	default:
 		return step{}, fmt.Errorf(" (%s): options must be a map, got %s", name, describe(v))
 	}
+	if opts, err = expandCondKeys(opts, "when"); err != nil {
+		return step{}, fmt.Errorf(" (%s): %v", name, err)
+	}
 	if w, ok := opts["when"]; ok {
 		if when != nil {
 			return step{}, fmt.Errorf(" (%s): `when` given twice", name)
@@ -159,7 +169,6 @@ func newStep(item map[string]any) (step, error) {
 	}
 	var run runFunc
 	var static staticFunc
-	var err error
 	if sb, ok := staticBuilders[name]; ok {
 		run, static, err = sb(opts)
 	} else {
@@ -173,6 +182,50 @@ func newStep(item map[string]any) (step, error) {
 		s.static = static
 	}
 	return s, nil
+}
+
+// expandCondKeys turns Beats' dotted shorthand for a condition
+// ("if.equals.cloudfoundry.org.name: acme", "when.has_fields: [a]") into
+// the nested form: the first segment after the prefix is the condition, the
+// rest its field.
+func expandCondKeys(m map[string]any, prefix string) (map[string]any, error) {
+	var out map[string]any
+	for k, v := range m {
+		rest, ok := strings.CutPrefix(k, prefix+".")
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(m))
+			for k2, v2 := range m {
+				out[k2] = v2
+			}
+		}
+		delete(out, k)
+		cond, _ := out[prefix].(map[string]any)
+		if _, exists := out[prefix]; exists && cond == nil {
+			return nil, fmt.Errorf(": %s given twice", prefix)
+		}
+		if cond == nil {
+			cond = map[string]any{}
+			out[prefix] = cond
+		}
+		kind, field, hasField := strings.Cut(rest, ".")
+		if !hasField {
+			cond[kind] = v
+			continue
+		}
+		fields, _ := cond[kind].(map[string]any)
+		if fields == nil {
+			fields = map[string]any{}
+			cond[kind] = fields
+		}
+		fields[field] = v
+	}
+	if out == nil {
+		return m, nil
+	}
+	return out, nil
 }
 
 // newIfStep builds Beats' conditional list item:
