@@ -205,7 +205,7 @@ func TestDNSTimeoutAndReplace(t *testing.T) {
 	if !p.openUntil.After(time.Now()) {
 		t.Error("a timeout did not pause lookups")
 	}
-	p.openUntil = time.Time{} // (TestDNSBreaker covers the pause)
+	p.openUntil = time.Time{}                 // (TestDNSBreaker covers the pause)
 	p.servers = []string{"127.0.0.1:1", good} // refused, then answered
 	doc = map[string]any{"source": map[string]any{"ip": "10.0.0.2", "domain": "old"}}
 	p.run(doc)
