@@ -60,6 +60,21 @@ processors:
 `)
 	m, _ = process(t, c2, `{"log":{"file":{"path":"/var/lib/docker/containers/`+id+`/`+id+`-json.log"}}}`)
 	wantFields(t, m, map[string]any{"container.name": "web-1", "container.labels": map[string]any{"com.docker.compose.project": "shop", "tier": "front"}})
+	// Beats' documented options; a short ID matches with match_short_id.
+	c3 := chainFromYAML(t, `
+processors:
+  - add_docker_metadata:
+      host: "`+host+`"
+      match_fields: ["system.process.cgroup.id"]
+      match_pids: ["process.pid", "process.parent.pid"]
+      match_source: true
+      match_source_index: 4
+      match_short_id: true
+      cleanup_timeout: 60
+      labels.dedot: false
+`)
+	m, _ = process(t, c3, `{"system":{"process":{"cgroup":{"id":"`+id[:12]+`"}}}}`)
+	wantFields(t, m, map[string]any{"container.id": id, "container.name": "web-1"})
 	// An unknown container, or no container fields: unchanged.
 	m, _ = process(t, c, `{"container":{"id":"nope"},"process":{"pid":1}}`)
 	wantFields(t, m, map[string]any{"container.name": nil})
