@@ -96,6 +96,24 @@ processors:
 	// field_format with the pod_name indexer.
 	m, _ = process(t, c, `{"labels":{"ns":"shop","pod":"web-7d4b9"}}`)
 	wantFields(t, m, map[string]any{"kubernetes.pod.uid": "6f2b2c8e-1111-2222-3333-444455556666"})
+	// The example of Beats' documentation for Packetbeat: ip_port indexer,
+	// fields matcher on "ip".
+	doc := chainFromYAML(t, `
+processors:
+  - add_kubernetes_metadata:
+      host: node-1
+      kube_config: `+kc+`
+      indexers:
+        - ip_port:
+      matchers:
+        - fields:
+            lookup_fields: ["ip"]
+`)
+	waitK8s(t)
+	m, _ = process(t, doc, `{"ip":"10.244.1.7"}`)
+	wantFields(t, m, map[string]any{"kubernetes.pod.name": "web-7d4b9", "kubernetes.namespace": "shop"})
+	m, _ = process(t, doc, `{"ip":"10.244.1.7:80"}`)
+	wantFields(t, m, map[string]any{"kubernetes.container.name": "nginx"})
 	// No match: unchanged.
 	m, _ = process(t, c, `{"source":{"ip":"192.0.2.1"}}`)
 	wantFields(t, m, map[string]any{"kubernetes": nil})
