@@ -43,19 +43,22 @@ type ProtocolCounters struct {
 
 // Stats is a snapshot of a worker's counters.
 type Stats struct {
-	Packets         uint64                      `json:"packets"`
-	Bytes           uint64                      `json:"bytes"`
-	DecodeErrors    uint64                      `json:"decode_errors"`
-	Events          uint64                      `json:"events"`
-	DroppedEvents   uint64                      `json:"dropped_events"`   // by processors (drop_event)
-	ProcessorErrors uint64                      `json:"processor_errors"` // events a processor failed on (published with error.message)
-	PcapReceived    uint64                      `json:"pcap_received"`
-	PcapDropped     uint64                      `json:"pcap_dropped"`
-	PcapIfDropped   uint64                      `json:"pcap_ifdropped"`
-	Protocols       map[string]ProtocolCounters `json:"protocols"`
-	ActiveTCPConns  int                         `json:"active_tcp_connections"`
-	ActiveFlows     int                         `json:"active_flows"`
+	Packets        uint64                      `json:"packets"`
+	Bytes          uint64                      `json:"bytes"`
+	DecodeErrors   uint64                      `json:"decode_errors"`
+	Events         uint64                      `json:"events"`
+	DroppedEvents  uint64                      `json:"dropped_events"` // by processors (drop_event)
+	PcapReceived   uint64                      `json:"pcap_received"`
+	PcapDropped    uint64                      `json:"pcap_dropped"`
+	PcapIfDropped  uint64                      `json:"pcap_ifdropped"`
+	Protocols      map[string]ProtocolCounters `json:"protocols"`
+	ActiveTCPConns int                         `json:"active_tcp_connections"`
+	ActiveFlows    int                         `json:"active_flows"`
 	// Decode and TCP are summed over every capture of the worker.
 	Decode link.Stats `json:"decode"`
 	TCP    tcp.Stats  `json:"tcp"`
+
+	// ProcessorErrors counts events a processor failed on (they are
+	// published with error.message).
+	ProcessorErrors uint64 `json:"processor_errors"`
 }
