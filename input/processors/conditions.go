@@ -540,3 +540,43 @@ func describe(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// condFields lists the fields a condition reads.
+func condFields(c condition) []string {
+	var out []string
+	switch x := c.(type) {
+	case equalsCond:
+		for _, f := range x {
+			out = append(out, f.field)
+		}
+	case containsCond:
+		for _, f := range x {
+			out = append(out, f.field)
+		}
+	case regexpCond:
+		for _, f := range x {
+			out = append(out, f.field)
+		}
+	case rangeCond:
+		for _, b := range x {
+			out = append(out, b.field)
+		}
+	case networkCond:
+		for _, m := range x {
+			out = append(out, m.field)
+		}
+	case hasFieldsCond:
+		out = append(out, x...)
+	case orCond:
+		for _, e := range x {
+			out = append(out, condFields(e)...)
+		}
+	case andCond:
+		for _, e := range x {
+			out = append(out, condFields(e)...)
+		}
+	case notCond:
+		out = condFields(x.c)
+	}
+	return out
+}

@@ -55,12 +55,119 @@ func staticValue(target string, v any) (staticKV, bool) {
 	return staticKV{key, raw}, true
 }
 
+// Filters: drop_event steps with a `when` are evaluated on a sparse
+// decoding of the document (only the top-level members their conditions
+// read), so a chain of additions and filters, the usual one, skips the
+// general path too.
+
+// filterKeys are the top-level keys a filter's condition can read: every
+// dotted prefix of its fields (a top-level key may itself hold dots).
+func filterKeys(c condition) []string {
+	var keys []string
+	for _, f := range condFields(c) {
+		for i := 0; i <= len(f); i++ {
+			if i == len(f) || f[i] == '.' {
+				if !contains(keys, f[:i]) {
+					keys = append(keys, f[:i])
+				}
+			}
+		}
+	}
+	return keys
+}
+
+// fastFilter runs the chain when every step is an addition or a filter.
+// drop reports a filter matched; ok=false sends the caller to the general
+// path.
+func (c *Chain) fastFilter(doc []byte) (out []byte, drop, ok bool) {
+	if len(c.filterKeys) > 0 {
+		m, ok := sparseDecode(doc, c.filterKeys)
+		if !ok {
+			return nil, false, false
+		}
+		for i := range c.procs {
+			s := &c.procs[i]
+			if s.filter && s.when.match(m) {
+				return nil, true, true
+			}
+		}
+	}
+	out, ok = c.fastRun(doc)
+	return out, false, ok
+}
+
+// sparseDecode decodes the top-level members named in keys (the rest is
+// only validated).
+func sparseDecode(b []byte, keys []string) (map[string]any, bool) {
+	m := map[string]any{}
+	s := fastScanner{b: b}
+	s.space()
+	if !s.byte('{') {
+		return nil, false
+	}
+	s.space()
+	if s.byte('}') {
+		s.space()
+		return m, s.i == len(b)
+	}
+	for {
+		s.space()
+		if s.peek() != '"' {
+			return nil, false
+		}
+		start := s.i + 1
+		if !s.str() {
+			return nil, false
+		}
+		key := b[start : s.i-1]
+		for _, ch := range key {
+			if ch == '\\' {
+				return nil, false
+			}
+		}
+		s.space()
+		if !s.byte(':') {
+			return nil, false
+		}
+		s.space()
+		vstart := s.i
+		if !s.value(0) {
+			return nil, false
+		}
+		for _, k := range keys {
+			if string(key) == k {
+				d := jsonDecoder{b: b[:s.i], i: vstart}
+				v, err := d.value()
+				if err != nil {
+					return nil, false
+				}
+				m[k] = v
+				break
+			}
+		}
+		s.space()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			s.space()
+			return m, s.i == len(b)
+		default:
+			return nil, false
+		}
+	}
+}
+
 // fastRun appends the chain's additions to doc when doc is a valid JSON
 // object without any of their keys. ok=false sends the caller to the
 // general path.
 func (c *Chain) fastRun(doc []byte) (out []byte, ok bool) {
 	kvs := c.kvBuf[:0]
 	for i := range c.procs {
+		if c.procs[i].filter {
+			continue
+		}
 		add, ok := c.procs[i].static()
 		if !ok {
 			return nil, false

@@ -92,3 +92,85 @@ func FuzzFastPathMatchesGeneral(f *testing.F) {
 		}
 	})
 }
+
+const filterChainYAML = `
+processors:
+  - add_host_metadata: ~
+  - drop_event:
+      when:
+        or:
+          - network: {source.ip: loopback}
+          - equals: {status: Error}
+          - range: {source.bytes.gte: 1000}
+  - add_tags: {tags: [kept]}
+  - drop_event:
+      when.has_fields: [dns.question.name]
+`
+
+// Filters (drop_event with a condition) with additions: same outcome as
+// the general path, without decoding the whole document.
+func TestFastFilterMatchesGeneral(t *testing.T) {
+	c := chainFromYAML(t, filterChainYAML)
+	if !c.static || len(c.filterKeys) == 0 {
+		t.Fatalf("filter chain not on the fast path (static %v, keys %v)", c.static, c.filterKeys)
+	}
+	slow := chainFromYAML(t, filterChainYAML)
+	slow.static = false
+	for doc, wantDrop := range map[string]bool{
+		echoDoc:        false,
+		unreachableDoc: true, // status Error
+		flowDoc:        true, // loopback
+		`{"source":{"ip":"10.0.0.1","bytes":5000}}`:             true,
+		`{"source":{"ip":"10.0.0.1","bytes":5}}`:                false,
+		`{"dns":{"question":{"name":"x"}}}`:                     true,
+		`{"source.ip":"127.0.0.1"}`:                             true, // a literal dotted key
+		`{"status":"OK","other":[1,{"deep":"\u00e9"}],"n":1e3}`: false,
+	} {
+		a, dropA, errA := c.Run([]byte(doc))
+		a = append([]byte(nil), a...)
+		b, dropB, errB := slow.Run([]byte(doc))
+		if errA != nil || errB != nil || dropA != wantDrop || dropB != wantDrop {
+			t.Errorf("%.50s: drop fast %v general %v want %v (%v %v)", doc, dropA, dropB, wantDrop, errA, errB)
+			continue
+		}
+		if !wantDrop {
+			ma, _ := stdDecode(a)
+			mb, _ := stdDecode(b)
+			if !reflect.DeepEqual(ma, mb) {
+				t.Errorf("%.50s:\nfast    %s\ngeneral %s", doc, a, b)
+			}
+		}
+	}
+	// A filter reading what an addition writes stays on the general path.
+	if chainFromYAML(t, "processors: [{add_tags: {tags: [x]}}, {drop_event: {when: {contains: {tags: x}}}}]").static {
+		t.Error("filter on an added key took the fast path")
+	}
+}
+
+func FuzzFastFilterMatchesGeneral(f *testing.F) {
+	for _, s := range []string{echoDoc, unreachableDoc, flowDoc, `{"source":{"bytes":"1000"}}`, `{"status":["Error"]}`, `{"source.ip":"::1"}`} {
+		f.Add([]byte(s))
+	}
+	fast, err := chainYAML(filterChainYAML)
+	if err != nil {
+		f.Fatal(err)
+	}
+	slow, _ := chainYAML(filterChainYAML)
+	slow.static = false
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		a, dropA, errA := fast.Run(doc)
+		a = append([]byte(nil), a...)
+		b, dropB, errB := slow.Run(doc)
+		if (errA == nil) != (errB == nil) || dropA != dropB {
+			t.Fatalf("%q: fast (%v, %v), general (%v, %v)", doc, dropA, errA, dropB, errB)
+		}
+		if errA != nil || dropA {
+			return
+		}
+		ma, e1 := stdDecode(a)
+		mb, e2 := stdDecode(b)
+		if e1 != nil || e2 != nil || !reflect.DeepEqual(ma, mb) {
+			t.Fatalf("%q:\nfast    %s\ngeneral %s", doc, a, b)
+		}
+	})
+}

@@ -46,9 +46,11 @@ import (
 type Chain struct {
 	procs  []step
 	buf    []byte
-	static bool       // every step can run on the fast path
-	kvBuf  []staticKV // the fast path's additions, reused
-	docID  string     // @metadata._id of the last event (add_id, document_id)
+	static bool // every step can run on the fast path
+	// filterKeys are the top-level keys the filters read (fastpath.go).
+	filterKeys []string
+	kvBuf      []staticKV // the fast path's additions, reused
+	docID      string     // @metadata._id of the last event (add_id, document_id)
 }
 
 // runFunc applies one processor to a decoded document. drop cancels the
@@ -66,6 +68,7 @@ type step struct {
 	when   condition
 	run    runFunc
 	static staticFunc // non-nil: the step can run on the fast path (fastpath.go)
+	filter bool       // drop_event with a condition: the fast path evaluates it
 }
 
 // builders maps processor names to constructors. Each family registers its
@@ -93,10 +96,32 @@ func New(cfgs []map[string]any) (*Chain, error) {
 		}
 		c.procs = append(c.procs, s)
 	}
+	// The fast path takes additions and filters, provided no filter reads
+	// a key an addition writes (additions are not applied to the sparse
+	// view the filters see).
 	c.static = true
+	var added []string
 	for i := range c.procs {
-		if c.procs[i].static == nil {
+		s := &c.procs[i]
+		switch {
+		case s.filter:
+			c.filterKeys = append(c.filterKeys, filterKeys(s.when)...)
+		case s.static != nil:
+			if kvs, ok := s.static(); ok {
+				for _, kv := range kvs {
+					added = append(added, kv.key)
+				}
+			} else {
+				c.static = false
+			}
+		default:
 			c.static = false
+		}
+	}
+	for _, k := range c.filterKeys {
+		top, _, _ := strings.Cut(k, ".")
+		if contains(added, top) || contains(added, k) || top == "host" || top == "observer" || top == "cloud" {
+			c.static = false // (metadata additions may change their keys later)
 		}
 	}
 	return c, nil
@@ -180,6 +205,8 @@ func newStep(item map[string]any) (step, error) {
 	s.run = run
 	if s.when == nil {
 		s.static = static
+	} else if name == "drop_event" {
+		s.filter = true
 	}
 	return s, nil
 }
@@ -328,8 +355,8 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 	}
 	c.docID = ""
 	if c.static {
-		if out, ok := c.fastRun(doc); ok {
-			return out, false, nil
+		if out, drop, ok := c.fastFilter(doc); ok {
+			return out, drop, nil
 		}
 	}
 	m, err := decodeDocument(doc)
