@@ -80,6 +80,10 @@ func filterKeys(c condition) []string {
 // drop reports a filter matched; ok=false sends the caller to the general
 // path.
 func (c *Chain) fastFilter(doc []byte) (out []byte, drop, ok bool) {
+	if len(c.skip) != len(c.procs) {
+		c.skip = make([]bool, len(c.procs))
+	}
+	clear(c.skip)
 	if len(c.filterKeys) > 0 {
 		m, ok := sparseDecode(doc, c.filterKeys)
 		if !ok {
@@ -87,9 +91,14 @@ func (c *Chain) fastFilter(doc []byte) (out []byte, drop, ok bool) {
 		}
 		for i := range c.procs {
 			s := &c.procs[i]
-			if s.filter && s.when.match(m) {
+			if s.when == nil {
+				continue
+			}
+			matched := s.when.match(m)
+			if s.filter && matched {
 				return nil, true, true
 			}
+			c.skip[i] = !matched
 		}
 	}
 	out, ok = c.fastRun(doc)
@@ -165,7 +174,7 @@ func sparseDecode(b []byte, keys []string) (map[string]any, bool) {
 func (c *Chain) fastRun(doc []byte) (out []byte, ok bool) {
 	kvs := c.kvBuf[:0]
 	for i := range c.procs {
-		if c.procs[i].filter {
+		if c.procs[i].filter || (i < len(c.skip) && c.skip[i]) {
 			continue
 		}
 		add, ok := c.procs[i].static()

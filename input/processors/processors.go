@@ -47,8 +47,9 @@ type Chain struct {
 	procs  []step
 	buf    []byte
 	static bool // every step can run on the fast path
-	// filterKeys are the top-level keys the filters read (fastpath.go).
+	// filterKeys are the top-level keys the conditions read (fastpath.go).
 	filterKeys []string
+	skip       []bool     // per step: its condition did not match (fast path)
 	kvBuf      []staticKV // the fast path's additions, reused
 	docID      string     // @metadata._id of the last event (add_id, document_id)
 }
@@ -107,6 +108,9 @@ func New(cfgs []map[string]any) (*Chain, error) {
 		case s.filter:
 			c.filterKeys = append(c.filterKeys, filterKeys(s.when)...)
 		case s.static != nil:
+			if s.when != nil {
+				c.filterKeys = append(c.filterKeys, filterKeys(s.when)...)
+			}
 			if kvs, ok := s.static(); ok {
 				for _, kv := range kvs {
 					added = append(added, kv.key)
@@ -203,9 +207,8 @@ func newStep(item map[string]any) (step, error) {
 		return step{}, fmt.Errorf(" (%s): %v", name, err)
 	}
 	s.run = run
-	if s.when == nil {
-		s.static = static
-	} else if name == "drop_event" {
+	s.static = static // with a `when`, the fast path evaluates it first
+	if s.when != nil && name == "drop_event" {
 		s.filter = true
 	}
 	return s, nil
