@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -419,9 +420,10 @@ func fromJS(v any) any {
 	return v
 }
 
-// installModules provides Beats' require('console') (logging at debug) and
-// require('processor'), whose constructors build this package's processors
-// (new processor.Dissect({...}).Run(event)); other modules throw.
+// installModules provides Beats' require('console') (logging at debug),
+// require('path') (POSIX paths) and require('processor'), whose
+// constructors build this package's processors (new
+// processor.Dissect({...}).Run(event)); other modules throw.
 func (s *scriptProc) installModules() {
 	vm := s.vm
 	console := vm.NewObject()
@@ -469,14 +471,39 @@ func (s *scriptProc) installModules() {
 			return o
 		})
 	}
+	pathMod := vm.NewObject()
+	str1 := func(fn func(string) string) func(goja.FunctionCall) goja.Value {
+		return func(call goja.FunctionCall) goja.Value { return vm.ToValue(fn(call.Argument(0).String())) }
+	}
+	_ = pathMod.Set("basename", func(call goja.FunctionCall) goja.Value {
+		b := path.Base(call.Argument(0).String())
+		if ext := call.Argument(1); !goja.IsUndefined(ext) {
+			b = strings.TrimSuffix(b, ext.String())
+		}
+		return vm.ToValue(b)
+	})
+	_ = pathMod.Set("dirname", str1(path.Dir))
+	_ = pathMod.Set("extname", str1(path.Ext))
+	_ = pathMod.Set("normalize", str1(path.Clean))
+	_ = pathMod.Set("isAbsolute", func(call goja.FunctionCall) goja.Value { return vm.ToValue(path.IsAbs(call.Argument(0).String())) })
+	_ = pathMod.Set("join", func(call goja.FunctionCall) goja.Value {
+		parts := make([]string, len(call.Arguments))
+		for i, a := range call.Arguments {
+			parts[i] = a.String()
+		}
+		return vm.ToValue(path.Join(parts...))
+	})
+	_ = pathMod.Set("sep", "/")
 	_ = vm.Set("require", func(call goja.FunctionCall) goja.Value {
 		switch call.Argument(0).String() {
 		case "console":
 			return console
 		case "processor":
 			return procMod
+		case "path":
+			return pathMod
 		}
-		panic(vm.NewGoError(fmt.Errorf("module %q is not available (console, processor)", call.Argument(0).String())))
+		panic(vm.NewGoError(fmt.Errorf("module %q is not available (console, path, processor)", call.Argument(0).String())))
 	})
 	_ = vm.Set("console", console)
 }
