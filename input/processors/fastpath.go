@@ -38,7 +38,7 @@ func registerStatic(name string, b func(cfg map[string]any) (runFunc, staticFunc
 // segment is the top-level key, the rest nests.
 func staticValue(target string, v any) (staticKV, bool) {
 	key, rest, nested := strings.Cut(target, ".")
-	if key == "" {
+	if key == "" || key == "@metadata" { // metadata is never published: the general path handles it
 		return staticKV{}, false
 	}
 	if nested {
