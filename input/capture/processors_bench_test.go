@@ -63,7 +63,11 @@ func BenchmarkPublish(b *testing.B) {
 		procs []map[string]any
 	}{
 		{"no_processors", nil},
+		{"add_host_metadata", []map[string]any{{"add_host_metadata": nil}}}, // Fleet's stream templates add it
 		{"add_tags", []map[string]any{{"add_tags": map[string]any{"tags": "lab"}}}},
+		{"host_and_drop_event_when", []map[string]any{{"add_host_metadata": nil},
+			{"drop_event": map[string]any{"when": map[string]any{"network": map[string]any{"source.ip": "loopback"}}}}}},
+		{"drop_fields", []map[string]any{{"drop_fields": map[string]any{"fields": []any{"client"}}}}},
 		{"dissect_script", []map[string]any{
 			{"add_fields": map[string]any{"target": "", "fields": map[string]any{"message": "10.0.0.2 - dns"}}},
 			{"dissect": map[string]any{"tokenizer": "%{ip} - %{proto}"}},

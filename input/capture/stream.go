@@ -88,6 +88,7 @@ type streamPublisher struct {
 	internal *processors.NetworkSet
 
 	events, dropped, procErrors atomic.Uint64
+	procErrLogged               atomic.Int64 // unix time of the last processor-failure log
 }
 
 func (p *streamPublisher) Publish(ev ecsmap.Event) {
@@ -108,8 +109,13 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 			// A failing processor must not lose the event: publish it as
 			// the chain left it (with error.message, as Beats does) or, if
 			// it could not be processed at all, as it was; count the failure.
-			p.procErrors.Add(1)
-			p.log.Debug("processor failed", "stream", p.id, "error", err)
+			n := p.procErrors.Add(1)
+			// Warn on the first failure and then at most once a minute (a
+			// pattern that does not match can fail every event).
+			if now := time.Now().Unix(); n == 1 || now-p.procErrLogged.Load() >= 60 {
+				p.procErrLogged.Store(now)
+				p.log.Warn("processor failed; the event is published with error.message", "stream", p.id, "error", err, "failures", n)
+			}
 			if out != nil {
 				doc = out
 			}

@@ -24,7 +24,15 @@ import (
 // in no cloud go on without cloud.*, and a service that hangs never holds
 // an event. The outcome is logged.
 
-func init() { register("add_cloud_metadata", newAddCloudMetadata) }
+func init() {
+	registerStatic("add_cloud_metadata", func(cfg map[string]any) (runFunc, staticFunc, error) {
+		c, err := parseCloud(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c.run, c.static, nil
+	})
+}
 
 // cloudProvider fetches one provider's metadata from base.
 type cloudProvider struct {
@@ -58,15 +66,17 @@ type cloudMeta struct {
 	overwrite bool
 	done      atomic.Bool
 	fields    map[string]any // set once before done
+	kvs       []staticKV     // fields encoded, set with them
 	wait      chan struct{}
 }
 
-func newAddCloudMetadata(cfg map[string]any) (runFunc, error) {
-	p, err := parseCloud(cfg)
-	if err != nil {
-		return nil, err
+// static is the fast-path form: nothing to add until (and unless) a
+// provider answered.
+func (c *cloudMeta) static() ([]staticKV, bool) {
+	if !c.done.Load() || c.fields == nil {
+		return nil, true
 	}
-	return p.run, nil
+	return c.kvs, c.kvs != nil
 }
 
 func parseCloud(cfg map[string]any) (*cloudMeta, error) {
@@ -167,6 +177,9 @@ func (c *cloudMeta) fetchAll(provs []cloudProvider, client *http.Client, timeout
 				r["provider"] = "openstack"
 			}
 			c.fields = map[string]any{"cloud": r}
+			if kv, ok := staticValue("cloud", r); ok {
+				c.kvs = []staticKV{kv}
+			}
 			c.done.Store(true)
 			slog.Info("add_cloud_metadata: running in a cloud", "provider", r["provider"])
 			return

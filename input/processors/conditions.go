@@ -263,6 +263,34 @@ type rangeCond []bound
 
 func parseRange(fields map[string]any) (condition, error) {
 	var c rangeCond
+	// Beats also takes the dotted form "field.gte: 400".
+	merged := map[string]any{}
+	for f, v := range fields {
+		if _, isMap := v.(map[string]any); !isMap {
+			if i := strings.LastIndexByte(f, '.'); i > 0 {
+				switch op := f[i+1:]; op {
+				case "gt", "gte", "lt", "lte":
+					m, _ := merged[f[:i]].(map[string]any)
+					if m == nil {
+						m = map[string]any{}
+						merged[f[:i]] = m
+					}
+					m[op] = v
+					continue
+				}
+			}
+		}
+		if m, ok := merged[f].(map[string]any); ok {
+			if vm, ok := v.(map[string]any); ok {
+				for k, x := range vm {
+					m[k] = x
+				}
+				continue
+			}
+		}
+		merged[f] = v
+	}
+	fields = merged
 	for _, f := range sortedKeys(fields) {
 		ops, ok := fields[f].(map[string]any)
 		if !ok || len(ops) == 0 {
@@ -511,4 +539,44 @@ func describe(v any) string {
 		return strconv.FormatBool(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// condFields lists the fields a condition reads.
+func condFields(c condition) []string {
+	var out []string
+	switch x := c.(type) {
+	case equalsCond:
+		for _, f := range x {
+			out = append(out, f.field)
+		}
+	case containsCond:
+		for _, f := range x {
+			out = append(out, f.field)
+		}
+	case regexpCond:
+		for _, f := range x {
+			out = append(out, f.field)
+		}
+	case rangeCond:
+		for _, b := range x {
+			out = append(out, b.field)
+		}
+	case networkCond:
+		for _, m := range x {
+			out = append(out, m.field)
+		}
+	case hasFieldsCond:
+		out = append(out, x...)
+	case orCond:
+		for _, e := range x {
+			out = append(out, condFields(e)...)
+		}
+	case andCond:
+		for _, e := range x {
+			out = append(out, condFields(e)...)
+		}
+	case notCond:
+		out = condFields(x.c)
+	}
+	return out
 }

@@ -40,7 +40,7 @@ func newDecodeJSONFields(cfg map[string]any) (runFunc, error) {
 	if maxDepth < 1 {
 		return nil, fmt.Errorf("max_depth: must be at least 1, got %d", maxDepth)
 	}
-	_, hasTarget := cfg["target"]
+	hasTarget := cfg["target"] != nil // "target:" with no value is as if unset
 	target, err := stringOpt(cfg, "target", "")
 	if err != nil {
 		return nil, err
@@ -211,7 +211,7 @@ func newDecodeXML(cfg map[string]any) (runFunc, error) {
 	if field == "" {
 		return nil, fmt.Errorf("field: must not be empty")
 	}
-	_, hasTarget := cfg["target_field"]
+	hasTarget := cfg["target_field"] != nil // "target_field:" with no value is as if unset
 	target, err := stringOpt(cfg, "target_field", "")
 	if err != nil {
 		return nil, err

@@ -74,6 +74,21 @@ processors:
 		"error.message": `processors[0] (decode_xml): failed in decode_xml on the "message" field: XML syntax error on line 1: element <b> closed by </a>`})
 }
 
+// "target_field:" with no value replaces the field, as when it is absent.
+func TestDecodeXMLNullTarget(t *testing.T) {
+	c := chainFromYAML(t, `
+processors:
+  - decode_xml:
+      field: message
+      target_field:
+`)
+	m, err := process(t, c, `{"message":"<a><b>1</b></a>"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFields(t, m, map[string]any{"message.a.b": "1", "a": nil})
+}
+
 func FuzzDecodeXML(f *testing.F) {
 	f.Add("<catalog><book seq=\"1\"><author>x</author></book></catalog>")
 	f.Add("<a><b>1</b><b>2</b></a>")

@@ -27,7 +27,9 @@ import (
 // min_ttl), failures for failure_cache.ttl, so a busy address costs one
 // query per TTL. A lookup not in the cache waits for the answer, up to
 // timeout, as Beats' does; a failure adds tag_on_failure and leaves the
-// event otherwise unchanged.
+// event otherwise unchanged. When the nameservers time out, lookups pause
+// (1s, doubling up to a minute) so that a dead nameserver does not cost
+// the timeout for every new address.
 
 func init() { register("dns", newDNS) }
 
@@ -46,6 +48,12 @@ type dnsProc struct {
 	failTTL   time.Duration
 	now       func() time.Time
 	queries   int // sent, for tests and stats
+	// When no nameserver answers (timeouts), lookups stop waiting for
+	// backoff: events get tag_on_failure at once instead of each new
+	// address costing the timeout on the capture path. One lookup then
+	// probes; success closes the breaker.
+	backoff, maxBackoff time.Duration
+	openUntil           time.Time
 }
 
 // dnsTLSConfig lets tests trust their own DNS-over-TLS server.
@@ -66,7 +74,7 @@ func parseDNS(cfg map[string]any) (*dnsProc, error) {
 	if err := checkKeysGroups(cfg, []string{"success_cache", "failure_cache", "fields"}, "type", "action", "nameservers", "timeout", "tag_on_failure", "transport"); err != nil {
 		return nil, err
 	}
-	p := &dnsProc{now: time.Now}
+	p := &dnsProc{now: time.Now, maxBackoff: time.Minute}
 	typ, err := stringOpt(cfg, "type", "")
 	if err != nil {
 		return nil, err
@@ -358,6 +366,9 @@ func (p *dnsProc) lookup(q string) ([]string, error) {
 		return nil, err
 	}
 	answers, ttl, err := p.query(name)
+	if errors.Is(err, errNameserversDown) {
+		return nil, err // not this address's fault: asked again once they answer
+	}
 	if err != nil || len(answers) == 0 {
 		if err == nil {
 			err = errors.New("no answer")
@@ -404,6 +415,23 @@ func (p *dnsProc) questionName(q string) (dnsmessage.Name, error) {
 
 // query asks each nameserver in turn until one answers, within timeout.
 func (p *dnsProc) query(name dnsmessage.Name) ([]string, time.Duration, error) {
+	if now := p.now(); now.Before(p.openUntil) {
+		return nil, 0, errNameserversDown
+	}
+	answers, ttl, err := p.queryServers(name)
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		p.backoff = min(max(2*p.backoff, time.Second), p.maxBackoff)
+		p.openUntil = p.now().Add(p.backoff)
+	} else {
+		p.backoff = 0
+	}
+	return answers, ttl, err
+}
+
+var errNameserversDown = errors.New("nameservers not answering (lookups paused)")
+
+func (p *dnsProc) queryServers(name dnsmessage.Name) ([]string, time.Duration, error) {
 	deadline := time.Now().Add(p.timeout)
 	var lastErr error
 	for _, s := range p.servers {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -201,6 +202,10 @@ func TestDNSTimeoutAndReplace(t *testing.T) {
 		t.Errorf("tags %v", doc["tags"])
 	}
 	p.failCache.m = map[string]cacheEntry{}
+	if !p.openUntil.After(time.Now()) {
+		t.Error("a timeout did not pause lookups")
+	}
+	p.openUntil = time.Time{}                 // (TestDNSBreaker covers the pause)
 	p.servers = []string{"127.0.0.1:1", good} // refused, then answered
 	doc = map[string]any{"source": map[string]any{"ip": "10.0.0.2", "domain": "old"}}
 	p.run(doc)
@@ -254,5 +259,39 @@ func TestDNSConfigErrors(t *testing.T) {
 	wantConfigError(t, `processors: [{dns: {type: reverse, fields: {a: b}, nameservers: [127.0.0.1], transport: tcp}}]`, "(dns)", "transport")
 	if !strings.Contains(js(Names()), "dns") {
 		t.Error("dns not registered")
+	}
+}
+
+// A nameserver that stops answering costs the timeout once, then lookups
+// pause (events tagged at once) until a probe succeeds again.
+func TestDNSBreaker(t *testing.T) {
+	dead := silentUDP(t)
+	f := &fakeDNS{names: labNames}
+	good := f.serveUDP(t)
+	p, err := parseDNS(map[string]any{"type": "reverse", "fields": map[string]any{"source.ip": "source.domain"},
+		"nameservers": []any{dead}, "timeout": "200ms", "tag_on_failure": "dns_failed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p.now = func() time.Time { return now }
+	start := time.Now()
+	for i := 0; i < 50; i++ {
+		doc := map[string]any{"source": map[string]any{"ip": "10.1.0." + strconv.Itoa(i)}}
+		p.run(doc)
+		if js(doc["tags"]) != `["dns_failed"]` {
+			t.Fatalf("event %d: %v", i, doc)
+		}
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("50 new addresses with a dead nameserver took %s", el)
+	}
+	// The nameserver comes back: after the pause, lookups resolve.
+	p.servers = []string{good}
+	now = now.Add(2 * time.Second)
+	doc := map[string]any{"source": map[string]any{"ip": "10.0.0.1"}}
+	p.run(doc)
+	if got, _ := getPath(doc, "source.domain"); got != "host-1.lab" {
+		t.Errorf("after recovery: %v", doc)
 	}
 }

@@ -19,7 +19,8 @@ import (
 
 // add_docker_metadata: {host: unix:///var/run/docker.sock, match_fields,
 // match_pids: [process.pid, process.parent.pid], match_source: true,
-// source_index: 4, cleanup_timeout: 60s, labels.dedot: true, ssl.*}.
+// match_source_index: 4, match_short_id: false, cleanup_timeout: 60s,
+// labels.dedot: true, ssl.*}.
 // Adds container.{id, name, image.name, labels} for events whose
 // match_fields hold a container ID, whose PIDs run in a container, or
 // whose log.file.path is a container's log.
@@ -46,6 +47,7 @@ type dockerWatcher struct {
 	client  *http.Client
 	base    string
 	cleanup time.Duration
+	period  time.Duration
 	polled  chan struct{} // closed after the first poll
 }
 
@@ -61,12 +63,13 @@ type dockerProc struct {
 	matchPids   []string
 	matchSource bool
 	sourceIndex int
+	shortID     bool // match_short_id: a 12-character ID matches too
 	dedot       bool
 	proc        *procMeta // reads /proc/<pid>/cgroup
 }
 
 func newAddDockerMetadata(cfg map[string]any) (runFunc, error) {
-	if err := checkKeysGroups(cfg, []string{"labels", "ssl"}, "host", "match_fields", "match_pids", "match_source", "source_index", "cleanup_timeout", "match_short_id"); err != nil {
+	if err := checkKeysGroups(cfg, []string{"labels", "ssl"}, "host", "match_fields", "match_pids", "match_source", "match_source_index", "source_index", "cleanup_timeout", "match_short_id"); err != nil {
 		return nil, err
 	}
 	host, err := stringOpt(cfg, "host", "unix:///var/run/docker.sock")
@@ -91,7 +94,12 @@ func newAddDockerMetadata(cfg map[string]any) (runFunc, error) {
 	if p.sourceIndex, err = intOpt(cfg, "source_index", 4); err != nil {
 		return nil, err
 	}
-	if _, err = boolOpt(cfg, "match_short_id", false); err != nil {
+	if _, ok := cfg["match_source_index"]; ok { // Beats' name; source_index is its older spelling
+		if p.sourceIndex, err = intOpt(cfg, "match_source_index", 4); err != nil {
+			return nil, err
+		}
+	}
+	if p.shortID, err = boolOpt(cfg, "match_short_id", false); err != nil {
 		return nil, err
 	}
 	cleanup, err := durationOpt(cfg, "cleanup_timeout", 60*time.Second)
@@ -186,7 +194,7 @@ func sharedDockerWatcher(host string, client *http.Client, base string, cleanup 
 	if w, ok := dockerWatchers[host]; ok {
 		return w
 	}
-	w := &dockerWatcher{byID: map[string]*dockerContainer{}, client: client, base: base, cleanup: cleanup, polled: make(chan struct{})}
+	w := &dockerWatcher{byID: map[string]*dockerContainer{}, client: client, base: base, cleanup: cleanup, period: dockerPoll, polled: make(chan struct{})}
 	dockerWatchers[host] = w
 	go w.loop(host)
 	return w
@@ -207,7 +215,7 @@ func (w *dockerWatcher) loop(host string) {
 		if first {
 			close(w.polled)
 		}
-		time.Sleep(dockerPoll)
+		time.Sleep(w.period)
 	}
 }
 
@@ -258,11 +266,18 @@ func (w *dockerWatcher) setOK(ok bool) {
 	w.mu.Unlock()
 }
 
-func (w *dockerWatcher) get(id string) *dockerContainer {
+func (w *dockerWatcher) get(id string, short bool) *dockerContainer {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if c, ok := w.byID[id]; ok {
 		return c
+	}
+	if short && len(id) == 12 {
+		for full, c := range w.byID {
+			if strings.HasPrefix(full, id) {
+				return c
+			}
+		}
 	}
 	return nil
 }
@@ -275,7 +290,7 @@ func (p *dockerProc) run(doc map[string]any) (bool, error) {
 	for _, f := range p.matchFields {
 		if v, ok := getPath(doc, f); ok {
 			if id, ok := v.(string); ok {
-				if c = p.w.get(id); c != nil {
+				if c = p.w.get(id, p.shortID); c != nil {
 					break
 				}
 			}
@@ -286,7 +301,7 @@ func (p *dockerProc) run(doc map[string]any) (bool, error) {
 			if path, ok := v.(string); ok {
 				parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' }) // empty parts dropped, as Beats does
 				if p.sourceIndex < len(parts) {
-					c = p.w.get(parts[p.sourceIndex])
+					c = p.w.get(parts[p.sourceIndex], p.shortID)
 				}
 			}
 		}
@@ -295,7 +310,7 @@ func (p *dockerProc) run(doc map[string]any) (bool, error) {
 		for _, f := range p.matchPids {
 			if n, ok := intField(doc, f); ok && n > 0 && n < 1<<31 {
 				if id := p.proc.containerID(fmt.Sprintf("%s/%d/cgroup", p.proc.root, n)); id != "" {
-					if c = p.w.get(id); c != nil {
+					if c = p.w.get(id, p.shortID); c != nil {
 						break
 					}
 				}

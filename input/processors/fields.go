@@ -240,9 +240,9 @@ func newRename(cfg map[string]any) (runFunc, error) {
 }
 
 func init() {
-	register("add_fields", newAddFields)
-	register("add_tags", newAddTags)
-	register("add_labels", newAddLabels)
+	registerStatic("add_fields", staticAddFields)
+	registerStatic("add_tags", staticAddTags)
+	registerStatic("add_labels", staticAddLabels)
 	register("drop_fields", newDropFields)
 	register("include_fields", newIncludeFields)
 	register("drop_event", newDropEvent)
@@ -438,4 +438,72 @@ func isEmpty(v any) bool {
 		return len(x) == 0
 	}
 	return false
+}
+
+// The fast-path forms (fastpath.go) of add_fields, add_tags and add_labels:
+// what they add to a document that has none of the target.
+
+func staticAddFields(cfg map[string]any) (runFunc, staticFunc, error) {
+	run, err := newAddFields(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	target, _ := stringOpt(cfg, "target", "fields")
+	fields := cfg["fields"].(map[string]any)
+	var kvs []staticKV
+	if target == "" {
+		for _, k := range sortedKeys(fields) {
+			kv, ok := staticValue(k, fields[k])
+			if !ok || strings.Contains(k, ".") {
+				return run, nil, nil
+			}
+			kvs = append(kvs, kv)
+		}
+	} else {
+		kv, ok := staticValue(target, fields)
+		if !ok {
+			return run, nil, nil
+		}
+		kvs = []staticKV{kv}
+	}
+	return run, func() ([]staticKV, bool) { return kvs, true }, nil
+}
+
+func staticAddTags(cfg map[string]any) (runFunc, staticFunc, error) {
+	run, err := newAddTags(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	tags, _ := stringList(cfg["tags"])
+	target, _ := stringOpt(cfg, "target", "tags")
+	if target == "" {
+		target = "tags"
+	}
+	var list []any
+	for _, t := range tags {
+		if !contains(stringsOf(list), t) {
+			list = append(list, t)
+		}
+	}
+	kv, ok := staticValue(target, list)
+	if !ok {
+		return run, nil, nil
+	}
+	kvs := []staticKV{kv}
+	return run, func() ([]staticKV, bool) { return kvs, true }, nil
+}
+
+func staticAddLabels(cfg map[string]any) (runFunc, staticFunc, error) {
+	run, err := newAddLabels(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	flat := map[string]any{}
+	flattenLabels(flat, "", cfg["labels"].(map[string]any))
+	raw, err := appendJSON(nil, flat)
+	if err != nil {
+		return run, nil, nil
+	}
+	kvs := []staticKV{{"labels", raw}}
+	return run, func() ([]staticKV, bool) { return kvs, true }, nil
 }

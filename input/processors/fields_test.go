@@ -255,3 +255,37 @@ processors:
 	wantFields(t, m, map[string]any{"source.ip": nil, "source.bytes": nil, "network.bytes": nil,
 		"destination.ip": "10.99.0.2", "@timestamp": "2026-11-26T00:55:24.020094Z"})
 }
+
+// The examples of Beats' add_tags and add_fields documentation.
+func TestAddTagsAndFieldsDocExamples(t *testing.T) {
+	c := chainFromYAML(t, `
+processors:
+  - add_tags:
+      tags: [web, production]
+      target: "environment"
+  - add_fields:
+      target: project
+      fields:
+        name: myproject
+        id: '574734885120952459'
+`)
+	m, err := process(t, c, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"environment":["web","production"],"project":{"id":"574734885120952459","name":"myproject"}}`
+	if js(m) != want {
+		t.Errorf("got  %s\nwant %s", js(m), want)
+	}
+	// add_fields to @metadata sets the document's _id.
+	id := chainFromYAML(t, `
+processors:
+  - add_fields:
+      target: "@metadata"
+      fields: {_id: my-doc-id}
+`)
+	m, _ = process(t, id, echoDoc)
+	if id.DocID() != "my-doc-id" || m["@metadata"] != nil {
+		t.Errorf("DocID %q, @metadata %v", id.DocID(), m["@metadata"])
+	}
+}

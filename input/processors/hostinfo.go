@@ -140,22 +140,14 @@ func netinfoOpt(cfg map[string]any) (bool, error) {
 	return v, nil
 }
 
-// add_host_metadata: adds host.* (name, hostname, id, architecture, os.*,
-// ip, mac). Options: netinfo.enabled (true), replace_fields (true: the host
-// object is replaced; false keeps the host fields the event has),
-// cache.ttl (5m: the facts are read again after it; negative reads them
-// for every event) and geo.* (name, location "lat, lon", continent_name,
-// country_iso_code, region_name, region_iso_code, city_name) into
-// host.geo.
-func newAddHostMetadata(cfg map[string]any) (runFunc, error) {
-	return newMetadata(cfg, "host", false)
-}
-
-// add_observer_metadata: adds observer.* (hostname, architecture, os.*, ip,
-// mac, geo), for events forwarded from elsewhere. Same options.
-func newAddObserverMetadata(cfg map[string]any) (runFunc, error) {
-	return newMetadata(cfg, "observer", true)
-}
+// add_host_metadata adds host.* (name, hostname, id, architecture, os.*,
+// ip, mac) and add_observer_metadata observer.* (the same without name and
+// id, for events forwarded from elsewhere). Options: netinfo.enabled
+// (true), replace_fields (true: the object is replaced; false keeps the
+// fields the event has), cache.ttl (5m: the facts are read again after it;
+// negative reads them for every event) and geo.* (name, location
+// "lat, lon", continent_name, country_iso_code, region_name,
+// region_iso_code, city_name) into host.geo / observer.geo.
 
 var geoKeys = []string{"name", "location", "continent_name", "country_iso_code", "region_name", "region_iso_code", "city_name"}
 
@@ -188,36 +180,39 @@ func parseGeo(cfg map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
-func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, error) {
+// newMetadataStatic builds either processor with its fast-path form: the
+// target object, encoded once per cache.ttl.
+func newMetadataStatic(cfg map[string]any, target string, observer bool) (runFunc, staticFunc, error) {
 	if err := checkKeysGroups(cfg, []string{"netinfo", "cache", "geo"}, "replace_fields"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	netinfo, err := netinfoOpt(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	replace, err := boolOpt(cfg, "replace_fields", true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cache, err := subOpts(cfg, "cache")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkKeys(cache, "ttl"); err != nil {
-		return nil, fmt.Errorf("cache: %v", err)
+		return nil, nil, fmt.Errorf("cache: %v", err)
 	}
 	ttl, err := durationOpt(cache, "ttl", 5*time.Minute)
 	if err != nil {
-		return nil, fmt.Errorf("cache.%v", err)
+		return nil, nil, fmt.Errorf("cache.%v", err)
 	}
 	geo, err := parseGeo(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var tmpl map[string]any // the facts as added, copied per event
 	var expires time.Time
-	return func(doc map[string]any) (bool, error) {
+	var kvs []staticKV // tmpl encoded, for the fast path
+	refresh := func() {
 		if now := time.Now(); tmpl == nil || ttl < 0 || now.After(expires) {
 			h := readHostInfoCached(ttl)
 			tmpl = h.fields(observer, netinfo)
@@ -225,7 +220,18 @@ func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, err
 				tmpl["geo"] = geo
 			}
 			expires = now.Add(ttl)
+			kvs = nil
+			if kv, ok := staticValue(target, tmpl); ok {
+				kvs = []staticKV{kv}
+			}
 		}
+	}
+	static := func() ([]staticKV, bool) {
+		refresh()
+		return kvs, kvs != nil
+	}
+	return func(doc map[string]any) (bool, error) {
+		refresh()
 		cur, ok := doc[target].(map[string]any)
 		if !ok || replace {
 			doc[target] = deepCopy(tmpl)
@@ -237,7 +243,7 @@ func newMetadata(cfg map[string]any, target string, observer bool) (runFunc, err
 			}
 		}
 		return false, nil
-	}, nil
+	}, static, nil
 }
 
 // readHostInfoCached shares one reading of the host facts between the
@@ -253,6 +259,10 @@ func readHostInfoCached(ttl time.Duration) hostInfo {
 }
 
 func init() {
-	register("add_host_metadata", newAddHostMetadata)
-	register("add_observer_metadata", newAddObserverMetadata)
+	registerStatic("add_host_metadata", func(cfg map[string]any) (runFunc, staticFunc, error) {
+		return newMetadataStatic(cfg, "host", false)
+	})
+	registerStatic("add_observer_metadata", func(cfg map[string]any) (runFunc, staticFunc, error) {
+		return newMetadataStatic(cfg, "observer", true)
+	})
 }

@@ -184,7 +184,15 @@ func (d *jsonDecoder) array() (any, error) {
 
 func (d *jsonDecoder) number() (any, error) {
 	start := d.i
-	if d.b[d.i] == '-' {
+	if !d.skipNumber() {
+		return nil, d.fail("bad number")
+	}
+	return json.Number(d.b[start:d.i]), nil
+}
+
+// skipNumber moves past a number in JSON's grammar.
+func (d *jsonDecoder) skipNumber() bool {
+	if d.i < len(d.b) && d.b[d.i] == '-' {
 		d.i++
 	}
 	digits := func() int {
@@ -198,12 +206,12 @@ func (d *jsonDecoder) number() (any, error) {
 	if d.i < len(d.b) && d.b[d.i] == '0' {
 		d.i++
 	} else if digits() == 0 {
-		return nil, d.fail("bad number")
+		return false
 	}
 	if d.i < len(d.b) && d.b[d.i] == '.' {
 		d.i++
 		if digits() == 0 {
-			return nil, d.fail("bad number")
+			return false
 		}
 	}
 	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
@@ -212,10 +220,10 @@ func (d *jsonDecoder) number() (any, error) {
 			d.i++
 		}
 		if digits() == 0 {
-			return nil, d.fail("bad number")
+			return false
 		}
 	}
-	return json.Number(d.b[start:d.i]), nil
+	return true
 }
 
 // str reads a string, turning escapes and invalid UTF-8 into runes as
@@ -402,8 +410,7 @@ func validNumber(s string) bool {
 	if len(s) == 0 || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {
 		return false
 	}
-	_, err := d.number()
-	return err == nil && d.i == len(s)
+	return d.skipNumber() && d.i == len(s)
 }
 
 // appendFloat formats like encoding/json: %f in [1e-6, 1e21), else %e

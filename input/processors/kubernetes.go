@@ -1,10 +1,12 @@
 package processors
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,12 +26,12 @@ import (
 // add_kubernetes_metadata: {node, scope: node|cluster, namespace,
 // kube_config, default_indexers.enabled: true, default_matchers.enabled:
 // true, indexers, matchers, labels.dedot: true, annotations.dedot: true,
-// include_labels, exclude_labels, include_annotations, sync_period: 10s,
+// include_labels, exclude_labels, include_annotations, sync_period: 10m,
 // cleanup_timeout: 60s}.
 //
 // Pods are listed from the API server (in-cluster service account, or
-// kube_config) in the background every sync_period (this processor lists;
-// Beats watches, so its sync_period default is longer) and indexed by the
+// kube_config) and then watched, in the background; the list is redone
+// every sync_period, as Beats does. They are indexed by the
 // indexers: ip_port (pod IP, and IP:port of declared ports), container
 // (container ID), pod_name (namespace/name), pod_uid. Matchers turn an event
 // into index keys: fields (lookup_fields; by default source.ip,
@@ -57,15 +59,19 @@ type k8sProc struct {
 }
 
 type k8sWatcher struct {
-	mu      sync.RWMutex
-	index   map[string]map[string]any // key -> kubernetes.* object
-	lastOK  time.Time
-	polled  chan struct{}
-	api     *k8sAPI
-	path    string
-	period  time.Duration
-	cleanup time.Duration
-	opts    k8sOpts
+	mu    sync.RWMutex
+	index map[string]map[string]any // key -> kubernetes.* object
+	// Used by the watcher goroutine only: pods by namespace/name, pods seen
+	// before, and when deleted ones went.
+	pods, lastPods map[string]*k8sPod
+	gone           map[string]time.Time
+	lastOK         time.Time
+	polled         chan struct{}
+	api            *k8sAPI
+	path           string
+	period         time.Duration
+	cleanup        time.Duration
+	opts           k8sOpts
 }
 
 type k8sOpts struct {
@@ -112,7 +118,7 @@ func newAddKubernetesMetadata(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	period, err := durationOpt(cfg, "sync_period", 10*time.Second)
+	period, err := durationOpt(cfg, "sync_period", 10*time.Minute)
 	if err != nil || period <= 0 {
 		return nil, fmt.Errorf("sync_period: want a positive duration")
 	}
@@ -233,7 +239,10 @@ func newAddKubernetesMetadata(cfg map[string]any) (runFunc, error) {
 	}
 	api, err := k8sClient(kubeConfig)
 	if err != nil {
-		return nil, fmt.Errorf("kube_config: %v", err)
+		// As in Beats, an unusable client leaves events alone rather than
+		// failing the stream.
+		slog.Warn("add_kubernetes_metadata: cannot use kube_config; events go on without kubernetes metadata", "kube_config", kubeConfig, "error", err)
+		return func(map[string]any) (bool, error) { return false, nil }, nil
 	}
 	if api == nil {
 		slog.Info("add_kubernetes_metadata: not in a Kubernetes cluster and no kube_config; events go on without kubernetes metadata")
@@ -422,7 +431,8 @@ func sharedK8sWatcher(api *k8sAPI, path string, period, cleanup time.Duration, o
 	if w, ok := k8sWatchers[key]; ok {
 		return w
 	}
-	w := &k8sWatcher{index: map[string]map[string]any{}, polled: make(chan struct{}), api: api, path: path, period: period, cleanup: cleanup, opts: o}
+	w := &k8sWatcher{index: map[string]map[string]any{}, polled: make(chan struct{}), api: api, path: path, period: period, cleanup: cleanup, opts: o,
+		pods: map[string]*k8sPod{}, lastPods: map[string]*k8sPod{}, gone: map[string]time.Time{}}
 	k8sWatchers[key] = w
 	go w.loop()
 	return w
@@ -431,7 +441,7 @@ func sharedK8sWatcher(api *k8sAPI, path string, period, cleanup time.Duration, o
 func (w *k8sWatcher) loop() {
 	warned := false
 	for first := true; ; first = false {
-		err := w.poll()
+		rv, err := w.list()
 		switch {
 		case err != nil && !warned:
 			slog.Warn("add_kubernetes_metadata: cannot list pods; events go on without kubernetes metadata", "server", w.api.server, "error", err)
@@ -443,7 +453,15 @@ func (w *k8sWatcher) loop() {
 		if first {
 			close(w.polled)
 		}
-		time.Sleep(w.period)
+		if err != nil {
+			time.Sleep(min(w.period, 10*time.Second))
+			continue
+		}
+		// Follow changes until the next full list (sync_period), as Beats'
+		// watcher does; a watch that fails falls back to listing.
+		if err := w.watch(rv); err != nil {
+			time.Sleep(time.Second)
+		}
 	}
 }
 
@@ -474,38 +492,143 @@ type k8sPod struct {
 	} `json:"status"`
 }
 
-func (w *k8sWatcher) poll() error {
-	req, err := http.NewRequest(http.MethodGet, w.api.server+w.path, nil)
+func (w *k8sWatcher) request(ctx context.Context, path string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.api.server+path, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if w.api.token != "" {
 		req.Header.Set("Authorization", "Bearer "+w.api.token)
 	}
 	req.Header.Set("Accept", "application/json")
+	return req, nil
+}
+
+// list reads every pod and rebuilds the index; it returns the list's
+// resourceVersion for the watch.
+func (w *k8sWatcher) list() (string, error) {
+	req, err := w.request(context.Background(), w.path)
+	if err != nil {
+		return "", err
+	}
 	res, err := w.api.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: HTTP %d", w.path, res.StatusCode)
+	}
+	var list struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+		Items []k8sPod `json:"items"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 256<<20)).Decode(&list); err != nil {
+		return "", fmt.Errorf("GET %s: %v", w.path, err)
+	}
+	pods := make(map[string]*k8sPod, len(list.Items))
+	for i := range list.Items {
+		p := &list.Items[i]
+		pods[p.Metadata.Namespace+"/"+p.Metadata.Name] = p
+	}
+	w.pods = pods // pods gone since the last list go with it
+	clear(w.lastPods)
+	clear(w.gone)
+	w.reindex()
+	return list.Metadata.ResourceVersion, nil
+}
+
+// watch applies pod changes from resourceVersion rv until sync_period
+// ends or the stream breaks.
+func (w *k8sWatcher) watch(rv string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.period)
+	defer cancel()
+	sep := "?"
+	if strings.Contains(w.path, "?") {
+		sep = "&"
+	}
+	q := url.Values{"watch": {"1"}, "resourceVersion": {rv}, "allowWatchBookmarks": {"true"},
+		"timeoutSeconds": {strconv.Itoa(int(w.period.Seconds()) + 1)}}
+	req, err := w.request(ctx, w.path+sep+q.Encode())
+	if err != nil {
+		return err
+	}
+	res, err := (&http.Client{Transport: w.api.client.Transport}).Do(req) // no client timeout: a watch is long
 	if err != nil {
 		return err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d", w.path, res.StatusCode)
+		return fmt.Errorf("watch: HTTP %d", res.StatusCode)
 	}
-	var list struct {
-		Items []k8sPod `json:"items"`
+	dec := json.NewDecoder(res.Body)
+	for {
+		var ev struct {
+			Type   string `json:"type"`
+			Object k8sPod `json:"object"`
+		}
+		if err := dec.Decode(&ev); err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil // sync_period over, or the server ended the watch: list again
+			}
+			return err
+		}
+		key := ev.Object.Metadata.Namespace + "/" + ev.Object.Metadata.Name
+		switch ev.Type {
+		case "ADDED", "MODIFIED":
+			p := ev.Object
+			w.pods[key] = &p
+		case "DELETED":
+			delete(w.pods, key) // (cleanup_timeout: kept until the next list)
+			w.gone[key] = time.Now()
+		case "BOOKMARK":
+			w.touch()
+			continue
+		case "ERROR":
+			return fmt.Errorf("watch: the server ended it (resourceVersion too old?)")
+		default:
+			continue
+		}
+		w.reindex()
 	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, 256<<20)).Decode(&list); err != nil {
-		return fmt.Errorf("GET %s: %v", w.path, err)
-	}
+}
+
+// reindex rebuilds the lookup index from the pods (and the pods deleted
+// less than cleanup_timeout ago, whose last events may still come).
+func (w *k8sWatcher) reindex() {
 	idx := map[string]map[string]any{}
-	for i := range list.Items {
-		w.indexPod(idx, &list.Items[i])
+	now := time.Now()
+	for key, t := range w.gone {
+		if now.Sub(t) > w.cleanup {
+			delete(w.gone, key)
+			delete(w.lastPods, key)
+		}
+	}
+	for key, p := range w.lastPods {
+		if _, live := w.pods[key]; !live {
+			if _, recent := w.gone[key]; recent {
+				w.indexPod(idx, p)
+			}
+		}
+	}
+	for _, p := range w.pods {
+		w.indexPod(idx, p)
+	}
+	for key, p := range w.pods {
+		w.lastPods[key] = p
 	}
 	w.mu.Lock()
-	w.index = idx // pods gone since the last list go with it
+	w.index = idx
+	w.lastOK = now
+	w.mu.Unlock()
+}
+
+func (w *k8sWatcher) touch() {
+	w.mu.Lock()
 	w.lastOK = time.Now()
 	w.mu.Unlock()
-	return nil
 }
 
 func (w *k8sWatcher) indexPod(idx map[string]map[string]any, p *k8sPod) {
@@ -605,7 +728,7 @@ func contains(list []string, s string) bool {
 
 func (p *k8sProc) run(doc map[string]any) (bool, error) {
 	p.w.mu.RLock()
-	if len(p.w.index) == 0 || time.Since(p.w.lastOK) > p.w.period+p.w.cleanup {
+	if len(p.w.index) == 0 {
 		p.w.mu.RUnlock() // nothing listed, or the list is too old to trust
 		return false, nil
 	}

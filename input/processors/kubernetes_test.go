@@ -23,6 +23,7 @@ const podList = `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersio
 func fakeAPIServer(t *testing.T) (*httptest.Server, *atomic.Int64, *atomic.Value) {
 	var hits atomic.Int64
 	var query atomic.Value
+	done := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer s3cret" {
 			http.Error(w, `{"kind":"Status","code":401}`, 401)
@@ -32,11 +33,23 @@ func fakeAPIServer(t *testing.T) (*httptest.Server, *atomic.Int64, *atomic.Value
 			http.NotFound(w, r)
 			return
 		}
-		hits.Add(1)
 		query.Store(r.URL.Query().Get("fieldSelector"))
+		if r.URL.Query().Get("watch") == "1" {
+			// A pod starts after the list: one ADDED event, then the
+			// watch stays open.
+			w.Write([]byte(`{"type":"ADDED","object":{"metadata":{"name":"api-5f","namespace":"shop","uid":"u-2"},"spec":{"nodeName":"node-1"},"status":{"podIP":"10.244.1.9"}}}` + "\n"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			}
+			return
+		}
+		hits.Add(1)
 		w.Write([]byte(podList))
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done); srv.CloseClientConnections() }) // runs first: ends open watches
 	return srv, &hits, &query
 }
 
@@ -96,6 +109,34 @@ processors:
 	// field_format with the pod_name indexer.
 	m, _ = process(t, c, `{"labels":{"ns":"shop","pod":"web-7d4b9"}}`)
 	wantFields(t, m, map[string]any{"kubernetes.pod.uid": "6f2b2c8e-1111-2222-3333-444455556666"})
+	// The example of Beats' documentation for Packetbeat: ip_port indexer,
+	// fields matcher on "ip".
+	doc := chainFromYAML(t, `
+processors:
+  - add_kubernetes_metadata:
+      host: node-1
+      kube_config: `+kc+`
+      indexers:
+        - ip_port:
+      matchers:
+        - fields:
+            lookup_fields: ["ip"]
+`)
+	waitK8s(t)
+	m, _ = process(t, doc, `{"ip":"10.244.1.7"}`)
+	wantFields(t, m, map[string]any{"kubernetes.pod.name": "web-7d4b9", "kubernetes.namespace": "shop"})
+	m, _ = process(t, doc, `{"ip":"10.244.1.7:80"}`)
+	wantFields(t, m, map[string]any{"kubernetes.container.name": "nginx"})
+	// A pod added after the list arrives through the watch.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m, _ = process(t, c, `{"source":{"ip":"10.244.1.9"}}`)
+		if field(m, "kubernetes.pod.name") == "api-5f" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantFields(t, m, map[string]any{"kubernetes.pod.name": "api-5f", "kubernetes.pod.uid": "u-2"})
 	// No match: unchanged.
 	m, _ = process(t, c, `{"source":{"ip":"192.0.2.1"}}`)
 	wantFields(t, m, map[string]any{"kubernetes": nil})
@@ -136,7 +177,10 @@ func TestAddKubernetesMetadataUnavailable(t *testing.T) {
 	if err != nil || m["kubernetes"] != nil {
 		t.Fatalf("refused token: %v %v", err, m)
 	}
-	wantConfigError(t, "processors: [{add_kubernetes_metadata: {kube_config: /nonexistent}}]", "(add_kubernetes_metadata)", "kube_config")
+	c = chainFromYAML(t, "processors: [{add_kubernetes_metadata: {kube_config: /nonexistent}}]")
+	if m, err := process(t, c, `{"source":{"ip":"10.244.1.7"}}`); err != nil || m["kubernetes"] != nil {
+		t.Fatalf("missing kube_config: %v %v", err, m)
+	}
 	wantConfigError(t, "processors: [{add_kubernetes_metadata: {matchers: [{logs_path: {logs_path: /var/log/containers/}}]}}]", "(add_kubernetes_metadata)", "logs_path")
 	wantConfigError(t, "processors: [{add_kubernetes_metadata: {indexers: [{ip: {}}]}}]", "(add_kubernetes_metadata)", `"ip"`)
 	if !strings.Contains(js(Names()), "add_kubernetes_metadata") {

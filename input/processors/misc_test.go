@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,4 +161,54 @@ processors:
 	}
 	wantConfigError(t, `processors: [{rate_limit: {limit: "10/d"}}]`, "(rate_limit)", "limit")
 	wantConfigError(t, `processors: [{rate_limit: {limit: "10/s", algorithm: {leaky_bucket: {}}}}]`, "(rate_limit)", "algorithm")
+}
+
+// The examples of Beats' rate_limit documentation, the last with the
+// dotted `if.equals...` shorthand.
+func TestRateLimitDocExamples(t *testing.T) {
+	for _, y := range []string{`
+processors:
+- rate_limit:
+   limit: "10000/m"
+`, `
+processors:
+- rate_limit:
+   fields:
+   - "cloudfoundry.org.name"
+   limit: "400/s"
+`, `
+processors:
+- if.equals.cloudfoundry.org.name: "acme"
+  then:
+  - rate_limit:
+      limit: "500/s"
+`} {
+		c := chainFromYAML(t, y)
+		kept := map[string]int{}
+		for i := 0; i < 1000; i++ {
+			for _, org := range []string{"acme", "other"} {
+				if m, _ := process(t, c, `{"cloudfoundry":{"org":{"name":"`+org+`"}}}`); m != nil {
+					kept[org]++
+				}
+			}
+		}
+		// Within well under a second: the burst is the limit per unit.
+		switch {
+		case strings.Contains(y, "10000/m"):
+			if kept["acme"]+kept["other"] != 2000 {
+				t.Errorf("10000/m kept %v", kept)
+			}
+		case strings.Contains(y, "400/s"):
+			if kept["acme"] < 400 || kept["acme"] > 450 || kept["other"] < 400 || kept["other"] > 450 {
+				t.Errorf("400/s per org kept %v", kept)
+			}
+		default:
+			if kept["acme"] < 500 || kept["acme"] > 600 || kept["other"] != 1000 {
+				t.Errorf("if acme then 500/s kept %v", kept)
+			}
+		}
+	}
+	c := chainFromYAML(t, "processors: [{add_tags: {tags: [x], when.equals.status: OK}}]")
+	m, _ := process(t, c, echoDoc)
+	wantFields(t, m, map[string]any{"tags": []any{"x"}})
 }

@@ -20,7 +20,7 @@ import (
 // in /proc (under host_path) and adds process.{name, title, executable,
 // args, pid, parent.pid, start_time, owner.id, owner.name} and container.id
 // (from the cgroup), with process.env too when restricted_fields. Lookups
-// are cached for a minute.
+// are cached for cgroup_cache_expire_time (30s).
 
 func init() { register("add_process_metadata", newAddProcessMetadata) }
 
@@ -40,6 +40,7 @@ type procMeta struct {
 	prefixes    []string
 	cgroupRe    *regexp.Regexp
 	cache       map[int]procCacheEntry
+	ttl         time.Duration
 	now         func() time.Time
 	bootTime    time.Time
 	bootTimeErr error
@@ -50,7 +51,6 @@ type procCacheEntry struct {
 	expires time.Time
 }
 
-const procCacheTTL = time.Minute
 const procCacheMax = 10000
 
 func newAddProcessMetadata(cfg map[string]any) (runFunc, error) {
@@ -63,11 +63,16 @@ func newAddProcessMetadata(cfg map[string]any) (runFunc, error) {
 
 func parseProcMeta(cfg map[string]any) (*procMeta, error) {
 	if err := checkKeys(cfg, "match_pids", "target", "include_fields", "ignore_missing", "overwrite_keys",
-		"restricted_fields", "host_path", "cgroup_prefixes", "cgroup_regex"); err != nil {
+		"restricted_fields", "host_path", "cgroup_prefixes", "cgroup_regex", "cgroup_cache_expire_time"); err != nil {
 		return nil, err
 	}
 	p := &procMeta{cache: map[int]procCacheEntry{}, now: time.Now}
 	var err error
+	// Beats caches cgroups for this long; here it is how long a whole
+	// lookup is kept (0: not cached).
+	if p.ttl, err = durationOpt(cfg, "cgroup_cache_expire_time", 30*time.Second); err != nil {
+		return nil, err
+	}
 	if p.matchPids, err = stringList(cfg["match_pids"]); err != nil || len(p.matchPids) == 0 {
 		return nil, fmt.Errorf("match_pids: required, a list of fields holding a PID")
 	}
@@ -174,7 +179,7 @@ func (p *procMeta) included(k string) bool {
 
 func (p *procMeta) lookup(pid int) (map[string]any, error) {
 	now := p.now()
-	if e, ok := p.cache[pid]; ok && now.Before(e.expires) {
+	if e, ok := p.cache[pid]; ok && p.ttl > 0 && now.Before(e.expires) {
 		return e.fields, nil
 	}
 	fields, err := p.read(pid)
@@ -191,7 +196,9 @@ func (p *procMeta) lookup(pid int) (map[string]any, error) {
 			clear(p.cache)
 		}
 	}
-	p.cache[pid] = procCacheEntry{fields, now.Add(procCacheTTL)}
+	if p.ttl > 0 {
+		p.cache[pid] = procCacheEntry{fields, now.Add(p.ttl)}
+	}
 	return fields, nil
 }
 

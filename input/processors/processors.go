@@ -44,9 +44,14 @@ import (
 // Chain is an ordered list of processors. Safe for use from one goroutine
 // at a time.
 type Chain struct {
-	procs []step
-	buf   []byte
-	docID string // @metadata._id of the last event (add_id, document_id)
+	procs  []step
+	buf    []byte
+	static bool // every step can run on the fast path
+	// filterKeys are the top-level keys the conditions read (fastpath.go).
+	filterKeys []string
+	skip       []bool     // per step: its condition did not match (fast path)
+	kvBuf      []staticKV // the fast path's additions, reused
+	docID      string     // @metadata._id of the last event (add_id, document_id)
 }
 
 // runFunc applies one processor to a decoded document. drop cancels the
@@ -60,9 +65,11 @@ type builder func(cfg map[string]any) (runFunc, error)
 
 // step is one configured processor with its optional condition.
 type step struct {
-	name string
-	when condition
-	run  runFunc
+	name   string
+	when   condition
+	run    runFunc
+	static staticFunc // non-nil: the step can run on the fast path (fastpath.go)
+	filter bool       // drop_event with a condition: the fast path evaluates it
 }
 
 // builders maps processor names to constructors. Each family registers its
@@ -90,14 +97,52 @@ func New(cfgs []map[string]any) (*Chain, error) {
 		}
 		c.procs = append(c.procs, s)
 	}
+	// The fast path takes additions and filters, provided no filter reads
+	// a key an addition writes (additions are not applied to the sparse
+	// view the filters see).
+	c.static = true
+	var added []string
+	for i := range c.procs {
+		s := &c.procs[i]
+		switch {
+		case s.filter:
+			c.filterKeys = append(c.filterKeys, filterKeys(s.when)...)
+		case s.static != nil:
+			if s.when != nil {
+				c.filterKeys = append(c.filterKeys, filterKeys(s.when)...)
+			}
+			if kvs, ok := s.static(); ok {
+				for _, kv := range kvs {
+					added = append(added, kv.key)
+				}
+			} else {
+				c.static = false
+			}
+		default:
+			c.static = false
+		}
+	}
+	for _, k := range c.filterKeys {
+		top, _, _ := strings.Cut(k, ".")
+		if contains(added, top) || contains(added, k) || top == "host" || top == "observer" || top == "cloud" {
+			c.static = false // (metadata additions may change their keys later)
+		}
+	}
 	return c, nil
 }
 
 // newStep returns errors starting with " (name): ..." or ": ..." so New can
 // prefix the index.
 func newStep(item map[string]any) (step, error) {
+	item, err := expandCondKeys(item, "if")
+	if err != nil {
+		return step{}, err
+	}
 	if _, ok := item["if"]; ok {
 		return newIfStep(item)
+	}
+	if item, err = expandCondKeys(item, "when"); err != nil {
+		return step{}, err
 	}
 	var name string
 	var when any
@@ -133,6 +178,9 @@ func newStep(item map[string]any) (step, error) {
 	default:
 		return step{}, fmt.Errorf(" (%s): options must be a map, got %s", name, describe(v))
 	}
+	if opts, err = expandCondKeys(opts, "when"); err != nil {
+		return step{}, fmt.Errorf(" (%s): %v", name, err)
+	}
 	if w, ok := opts["when"]; ok {
 		if when != nil {
 			return step{}, fmt.Errorf(" (%s): `when` given twice", name)
@@ -148,12 +196,66 @@ func newStep(item map[string]any) (step, error) {
 		}
 		s.when = cond
 	}
-	run, err := build(opts)
+	var run runFunc
+	var static staticFunc
+	if sb, ok := staticBuilders[name]; ok {
+		run, static, err = sb(opts)
+	} else {
+		run, err = build(opts)
+	}
 	if err != nil {
 		return step{}, fmt.Errorf(" (%s): %v", name, err)
 	}
 	s.run = run
+	s.static = static // with a `when`, the fast path evaluates it first
+	if s.when != nil && name == "drop_event" {
+		s.filter = true
+	}
 	return s, nil
+}
+
+// expandCondKeys turns Beats' dotted shorthand for a condition
+// ("if.equals.cloudfoundry.org.name: acme", "when.has_fields: [a]") into
+// the nested form: the first segment after the prefix is the condition, the
+// rest its field.
+func expandCondKeys(m map[string]any, prefix string) (map[string]any, error) {
+	var out map[string]any
+	for k, v := range m {
+		rest, ok := strings.CutPrefix(k, prefix+".")
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(m))
+			for k2, v2 := range m {
+				out[k2] = v2
+			}
+		}
+		delete(out, k)
+		cond, _ := out[prefix].(map[string]any)
+		if _, exists := out[prefix]; exists && cond == nil {
+			return nil, fmt.Errorf(": %s given twice", prefix)
+		}
+		if cond == nil {
+			cond = map[string]any{}
+			out[prefix] = cond
+		}
+		kind, field, hasField := strings.Cut(rest, ".")
+		if !hasField {
+			cond[kind] = v
+			continue
+		}
+		fields, _ := cond[kind].(map[string]any)
+		if fields == nil {
+			fields = map[string]any{}
+			cond[kind] = fields
+		}
+		fields[field] = v
+	}
+	if out == nil {
+		return m, nil
+	}
+	return out, nil
 }
 
 // newIfStep builds Beats' conditional list item:
@@ -255,6 +357,11 @@ func (c *Chain) Run(doc []byte) (out []byte, drop bool, err error) {
 		return doc, false, nil
 	}
 	c.docID = ""
+	if c.static {
+		if out, drop, ok := c.fastFilter(doc); ok {
+			return out, drop, nil
+		}
+	}
 	m, err := decodeDocument(doc)
 	if err != nil {
 		return nil, false, fmt.Errorf("processors: %v", err)

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -95,6 +97,7 @@ func newScript(cfg map[string]any) (runFunc, error) {
 
 	s := &scriptProc{vm: goja.New(), timeout: timeout, tagOnException: tagOnException}
 	s.installEventAPI()
+	s.installModules()
 	prog, err := goja.Compile(name, src, false)
 	if err != nil {
 		return nil, fmt.Errorf("source: %v", err)
@@ -415,4 +418,109 @@ func fromJS(v any) any {
 		return x.doc
 	}
 	return v
+}
+
+// installModules provides Beats' require('console') (logging at debug),
+// require('path') (POSIX paths) and require('processor'), whose
+// constructors build this package's processors (new
+// processor.Dissect({...}).Run(event)); other modules throw.
+func (s *scriptProc) installModules() {
+	vm := s.vm
+	console := vm.NewObject()
+	for _, lvl := range []string{"log", "debug", "info", "warn", "error"} {
+		_ = console.Set(lvl, func(call goja.FunctionCall) goja.Value {
+			parts := make([]string, len(call.Arguments))
+			for i, a := range call.Arguments {
+				parts[i] = a.String()
+			}
+			slog.Debug("script console."+lvl, "message", strings.Join(parts, " "))
+			return goja.Undefined()
+		})
+	}
+	procMod := vm.NewObject()
+	for name := range builders {
+		ctor := jsConstructorName(name)
+		_ = procMod.Set(ctor, func(call goja.ConstructorCall) *goja.Object {
+			cfg, _ := fromJS(call.Argument(0).Export()).(map[string]any)
+			if cfg == nil {
+				cfg = map[string]any{}
+			}
+			run, err := builders[name](cfg)
+			if err != nil {
+				panic(vm.NewTypeError(fmt.Sprintf("processor.%s: %v", ctor, err)))
+			}
+			o := vm.NewObject()
+			_ = o.Set("Run", func(c goja.FunctionCall) goja.Value {
+				obj, ok := c.Argument(0).(*goja.Object)
+				if !ok {
+					panic(vm.NewTypeError("Run needs an event"))
+				}
+				ev, ok := obj.Get("__event").Export().(*jsEvent)
+				if !ok {
+					panic(vm.NewTypeError("Run needs an event"))
+				}
+				drop, err := run(ev.doc)
+				if err != nil {
+					panic(vm.NewGoError(err))
+				}
+				if drop {
+					ev.cancelled = true
+				}
+				return obj
+			})
+			return o
+		})
+	}
+	pathMod := vm.NewObject()
+	str1 := func(fn func(string) string) func(goja.FunctionCall) goja.Value {
+		return func(call goja.FunctionCall) goja.Value { return vm.ToValue(fn(call.Argument(0).String())) }
+	}
+	_ = pathMod.Set("basename", func(call goja.FunctionCall) goja.Value {
+		b := path.Base(call.Argument(0).String())
+		if ext := call.Argument(1); !goja.IsUndefined(ext) {
+			b = strings.TrimSuffix(b, ext.String())
+		}
+		return vm.ToValue(b)
+	})
+	_ = pathMod.Set("dirname", str1(path.Dir))
+	_ = pathMod.Set("extname", str1(path.Ext))
+	_ = pathMod.Set("normalize", str1(path.Clean))
+	_ = pathMod.Set("isAbsolute", func(call goja.FunctionCall) goja.Value { return vm.ToValue(path.IsAbs(call.Argument(0).String())) })
+	_ = pathMod.Set("join", func(call goja.FunctionCall) goja.Value {
+		parts := make([]string, len(call.Arguments))
+		for i, a := range call.Arguments {
+			parts[i] = a.String()
+		}
+		return vm.ToValue(path.Join(parts...))
+	})
+	_ = pathMod.Set("sep", "/")
+	_ = vm.Set("require", func(call goja.FunctionCall) goja.Value {
+		switch call.Argument(0).String() {
+		case "console":
+			return console
+		case "processor":
+			return procMod
+		case "path":
+			return pathMod
+		}
+		panic(vm.NewGoError(fmt.Errorf("module %q is not available (console, path, processor)", call.Argument(0).String())))
+	})
+	_ = vm.Set("console", console)
+}
+
+// jsConstructorName is Beats' JavaScript name of a processor: add_fields
+// is AddFields, community_id CommunityID, decode_json_fields DecodeJSONFields.
+func jsConstructorName(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "_") {
+		switch part {
+		case "id", "json", "xml", "dns", "csv":
+			b.WriteString(strings.ToUpper(part))
+		default:
+			if part != "" {
+				b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+			}
+		}
+	}
+	return b.String()
 }

@@ -183,3 +183,39 @@ func TestScriptConfigErrors(t *testing.T) {
 	wantConfigError(t, `processors: [{script: {lang: js, source: "function process(e){}", params: {a: 1}}}]`, "(script)", "register(params)")
 	wantConfigError(t, `processors: [{script: {lang: js, source: "while(true){}", timeout: 20ms}}]`, "(script)", "timed out")
 }
+
+// Beats' script modules: console and processor (built-in processors run
+// from JavaScript).
+func TestScriptModules(t *testing.T) {
+	c := chainFromYAML(t, `
+processors:
+  - script:
+      lang: javascript
+      source: |
+        var console = require('console');
+        var processor = require('processor');
+        var dissect = new processor.Dissect({tokenizer: "%{a}-%{b}", field: "message", target_prefix: "parts"});
+        var cid = new processor.CommunityID({});
+        var path = require('path');
+        function process(event) {
+            console.log("processing", event.Get("message"));
+            dissect.Run(event);
+            cid.Run(event);
+            event.Put("file.name", path.basename("/var/log/app.log", ".log"));
+            event.Put("file.directory", path.dirname(path.join("/var", "log", "..", "log", "app.log")));
+        }
+`)
+	m, err := process(t, c, `{"message":"x-y","source":{"ip":"128.232.110.120","port":34855},"destination":{"ip":"66.35.250.204","port":80},"network":{"transport":"tcp"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFields(t, m, map[string]any{"parts.a": "x", "parts.b": "y", "network.community_id": "1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
+		"file.name": "app", "file.directory": "/var/log"})
+	wantConfigError(t, `processors: [{script: {lang: js, source: "var fs = require('fs'); function process(e) {}"}}]`, "(script)", `module "fs"`)
+	wantConfigError(t, `processors: [{script: {lang: js, source: "var d = new (require('processor').Dissect)({}); function process(e) {}"}}]`, "(script)", "tokenizer")
+	for name, want := range map[string]string{"add_fields": "AddFields", "community_id": "CommunityID", "decode_json_fields": "DecodeJSONFields", "dns": "DNS", "add_id": "AddID"} {
+		if got := jsConstructorName(name); got != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+}
