@@ -79,7 +79,7 @@ const (
 	// block switches, but a ring wants many blocks (the kernel fills one
 	// while we read others), so it shrinks for small rings.
 	maxBlockSize  = 1 << 20
-	minRingBlocks = 32
+	minRingBlocks = 64
 )
 
 func openAFPacket(o afpacketOptions) (_ *afpacketSource, err error) {
