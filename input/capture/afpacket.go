@@ -79,7 +79,7 @@ const (
 	// block switches, but a ring wants many blocks (the kernel fills one
 	// while we read others), so it shrinks for small rings.
 	maxBlockSize  = 1 << 20
-	minRingBlocks = 32
+	minRingBlocks = 64
 )
 
 func openAFPacket(o afpacketOptions) (_ *afpacketSource, err error) {
@@ -403,7 +403,7 @@ func (s *afpacketSource) wait() error {
 		serr, _ := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 		if s.ifindex > 0 {
 			if _, err := net.InterfaceByIndex(s.ifindex); err != nil {
-				return fmt.Errorf("interface %s disappeared during the capture (%v)", s.dev, unix.Errno(serr))
+				return fmt.Errorf("interface %s %w (%v)", s.dev, errDisappeared, unix.Errno(serr))
 			}
 		}
 		if serr == int(unix.ENETDOWN) {

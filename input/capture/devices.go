@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -142,17 +143,25 @@ func parseRoute6(r io.Reader) (string, bool) {
 	return best, best != ""
 }
 
-// routeSource follows the default route (poll_default_route): a goroutine
-// looks the route up every interval, and when its interface changed, the
-// next read closes the capture and opens one on the new interface, keeping
-// the counters of the old one.
+// errDisappeared marks the read error of a capture whose interface was
+// removed.
+var errDisappeared = errors.New("disappeared during the capture")
+
+// routeSource keeps a live capture on the interface a resolver names: the
+// default route's (poll_default_route), or a fixed interface that may
+// disappear and come back. A goroutine asks the resolver every interval;
+// when the answer changed, or the interface is back after it disappeared,
+// the next read opens the capture there, keeping the counters of the old
+// one. Until then reads time out and the ring state says why.
 type routeSource struct {
-	want   string // default_route, default_route_ipv4 or default_route_ipv6
-	open   func(dev string) (Source, error)
-	cur    Source
-	curDev string
-	filter string
-	dirIn  bool
+	want    string // as configured: default_route, ..., or the interface name
+	open    func(dev string) (Source, error)
+	resolve func() (string, error)
+	lost    atomic.Bool // the interface disappeared: reopen when it is back
+	cur     Source
+	curDev  string
+	filter  string
+	dirIn   bool
 	// linkType is fixed by the first call of LinkType.
 	linkType layers.LinkType
 
@@ -167,8 +176,8 @@ type routeSource struct {
 // newRouteSource opens dev, the interface of the default route now, or,
 // when there is none (noRoute), waits for one: until then reads time out,
 // the link type is taken to be Ethernet and the ring state says why.
-func newRouteSource(want, dev string, noRoute error, every time.Duration, filter string, open func(string) (Source, error)) (*routeSource, error) {
-	s := &routeSource{want: want, open: open, filter: filter, stop: make(chan struct{})}
+func newRouteSource(want, dev string, noRoute error, every time.Duration, filter string, open func(string) (Source, error), resolve func() (string, error)) (*routeSource, error) {
+	s := &routeSource{want: want, open: open, resolve: resolve, filter: filter, stop: make(chan struct{})}
 	if noRoute != nil {
 		msg := noRoute.Error() + ": waiting for one"
 		s.lastErr.Store(&msg)
@@ -193,11 +202,12 @@ func (s *routeSource) poll(every time.Duration) {
 			return
 		case <-t.C:
 		}
-		dev, err := defaultRouteDevice(s.want)
-		if err != nil || dev == last {
+		dev, err := s.resolve()
+		if err != nil || (dev == last && !s.lost.Load()) {
 			continue
 		}
 		last = dev
+		s.lost.Store(false)
 		s.moved.Store(&dev)
 	}
 }
@@ -214,13 +224,29 @@ func (s *routeSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 		time.Sleep(liveTimeout)
 		return nil, gopacket.CaptureInfo{}, ErrTimeout
 	}
-	return s.cur.Next()
+	data, ci, err := s.cur.Next()
+	if err != nil && errors.Is(err, errDisappeared) {
+		// Keep the counters, drop the socket, wait for the interface.
+		if r, d, i, ok := s.cur.PcapStats(); ok {
+			s.recv, s.drop, s.ifDrop = s.recv+r, s.drop+d, s.ifDrop+i
+		}
+		s.cur.Close()
+		s.cur = nil
+		msg := err.Error() + "; waiting for it to come back"
+		s.lastErr.Store(&msg)
+		s.lost.Store(true)
+		return nil, ci, ErrTimeout
+	}
+	return data, ci, err
 }
 
 func (s *routeSource) move(dev string) error {
 	src, err := s.open(dev)
 	if err != nil {
 		if s.cur == nil {
+			if dev == s.want {
+				return err // the interface is back but cannot be opened
+			}
 			return fmt.Errorf("%s is %s: %w", s.want, dev, err)
 		}
 		return fmt.Errorf("%s moved to %s: %w (still capturing on %s)", s.want, dev, err, s.curDev)

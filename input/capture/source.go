@@ -96,9 +96,21 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 	}
 	if follow {
 		// With no default route yet, the capture waits for one.
-		return newRouteSource(iface.Device, dev, err, iface.PollDefaultRoute, filter, open)
+		return newRouteSource(iface.Device, dev, err, iface.PollDefaultRoute, filter, open, func() (string, error) {
+			return defaultRouteDevice(iface.Device)
+		})
 	}
-	return open(dev)
+	if dev == "any" {
+		return open(dev)
+	}
+	// A named interface that disappears is waited for and captured again
+	// when it is back (checked every second).
+	return newRouteSource(dev, dev, nil, time.Second, filter, open, func() (string, error) {
+		if _, err := net.InterfaceByName(dev); err != nil {
+			return "", err
+		}
+		return dev, nil
+	})
 }
 
 // liveTimeout bounds how long a read waits: with TPACKET_V3 it is also how
@@ -207,7 +219,7 @@ func (s *pcapSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		if s.dev != "any" {
 			if _, ierr := net.InterfaceByName(s.dev); ierr != nil {
-				return nil, ci, fmt.Errorf("interface %s disappeared during the capture (libpcap: %v)", s.dev, err)
+				return nil, ci, fmt.Errorf("interface %s %w (libpcap: %v)", s.dev, errDisappeared, err)
 			}
 		}
 		return nil, ci, fmt.Errorf("interface %s: %w", s.dev, err)
