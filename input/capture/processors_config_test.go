@@ -9,9 +9,9 @@ import (
 	"github.com/network-traffic/network-traffic/input/output"
 )
 
-type collectSink struct{ docs []string }
+type procSink struct{ docs []string }
 
-func (c *collectSink) Send(d output.Doc) { c.docs = append(c.docs, string(d.Body)) }
+func (c *procSink) Send(d output.Doc) { c.docs = append(c.docs, string(d.Body)) }
 
 // A processor with a bad option fails its stream only, with an error that
 // names the processor and the option; the other streams run, and a
@@ -26,7 +26,7 @@ func TestProcessorConfigErrorFailsOnlyItsStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &collectSink{}
+	sink := &procSink{}
 	w, err := New(in, sink, Options{})
 	if err != nil {
 		t.Fatal(err)
