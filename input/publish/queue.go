@@ -307,8 +307,9 @@ func (q *Queue) Close() {
 		q.cur = nil
 		q.fill.Unlock()
 		if b != nil && len(b.docs) > 0 {
+			n := int64(len(b.docs)) // b belongs to the output goroutine once sent
 			q.ch <- b
-			q.waiting.Add(int64(len(b.docs)))
+			q.waiting.Add(n)
 		}
 		close(q.ch)
 	})
