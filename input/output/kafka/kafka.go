@@ -207,9 +207,13 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if o.dirty || cap(o.recs) < len(batch) {
+	if o.dirty {
+		// The last Publish was cancelled with records still in the client,
+		// which may yet read them and the keys in the arena.
+		o.recs, o.arena, o.dirty = nil, nil, false
+	}
+	if cap(o.recs) < len(batch) {
 		o.recs = make([]kgo.Record, len(batch))
-		o.dirty = false
 	}
 	recs := o.recs[:len(batch)]
 	items := make([]item, 0, len(batch))
