@@ -21,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	_ "github.com/network-traffic/network-traffic/decoders/all"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
@@ -809,5 +811,75 @@ func TestBrokerBulkMaxSize(t *testing.T) {
 	}
 	if n := len(consume(t, addr, "^"+topic+"$", len(docs))); n != len(docs) {
 		t.Fatalf("%d records of %d", n, len(docs))
+	}
+}
+
+// createTopic makes a topic with topic-level configs through the admin API.
+func createTopic(t *testing.T, addr, topic string, partitions int32, configs map[string]string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, 1
+	for k, v := range configs {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10000
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+}
+
+// An event time the broker refuses (here more than an hour ahead, with
+// message.timestamp.after.max.ms) is sent again with the time of sending,
+// not lost and not retried forever.
+func TestBrokerRefusedTimestamp(t *testing.T) {
+	addr := broker(t)
+	topic := prefix(t)
+	createTopic(t, addr, topic, 1, map[string]string{"message.timestamp.after.max.ms": "3600000"})
+	o := newOut(t, map[string]any{"hosts": []any{addr}, "topic": topic, "backoff": map[string]any{"init": "100ms", "max": "200ms"}})
+	docs := []output.Doc{
+		{Body: []byte(`{"@timestamp":"2099-01-01T00:00:00Z","seq":0}`)},
+		{Body: []byte(`{"@timestamp":"2026-01-01T00:00:00.5Z","seq":1}`)},
+	}
+	before := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// One at a time: the broker refuses a whole batch, and every record of
+	// a refused batch is sent again with the time of sending.
+	for _, d := range docs {
+		if err := o.Publish(ctx, []output.Doc{d}); err != nil {
+			t.Fatalf("%v, stats %+v", err, o.Stats())
+		}
+	}
+	recs := consume(t, addr, "^"+topic+"$", 2)
+	if len(recs) != 2 {
+		t.Fatalf("%d records", len(recs))
+	}
+	for _, r := range recs {
+		switch seqOf(t, r) {
+		case 0:
+			if r.Timestamp.Before(before.Add(-time.Minute)) || r.Timestamp.After(time.Now().Add(time.Minute)) {
+				t.Fatalf("future event sent with time %s", r.Timestamp)
+			}
+		case 1:
+			if !r.Timestamp.Equal(time.Date(2026, 1, 1, 0, 0, 0, 5e8, time.UTC)) {
+				t.Fatalf("event time %s", r.Timestamp)
+			}
+		}
+	}
+	if st := o.Stats(); st.Published != 2 || st.Failed != 0 || !strings.Contains(st.LastError, "INVALID_TIMESTAMP") {
+		t.Fatalf("stats %+v", st)
 	}
 }
