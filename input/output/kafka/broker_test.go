@@ -411,8 +411,8 @@ func TestBrokerTopicRules(t *testing.T) {
 		"topics": []any{
 			map[string]any{"topic": pre + "-dns", "when": map[string]any{"equals": map[string]any{"type": "dns"}}},
 			map[string]any{"topic": "%{[network.transport]}", "mappings": map[string]any{"icmp": pre + "-icmp", "ipv6-icmp": pre + "-icmp"},
-				"when": map[string]any{"not": map[string]any{"has_fields": []any{"flow.id"}}}},
-			map[string]any{"topic": pre + "-flows-%{[network.transport]}", "when": map[string]any{"has_fields": []any{"flow.id"}}},
+				"when": map[string]any{"not": map[string]any{"equals": map[string]any{"type": "flow"}}}},
+			map[string]any{"topic": pre + "-flows-%{[network.transport]}", "when": map[string]any{"equals": map[string]any{"type": "flow"}}},
 		},
 	})
 	sent := replay(t, samplePcap(t), 1, o)
