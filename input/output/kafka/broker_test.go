@@ -497,10 +497,7 @@ func TestBrokerSASL(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSASL)}, "topic": prefix(t),
 			"username": "nt", "password": "wrong", "sasl": map[string]any{"mechanism": "SCRAM-SHA-256"},
 			"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "100ms", "max": "200ms"}})
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err := o.Publish(ctx, docs)
-		st := o.Stats()
+		st, err := publishUntil(t, o, docs, "SASL")
 		if err == nil || st.Published != 0 || st.Retries == 0 || !strings.Contains(st.LastError, "SASL") {
 			t.Fatalf("err %v, stats %+v", err, st)
 		}
@@ -540,11 +537,8 @@ func TestBrokerTLS(t *testing.T) {
 	t.Run("no client certificate", func(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "topic": prefix(t),
 			"timeout": 2, "broker_timeout": 2, "ssl": map[string]any{"certificate_authorities": []any{ca}}})
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-		defer cancel()
-		err := o.Publish(ctx, docs)
-		st := o.Stats()
-		if err == nil || st.Published != 0 || st.Retries == 0 {
+		st, err := publishUntil(t, o, docs, "tls")
+		if err == nil || st.Published != 0 || st.Retries == 0 || !strings.Contains(st.LastError, "tls") {
 			t.Fatalf("err %v, stats %+v", err, st)
 		}
 		t.Logf("reported: %s", st.LastError)
@@ -553,10 +547,7 @@ func TestBrokerTLS(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "topic": prefix(t),
 			"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "100ms", "max": "200ms"},
 			"ssl": client(map[string]any{"verification_mode": "full"})})
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-		defer cancel()
-		err := o.Publish(ctx, docs)
-		st := o.Stats()
+		st, err := publishUntil(t, o, docs, "certificate")
 		if err == nil || st.Published != 0 || !strings.Contains(st.LastError, "certificate") {
 			t.Fatalf("err %v, stats %+v", err, st)
 		}
@@ -882,4 +873,29 @@ func TestBrokerRefusedTimestamp(t *testing.T) {
 	if st := o.Stats(); st.Published != 2 || st.Failed != 0 || !strings.Contains(st.LastError, "INVALID_TIMESTAMP") {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// publishUntil runs a Publish that cannot succeed until Stats reports an
+// error containing want (at most 20 s), then cancels it: the batch must be
+// held, not dropped, and the reason visible. It returns the stats at that
+// point and Publish's error.
+func publishUntil(t *testing.T, o *Output, docs []output.Doc, want string) (output.Stats, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- o.Publish(ctx, docs) }()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(o.Stats().LastError, want) {
+			break
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Publish returned before it was cancelled: %v, stats %+v", err, o.Stats())
+	default:
+	}
+	cancel()
+	err := <-done
+	return o.Stats(), err
 }
