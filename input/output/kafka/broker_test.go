@@ -21,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	_ "github.com/network-traffic/network-traffic/decoders/all"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
@@ -495,10 +497,7 @@ func TestBrokerSASL(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSASL)}, "topic": prefix(t),
 			"username": "nt", "password": "wrong", "sasl": map[string]any{"mechanism": "SCRAM-SHA-256"},
 			"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "100ms", "max": "200ms"}})
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err := o.Publish(ctx, docs)
-		st := o.Stats()
+		st, err := publishUntil(t, o, docs, "SASL")
 		if err == nil || st.Published != 0 || st.Retries == 0 || !strings.Contains(st.LastError, "SASL") {
 			t.Fatalf("err %v, stats %+v", err, st)
 		}
@@ -538,11 +537,8 @@ func TestBrokerTLS(t *testing.T) {
 	t.Run("no client certificate", func(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "topic": prefix(t),
 			"timeout": 2, "broker_timeout": 2, "ssl": map[string]any{"certificate_authorities": []any{ca}}})
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-		defer cancel()
-		err := o.Publish(ctx, docs)
-		st := o.Stats()
-		if err == nil || st.Published != 0 || st.Retries == 0 {
+		st, err := publishUntil(t, o, docs, "tls")
+		if err == nil || st.Published != 0 || st.Retries == 0 || !strings.Contains(st.LastError, "tls") {
 			t.Fatalf("err %v, stats %+v", err, st)
 		}
 		t.Logf("reported: %s", st.LastError)
@@ -551,10 +547,7 @@ func TestBrokerTLS(t *testing.T) {
 		o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offSSL)}, "topic": prefix(t),
 			"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "100ms", "max": "200ms"},
 			"ssl": client(map[string]any{"verification_mode": "full"})})
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-		defer cancel()
-		err := o.Publish(ctx, docs)
-		st := o.Stats()
+		st, err := publishUntil(t, o, docs, "certificate")
 		if err == nil || st.Published != 0 || !strings.Contains(st.LastError, "certificate") {
 			t.Fatalf("err %v, stats %+v", err, st)
 		}
@@ -810,4 +803,99 @@ func TestBrokerBulkMaxSize(t *testing.T) {
 	if n := len(consume(t, addr, "^"+topic+"$", len(docs))); n != len(docs) {
 		t.Fatalf("%d records of %d", n, len(docs))
 	}
+}
+
+// createTopic makes a topic with topic-level configs through the admin API.
+func createTopic(t *testing.T, addr, topic string, partitions int32, configs map[string]string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, 1
+	for k, v := range configs {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10000
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+}
+
+// An event time the broker refuses (here more than an hour ahead, with
+// message.timestamp.after.max.ms) is sent again with the time of sending,
+// not lost and not retried forever.
+func TestBrokerRefusedTimestamp(t *testing.T) {
+	addr := broker(t)
+	topic := prefix(t)
+	createTopic(t, addr, topic, 1, map[string]string{"message.timestamp.after.max.ms": "3600000"})
+	o := newOut(t, map[string]any{"hosts": []any{addr}, "topic": topic, "backoff": map[string]any{"init": "100ms", "max": "200ms"}})
+	docs := []output.Doc{
+		{Body: []byte(`{"@timestamp":"2099-01-01T00:00:00Z","seq":0}`)},
+		{Body: []byte(`{"@timestamp":"2026-01-01T00:00:00.5Z","seq":1}`)},
+	}
+	before := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// One at a time: the broker refuses a whole batch, and every record of
+	// a refused batch is sent again with the time of sending.
+	for _, d := range docs {
+		if err := o.Publish(ctx, []output.Doc{d}); err != nil {
+			t.Fatalf("%v, stats %+v", err, o.Stats())
+		}
+	}
+	recs := consume(t, addr, "^"+topic+"$", 2)
+	if len(recs) != 2 {
+		t.Fatalf("%d records", len(recs))
+	}
+	for _, r := range recs {
+		switch seqOf(t, r) {
+		case 0:
+			if r.Timestamp.Before(before.Add(-time.Minute)) || r.Timestamp.After(time.Now().Add(time.Minute)) {
+				t.Fatalf("future event sent with time %s", r.Timestamp)
+			}
+		case 1:
+			if !r.Timestamp.Equal(time.Date(2026, 1, 1, 0, 0, 0, 5e8, time.UTC)) {
+				t.Fatalf("event time %s", r.Timestamp)
+			}
+		}
+	}
+	if st := o.Stats(); st.Published != 2 || st.Failed != 0 || !strings.Contains(st.LastError, "INVALID_TIMESTAMP") {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// publishUntil runs a Publish that cannot succeed until Stats reports an
+// error containing want (at most 20 s), then cancels it: the batch must be
+// held, not dropped, and the reason visible. It returns the stats at that
+// point and Publish's error.
+func publishUntil(t *testing.T, o *Output, docs []output.Doc, want string) (output.Stats, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- o.Publish(ctx, docs) }()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(o.Stats().LastError, want) {
+			break
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Publish returned before it was cancelled: %v, stats %+v", err, o.Stats())
+	default:
+	}
+	cancel()
+	err := <-done
+	return o.Stats(), err
 }

@@ -145,7 +145,9 @@ func ParseConfig(m map[string]any) (*Config, error) {
 				c.Key, err = parseFmt(s)
 			}
 		case "partition":
-			c.Partition, err = parsePartition(v)
+			if v != nil {
+				c.Partition, err = parsePartition(v)
+			}
 		case "headers":
 			c.Headers, err = parseHeaders(v)
 		case "required_acks":
@@ -484,6 +486,9 @@ func parseCodec(c *Config, v any) error {
 // eachKey calls fn for each key of a map in sorted order, prefixing errors
 // with the key.
 func eachKey(v any, fn func(k string, v any) error) error {
+	if v == nil {
+		return nil // `sasl:` with nothing under it, as YAML and Fleet can send
+	}
 	m, ok := v.(map[string]any)
 	if !ok {
 		return fmt.Errorf("must be a map, got %T", v)

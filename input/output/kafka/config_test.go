@@ -135,6 +135,9 @@ func TestParseConfigFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ParseConfig(map[string]any{"hosts": "k:1", "topic": "t", "sasl": nil, "partition": nil, "backoff": nil, "metadata": nil, "ssl": nil, "headers": nil, "key": nil}); err != nil {
+		t.Fatalf("empty sections: %v", err)
+	}
 	if d.Mechanism != "PLAIN" || d.codec != kgo.GzipCompression().WithLevel(4) || d.Partition.kind != partHash || !d.Partition.hashRandom {
 		t.Fatalf("defaults: %+v", d)
 	}

@@ -207,9 +207,13 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if o.dirty || cap(o.recs) < len(batch) {
+	if o.dirty {
+		// The last Publish was cancelled with records still in the client,
+		// which may yet read them and the keys in the arena.
+		o.recs, o.arena, o.dirty = nil, nil, false
+	}
+	if cap(o.recs) < len(batch) {
 		o.recs = make([]kgo.Record, len(batch))
-		o.dirty = false
 	}
 	recs := o.recs[:len(batch)]
 	items := make([]item, 0, len(batch))
@@ -360,6 +364,15 @@ func (o *Output) send(ctx context.Context, items []item) ([]item, error) {
 			continue
 		}
 		switch {
+		case errors.Is(err, kerr.InvalidTimestamp) && !it.rec.Timestamp.IsZero():
+			// An event time outside what the broker accepts
+			// (log.message.timestamp.*.max.ms, a skewed clock): send
+			// again with the time of sending instead of losing it. The
+			// broker refuses the whole batch, so its other records get
+			// the sending time too.
+			it.rec.Timestamp = time.Time{}
+			retry = append(retry, it)
+			lastRetry = err
 		case permanent(err):
 			o.fail(fmt.Errorf("record to topic %s refused: %w", it.rec.Topic, err),
 				"document dropped: refused by the broker", "topic", it.rec.Topic, "error", err.Error())
@@ -385,7 +398,8 @@ func permanent(err error) bool {
 	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge),
 		errors.Is(err, kerr.InvalidTopicException), errors.Is(err, kerr.InvalidRecord),
 		errors.Is(err, kerr.CorruptMessage), errors.Is(err, kerr.UnsupportedCompressionType),
-		errors.Is(err, kerr.UnsupportedForMessageFormat), errors.Is(err, kerr.InvalidRequiredAcks):
+		errors.Is(err, kerr.UnsupportedForMessageFormat), errors.Is(err, kerr.InvalidRequiredAcks),
+		errors.Is(err, kerr.InvalidTimestamp):
 		return true
 	}
 	return false
