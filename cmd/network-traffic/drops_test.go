@@ -168,3 +168,15 @@ func TestDNSEvictionIsCounted(t *testing.T) {
 		t.Errorf("early publication on a full table not counted: %+v", st.Dropped)
 	}
 }
+
+// HTTP/2 negotiated inside TLS (ALPN h2) cannot be decoded: the drop table
+// says how many connections went unseen.
+func TestHTTP2InTLSCounted(t *testing.T) {
+	_, st, stderr := statsRun(t, "-I", "../../_dev/pcaps/tls/tls12.pcap")
+	if n := capture.DropsOf(st.Dropped, "tls", "http2_in_tls_not_decoded"); n != 2 {
+		t.Errorf("%d HTTP/2-in-TLS connections counted, tls12.pcap has 2; table %+v", n, st.Dropped)
+	}
+	if !strings.Contains(stderr, "http2_in_tls_not_decoded") {
+		t.Errorf("summary does not show them:\n%s", stderr)
+	}
+}

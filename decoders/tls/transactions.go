@@ -162,3 +162,11 @@ func (c *Conn) Expire(now time.Time) {
 func (c *Conn) Close(ts time.Time) { c.publish() }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Drops implements protocol.DropCounter. HTTP/2 inside TLS cannot be
+// decoded without the session keys: such connections are counted here, by
+// their negotiated ALPN, so the summary, -stats-json and diagnostics show
+// how much HTTP/2 went unseen.
+func (p *Protocol) Drops() []protocol.Drop {
+	return protocol.Drops("http2_in_tls_not_decoded", p.stats.H2ALPN.Load())
+}

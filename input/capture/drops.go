@@ -18,10 +18,20 @@ type DropRow struct {
 	Count  uint64 `json:"count"`
 }
 
-// Intentional reports whether the row is something the configuration asked
-// for (a drop_event processor, ignored_ops) rather than a loss.
+// Intentional reports whether the row is something the configuration
+// asked for (a drop_event processor, ignored_ops) or traffic that cannot be
+// decoded by design (encrypted or compressed sessions, HTTP/2 inside TLS)
+// rather than a loss: it is shown, but never turns a unit DEGRADED.
 func (d DropRow) Intentional() bool {
-	return (d.Layer == "processors" && d.Reason == "drop_event") || d.Reason == "ignored_ops"
+	if d.Layer == "processors" && d.Reason == "drop_event" {
+		return true
+	}
+	switch d.Reason {
+	case "ignored_ops", "http2_in_tls_not_decoded", "encrypted_connection", "tls_connection",
+		"compressed_connection", "replication_connection", "op_compressed", "v5_framing_connection":
+		return true
+	}
+	return false
 }
 
 // dropTable gathers every discard counter of a stats snapshot plus the
