@@ -142,8 +142,8 @@ type Spec struct {
 	// DataStream is the package data stream the events go to, when it is
 	// not named as the stream type (memcache's is memcached).
 	DataStream string
-	TCP  bool   // speaks TCP
-	UDP  bool   // speaks UDP
+	TCP        bool // speaks TCP
+	UDP        bool // speaks UDP
 	// DefaultPorts are used when a stream gives none.
 	DefaultPorts []uint16
 	// DefaultTimeout is transaction_timeout when unset (Packetbeat: 10s).

@@ -93,7 +93,7 @@ type layerSnapshot struct {
 	hasPcap            bool
 	// flowDrops and icmpDrops come from tables only this goroutine may read.
 	flowDrops, icmpDrops []protocol.Drop
-	ring               *RingInfo
+	ring                 *RingInfo
 }
 
 // publishSnapshot runs on the capture goroutine, which owns the decoder,
