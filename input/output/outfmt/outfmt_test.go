@@ -314,3 +314,48 @@ func BenchmarkSelect(b *testing.B) {
 		})
 	}
 }
+
+// TestSparseConditionsAgree: conditions evaluated on only the fields they
+// name give the same answer as on the whole decoded document.
+func TestSparseConditionsAgree(t *testing.T) {
+	conds := []string{
+		`{equals: {network.protocol: dns}}`,
+		`{equals: {destination.port: 27017}}`,
+		`{range: {destination.port: {gte: 1000}}}`,
+		`{contains: {event.dataset: http}}`,
+		`{regexp: {url.full: "^http://"}}`,
+		`{network: {source.ip: private}}`,
+		`{has_fields: [http]}`,
+		`{has_fields: [dns.question.name, client.ip]}`,
+		`{not: {equals: {type: flow}}}`,
+		`{or: [{equals: {type: flow}}, {and: [{has_fields: [server.ip]}, {range: {event.duration: {gt: 0}}}]}]}`,
+	}
+	docs := sampleDocs(t)
+	matches := 0
+	for _, c := range conds {
+		s, err := selectorFrom(t, "{key: other, keys: [{key: hit, when: "+c+"}]}", "key", "keys", "")
+		if err != nil {
+			t.Fatal(c, err)
+		}
+		if s.full {
+			t.Fatalf("%s: full decode", c)
+		}
+		for name, d := range docs {
+			full, _ := decode(d)
+			want := s.rules[0].when.Match(full)
+			got, err := s.Select(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got == "hit") != want {
+				t.Errorf("%s on %s: sparse %v, full %v", c, name, got == "hit", want)
+			}
+			if want {
+				matches++
+			}
+		}
+	}
+	if matches < 20 {
+		t.Errorf("only %d matches: the conditions test little", matches)
+	}
+}
