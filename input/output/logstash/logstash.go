@@ -45,6 +45,9 @@ type Output struct {
 
 	// sleep waits with ctx; replaced by tests.
 	sleep func(ctx context.Context, d time.Duration) error
+	// idle is how long a connection may sit unused before it is replaced
+	// (idleReconnect; shorter in tests).
+	idle time.Duration
 }
 
 // slot is one connection to one host, used by one goroutine at a time.
@@ -67,7 +70,7 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 	}
 	var rnd [9]byte
 	_, _ = rand.Read(rnd[:])
-	o := &Output{cfg: cfg, log: log, sleep: sleepCtx, idPrefix: base64.RawURLEncoding.EncodeToString(rnd[:])}
+	o := &Output{cfg: cfg, log: log, sleep: sleepCtx, idle: idleReconnect, idPrefix: base64.RawURLEncoding.EncodeToString(rnd[:])}
 	for _, h := range cfg.Hosts {
 		for range cfg.Workers {
 			s := &slot{host: h, backoff: cfg.BackoffInit, win: cfg.BulkMaxSize}
@@ -259,6 +262,10 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue) bool {
 			if err := s.cl.Send(anys(w)); err != nil {
 				inflight = append(inflight, w)
 				q.putBack(inflight...)
+				if ctx.Err() != nil {
+					s.disconnect()
+					return false
+				}
 				o.fail(s, fmt.Errorf("send to %s: %w", s.host, err), count(inflight))
 				return false
 			}
@@ -310,7 +317,7 @@ func (s *slot) expired(ttl time.Duration) bool {
 }
 
 func (o *Output) connect(ctx context.Context, s *slot) error {
-	if s.cl != nil && (s.expired(o.cfg.TTL) || time.Since(s.used) > idleReconnect) {
+	if s.cl != nil && (s.expired(o.cfg.TTL) || time.Since(s.used) > o.idle) {
 		s.disconnect()
 	}
 	if s.cl != nil {

@@ -456,6 +456,30 @@ func TestTTLReconnects(t *testing.T) {
 	}
 }
 
+// TestIdleConnectionReplaced: a connection unused for longer than the idle
+// limit (45s; 200ms here) is replaced before the next window instead of
+// being written into after Logstash closed it.
+func TestIdleConnectionReplaced(t *testing.T) {
+	srv := newServer(t, nil)
+	o := newOutput(t, map[string]any{"hosts": []any{srv.addr}})
+	o.idle = 200 * time.Millisecond
+	ss := samples(t)
+	for i, pause := range []time.Duration{0, 50 * time.Millisecond, 400 * time.Millisecond} {
+		time.Sleep(pause)
+		if err := o.Publish(context.Background(), outtest.Docs(ss, i*10, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, _, remotes := srv.snapshot()
+	checkAll(t, events, 30)
+	if len(remotes) != 2 {
+		t.Errorf("%d connections, want 2 (one replaced after 400ms idle): %v", len(remotes), remotes)
+	}
+	if st := o.Stats(); st.Retries != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestWorkersPerHost(t *testing.T) {
 	srv := newServer(t, nil)
 	srv.decide = func(int) (bool, time.Duration) { return true, 30 * time.Millisecond }
