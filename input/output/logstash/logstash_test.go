@@ -49,7 +49,12 @@ type server struct {
 
 func newServer(t *testing.T, tc *tls.Config, opts ...lumberserver.Option) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return newServerOn(t, "127.0.0.1:0", tc, opts...)
+}
+
+func newServerOn(t *testing.T, listen string, tc *tls.Config, opts ...lumberserver.Option) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,6 +377,46 @@ func TestTLSClientCertificate(t *testing.T) {
 	}
 	if n := len(srv.events); n != 30 {
 		t.Errorf("server has %d events", n)
+	}
+}
+
+// TestTLSVerificationModes: the server's certificate names 127.0.0.1 and
+// localhost; reached as 127.0.0.2 only `certificate` (chain, no name) and
+// `none` accept it.
+func TestTLSVerificationModes(t *testing.T) {
+	certs, err := outtest.NewCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stc, err := certs.ServerTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServerOn(t, "127.0.0.2:0", stc)
+	for mode, ok := range map[string]bool{"full": false, "strict": false, "certificate": true, "none": true} {
+		ssl := map[string]any{"certificate_authorities": []any{certs.CA}, "certificate": certs.ClientCert, "key": certs.ClientKey, "verification_mode": mode}
+		o := newOutput(t, map[string]any{"hosts": []any{srv.addr}, "ssl": ssl, "timeout": "2s"})
+		wait := 1500 * time.Millisecond
+		if ok {
+			wait = 10 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		err := o.Publish(ctx, outtest.Docs(samples(t), 0, 1))
+		cancel()
+		if (err == nil) != ok {
+			t.Errorf("mode %s: err %v, want ok=%v (%s)", mode, err, ok, o.Stats().LastError)
+		}
+		if !ok && !strings.Contains(o.Stats().LastError, "127.0.0.2") {
+			t.Errorf("mode %s: last error %q", mode, o.Stats().LastError)
+		}
+	}
+	// certificate mode still checks the chain.
+	o := newOutput(t, map[string]any{"hosts": []any{srv.addr}, "timeout": "2s",
+		"ssl": map[string]any{"certificate": certs.ClientCert, "key": certs.ClientKey, "verification_mode": "certificate"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if err := o.Publish(ctx, outtest.Docs(samples(t), 0, 1)); err == nil || !strings.Contains(o.Stats().LastError, "unknown authority") {
+		t.Errorf("certificate mode with an unknown CA: %v %q", err, o.Stats().LastError)
 	}
 }
 
