@@ -199,13 +199,17 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 			}
 			continue
 		}
+		// Spread a batch smaller than the windows over the connections and
+		// the pipeline, so they work at once (Beats gets that from several
+		// batches in flight; Publish has one).
+		share := max(minShare, (q.len()+len(slots)*(o.cfg.Pipelining+1)-1)/(len(slots)*(o.cfg.Pipelining+1)))
 		var wg sync.WaitGroup
 		var failed atomic.Bool
 		for _, s := range slots {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if !o.drain(ctx, s, q) {
+				if !o.drain(ctx, s, q, share) {
 					failed.Store(true)
 				}
 			}()
@@ -244,7 +248,7 @@ func (o *Output) ready() ([]*slot, time.Duration) {
 
 // drain sends windows from q over s until q is empty; it reports false when
 // the connection failed (what was not acknowledged is back in q).
-func (o *Output) drain(ctx context.Context, s *slot, q *queue) bool {
+func (o *Output) drain(ctx context.Context, s *slot, q *queue, share int) bool {
 	if err := o.connect(ctx, s); err != nil {
 		o.fail(s, err, q.len())
 		return false
@@ -255,7 +259,7 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue) bool {
 	var inflight [][][]byte
 	for {
 		for len(inflight) <= o.cfg.Pipelining && !s.expired(o.cfg.TTL) {
-			w := q.take(s.win)
+			w := q.take(min(s.win, share))
 			if w == nil {
 				break
 			}
@@ -306,6 +310,9 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue) bool {
 		}
 	}
 }
+
+// minShare: windows are not cut smaller than this to spread a batch.
+const minShare = 32
 
 // idleReconnect: Logstash's beats input closes clients idle for 60s by
 // default (client_inactivity_timeout); a window written into such a socket

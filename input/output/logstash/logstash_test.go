@@ -364,12 +364,18 @@ func TestTLSClientCertificate(t *testing.T) {
 		"unknown CA":            {map[string]any{"certificate": certs.ClientCert, "key": certs.ClientKey}, "certificate signed by unknown authority"},
 	}
 	for name, tc := range fails {
-		// Default backoff (1s): a few attempts, not a flood of handshakes
-		// against go-lumber's accept loop.
+		// Default backoff (1s): a few attempts, not a flood of handshakes.
+		// Publish keeps retrying; wait until the error it reports is the
+		// expected one (a loaded machine can add a dial timeout first).
 		o := newOutput(t, map[string]any{"hosts": []any{srv.addr}, "ssl": tc.ssl, "timeout": "2s"})
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err := o.Publish(ctx, outtest.Docs(samples(t), 0, 1))
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		done := make(chan error, 1)
+		go func() { done <- o.Publish(ctx, outtest.Docs(samples(t), 0, 1)) }()
+		for !strings.Contains(o.Stats().LastError, tc.want) && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
 		cancel()
+		err := <-done
 		st := o.Stats()
 		if err == nil || st.Published != 0 || !strings.Contains(st.LastError, tc.want) {
 			t.Errorf("%s: err %v, stats %+v", name, err, st)
@@ -413,9 +419,14 @@ func TestTLSVerificationModes(t *testing.T) {
 	// certificate mode still checks the chain.
 	o := newOutput(t, map[string]any{"hosts": []any{srv.addr}, "timeout": "2s",
 		"ssl": map[string]any{"certificate": certs.ClientCert, "key": certs.ClientKey, "verification_mode": "certificate"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	if err := o.Publish(ctx, outtest.Docs(samples(t), 0, 1)); err == nil || !strings.Contains(o.Stats().LastError, "unknown authority") {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- o.Publish(ctx, outtest.Docs(samples(t), 0, 1)) }()
+	for !strings.Contains(o.Stats().LastError, "unknown authority") && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil || !strings.Contains(o.Stats().LastError, "unknown authority") {
 		t.Errorf("certificate mode with an unknown CA: %v %q", err, o.Stats().LastError)
 	}
 }
@@ -451,6 +462,27 @@ func TestLoadBalanceTwoServers(t *testing.T) {
 		t.Errorf("closed server got events")
 	}
 	t.Logf("balanced %d/%d; after one server closed: %+v", len(ea), len(eb), o.Stats())
+}
+
+// TestSmallBatchSpread: a batch below bulk_max_size is cut over both
+// hosts' connections (and their pipelines) rather than sent whole to one.
+func TestSmallBatchSpread(t *testing.T) {
+	a, b := newServer(t, nil), newServer(t, nil)
+	// Late acknowledgements: a connection with its two windows out waits,
+	// so the other connection takes the rest.
+	slow := func(int) (bool, time.Duration) { return true, 300 * time.Millisecond }
+	a.decide, b.decide = slow, slow
+	o := newOutput(t, map[string]any{"hosts": []any{a.addr, b.addr}, "loadbalance": true, "pipelining": 1})
+	if err := o.Publish(context.Background(), outtest.Docs(samples(t), 0, 128)); err != nil {
+		t.Fatal(err)
+	}
+	ea, wa, _ := a.snapshot()
+	eb, wb, _ := b.snapshot()
+	checkAll(t, append(ea, eb...), 128)
+	// 2 connections x (pipelining 1 + 1) windows: 32 events each.
+	if fmt.Sprint(wa, wb) != "[32 32] [32 32]" {
+		t.Errorf("windows %v and %v", wa, wb)
+	}
 }
 
 func TestFailoverWithoutLoadBalance(t *testing.T) {
