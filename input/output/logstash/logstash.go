@@ -199,10 +199,11 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 			}
 			continue
 		}
-		// Spread a batch smaller than the windows over the connections and
-		// the pipeline, so they work at once (Beats gets that from several
-		// batches in flight; Publish has one).
-		share := max(minShare, (q.len()+len(slots)*(o.cfg.Pipelining+1)-1)/(len(slots)*(o.cfg.Pipelining+1)))
+		// Spread a batch over the connections so they work at once (Beats
+		// gets that from several batches in flight; Publish has one): each
+		// takes at most its share this round. Not over the pipeline of one
+		// connection: each window costs a new compressor.
+		share := max(minShare, (q.len()+len(slots)-1)/len(slots))
 		var wg sync.WaitGroup
 		var failed atomic.Bool
 		for _, s := range slots {
@@ -257,9 +258,10 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue, share int) bool {
 	stop := unblockOnCancel(ctx, s.conn)
 	defer func() { stop() }()
 	var inflight [][][]byte
+	taken := 0
 	for {
-		for len(inflight) <= o.cfg.Pipelining && !s.expired(o.cfg.TTL) {
-			w := q.take(min(s.win, share))
+		for len(inflight) <= o.cfg.Pipelining && !s.expired(o.cfg.TTL) && taken < share {
+			w := q.take(min(s.win, share-taken))
 			if w == nil {
 				break
 			}
@@ -274,11 +276,12 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue, share int) bool {
 				return false
 			}
 			s.used = time.Now()
+			taken += len(w)
 			inflight = append(inflight, w)
 		}
 		if len(inflight) == 0 {
-			if q.empty() {
-				return true
+			if q.empty() || taken >= share {
+				return true // done, or the rest is for others / the next round
 			}
 			// ttl reached with nothing in flight: reconnect and go on.
 			stop()

