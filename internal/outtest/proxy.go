@@ -22,6 +22,8 @@ type Proxy struct {
 	head  []byte // first bytes clients sent, all connections
 	Bytes atomic.Int64
 	Conns atomic.Int64
+	// Delay holds back each read from a client, as a slow network would.
+	Delay time.Duration
 }
 
 // headMax bounds what Head keeps.
@@ -77,6 +79,9 @@ type recorder struct {
 
 func (r recorder) Read(b []byte) (int, error) {
 	n, err := r.c.Read(b)
+	if n > 0 && r.p.Delay > 0 {
+		time.Sleep(r.p.Delay)
+	}
 	if n > 0 {
 		r.p.Bytes.Add(int64(n))
 		r.p.mu.Lock()

@@ -45,6 +45,9 @@ type Output struct {
 
 	// sleep waits with ctx; replaced by tests.
 	sleep func(ctx context.Context, d time.Duration) error
+	// idle is how long a connection may sit unused before it is replaced
+	// (idleReconnect; shorter in tests).
+	idle time.Duration
 }
 
 // slot is one connection to one host, used by one goroutine at a time.
@@ -67,7 +70,7 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 	}
 	var rnd [9]byte
 	_, _ = rand.Read(rnd[:])
-	o := &Output{cfg: cfg, log: log, sleep: sleepCtx, idPrefix: base64.RawURLEncoding.EncodeToString(rnd[:])}
+	o := &Output{cfg: cfg, log: log, sleep: sleepCtx, idle: idleReconnect, idPrefix: base64.RawURLEncoding.EncodeToString(rnd[:])}
 	for _, h := range cfg.Hosts {
 		for range cfg.Workers {
 			s := &slot{host: h, backoff: cfg.BackoffInit, win: cfg.BulkMaxSize}
@@ -196,13 +199,18 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 			}
 			continue
 		}
+		// Spread a batch over the connections so they work at once (Beats
+		// gets that from several batches in flight; Publish has one): each
+		// takes at most its share this round. Not over the pipeline of one
+		// connection: each window costs a new compressor.
+		share := max(minShare, (q.len()+len(slots)-1)/len(slots))
 		var wg sync.WaitGroup
 		var failed atomic.Bool
 		for _, s := range slots {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if !o.drain(ctx, s, q) {
+				if !o.drain(ctx, s, q, share) {
 					failed.Store(true)
 				}
 			}()
@@ -241,7 +249,7 @@ func (o *Output) ready() ([]*slot, time.Duration) {
 
 // drain sends windows from q over s until q is empty; it reports false when
 // the connection failed (what was not acknowledged is back in q).
-func (o *Output) drain(ctx context.Context, s *slot, q *queue) bool {
+func (o *Output) drain(ctx context.Context, s *slot, q *queue, share int) bool {
 	if err := o.connect(ctx, s); err != nil {
 		o.fail(s, err, q.len())
 		return false
@@ -250,24 +258,30 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue) bool {
 	stop := unblockOnCancel(ctx, s.conn)
 	defer func() { stop() }()
 	var inflight [][][]byte
+	taken := 0
 	for {
-		for len(inflight) <= o.cfg.Pipelining && !s.expired(o.cfg.TTL) {
-			w := q.take(s.win)
+		for len(inflight) <= o.cfg.Pipelining && !s.expired(o.cfg.TTL) && taken < share {
+			w := q.take(min(s.win, share-taken))
 			if w == nil {
 				break
 			}
 			if err := s.cl.Send(anys(w)); err != nil {
 				inflight = append(inflight, w)
 				q.putBack(inflight...)
+				if ctx.Err() != nil {
+					s.disconnect()
+					return false
+				}
 				o.fail(s, fmt.Errorf("send to %s: %w", s.host, err), count(inflight))
 				return false
 			}
 			s.used = time.Now()
+			taken += len(w)
 			inflight = append(inflight, w)
 		}
 		if len(inflight) == 0 {
-			if q.empty() {
-				return true
+			if q.empty() || taken >= share {
+				return true // done, or the rest is for others / the next round
 			}
 			// ttl reached with nothing in flight: reconnect and go on.
 			stop()
@@ -300,6 +314,9 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue) bool {
 	}
 }
 
+// minShare: windows are not cut smaller than this to spread a batch.
+const minShare = 32
+
 // idleReconnect: Logstash's beats input closes clients idle for 60s by
 // default (client_inactivity_timeout); a window written into such a socket
 // is lost to a reset and counts as a retry. Reconnecting first avoids it.
@@ -310,7 +327,7 @@ func (s *slot) expired(ttl time.Duration) bool {
 }
 
 func (o *Output) connect(ctx context.Context, s *slot) error {
-	if s.cl != nil && (s.expired(o.cfg.TTL) || time.Since(s.used) > idleReconnect) {
+	if s.cl != nil && (s.expired(o.cfg.TTL) || time.Since(s.used) > o.idle) {
 		s.disconnect()
 	}
 	if s.cl != nil {

@@ -253,3 +253,12 @@ func decode(doc []byte) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// decodeValue decodes one JSON value as decode does.
+func decodeValue(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}

@@ -314,3 +314,95 @@ func BenchmarkSelect(b *testing.B) {
 		})
 	}
 }
+
+// TestSparseConditionsAgree: conditions evaluated on only the fields they
+// name give the same answer as on the whole decoded document.
+func TestSparseConditionsAgree(t *testing.T) {
+	conds := []string{
+		`{equals: {network.protocol: dns}}`,
+		`{equals: {destination.port: 27017}}`,
+		`{range: {destination.port: {gte: 1000}}}`,
+		`{contains: {event.dataset: http}}`,
+		`{regexp: {url.full: "^http://"}}`,
+		`{network: {source.ip: private}}`,
+		`{has_fields: [http]}`,
+		`{has_fields: [dns.question.name, client.ip]}`,
+		`{not: {equals: {type: flow}}}`,
+		`{or: [{equals: {type: flow}}, {and: [{has_fields: [server.ip]}, {range: {event.duration: {gt: 0}}}]}]}`,
+	}
+	docs := sampleDocs(t)
+	matches := 0
+	for _, c := range conds {
+		s, err := selectorFrom(t, "{key: other, keys: [{key: hit, when: "+c+"}]}", "key", "keys", "")
+		if err != nil {
+			t.Fatal(c, err)
+		}
+		if s.full {
+			t.Fatalf("%s: full decode", c)
+		}
+		for name, d := range docs {
+			full, _ := decode(d)
+			want := s.rules[0].when.Match(full)
+			got, err := s.Select(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got == "hit") != want {
+				t.Errorf("%s on %s: sparse %v, full %v", c, name, got == "hit", want)
+			}
+			if want {
+				matches++
+			}
+		}
+	}
+	if matches < 20 {
+		t.Errorf("only %d matches: the conditions test little", matches)
+	}
+}
+
+// FuzzSelectConditions: on any JSON object, rules whose conditions read
+// only their fields pick what the same conditions pick on the whole
+// decoded document.
+func FuzzSelectConditions(f *testing.F) {
+	for _, d := range sampleDocs(f) {
+		f.Add(d)
+	}
+	f.Add([]byte(`{"a.b":{"c":1},"a":{"b":{"c":2}},"type":"flow","x":[1,"y"]}`))
+	s, err := NewSelector(map[string]any{"key": "k-%{[type]:none}", "keys": []any{
+		map[string]any{"key": "eq", "when": map[string]any{"equals": map[string]any{"a.b.c": 2}}},
+		map[string]any{"key": "has", "when": map[string]any{"has_fields": []any{"x", "network.protocol"}}},
+		map[string]any{"key": "rng", "when": map[string]any{"range": map[string]any{"destination.port": map[string]any{"gte": 1024}}}},
+		map[string]any{"key": "net", "when": map[string]any{"network": map[string]any{"source.ip": []any{"private"}}}},
+		map[string]any{"key": "or", "when": map[string]any{"or": []any{
+			map[string]any{"contains": map[string]any{"type": "lo"}},
+			map[string]any{"not": map[string]any{"regexp": map[string]any{"event.dataset": "^network"}}}}}},
+	}}, "key", "keys", "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := decode(raw)
+		if err != nil {
+			return
+		}
+		doc, err := json.Marshal(m) // one key each, as ecsmap writes
+		if err != nil {
+			return
+		}
+		full, _ := decode(doc)
+		want := ""
+		for i, r := range s.rules {
+			if r.when.Match(full) {
+				want = []string{"eq", "has", "rng", "net", "or"}[i]
+				break
+			}
+		}
+		got, err := s.Select(doc)
+		if want != "" && (err != nil || got != want) {
+			t.Fatalf("%s: got %q %v, want %q", doc, got, err, want)
+		}
+		if want == "" && err == nil && (got == "eq" || got == "has" || got == "rng" || got == "net" || got == "or") {
+			t.Fatalf("%s: rule %q picked, none matches the whole document", doc, got)
+		}
+	})
+}

@@ -29,7 +29,10 @@ type Selector struct {
 	name  string // "key", "topic": for messages
 	def   *Format
 	rules []rule
-	conds bool // some rule has a condition: decode documents
+	// Conditions read documents decoded: only the fields they name
+	// (fields) unless one cannot say which (full).
+	fields []string
+	full   bool
 }
 
 type rule struct {
@@ -71,7 +74,13 @@ func NewSelector(cfg map[string]any, single, list, fallback string) (*Selector, 
 			if err != nil {
 				return nil, fmt.Errorf("%s[%d]: %v", list, i, err)
 			}
-			s.conds = s.conds || r.when != nil
+			if r.when != nil {
+				if fs, ok := r.when.Fields(); ok {
+					s.fields = append(s.fields, fs...)
+				} else {
+					s.full = true
+				}
+			}
 			s.rules = append(s.rules, r)
 		}
 	}
@@ -163,7 +172,7 @@ func (s *Selector) Select(doc []byte) (string, error) {
 	for _, r := range s.rules {
 		if r.when != nil {
 			if !decoded {
-				m, decErr = decode(doc)
+				m, decErr = s.decode(doc)
 				decoded = true
 			}
 			if decErr != nil || !r.when.Match(m) {
@@ -199,6 +208,28 @@ func (s *Selector) Select(doc []byte) (string, error) {
 		return "", fmt.Errorf("no %s for the event: %s %q is empty", s.name, s.name, s.def.src)
 	}
 	return string(b), nil
+}
+
+// decode returns the document as conditions read it: only the fields they
+// name, each decoded on its own and stored under its dotted path (which
+// lookups try first), or the whole document when needed.
+func (s *Selector) decode(doc []byte) (map[string]any, error) {
+	if s.full {
+		return decode(doc)
+	}
+	m := make(map[string]any, len(s.fields))
+	for _, f := range s.fields {
+		raw, ok := lookup(doc, f)
+		if !ok {
+			continue
+		}
+		v, err := decodeValue(raw)
+		if err != nil {
+			return nil, err
+		}
+		m[f] = v
+	}
+	return m, nil
 }
 
 // String returns the single format string ("" if only rules are set).

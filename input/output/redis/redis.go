@@ -63,6 +63,9 @@ type slot struct {
 	retryAt time.Time
 }
 
+// minShare: chunks are not cut smaller than this to spread a batch.
+const minShare = 32
+
 // markerTTL bounds how long a marker of a chunk whose reply was lost stays:
 // a resend within it is recognised.
 const markerTTL = time.Hour
@@ -190,7 +193,14 @@ type chunk struct {
 // Publish writes the batch and returns once every event is written or
 // counted as failed, or ctx's error.
 func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
-	chunks := o.chunks(batch)
+	// A batch smaller than bulk_max_size is spread over the connections
+	// ready now, so they write at once.
+	ready, _ := o.ready()
+	size := o.cfg.BulkMaxSize
+	if n := len(ready); n > 1 {
+		size = min(size, max(minShare, (len(batch)+n-1)/n))
+	}
+	chunks := o.chunks(batch, size)
 	q := &queue{items: chunks}
 	for !q.empty() {
 		if err := ctx.Err(); err != nil {
@@ -225,7 +235,7 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 }
 
 // chunks selects each event's key and cuts the batch into round trips.
-func (o *Output) chunks(batch []output.Doc) []*chunk {
+func (o *Output) chunks(batch []output.Doc, size int) []*chunk {
 	var out []*chunk
 	var cur *chunk
 	var keyIdx map[string]int
@@ -242,7 +252,7 @@ func (o *Output) chunks(batch []output.Doc) []*chunk {
 			}
 			key = k
 		}
-		if cur == nil || len(cur.docs) == o.cfg.BulkMaxSize {
+		if cur == nil || len(cur.docs) == size {
 			cur = &chunk{id: o.nextID()}
 			out = append(out, cur)
 			keyIdx = map[string]int{}

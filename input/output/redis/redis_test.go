@@ -268,7 +268,20 @@ func TestLoadBalanceAndFailover(t *testing.T) {
 	ctx := context.Background()
 	ss := samples(t)
 	ra, rb := reader(t, a, 0, ""), reader(t, b, 0, "")
-	o := newOutput(t, map[string]any{"hosts": []any{a, b}, "key": "lb", "bulk_max_size": 10})
+	// Through proxies that add 5ms per request: both connections have work
+	// in flight at once, so both get a share however the goroutines run.
+	pa, err := outtest.NewProxy(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := outtest.NewProxy(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pa.Cut()
+	defer pb.Cut()
+	pa.Delay, pb.Delay = 5*time.Millisecond, 5*time.Millisecond
+	o := newOutput(t, map[string]any{"hosts": []any{pa.Addr, pb.Addr}, "key": "lb", "bulk_max_size": 10})
 	if err := o.Publish(ctx, outtest.Docs(ss, 0, 400)); err != nil {
 		t.Fatal(err)
 	}
@@ -278,6 +291,18 @@ func TestLoadBalanceAndFailover(t *testing.T) {
 		t.Errorf("loadbalance: %d and %d", len(la), len(lb))
 	}
 	exactlyOnce(t, append(la, lb...), 400)
+
+	// One batch below bulk_max_size is cut in two chunks, one per host.
+	o = newOutput(t, map[string]any{"hosts": []any{pa.Addr, pb.Addr}, "key": "spread"})
+	if err := o.Publish(ctx, outtest.Docs(ss, 0, 128)); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := ra.LRange(ctx, "spread", 0, -1).Result()
+	sb, _ := rb.LRange(ctx, "spread", 0, -1).Result()
+	if len(sa) != 64 || len(sb) != 64 {
+		t.Errorf("spread: %d and %d, want 64 each", len(sa), len(sb))
+	}
+	exactlyOnce(t, append(sa, sb...), 128)
 
 	o = newOutput(t, map[string]any{"hosts": []any{a, b}, "key": "fo", "loadbalance": false, "bulk_max_size": 10,
 		"backoff": map[string]any{"init": "20ms", "max": "50ms"}})
