@@ -57,6 +57,9 @@ type Output struct {
 	retryLoggedAt time.Time
 	closed        atomic.Bool
 
+	// hostBackoff* bound how long a failed host sits out (tests shorten).
+	hostBackoffInit, hostBackoffMax time.Duration
+
 	// sleep is time.Sleep with ctx; replaced by tests.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -119,6 +122,9 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 		log:      log,
 		idPrefix: base64.RawURLEncoding.EncodeToString(rnd[:]),
 		sleep:    sleepCtx,
+
+		hostBackoffInit: hostBackoffInit,
+		hostBackoffMax:  hostBackoffMax,
 	}, nil
 }
 
@@ -277,7 +283,7 @@ func (o *Output) sendChunk(ctx context.Context, pending []item) error {
 			unreachable = isReq && re.status == 0
 			failover = false
 			if isReq && hostFault(re.status) {
-				h.markDown(time.Now())
+				h.markDown(time.Now(), o.hostBackoffInit, o.hostBackoffMax)
 				failover = o.anyHealthy(time.Now())
 			}
 			o.logRetry("bulk request failed, retrying", "host", h.url, "documents", len(pending), "attempt", attempt+1,

@@ -26,15 +26,17 @@ type host struct {
 	downUntil time.Time
 }
 
-func (h *host) markDown(now time.Time) {
+// markDown takes the host out of rotation for init, doubling per
+// consecutive failure up to max.
+func (h *host) markDown(now time.Time, init, maxD time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.fails++
-	d := hostBackoffInit
-	for i := 1; i < h.fails && d < hostBackoffMax; i++ {
+	d := init
+	for i := 1; i < h.fails && d < maxD; i++ {
 		d *= 2
 	}
-	h.downUntil = now.Add(min(d, hostBackoffMax))
+	h.downUntil = now.Add(min(d, maxD))
 }
 
 func (h *host) markUp() {
