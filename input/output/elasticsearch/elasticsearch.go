@@ -290,6 +290,7 @@ func (o *Output) sendChunk(ctx context.Context, pending []item) error {
 				"failover", failover, "error", err.Error())
 			continue // whole request failed: resend all
 		}
+		h.answered.Add(1)
 		h.markUp()
 		unreachable, failover = false, false
 		if progressed {

@@ -3,6 +3,7 @@ package elasticsearch
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elastic/elastic-transport-go/v8/elastictransport"
@@ -20,6 +21,10 @@ const (
 type host struct {
 	url string // redacted, for logs
 	tp  *elastictransport.Client
+
+	// answered counts bulk requests this host answered (tests, and which
+	// hosts carry the load).
+	answered atomic.Uint64
 
 	mu        sync.Mutex
 	fails     int
