@@ -138,6 +138,7 @@ func TestFailoverNodeKillExactlyOnce(t *testing.T) {
 	addr := victim.addr
 	victim.kill()
 	atKill := victim.bulks.Load()
+	a0, a2 := nodes[0].bulks.Load(), nodes[2].bulks.Load()
 	killedAt := es.count()
 	// While it is down the others carry on.
 	for es.count() < killedAt+300 {
@@ -149,6 +150,11 @@ func TestFailoverNodeKillExactlyOnce(t *testing.T) {
 	}
 	if d := victim.bulks.Load() - atKill; d != 0 {
 		t.Fatalf("dead node received %d requests", d)
+	}
+	// Its share is spread over both survivors, not handed to one.
+	d0, d2 := nodes[0].bulks.Load()-a0, nodes[2].bulks.Load()-a2
+	if d0*3 < d2 || d2*3 < d0 {
+		t.Fatalf("while node 1 was down: node 0 got %d requests, node 2 got %d", d0, d2)
 	}
 	victim.start(t, addr)
 	deadline := time.Now().Add(5 * time.Second)

@@ -56,27 +56,37 @@ func (h *host) until() time.Time {
 	return h.downUntil
 }
 
-// pick returns the next healthy host in round-robin order. When every host
-// is down it returns the one whose backoff ends first: the chunk's own
-// backoff (and the probe) then decide when to try, so a cluster that is all
-// down is still retried.
+// pick returns the next healthy host in round-robin order over the healthy
+// ones (so a down host's share is spread over all the others, not given to
+// its neighbour). When every host is down it returns the one whose backoff
+// ends first: the chunk's own backoff (and the probe) then decide when to
+// try, so a cluster that is all down is still retried.
 func (o *Output) pick() *host {
-	n := len(o.hosts)
-	start := int(o.rr.Add(1) % uint64(n))
 	now := time.Now()
+	healthy := 0
 	var soonest *host
 	var soonestAt time.Time
-	for i := range n {
-		h := o.hosts[(start+i)%n]
+	for _, h := range o.hosts {
 		u := h.until()
 		if !now.Before(u) {
-			return h
-		}
-		if soonest == nil || u.Before(soonestAt) {
+			healthy++
+		} else if soonest == nil || u.Before(soonestAt) {
 			soonest, soonestAt = h, u
 		}
 	}
-	return soonest
+	if healthy == 0 {
+		return soonest
+	}
+	k := int(o.rr.Add(1) % uint64(healthy))
+	for _, h := range o.hosts {
+		if !now.Before(h.until()) {
+			if k == 0 {
+				return h
+			}
+			k--
+		}
+	}
+	return o.hosts[0] // a host went down between the two loops
 }
 
 func (o *Output) anyHealthy(now time.Time) bool {
