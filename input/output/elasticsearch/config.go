@@ -25,7 +25,10 @@ type Config struct {
 	APIKey   string // "id:key" (encoded here) or already base64
 	Username string
 	Password string
-	Headers  map[string]string
+	// ServiceToken is sent as "Authorization: Bearer <token>": the shape of
+	// Fleet's remote Elasticsearch output.
+	ServiceToken string
+	Headers      map[string]string
 	// Path is a URL path prefix (proxying ES under a path).
 	Path string
 	// ProxyURL sends requests through an HTTP(S) proxy; ProxyDisable
@@ -41,7 +44,46 @@ type Config struct {
 	Timeout          time.Duration // per HTTP request
 	BackoffInit      time.Duration
 	BackoffMax       time.Duration
+	// IdleConnTimeout closes pooled connections idle this long
+	// (idle_connection_timeout).
+	IdleConnTimeout time.Duration
+
+	// Preset is the performance preset Fleet sent ("" when none), and
+	// Queue the memory-queue settings it (or an explicit queue.mem) stands
+	// for. The output does not run the queue: Queue is for whoever builds
+	// it.
+	Preset string
+	Queue  QueueSettings
 }
+
+// QueueSettings are the queue.mem values a preset stands for.
+type QueueSettings struct {
+	Events         int
+	FlushMinEvents int
+	FlushTimeout   time.Duration
+}
+
+// preset is one row of Elastic's "Performance tuning settings" table
+// (Fleet, Elasticsearch output settings; agents 8.12+).
+type preset struct {
+	bulkMaxSize, worker, compressionLevel int
+	queue                                 QueueSettings
+	idleConnTimeout                       time.Duration
+}
+
+var presets = map[string]preset{
+	"balanced":   {1600, 1, 1, QueueSettings{3200, 1600, 10 * time.Second}, 3 * time.Second},
+	"throughput": {1600, 4, 1, QueueSettings{12800, 1600, 5 * time.Second}, 15 * time.Second},
+	"scale":      {1600, 1, 1, QueueSettings{3200, 1600, 20 * time.Second}, 1 * time.Second},
+	"latency":    {50, 1, 1, QueueSettings{4100, 2050, 1 * time.Second}, 60 * time.Second},
+}
+
+// presetKeys are the settings a non-custom preset fixes. Elastic's docs say
+// preset values take precedence over such settings (and Fleet switches the
+// preset to custom when the advanced YAML sets one); silently ignoring a
+// setting the user wrote is worse than saying so, so here it is an error.
+var presetKeys = []string{"bulk_max_size", "worker", "workers", "compression_level", "idle_connection_timeout",
+	"queue.mem.events", "queue.mem.flush.min_events", "queue.mem.flush.timeout"}
 
 // Defaults match the Beats output defaults.
 const (
@@ -63,6 +105,8 @@ func ParseConfig(m map[string]any) (*Config, error) {
 		Timeout:          DefaultTimeout,
 		BackoffInit:      DefaultBackoffInit,
 		BackoffMax:       DefaultBackoffMax,
+		IdleConnTimeout:  presets["balanced"].idleConnTimeout,
+		Queue:            presets["balanced"].queue,
 	}
 	if t, ok := m["type"].(string); ok && t != "" && t != "elasticsearch" {
 		return nil, fmt.Errorf("output type %q is not elasticsearch", t)
@@ -106,6 +150,34 @@ func ParseConfig(m map[string]any) (*Config, error) {
 	c.APIKey, _ = m["api_key"].(string)
 	c.Username, _ = m["username"].(string)
 	c.Password, _ = m["password"].(string)
+	c.ServiceToken, _ = m["service_token"].(string)
+	if c.ServiceToken != "" && (c.APIKey != "" || c.Username != "") {
+		return nil, errors.New("service_token: set either service_token, api_key or username/password, not several")
+	}
+	if p, ok := m["preset"]; ok {
+		name, _ := p.(string)
+		if _, known := presets[name]; !known && name != "custom" && p != "" {
+			return nil, fmt.Errorf("preset: %v: use balanced, throughput, scale, latency or custom", p)
+		}
+		c.Preset = name
+	}
+	if ps, ok := presets[c.Preset]; ok {
+		for _, k := range presetKeys {
+			if _, set := lookup(m, k); set {
+				return nil, fmt.Errorf("%s: set by preset %q; remove it or use preset: custom", k, c.Preset)
+			}
+		}
+		c.BulkMaxSize, c.Workers, c.CompressionLevel = ps.bulkMaxSize, ps.worker, ps.compressionLevel
+		c.Queue, c.IdleConnTimeout = ps.queue, ps.idleConnTimeout
+	}
+	if v, ok := m["idle_connection_timeout"]; ok {
+		if c.IdleConnTimeout, err = asDuration(v); err != nil || c.IdleConnTimeout < 0 {
+			return nil, fmt.Errorf("idle_connection_timeout: %v is not a duration", v)
+		}
+	}
+	if err := c.Queue.parse(m); err != nil {
+		return nil, err
+	}
 	if hm, ok := m["headers"].(map[string]any); ok {
 		c.Headers = map[string]string{}
 		for k, v := range hm {
@@ -155,6 +227,54 @@ func ParseConfig(m map[string]any) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// lookup finds a dotted key either flat ("queue.mem.events": 1) or nested
+// (queue: {mem: {events: 1}}), as YAML from Fleet's advanced box can be.
+func lookup(m map[string]any, key string) (any, bool) {
+	if v, ok := m[key]; ok {
+		return v, true
+	}
+	head, rest, found := strings.Cut(key, ".")
+	if !found {
+		return nil, false
+	}
+	for k, v := range m {
+		if k == head {
+			if sub, ok := v.(map[string]any); ok {
+				return lookup(sub, rest)
+			}
+		}
+		// "queue.mem": {events: 1}
+		if strings.HasPrefix(key, k+".") {
+			if sub, ok := v.(map[string]any); ok {
+				if r, ok := lookup(sub, strings.TrimPrefix(key, k+".")); ok {
+					return r, true
+				}
+			}
+		}
+	}
+	return nil, false
+}
+
+func (q *QueueSettings) parse(m map[string]any) error {
+	var err error
+	if v, ok := lookup(m, "queue.mem.events"); ok {
+		if q.Events, err = asInt(v); err != nil || q.Events < 1 {
+			return fmt.Errorf("queue.mem.events: %v must be at least 1", v)
+		}
+	}
+	if v, ok := lookup(m, "queue.mem.flush.min_events"); ok {
+		if q.FlushMinEvents, err = asInt(v); err != nil || q.FlushMinEvents < 0 {
+			return fmt.Errorf("queue.mem.flush.min_events: %v is not a non-negative number", v)
+		}
+	}
+	if v, ok := lookup(m, "queue.mem.flush.timeout"); ok {
+		if q.FlushTimeout, err = asDuration(v); err != nil || q.FlushTimeout < 0 {
+			return fmt.Errorf("queue.mem.flush.timeout: %v is not a duration", v)
+		}
+	}
+	return nil
 }
 
 // encodedAPIKey turns Fleet's "id:key" into the base64 form the

@@ -34,9 +34,12 @@ import (
 // which counts as delivered.
 type Output struct {
 	cfg *Config
-	tp  *elastictransport.Client
-	ht  *http.Transport
-	log *slog.Logger
+	// hosts are the configured nodes, each with its own health; requests
+	// go round-robin over the healthy ones (see pick).
+	hosts []*host
+	rr    atomic.Uint64
+	ht    *http.Transport
+	log   *slog.Logger
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -54,6 +57,9 @@ type Output struct {
 	retryLoggedAt time.Time
 	closed        atomic.Bool
 
+	// hostBackoff* bound how long a failed host sits out (tests shorten).
+	hostBackoffInit, hostBackoffMax time.Duration
+
 	// sleep is time.Sleep with ctx; replaced by tests.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -63,14 +69,6 @@ type Output struct {
 func New(cfg *Config, log *slog.Logger) (*Output, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	var urls []*url.URL
-	for _, h := range cfg.Hosts {
-		u, err := url.Parse(h)
-		if err != nil {
-			return nil, fmt.Errorf("host %q: %w", h, err)
-		}
-		urls = append(urls, u)
 	}
 	ht := http.DefaultTransport.(*http.Transport).Clone()
 	ht.TLSClientConfig = cfg.TLS
@@ -82,31 +80,51 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 	}
 	ht.MaxIdleConnsPerHost = max(cfg.Workers, 2)
 	ht.ResponseHeaderTimeout = cfg.Timeout
-	tp, err := elastictransport.New(elastictransport.Config{
-		UserAgent:                "network-traffic",
-		URLs:                     urls,
-		Username:                 cfg.Username,
-		Password:                 cfg.Password,
-		APIKey:                   cfg.encodedAPIKey(),
-		Header:                   cfg.header(),
-		DisableRetry:             true, // we retry per document, with our own backoff
-		CompressRequestBody:      cfg.CompressionLevel > 0,
-		CompressRequestBodyLevel: cfg.CompressionLevel,
-		PoolCompressor:           cfg.CompressionLevel > 0,
-		Transport:                ht,
-	})
-	if err != nil {
-		return nil, err
+	if cfg.IdleConnTimeout > 0 {
+		ht.IdleConnTimeout = cfg.IdleConnTimeout
+	}
+	// One elastictransport client per host (its single-node pool): it
+	// builds the request, auth, headers and gzip. Its own multi-node pool is
+	// not used: it marks a node dead only on transport errors, never on
+	// 502/503/504, and resurrects it after 60 s doubling per failure, where
+	// we want a short per-host backoff and a probe (host.go).
+	var hosts []*host
+	for _, h := range cfg.Hosts {
+		u, err := url.Parse(h)
+		if err != nil {
+			return nil, fmt.Errorf("host %q: %w", h, err)
+		}
+		tp, err := elastictransport.New(elastictransport.Config{
+			UserAgent:                "network-traffic",
+			URLs:                     []*url.URL{u},
+			Username:                 cfg.Username,
+			Password:                 cfg.Password,
+			APIKey:                   cfg.encodedAPIKey(),
+			ServiceToken:             cfg.ServiceToken,
+			Header:                   cfg.header(),
+			DisableRetry:             true, // we retry per document, with our own backoff
+			CompressRequestBody:      cfg.CompressionLevel > 0,
+			CompressRequestBodyLevel: cfg.CompressionLevel,
+			PoolCompressor:           cfg.CompressionLevel > 0,
+			Transport:                ht,
+		})
+		if err != nil {
+			return nil, err
+		}
+		hosts = append(hosts, &host{url: u.Redacted(), tp: tp})
 	}
 	var rnd [9]byte
 	_, _ = rand.Read(rnd[:])
 	return &Output{
 		cfg:      cfg,
-		tp:       tp,
+		hosts:    hosts,
 		ht:       ht,
 		log:      log,
 		idPrefix: base64.RawURLEncoding.EncodeToString(rnd[:]),
 		sleep:    sleepCtx,
+
+		hostBackoffInit: hostBackoffInit,
+		hostBackoffMax:  hostBackoffMax,
 	}, nil
 }
 
@@ -170,7 +188,10 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 		chunks = append(chunks, items[:n])
 		items = items[n:]
 	}
-	if len(chunks) == 1 || o.cfg.Workers <= 1 {
+	// worker is per host, as in Beats: two hosts and worker 3 send up to
+	// six requests at once.
+	workers := o.cfg.Workers * len(o.hosts)
+	if len(chunks) == 1 || workers <= 1 {
 		for _, ch := range chunks {
 			if err := o.sendChunk(ctx, ch); err != nil {
 				return err
@@ -179,9 +200,9 @@ func (o *Output) Publish(ctx context.Context, batch []output.Doc) error {
 		return nil
 	}
 	work := make(chan []item)
-	errs := make(chan error, o.cfg.Workers)
+	errs := make(chan error, workers)
 	var wg sync.WaitGroup
-	for range min(o.cfg.Workers, len(chunks)) {
+	for range min(workers, len(chunks)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -222,14 +243,19 @@ func (o *Output) nextID() string {
 }
 
 // sendChunk sends one bulk request and resends what must be retried until
-// nothing is left.
+// nothing is left. A host that does not answer (or answers 502/503/504) is
+// marked down and the request goes at once to the next healthy host; only
+// when no host is healthy does the chunk wait out its backoff.
 func (o *Output) sendChunk(ctx context.Context, pending []item) error {
 	backoff := o.cfg.BackoffInit
 	var body bytes.Buffer
 	unreachable := false // the last attempt never got an HTTP answer
+	failover := false    // the last attempt's host is down and another is healthy
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > 0 {
 			o.retries.Add(uint64(len(pending)))
+		}
+		if attempt > 0 && !failover {
 			wait := jitter(backoff)
 			var err error
 			if unreachable {
@@ -245,19 +271,28 @@ func (o *Output) sendChunk(ctx context.Context, pending []item) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		retry, progressed, err := o.bulk(ctx, pending, &body)
+		h := o.pick()
+		retry, progressed, err := o.bulk(ctx, h, pending, &body)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			o.noteError(err)
 			var re *errRequest
-			unreachable = errors.As(err, &re) && re.status == 0
-			o.logRetry("bulk request failed, retrying", "documents", len(pending), "attempt", attempt+1,
-				"next_try_within", min(backoff*2, o.cfg.BackoffMax).String(), "error", err.Error())
+			isReq := errors.As(err, &re)
+			unreachable = isReq && re.status == 0
+			failover = false
+			if isReq && hostFault(re.status) {
+				h.markDown(time.Now(), o.hostBackoffInit, o.hostBackoffMax)
+				failover = o.anyHealthy(time.Now())
+			}
+			o.logRetry("bulk request failed, retrying", "host", h.url, "documents", len(pending), "attempt", attempt+1,
+				"failover", failover, "error", err.Error())
 			continue // whole request failed: resend all
 		}
-		unreachable = false
+		h.answered.Add(1)
+		h.markUp()
+		unreachable, failover = false, false
 		if progressed {
 			backoff = o.cfg.BackoffInit
 		}
@@ -273,8 +308,9 @@ func (o *Output) sendChunk(ctx context.Context, pending []item) error {
 // while a bulk body is only resent once the node answers.
 const probeEvery = time.Second
 
-// waitReachable waits up to d, returning early once the node answers a
-// probe. Used only after connection-level failures: a node that answers
+// waitReachable waits up to d, returning early once any host answers a
+// probe (that host is then marked up, so pick chooses it). Used only after
+// connection-level failures with no healthy host left: a node that answers
 // with 429 or 5xx is up and is given its full backoff.
 func (o *Output) waitReachable(ctx context.Context, d time.Duration) error {
 	deadline := time.Now().Add(d)
@@ -286,22 +322,25 @@ func (o *Output) waitReachable(ctx context.Context, d time.Duration) error {
 		if err := o.sleep(ctx, step); err != nil {
 			return err
 		}
-		if o.probe(ctx) {
-			o.log.Info("elasticsearch reachable again, resending")
-			return nil
+		for _, h := range o.hosts {
+			if o.probe(ctx, h) {
+				h.markUp()
+				o.log.Info("elasticsearch reachable again, resending", "host", h.url)
+				return nil
+			}
 		}
 	}
 }
 
 // probe reports whether a node answers HTTP at all (any status).
-func (o *Output) probe(ctx context.Context) bool {
+func (o *Output) probe(ctx context.Context, h *host) bool {
 	pctx, cancel := context.WithTimeout(ctx, min(o.cfg.Timeout, 2*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(pctx, http.MethodGet, "/", nil)
 	if err != nil {
 		return false
 	}
-	res, err := o.tp.Perform(req)
+	res, err := h.tp.Perform(req)
 	if err != nil {
 		return false
 	}
@@ -340,7 +379,7 @@ func (e *errRequest) Error() string {
 
 // bulk sends one request. It returns the items to retry, whether anything
 // was settled, or an error when the whole request must be resent.
-func (o *Output) bulk(ctx context.Context, items []item, body *bytes.Buffer) ([]item, bool, error) {
+func (o *Output) bulk(ctx context.Context, h *host, items []item, body *bytes.Buffer) ([]item, bool, error) {
 	body.Reset()
 	for _, it := range items {
 		body.WriteString(`{"create":{"_index":`)
@@ -357,7 +396,7 @@ func (o *Output) bulk(ctx context.Context, items []item, body *bytes.Buffer) ([]
 	}
 	rctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
-	res, err := req.Do(rctx, o.tp)
+	res, err := req.Do(rctx, h.tp)
 	if err != nil {
 		return nil, false, &errRequest{msg: "bulk request: " + err.Error()}
 	}

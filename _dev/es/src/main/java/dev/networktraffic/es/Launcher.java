@@ -81,23 +81,32 @@ public final class Launcher {
         Path geoip = home.resolve("geoip");
         Files.createDirectories(geoip);
 
-        Settings settings = Settings.builder()
-            .put("cluster.name", "network-traffic-test")
-            .put("node.name", "nt-node-0")
+        // Cluster mode (_dev/es/start-cluster.sh): NT_ES_SEED_HOSTS set makes this
+        // one node of a cluster; without it the single-node start is unchanged.
+        String seeds = System.getenv("NT_ES_SEED_HOSTS");
+        String nodeName = System.getenv().getOrDefault("NT_ES_NODE_NAME", "nt-node-0");
+        Settings.Builder b = Settings.builder()
+            .put("cluster.name", System.getenv().getOrDefault("NT_ES_CLUSTER_NAME", "network-traffic-test"))
+            .put("node.name", nodeName)
             .put("path.home", home.toString())
             .put("path.data", home.resolve("data").toString())
             .put("path.logs", home.resolve("logs").toString())
             .put("network.host", "127.0.0.1")
             .put("http.port", port)
-            .put("transport.port", "9300-9399")
-            .put("discovery.type", "single-node")
-            // one node: replicas could never be assigned and health would stay yellow
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .put("action.auto_create_index", true)
-            .put(GeoIpDatabasePath.SETTING.getKey(), geoip.toString())
-            .build();
+            .put(GeoIpDatabasePath.SETTING.getKey(), geoip.toString());
+        if (seeds == null || seeds.isEmpty()) {
+            // one node: replicas could never be assigned and health would stay yellow
+            b.put("transport.port", "9300-9399").put("discovery.type", "single-node");
+        } else {
+            b.put("transport.port", System.getenv("NT_ES_TRANSPORT_PORT"))
+                .putList("discovery.seed_hosts", List.of(seeds.split(",")))
+                .putList("cluster.initial_cluster_manager_nodes", List.of(System.getenv("NT_ES_INITIAL_NODES").split(",")));
+        }
+        Settings settings = b.build();
 
-        Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), config, () -> "nt-node-0");
+        Environment env = InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), config, () -> nodeName);
         Node node = new ClasspathPluginNode(env, MODULES);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
