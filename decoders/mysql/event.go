@@ -44,18 +44,20 @@ func (e *Event) note(s string) {
 }
 
 // newRequestEvent starts the event of a command carrying SQL text: the
-// query (trimmed) and its first word upper-cased as the method, as
-// Packetbeat reports them.
+// query as sent, trimmed of surrounding white space only (Packetbeat's
+// rule: a trailing semicolon and the line breaks inside stay), and its
+// first word upper-cased as the method.
 func newRequestEvent(c *connection, ts time.Time, plen int, query []byte, truncated bool) *Event {
 	ev := &Event{}
 	b := &ev.Base
 	b.Start = ts
 	b.Source.Bytes = int64(plen + 4)
-	// mysqlslap sends a terminating NUL with each query.
-	q := string(bytes.Trim(query, " \r\n\t;\x00"))
+	// mysqlslap sends a terminating NUL with each query: a C string's end,
+	// not text.
+	q := string(bytes.Trim(bytes.TrimRight(query, "\x00"), " \r\n\t"))
 	b.Query = q
 	method := q
-	if i := strings.IndexAny(q, " \r\n\t("); i > 0 {
+	if i := strings.IndexAny(q, " \r\n\t(;"); i > 0 {
 		method = q[:i]
 	}
 	b.Method = strings.ToUpper(method)

@@ -346,3 +346,21 @@ func TestSlap(t *testing.T) {
 	}
 	crossCheck(t, "slap.pcap", docs)
 }
+
+// verbatim.pcap: the mariadb client with DELIMITER //, so the text goes out
+// as typed. The query is published as sent, trimmed of surrounding white
+// space only (Packetbeat's rule): its semicolon and inner line breaks stay.
+func TestVerbatim(t *testing.T) {
+	docs, _ := replay(t, "verbatim.pcap", nil)
+	byQuery := map[string]map[string]any{}
+	for _, d := range docs {
+		byQuery[fmt.Sprint(d["query"])] = d
+
+	}
+	expect(t, byQuery["SELECT 1 AS one;"], map[string]any{
+		"method": "SELECT", "status": "OK", "mysql.num_rows": 1, "mysql.num_fields": 1,
+	})
+	expect(t, byQuery["SELECT name\nFROM items\nWHERE id = 1;"], map[string]any{
+		"method": "SELECT", "status": "OK", "mysql.num_rows": 1, "path": "shop.items",
+	})
+}
