@@ -25,6 +25,16 @@ type Event struct {
 	// Params are a prepared statement's bound values (Packetbeat's params,
 	// an array of strings).
 	Params []string
+	// More sums up the results after the first of a response that carries
+	// several (a multi-statement query, a procedure's result sets and its
+	// final OK); the fields above describe the first.
+	More struct {
+		NumRows      int64
+		AffectedRows uint64
+		ErrorCode    uint16 // the failed statement that ended the response
+		ErrorMessage string
+	}
+	results int // results before the current one
 
 	tables  []byte   // "db.table, db.table2": the root path
 	columns []string // send_response: column names
@@ -198,6 +208,17 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	if e.IsError {
 		w.Int("error_code", int64(e.ErrorCode))
 		w.Str("error_message", e.ErrorMessage)
+	}
+	if e.results > 0 {
+		w.Int("result_sets", int64(e.results)+1)
+		w.Object("more_results")
+		w.Int("num_rows", e.More.NumRows)
+		w.Uint("affected_rows", e.More.AffectedRows)
+		if e.More.ErrorCode != 0 {
+			w.Int("error_code", int64(e.More.ErrorCode))
+			w.Str("error_message", e.More.ErrorMessage)
+		}
+		w.End()
 	}
 	w.End()
 }
