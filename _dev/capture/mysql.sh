@@ -17,6 +17,12 @@
 #   compressed.pcap  `mariadb --compress`: the compressed protocol, which the
 #                    decoder detects and skips.
 #   slap.pcap        a short mysqlslap run (2 clients, auto-generated SQL).
+#   verbatim.pcap    the `mariadb` client with DELIMITER //, so statements go
+#                    out as typed: trailing semicolons, line breaks inside a
+#                    query, a multi-statement query and a procedure returning
+#                    two result sets (CLIENT_MULTI_STATEMENTS/RESULTS).
+#
+# ONLY="verbatim slap" captures just the named files (default: all).
 #
 # Needs root, iproute2, tcpdump, mariadb-server, mariadb-client, go.
 # Run from the repo root:  sudo _dev/capture/mysql.sh
@@ -200,9 +206,11 @@ capture() { # file filter
   for _ in $(seq 100); do grep -q listening "$work/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
 }
 stop() { sleep 1; kill -INT "$TPID"; wait "$TPID" 2>/dev/null || true; TPID=; }
+want() { [[ -z "${ONLY:-}" || " $ONLY " == *" $1 "* ]]; }
 cli() { in_ns mariadb --protocol=tcp -h127.0.0.1 -P3306 -uroot --skip-ssl "$@"; }
 
 # --- mariadb client ---------------------------------------------------------------
+if want cli; then
 capture "$out/cli.pcap" 'tcp port 3306'
 cli -vvv --force <<'EOF' || true
 CREATE DATABASE shop;
@@ -222,21 +230,49 @@ SELECT * FROM missing_table;
 USE nosuchdb;
 EOF
 stop
+fi
 
 # --- prepared statements, DEPRECATE_EOF ------------------------------------------------
+if want ps; then
 capture "$out/ps.pcap" 'tcp port 3306'
 in_ns "$work/psclient/psclient" 127.0.0.1:3306
 stop
+fi
 
 # --- compressed protocol ------------------------------------------------------------
+if want compressed; then
 capture "$out/compressed.pcap" 'tcp port 3306'
 cli --compress shop -e 'SELECT * FROM items; SELECT 1;'
 stop
+fi
 
 # --- mysqlslap ------------------------------------------------------------------------
+if want slap; then
 capture "$out/slap.pcap" 'tcp port 3306'
 in_ns mysqlslap --protocol=tcp -h127.0.0.1 -P3306 -uroot --skip-ssl --concurrency=2 --iterations=1 \
   --auto-generate-sql --auto-generate-sql-load-type=mixed --number-of-queries=40 >/dev/null
 stop
+fi
+
+# --- text as typed, several result sets ---------------------------------------------------
+if want verbatim; then
+# The database the other captures create, if they did not run.
+cli -e 'CREATE DATABASE IF NOT EXISTS shop; CREATE TABLE IF NOT EXISTS shop.items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32) NOT NULL, price INT); INSERT INTO shop.items (name, price) SELECT "apple", 3 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM shop.items)'
+cli shop <<'EOF'
+DELIMITER //
+CREATE PROCEDURE two_sets() BEGIN SELECT 1 AS a; SELECT name FROM items ORDER BY id; END//
+EOF
+capture "$out/verbatim.pcap" 'tcp port 3306'
+cli shop <<'EOF'
+DELIMITER //
+SELECT 1 AS one;//
+SELECT name
+FROM items
+WHERE id = 1;//
+SELECT 1 AS a; SELECT 2 AS b, 3 AS c//
+CALL two_sets()//
+EOF
+stop
+fi
 
 ls -l "$out"

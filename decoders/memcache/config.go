@@ -52,8 +52,11 @@ const (
 // Config holds the memcache-specific options (the common ones live in
 // protocol.Common). The names are Packetbeat's.
 type Config struct {
-	// ParseUnknown keeps unknown text commands as UNKNOWN messages instead
-	// of treating them as garbage.
+	// ParseUnknown keeps the line of unknown text commands
+	// (memcache.request.line) and accepts any line as one. Without it, a
+	// line shaped like a command (a lower-case word, printable arguments)
+	// is still an UNKNOWN request, so memcached's ERROR pairs with it; other
+	// lines are garbage.
 	ParseUnknown bool `yaml:"parseunknown"`
 	// MaxValues is how many values per message are published base64
 	// encoded: 0 none (Packetbeat's default), negative all.

@@ -217,7 +217,8 @@ func (m *message) write(w *ecsmap.Writer) {
 		w.OptStr("version", m.version)
 	}
 	if f&fLine != 0 {
-		w.Str("line", m.line)
+		// Kept with parseunknown only.
+		w.OptStr("line", m.line)
 	}
 	if f&fStats != 0 {
 		m.writeStats(w)

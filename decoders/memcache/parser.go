@@ -297,11 +297,17 @@ func parseTextRequest(cfg *settings, line []byte, ts time.Time) (*message, error
 		m.line = string(line)
 	}
 	if cmd == nil {
-		if !cfg.parseUnknown {
+		// A command this decoder does not know, which memcached answers
+		// with ERROR: without parseunknown its line is not kept, but it
+		// still makes a request, so the ERROR pairs with it rather than
+		// standing alone. A line that cannot be a command is garbage.
+		if !cfg.parseUnknown && !commandLine(line) {
 			return nil, errUnknownCmd
 		}
 		m.text = cmdUnknown
-		m.line = string(line)
+		if cfg.parseUnknown {
+			m.line = string(line)
+		}
 		return m, nil
 	}
 	m.text = cmd
@@ -309,6 +315,24 @@ func parseTextRequest(cfg *settings, line []byte, ts time.Time) (*message, error
 		return nil, errBadArgs
 	}
 	return m, nil
+}
+
+// commandLine reports whether a request line has the shape of a text
+// command: a lower-case word of letters, digits and '_', then printable
+// ASCII arguments.
+func commandLine(line []byte) bool {
+	word := true
+	for _, c := range line {
+		switch {
+		case c == ' ':
+			word = false
+		case c < 0x20 || c > 0x7e:
+			return false
+		case word && !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'):
+			return false
+		}
+	}
+	return true
 }
 
 // parseArgs fills m from the arguments of a text line.

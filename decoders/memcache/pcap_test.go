@@ -95,7 +95,10 @@ func TestTextCapture(t *testing.T) {
 		"delete fresh -> NOT_FOUND Error",
 		"version <nil> -> VERSION OK",
 		"verbosity <nil> -> OK OK",
-		"<nil> <nil> -> ERROR Client Error", // "bogus command" is not parsed without parseunknown
+		// "bogus command": memcached answers ERROR; without parseunknown the
+		// line is not kept, but the command and its answer are one
+		// transaction, not a response alone.
+		"UNKNOWN <nil> -> ERROR Error",
 		"stats <nil> -> STAT OK",
 		"stats <nil> -> STAT OK",
 		"flush_all <nil> -> OK OK",
@@ -105,9 +108,14 @@ func TestTextCapture(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("transactions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if n := p.Stats().ParseErrors.Load(); n != 1 {
-		t.Errorf("parse errors = %d, want 1 (the unknown command)", n)
+	if s := p.Stats(); s.ParseErrors.Load() != 0 || s.UnmatchedResponses.Load() != 0 {
+		t.Errorf("parse errors = %d, responses without request = %d, want 0", s.ParseErrors.Load(), s.UnmatchedResponses.Load())
 	}
+	expect(t, docs[27], map[string]string{
+		"memcache.request.command": "UNKNOWN", "memcache.request.type": "UNKNOWN", "memcache.request.line": "<nil>",
+		"memcache.response.command": "ERROR", "status": "Error", "event.action": "memcache.unknown",
+		"event.outcome": "failure", "source.bytes": "15", "destination.bytes": "7",
+	})
 	// The first event is Packetbeat's sample: set key 0 0 3 / STORED.
 	expect(t, docs[0], map[string]string{
 		"type": "memcache", "status": "OK", "event.action": "memcache.store", "event.outcome": "success",
@@ -137,7 +145,7 @@ func TestTextCapture(t *testing.T) {
 	expect(t, docs[21], map[string]string{"memcache.request.noreply": "true", "destination.bytes": "<nil>", "event.outcome": "<nil>", "error.message": "<nil>"})
 	expect(t, docs[25], map[string]string{"memcache.response.version": "1.6.18", "event.action": "memcache.info"})
 	expect(t, docs[26], map[string]string{"memcache.request.verbosity": "1"})
-	expect(t, docs[27], map[string]string{"error.message": "memcache: response without a request", "event.action": "<nil>"})
+	expect(t, docs[27], map[string]string{"error.message": "<nil>"})
 	expect(t, docs[29], map[string]string{"memcache.request.raw_args": "slabs", "event.action": "memcache.stats"})
 	expect(t, docs[30], map[string]string{"memcache.request.type": "Delete", "memcache.request.exptime": "0"})
 	stats := protocoltest.GetKeyOrPath(docs[28], "memcache.response.stats").([]any)

@@ -25,6 +25,16 @@ type Event struct {
 	// Params are a prepared statement's bound values (Packetbeat's params,
 	// an array of strings).
 	Params []string
+	// More sums up the results after the first of a response that carries
+	// several (a multi-statement query, a procedure's result sets and its
+	// final OK); the fields above describe the first.
+	More struct {
+		NumRows      int64
+		AffectedRows uint64
+		ErrorCode    uint16 // the failed statement that ended the response
+		ErrorMessage string
+	}
+	results int // results before the current one
 
 	tables  []byte   // "db.table, db.table2": the root path
 	columns []string // send_response: column names
@@ -44,18 +54,20 @@ func (e *Event) note(s string) {
 }
 
 // newRequestEvent starts the event of a command carrying SQL text: the
-// query (trimmed) and its first word upper-cased as the method, as
-// Packetbeat reports them.
+// query as sent, trimmed of surrounding white space only (Packetbeat's
+// rule: a trailing semicolon and the line breaks inside stay), and its
+// first word upper-cased as the method.
 func newRequestEvent(c *connection, ts time.Time, plen int, query []byte, truncated bool) *Event {
 	ev := &Event{}
 	b := &ev.Base
 	b.Start = ts
 	b.Source.Bytes = int64(plen + 4)
-	// mysqlslap sends a terminating NUL with each query.
-	q := string(bytes.Trim(query, " \r\n\t;\x00"))
+	// mysqlslap sends a terminating NUL with each query: a C string's end,
+	// not text.
+	q := string(bytes.Trim(bytes.TrimRight(query, "\x00"), " \r\n\t"))
 	b.Query = q
 	method := q
-	if i := strings.IndexAny(q, " \r\n\t("); i > 0 {
+	if i := strings.IndexAny(q, " \r\n\t(;"); i > 0 {
 		method = q[:i]
 	}
 	b.Method = strings.ToUpper(method)
@@ -196,6 +208,17 @@ func (e *Event) WriteFields(w *ecsmap.Writer) {
 	if e.IsError {
 		w.Int("error_code", int64(e.ErrorCode))
 		w.Str("error_message", e.ErrorMessage)
+	}
+	if e.results > 0 {
+		w.Int("result_sets", int64(e.results)+1)
+		w.Object("more_results")
+		w.Int("num_rows", e.More.NumRows)
+		w.Uint("affected_rows", e.More.AffectedRows)
+		if e.More.ErrorCode != 0 {
+			w.Int("error_code", int64(e.More.ErrorCode))
+			w.Str("error_message", e.More.ErrorMessage)
+		}
+		w.End()
 	}
 	w.End()
 }

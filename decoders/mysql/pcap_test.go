@@ -49,7 +49,7 @@ func tsharkTransactions(t *testing.T, name string) []string {
 		"-e", "tcp.stream", "-e", "tcp.srcport", "-e", "tcp.len", "-e", "mysql.command", "-e", "mysql.query",
 		"-e", "mysql.schema", "-e", "mysql.affected_rows", "-e", "mysql.insert_id", "-e", "mysql.error_code",
 		"-e", "mysql.num_fields", "-e", "mysql.row.text", "-e", "mysql.num_params", "-e", "mysql.exec.field.long",
-		"-e", "mysql.exec.field.string", "-e", "mysql.exec.field.longlong").Output()
+		"-e", "mysql.exec.field.string", "-e", "mysql.exec.field.longlong", "-e", "mysql.server_status").Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
@@ -68,6 +68,10 @@ func tsharkTransactions(t *testing.T, name string) []string {
 		values                           int
 		params                           []string
 		publish                          bool
+		// more: the first result ended with "more results exist"; the
+		// rest are not compared (each result set is its own segment in
+		// the captures).
+		more bool
 	}
 	var res []string
 	cur := map[string]*txn{}
@@ -142,7 +146,14 @@ func tsharkTransactions(t *testing.T, name string) []string {
 		if x.fields == "" {
 			x.fields = first(l, "mysql.num_fields")
 		}
-		x.values += len(l["mysql.row.text"])
+		if !x.more {
+			x.values += len(l["mysql.row.text"])
+		}
+		for _, st := range l["mysql.server_status"] {
+			if v, err := strconv.ParseUint(st, 0, 16); err == nil && v&0x0008 != 0 {
+				x.more = true
+			}
+		}
 	}
 	for s := range cur {
 		flush(s)
@@ -345,4 +356,41 @@ func TestSlap(t *testing.T) {
 		t.Errorf("%d parse errors", n)
 	}
 	crossCheck(t, "slap.pcap", docs)
+}
+
+// verbatim.pcap: the mariadb client with DELIMITER //, so the text goes out
+// as typed. The query is published as sent, trimmed of surrounding white
+// space only (Packetbeat's rule): its semicolon and inner line breaks stay.
+func TestVerbatim(t *testing.T) {
+	docs, _ := replay(t, "verbatim.pcap", nil)
+	byQuery := map[string]map[string]any{}
+	for _, d := range docs {
+		byQuery[fmt.Sprint(d["query"])] = d
+
+	}
+	expect(t, byQuery["SELECT 1 AS one;"], map[string]any{
+		"method": "SELECT", "status": "OK", "mysql.num_rows": 1, "mysql.num_fields": 1,
+	})
+	expect(t, byQuery["SELECT name\nFROM items\nWHERE id = 1;"], map[string]any{
+		"method": "SELECT", "status": "OK", "mysql.num_rows": 1, "path": "shop.items",
+		"mysql.result_sets": nil, "mysql.more_results": nil,
+	})
+	// Several results in one response (SERVER_MORE_RESULTS_EXISTS): the
+	// mysql fields describe the first, as Packetbeat and tshark show it
+	// (frames 14 and 15: one column and row "1", then two columns, "2,3").
+	expect(t, byQuery["SELECT 1 AS a; SELECT 2 AS b, 3 AS c"], map[string]any{
+		"method": "SELECT", "status": "OK", "mysql.num_fields": 1, "mysql.num_rows": 1,
+		"mysql.result_sets": 2, "mysql.more_results.num_rows": 1, "mysql.more_results.affected_rows": 0,
+		"mysql.more_results.error_code": nil,
+	})
+	// A procedure: its two result sets (frames 18, 19) and the CALL's OK
+	// (frame 20).
+	expect(t, byQuery["CALL two_sets()"], map[string]any{
+		"method": "CALL", "status": "OK", "mysql.num_fields": 1, "mysql.num_rows": 1,
+		"mysql.result_sets": 3, "mysql.more_results.num_rows": 1, "path": "shop.items",
+	})
+	if len(docs) != 4 {
+		t.Errorf("%d events, want 4", len(docs))
+	}
+	crossCheck(t, "verbatim.pcap", docs)
 }

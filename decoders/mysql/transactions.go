@@ -435,15 +435,18 @@ func (c *connection) response(r *request, ev *Event, plen int, p []byte) {
 				c.serverError(err)
 				return
 			}
-			ev.AffectedRows += ok.affected
-			ev.InsertID = ok.insertID
-			c.endOrMore(ok.status)
+			if ev.results == 0 {
+				ev.AffectedRows, ev.InsertID = ok.affected, ok.insertID
+			} else {
+				ev.More.AffectedRows += ok.affected
+			}
+			c.endOrMore(ev, ok.status)
 		case p[0] == 0xff:
 			c.errorPacket(ev, p)
 			c.complete()
 		case p[0] == 0xfe && plen < 9:
 			// A bare EOF answers a few commands (COM_SET_OPTION, COM_DEBUG).
-			c.endOrMore(terminatorStatus(p, plen))
+			c.endOrMore(ev, terminatorStatus(p, plen))
 		case p[0] == 0xfb:
 			// LOCAL INFILE request: the client sends the file, then the
 			// server's OK or ERR answers the same query.
@@ -458,7 +461,7 @@ func (c *connection) response(r *request, ev *Event, plen int, p []byte) {
 				c.serverError(errLenEnc)
 				return
 			}
-			if ev.NumFields == 0 {
+			if ev.results == 0 {
 				ev.NumFields = int64(n)
 			}
 			c.rs, c.remaining = rsColumns, int(n)
@@ -512,7 +515,7 @@ func (c *connection) response(r *request, ev *Event, plen int, p []byte) {
 		case isTerminator(p, plen):
 			// DEPRECATE_EOF and no rows: this OK ends the result set.
 			c.deprecateEOF = 1
-			c.endOrMore(terminatorStatus(p, plen))
+			c.endOrMore(ev, terminatorStatus(p, plen))
 		default:
 			c.deprecateEOF = 1
 			c.rs = rsRows
@@ -535,7 +538,7 @@ func (c *connection) response(r *request, ev *Event, plen int, p []byte) {
 			c.errorPacket(ev, p)
 			c.complete()
 		case isTerminator(p, plen):
-			c.endOrMore(terminatorStatus(p, plen))
+			c.endOrMore(ev, terminatorStatus(p, plen))
 		default:
 			c.row(ev, plen, p)
 		}
@@ -595,13 +598,18 @@ func (c *connection) column(ev *Event, p []byte) {
 	if len(table) > 0 {
 		ev.addTable(schema, table)
 	}
-	if c.p.cfg.common.SendResponse {
+	if c.p.cfg.common.SendResponse && ev.results == 0 {
 		ev.addColumn(name)
 	}
 }
 
-// row counts a row and, with send_response, keeps the first max_rows.
+// row counts a row and, with send_response, keeps the first max_rows of
+// the first result set.
 func (c *connection) row(ev *Event, plen int, p []byte) {
+	if ev.results > 0 {
+		ev.More.NumRows++
+		return
+	}
 	ev.NumRows++
 	if c.p.cfg.common.SendResponse && ev.NumRows <= int64(c.p.cfg.maxRows) && c.queue[0].cmd != comStmtExecute {
 		ev.addRow(p, c.p.cfg.maxRowLength)
@@ -610,20 +618,29 @@ func (c *connection) row(ev *Event, plen int, p []byte) {
 
 func (c *connection) errorPacket(ev *Event, p []byte) {
 	code, state, msg := errPacket(p)
-	ev.IsError = true
-	ev.ErrorCode = code
 	// Packetbeat's form: "<SQL state>: <message>".
 	var b []byte
 	if len(state) > 0 {
 		b = append(append(b, state...), ": "...)
 	}
+	if ev.results > 0 {
+		// A later statement of a multi-statement query failed: the first
+		// result, which the event describes, stands.
+		ev.More.ErrorCode, ev.More.ErrorMessage = code, string(append(b, msg...))
+		return
+	}
+	ev.IsError = true
+	ev.ErrorCode = code
 	ev.ErrorMessage = string(append(b, msg...))
 }
 
 // endOrMore ends a result or, when the server says more results follow
-// (multi-statements, stored procedures), waits for the next one.
-func (c *connection) endOrMore(status uint16) {
+// (multi-statements, stored procedures), waits for the next one. As in
+// Packetbeat and tshark, the event's mysql fields describe the first
+// result; the others are summarised in mysql.more_results.
+func (c *connection) endOrMore(ev *Event, status uint16) {
 	if status&statusMoreResults != 0 {
+		ev.results++
 		c.rs = rsStart
 		return
 	}

@@ -344,7 +344,7 @@ func TestMultiResultsAndInfile(t *testing.T) {
 	h.send(protocol.FromServer, okp(4, 3, 0, 2))
 	h.c.Close(h.ts)
 	got := summary(h.col.Docs)
-	want := "CALL|OK|CALL p()|shop.items|map[affected_rows:0 insert_id:0 num_fields:2 num_rows:1]|13|" + fmt.Sprint(len(rs)+11) + "|<nil>\n" +
+	want := "CALL|OK|CALL p()|shop.items|map[affected_rows:0 insert_id:0 more_results:map[affected_rows:0 num_rows:0] num_fields:2 num_rows:1 result_sets:2]|13|" + fmt.Sprint(len(rs)+11) + "|<nil>\n" +
 		"LOAD|OK|LOAD DATA LOCAL INFILE 'x' INTO TABLE t|<nil>|map[affected_rows:3 insert_id:0 num_fields:0 num_rows:0]|58|17|<nil>"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)

@@ -46,6 +46,15 @@ func sharedProcMonitor() *procs.Monitor {
 	return procMon
 }
 
+// newProcNamer turns procs.monitored into a Namer (nil when empty).
+func newProcNamer(list []config.MonitoredProc) *procs.Namer {
+	var ml []procs.Monitored
+	for _, m := range list {
+		ml = append(ml, procs.Monitored{Process: m.Process, CmdlineGrep: m.CmdlineGrep})
+	}
+	return procs.NewNamer(ml)
+}
+
 // ProcStats reports the shared process monitor's counters (nil if unused).
 func ProcStats() any {
 	if procMon == nil {
@@ -83,6 +92,8 @@ type streamPublisher struct {
 	// procMon enriches events with local processes (monitor_processes on a
 	// live capture); nil otherwise.
 	procMon *procs.Monitor
+	// procNamer names processes after procs.monitored; nil without it.
+	procNamer *procs.Namer
 	// internal are the capture's internal_networks; with them
 	// network.direction says inbound/outbound/internal/external.
 	internal *processors.NetworkSet
@@ -94,6 +105,7 @@ type streamPublisher struct {
 func (p *streamPublisher) Publish(ev ecsmap.Event) {
 	if p.procMon != nil {
 		p.procMon.Enrich(ev.EventBase(), time.Now())
+		p.procNamer.NameBase(ev.EventBase())
 	}
 	if p.internal != nil {
 		b := ev.EventBase()

@@ -186,6 +186,7 @@ func (w *Worker) newStream(in *config.Input, c *config.Capture, st *config.Strea
 	// Processes on this host say nothing about a replayed capture.
 	if st.MonitorProcs && c.Interface.File == "" {
 		pub.procMon = sharedProcMonitor()
+		pub.procNamer = newProcNamer(st.MonitoredProcs)
 	}
 	if st.Type == config.TypeFlow || st.Type == config.TypeICMP {
 		return pub, nil, nil, nil
@@ -692,7 +693,8 @@ func (r *captureRun) applyPlan(p *swapPlan) {
 // (metadata is reapplied with configure).
 func sameDecoding(a, b *config.Stream) bool {
 	return a.ID == b.ID && a.Type == b.Type && a.KeepNull == b.KeepNull &&
-		a.MonitorProcs == b.MonitorProcs && reflect.DeepEqual(a.Options, b.Options)
+		a.MonitorProcs == b.MonitorProcs && reflect.DeepEqual(a.MonitoredProcs, b.MonitoredProcs) &&
+		reflect.DeepEqual(a.Options, b.Options)
 }
 
 // reconfigureInPlace applies in to the running captures when every capture

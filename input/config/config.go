@@ -133,6 +133,9 @@ type Stream struct {
 	Fields          map[string]any
 	FieldsUnderRoot bool
 	MonitorProcs    bool
+	// MonitoredProcs is Packetbeat's procs.monitored: names for the
+	// processes whose command line contains CmdlineGrep.
+	MonitoredProcs []MonitoredProc
 	// Options is the rest of the stream: the protocol's own keys (ports,
 	// send_request, include_authorities, timeout, period, ...).
 	Options map[string]any
@@ -359,6 +362,9 @@ func parseStream(sm map[string]any, namespace string, idx int) (*Stream, Interfa
 		case "procs":
 			if pm, ok := v.(map[string]any); ok {
 				st.MonitorProcs, err = protocol.AsBool(pm["enabled"])
+				if err == nil {
+					st.MonitoredProcs, err = asMonitored(pm["monitored"])
+				}
 			}
 		case "monitor_processes":
 			st.MonitorProcs, err = protocol.AsBool(v)
@@ -617,6 +623,49 @@ func transports(s *protocol.Spec) []string {
 		out = append(out, "udp")
 	}
 	return out
+}
+
+// MonitoredProc is one procs.monitored entry.
+type MonitoredProc struct {
+	Process     string // the name published as process.name
+	CmdlineGrep string // a substring of the process's command line
+}
+
+// asMonitored reads procs.monitored: a list of {process, cmdline_grep}.
+func asMonitored(v any) ([]MonitoredProc, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, errors.New("monitored: must be a list of {process, cmdline_grep}")
+	}
+	var out []MonitoredProc
+	for i, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("monitored[%d]: must be a map with process and cmdline_grep", i)
+		}
+		var e MonitoredProc
+		for k, val := range m {
+			str, ok := val.(string)
+			switch {
+			case k != "process" && k != "cmdline_grep":
+				return nil, fmt.Errorf("monitored[%d]: unknown key %q (process, cmdline_grep)", i, k)
+			case !ok || str == "":
+				return nil, fmt.Errorf("monitored[%d].%s: must be a non-empty string", i, k)
+			case k == "process":
+				e.Process = str
+			default:
+				e.CmdlineGrep = str
+			}
+		}
+		if e.Process == "" || e.CmdlineGrep == "" {
+			return nil, fmt.Errorf("monitored[%d]: needs both process and cmdline_grep", i)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func asStrings(v any) ([]string, error) {

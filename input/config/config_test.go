@@ -220,3 +220,38 @@ streams:
 		t.Errorf("captures %+v", in.Captures[0])
 	}
 }
+
+// Packetbeat's procs block: enabled and monitored (process names by
+// cmdline_grep); a malformed entry takes the stream out, naming the option.
+func TestProcsMonitored(t *testing.T) {
+	in, err := parseYAML(t, `
+streams:
+  - id: named
+    type: http
+    procs:
+      enabled: true
+      monitored:
+        - {process: mysqld, cmdline_grep: mariadbd}
+        - {process: web, cmdline_grep: nginx}
+  - {id: nogrep, type: dns, procs: {enabled: true, monitored: [{process: x}]}}
+  - {id: typo, type: redis, procs: {enabled: true, monitored: [{process: x, cmdline: y}]}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*config.Stream{}
+	for _, st := range in.Streams {
+		byID[st.ID] = st
+	}
+	named := byID["named"]
+	if named.Err != nil || !named.MonitorProcs || len(named.MonitoredProcs) != 2 ||
+		named.MonitoredProcs[0] != (config.MonitoredProc{Process: "mysqld", CmdlineGrep: "mariadbd"}) ||
+		named.MonitoredProcs[1] != (config.MonitoredProc{Process: "web", CmdlineGrep: "nginx"}) {
+		t.Errorf("named: %+v %v", named.MonitoredProcs, named.Err)
+	}
+	for id, want := range map[string]string{"nogrep": "needs both process and cmdline_grep", "typo": `unknown key "cmdline"`} {
+		if e := byID[id].Err; e == nil || !strings.Contains(e.Error(), "procs") || !strings.Contains(e.Error(), want) {
+			t.Errorf("%s: error %v, want procs ... %s", id, e, want)
+		}
+	}
+}
