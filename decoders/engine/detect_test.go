@@ -1,0 +1,264 @@
+package engine_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"math/rand"
+	"net/netip"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/pcapgo"
+
+	_ "github.com/network-traffic/network-traffic/decoders/all"
+	"github.com/network-traffic/network-traffic/decoders/engine"
+	"github.com/network-traffic/network-traffic/decoders/link"
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/decoders/protocoltest"
+	"github.com/network-traffic/network-traffic/decoders/tcp"
+)
+
+// detectable are the TCP protocols with a probe, in the order a user
+// turning detection on for all of them would list them.
+var detectable = []string{"http", "tls", "redis", "pgsql", "mysql", "mongodb", "amqp",
+	"cassandra", "memcache", "thrift", "nfs", "sip", "dns"}
+
+// build makes one instance per protocol name. With detect, every protocol
+// gets detect: true and an unused port, so only probes can route.
+func build(t testing.TB, names []string, detect bool, extra map[string]map[string]any, pub protocol.Publisher) []*protocol.Instance {
+	t.Helper()
+	var insts []*protocol.Instance
+	for i, n := range names {
+		spec, ok := protocol.Lookup(n)
+		if !ok {
+			t.Fatalf("protocol %s not registered", n)
+		}
+		opts := map[string]any{}
+		for k, v := range extra[n] {
+			opts[k] = v
+		}
+		if detect {
+			opts["detect"] = true
+			opts["ports"] = []any{1 + i}
+		}
+		common, rest, err := protocol.SplitCommon(spec, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := spec.New(common, rest, pub)
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		insts = append(insts, in)
+	}
+	return insts
+}
+
+// replay runs a pcap through the production pipeline (link decoder,
+// engine, TCP reassembler) and returns the engine.
+func replay(t testing.TB, path string, insts []*protocol.Instance) *engine.Engine {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := link.NewDecoder(r.LinkType(), link.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(insts)
+	asm := tcp.NewAssembler(tcp.Config{}, e.NewTCPParser)
+	e.TCP = asm
+	var p link.Packet
+	var last time.Time
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if ok, _ := dec.Decode(data, ci, &p); ok {
+			e.Packet(&p)
+			last = ci.Timestamp
+		}
+	}
+	e.Flush(last)
+	return e
+}
+
+// Every protocol's real capture decoded with detection on (no protocol on
+// its port) gives the same events as decoded by port, each marked
+// network.detected_by: content.
+func TestDetectMatchesPortDecoding(t *testing.T) {
+	for _, tc := range []struct {
+		proto, pcap string
+		opts        map[string]any
+	}{
+		{"http", "http/nginx.pcap", nil},
+		{"http", "http/pipeline.pcap", nil},
+		{"tls", "tls/tls13.pcap", nil},
+		{"tls", "tls/tls12.pcap", nil},
+		{"redis", "redis/cli.pcap", nil},
+		{"pgsql", "pgsql/psql.pcap", nil},
+		{"pgsql", "pgsql/extended.pcap", nil},
+		{"mysql", "mysql/cli.pcap", nil},
+		{"mongodb", "mongodb/opmsg.pcap", nil},
+		{"mongodb", "mongodb/legacy.pcap", nil},
+		{"amqp", "amqp/session.pcap", nil},
+		{"cassandra", "cassandra/v4.pcap", nil},
+		{"memcache", "memcache/text.pcap", nil},
+		{"memcache", "memcache/binary.pcap", nil},
+		{"thrift", "thrift/socket.pcap", nil},
+		{"thrift", "thrift/framed.pcap", map[string]any{"transport_type": "framed"}},
+		{"nfs", "nfs/v3.pcap", nil},
+		{"nfs", "nfs/v4.pcap", nil},
+		{"sip", "sip/tcp.pcap", map[string]any{"transport_protocol": "tcp"}},
+		{"dns", "dns/tcp.pcap", nil},
+	} {
+		t.Run(tc.pcap, func(t *testing.T) {
+			path := "../../_dev/pcaps/" + tc.pcap
+			extra := map[string]map[string]any{tc.proto: tc.opts}
+			var byPort protocoltest.Collector
+			replay(t, path, build(t, []string{tc.proto}, false, extra, &byPort))
+			if len(byPort.Docs) == 0 {
+				t.Fatalf("no events by port")
+			}
+			var byContent protocoltest.Collector
+			e := replay(t, path, build(t, detectable, true, extra, &byContent))
+			if got := e.Detect.Claimed.Load(); got == 0 {
+				t.Errorf("no connection claimed (probed %d)", e.Detect.Probed.Load())
+			}
+			if len(byContent.Docs) != len(byPort.Docs) {
+				t.Fatalf("%d events by content, %d by port", len(byContent.Docs), len(byPort.Docs))
+			}
+			for i, d := range byContent.Docs {
+				nw, _ := d["network"].(map[string]any)
+				if nw["detected_by"] != "content" {
+					t.Errorf("event %d: network.detected_by = %v", i, nw["detected_by"])
+				}
+				delete(nw, "detected_by")
+				if !reflect.DeepEqual(d, byPort.Docs[i]) {
+					a, _ := json.Marshal(d)
+					b, _ := json.Marshal(byPort.Docs[i])
+					t.Fatalf("event %d differs:\ncontent: %s\nport:    %s", i, a, b)
+				}
+			}
+		})
+	}
+}
+
+// Megabytes of random and of gzip-compressed bytes over TCP, both ways,
+// make no transaction: every connection is dropped from probing.
+func TestDetectIgnoresGarbage(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	random := make([]byte, 4<<20)
+	rng.Read(random)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	for gz.Len() < 4<<20 {
+		w.Write([]byte("some compressible text, repeated with a counter "))
+		b := make([]byte, 64)
+		rng.Read(b)
+		w.Write(b)
+	}
+	w.Close()
+	var col protocoltest.Collector
+	e := engine.New(build(t, detectable, true, nil, &col))
+	e.TCP = tcp.NewAssembler(tcp.Config{}, e.NewTCPParser)
+	ts := time.Unix(1700000000, 0)
+	conns := 0
+	for _, blob := range [][]byte{random, gz.Bytes()} {
+		// Many connections, each starting at a different offset of the
+		// blob, so probes see many different first bytes.
+		for off := 0; off+64<<10 <= len(blob); off += 61 << 10 {
+			conns++
+			feed(e, uint16(20000+conns), blob[off:off+64<<10], &ts)
+		}
+	}
+	e.Flush(ts)
+	if len(col.Docs) != 0 {
+		b, _ := json.Marshal(col.Docs[0])
+		t.Fatalf("%d false transactions, first: %s", len(col.Docs), b)
+	}
+	if p, u := e.Detect.Probed.Load(), e.Detect.Unclaimed.Load(); p != uint64(conns) || u != p {
+		t.Errorf("probed %d, unclaimed %d, want %d each", p, u, conns)
+	}
+}
+
+// feed sends data as one TCP connection from a client port to 5555: the
+// client sends the first half, the server the second, in 1400-byte
+// segments after a handshake.
+func feed(e *engine.Engine, cport uint16, data []byte, ts *time.Time) {
+	cli, srv := netip.MustParseAddr("10.1.0.1"), netip.MustParseAddr("10.1.0.2")
+	var seq [2]uint32
+	pkt := func(from int, flags uint8, payload []byte) {
+		*ts = ts.Add(time.Millisecond)
+		p := link.Packet{Timestamp: *ts, IPVersion: 4, IPProto: 6, Flags: flags, Payload: payload}
+		p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = cli, srv, cport, 5555
+		if from == 1 {
+			p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = srv, cli, 5555, cport
+		}
+		p.Seq, p.Ack = seq[from], seq[1-from]
+		if flags&link.FlagSYN != 0 {
+			seq[from]++
+		}
+		seq[from] += uint32(len(payload))
+		e.Packet(&p)
+	}
+	pkt(0, link.FlagSYN, nil)
+	pkt(1, link.FlagSYN|link.FlagACK, nil)
+	half := len(data) / 2
+	for d, part := range [][]byte{data[:half], data[half:]} {
+		for len(part) > 0 {
+			n := min(1400, len(part))
+			pkt(d, link.FlagACK, part[:n])
+			part = part[n:]
+		}
+	}
+	pkt(0, link.FlagFIN|link.FlagACK, nil)
+	pkt(1, link.FlagFIN|link.FlagACK, nil)
+}
+
+// FuzzProbes feeds every registered probe arbitrary bytes in both
+// directions: no panic, the same answer twice, and an answer (yes or no)
+// once MaxProbeBytes bytes are there.
+func FuzzProbes(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	f.Add([]byte("*1\r\n$4\r\nPING\r\n"))
+	f.Add([]byte{0x16, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3})
+	f.Add([]byte{0, 0, 0, 8, 4, 210, 22, 47})
+	f.Add([]byte("AMQP\x00\x00\x09\x01"))
+	f.Add([]byte("INVITE sip:bob@example.com SIP/2.0\r\n"))
+	var probes []protocol.Probe
+	for _, n := range protocol.Names() {
+		if s, _ := protocol.Lookup(n); s.Probe != nil {
+			probes = append(probes, s.Probe)
+		}
+	}
+	if len(probes) < len(detectable) {
+		f.Fatalf("%d probes registered, want %d", len(probes), len(detectable))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, p := range probes {
+			for _, d := range []protocol.Dir{protocol.FromClient, protocol.FromServer} {
+				r := p(d, data)
+				if r2 := p(d, data); r2 != r {
+					t.Fatalf("not deterministic: %v then %v", r, r2)
+				}
+				if r == protocol.ProbeNeedMore && len(data) >= protocol.MaxProbeBytes {
+					t.Fatalf("need-more with %d bytes", len(data))
+				}
+			}
+		}
+	})
+}
+
+var _ = gopacket.CaptureInfo{}
