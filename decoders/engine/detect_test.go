@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcapgo"
 
 	_ "github.com/network-traffic/network-traffic/decoders/all"
@@ -197,14 +196,21 @@ func TestDetectIgnoresGarbage(t *testing.T) {
 // client sends the first half, the server the second, in 1400-byte
 // segments after a handshake.
 func feed(e *engine.Engine, cport uint16, data []byte, ts *time.Time) {
+	half := len(data) / 2
+	conn(e, cport, 5555, data[:half], data[half:], 1400, ts)
+}
+
+// conn sends one TCP connection: a handshake, client bytes then server
+// bytes in seg-byte segments, FINs.
+func conn(e *engine.Engine, cport, sport uint16, client, server []byte, seg int, ts *time.Time) {
 	cli, srv := netip.MustParseAddr("10.1.0.1"), netip.MustParseAddr("10.1.0.2")
 	var seq [2]uint32
 	pkt := func(from int, flags uint8, payload []byte) {
 		*ts = ts.Add(time.Millisecond)
 		p := link.Packet{Timestamp: *ts, IPVersion: 4, IPProto: 6, Flags: flags, Payload: payload}
-		p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = cli, srv, cport, 5555
+		p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = cli, srv, cport, sport
 		if from == 1 {
-			p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = srv, cli, 5555, cport
+			p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = srv, cli, sport, cport
 		}
 		p.Seq, p.Ack = seq[from], seq[1-from]
 		if flags&link.FlagSYN != 0 {
@@ -215,16 +221,50 @@ func feed(e *engine.Engine, cport uint16, data []byte, ts *time.Time) {
 	}
 	pkt(0, link.FlagSYN, nil)
 	pkt(1, link.FlagSYN|link.FlagACK, nil)
-	half := len(data) / 2
-	for d, part := range [][]byte{data[:half], data[half:]} {
+	for d, part := range [][]byte{client, server} {
 		for len(part) > 0 {
-			n := min(1400, len(part))
+			n := min(seg, len(part))
 			pkt(d, link.FlagACK, part[:n])
 			part = part[n:]
 		}
 	}
 	pkt(0, link.FlagFIN|link.FlagACK, nil)
 	pkt(1, link.FlagFIN|link.FlagACK, nil)
+}
+
+// A request and response fed a byte per segment are still recognised and
+// decoded whole; a configured port wins over probing (redis on the HTTP
+// port is not probed, so not decoded); a connection whose first 512 bytes
+// match nothing is dropped from probing and counted.
+func TestDetectByteAtATimeAndPorts(t *testing.T) {
+	var col protocoltest.Collector
+	insts := build(t, detectable, true, nil, &col)
+	e := engine.New(insts)
+	e.TCP = tcp.NewAssembler(tcp.Config{}, e.NewTCPParser)
+	ts := time.Unix(1700000000, 0)
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+	conn(e, 40000, 8123, req, resp, 1, &ts)
+	redis := []byte("*1\r\n$4\r\nPING\r\n")
+	conn(e, 40001, 1, redis, []byte("+PONG\r\n"), 1400, &ts) // port 1: http's configured port
+	conn(e, 40002, 6000, bytes.Repeat([]byte("z"), 600), nil, 100, &ts)
+	e.Flush(ts)
+	if len(col.Docs) != 1 {
+		t.Fatalf("%d events, want 1 (the HTTP one)", len(col.Docs))
+	}
+	d := col.Docs[0]
+	if url, _ := d["url"].(map[string]any); url["path"] != "/index.html" || d["network"].(map[string]any)["detected_by"] != "content" {
+		t.Errorf("event: %v", d)
+	}
+	if hr, _ := d["http"].(map[string]any); hr["response"].(map[string]any)["status_code"] != float64(200) {
+		t.Errorf("http: %v", d["http"])
+	}
+	if p, c, u := e.Detect.Probed.Load(), e.Detect.Claimed.Load(), e.Detect.Unclaimed.Load(); p != 2 || c != 1 || u != 1 {
+		t.Errorf("probed %d claimed %d unclaimed %d, want 2 1 1", p, c, u)
+	}
+	if n := e.CountersOf(0).Detected.Load(); n != 1 {
+		t.Errorf("http detected %d", n)
+	}
 }
 
 // FuzzProbes feeds every registered probe arbitrary bytes in both
@@ -260,5 +300,3 @@ func FuzzProbes(f *testing.F) {
 		}
 	})
 }
-
-var _ = gopacket.CaptureInfo{}
