@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"net/netip"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -299,4 +301,61 @@ func FuzzProbes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Real servers (python http.server, redis-server, openssl s_server,
+// memcached, PostgreSQL, MariaDB) captured by _dev/capture/detect/capture.sh
+// with one client session on their standard ports (std.pcap) and the same
+// session on 8123, 7000, 9443, 22122, 6543 and 4406 plus random, gzip and
+// SMTP-like traffic (alt.pcap). Decoded by port and by content
+// respectively, they give the same transactions, and nothing else.
+func TestDetectNonStandardPorts(t *testing.T) {
+	summary := func(docs []map[string]any) []string {
+		var out []string
+		for _, d := range docs {
+			s := fmt.Sprint(d["type"], " method=", d["method"], " query=", d["query"], " resource=", d["resource"], " status=", d["status"])
+			if tl, ok := d["tls"].(map[string]any); ok {
+				s += fmt.Sprint(" tls=", tl["version"], " ", tl["cipher"], " established=", tl["established"])
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	var std, alt protocoltest.Collector
+	replay(t, "../../_dev/pcaps/detect/std.pcap", build(t, detectable, false, nil, &std))
+	e := replay(t, "../../_dev/pcaps/detect/alt.pcap", buildDetectKeepPorts(t, &alt))
+	a, b := summary(std.Docs), summary(alt.Docs)
+	types := map[string]int{}
+	for _, d := range std.Docs {
+		types[fmt.Sprint(d["type"])]++
+	}
+	for _, want := range []string{"http", "redis", "tls", "memcache", "pgsql", "mysql"} {
+		if types[want] == 0 {
+			t.Errorf("no %s transaction on the standard ports (%v)", want, types)
+		}
+	}
+	t.Logf("%d transactions by port: %v", len(a), types)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("by port (%d):\n%s\nby content (%d):\n%s", len(a), strings.Join(a, "\n"), len(b), strings.Join(b, "\n"))
+	}
+	for i, d := range alt.Docs {
+		if d["network"].(map[string]any)["detected_by"] != "content" {
+			t.Errorf("event %d (%s) not marked detected", i, b[i])
+		}
+	}
+	// 14 connections: 11 claimed (2 http, 3 redis, 2 tls, 2 memcache, pgsql,
+	// mysql), 3 unclaimed (random, gzip, the SMTP-like one).
+	if p, c, u := e.Detect.Probed.Load(), e.Detect.Claimed.Load(), e.Detect.Unclaimed.Load(); p != 14 || c != 11 || u != 3 {
+		t.Errorf("probed %d claimed %d unclaimed %d, want 14 11 3", p, c, u)
+	}
+}
+
+// buildDetectKeepPorts is every detectable protocol with detect: true on
+// its default ports, as a user turning detection on would configure it.
+func buildDetectKeepPorts(t testing.TB, pub protocol.Publisher) []*protocol.Instance {
+	extra := map[string]map[string]any{}
+	for _, n := range detectable {
+		extra[n] = map[string]any{"detect": true}
+	}
+	return build(t, detectable, false, extra, pub)
 }
