@@ -96,7 +96,7 @@ func (p *prober) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 // choose hands the connection to instance idx: the other direction's held
 // bytes first (they arrived earlier), then data.
 func (p *prober) choose(idx int, dir protocol.Dir, data []byte, ts time.Time) int {
-	p.conn.DetectedBy = protocol.DetectedByContent
+	p.conn.DetectedBy, p.conn.DetectedAs = protocol.DetectedByContent, p.e.insts[idx].Name
 	parser := p.e.insts[idx].TCP.NewConn(p.conn)
 	if parser == nil {
 		p.giveUp()

@@ -267,6 +267,13 @@ func TestDetectByteAtATimeAndPorts(t *testing.T) {
 	if n := e.CountersOf(0).Detected.Load(); n != 1 {
 		t.Errorf("http detected %d", n)
 	}
+	c := &protocol.Conn{Client: netip.MustParseAddrPort("10.1.0.1:40000"), Server: netip.MustParseAddrPort("10.1.0.2:8123"), DetectedAs: "http"}
+	if got := e.TCPProtocolOf(c); got != "http" {
+		t.Errorf("a panic on a detected connection is blamed on %q", got)
+	}
+	if n := e.CountersOf(0).Detected.Load(); n != 1 {
+		t.Errorf("http detected %d", n)
+	}
 }
 
 // FuzzProbes feeds every registered probe arbitrary bytes in both

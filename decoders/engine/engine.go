@@ -240,7 +240,7 @@ func (e *Engine) TCPProtocolOf(c *protocol.Conn) string {
 	if idx := e.tcpPorts[c.Server.Port()]; idx != 0 {
 		return e.insts[idx-1].Name
 	}
-	return ""
+	return c.DetectedAs
 }
 
 // Tick runs every timer at packet time now. Live captures call it on read

@@ -42,8 +42,10 @@ type Conn struct {
 	// packet), so a parser may keep it.
 	Tunnel *ecsmap.Tunnel
 	// DetectedBy says how the protocol was chosen when not by port
-	// (DetectedByContent); written as network.detected_by.
-	DetectedBy string
+	// (DetectedByContent); written as network.detected_by. DetectedAs
+	// names the protocol chosen, so a panic in its parser can be blamed on
+	// it as on a port's protocol.
+	DetectedBy, DetectedAs string
 }
 
 // NetworkType returns "ipv4" or "ipv6" for network.type.
