@@ -196,6 +196,9 @@ func writeNetwork(w *Writer, b *Base) {
 		}
 	}
 	writeTunnel(w, b.Tunnel)
+	if b.DetectedBy != "" {
+		w.Str("detected_by", b.DetectedBy)
+	}
 	w.End()
 }
 

@@ -68,6 +68,9 @@ type Base struct {
 	// Tunnel is the encapsulation the traffic was found in (network.tunnel),
 	// nil for traffic seen natively.
 	Tunnel *Tunnel
+	// DetectedBy is network.detected_by: "content" when the protocol was
+	// recognised by a probe instead of by port; empty (absent) otherwise.
+	DetectedBy string
 
 	// Direction is network.direction (inbound, outbound, internal, external)
 	// when the capture knows its internal networks; "unknown" when empty.

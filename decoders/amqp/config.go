@@ -89,6 +89,7 @@ func init() {
 		Name:           "amqp",
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
+		Probe:          probe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

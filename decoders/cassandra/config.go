@@ -89,6 +89,7 @@ func init() {
 		Name:           "cassandra",
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
+		Probe:          probe,
 		DefaultTimeout: DefaultTimeout,
 		// Packetbeat publishes the request and response groups unless told
 		// not to.

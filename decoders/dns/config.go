@@ -55,6 +55,7 @@ func init() {
 		TCP:            true,
 		UDP:            true,
 		DefaultPorts:   DefaultPorts,
+		Probe:          probe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

@@ -73,6 +73,9 @@ func buildEvent(p *Protocol, ep endpoints, req []byte, reqLen int, reqTS time.Ti
 	b := &e.Base
 	e.vlans = ep.vlans
 	c := protocol.Conn{Client: ep.client, Server: ep.server, IPProtocol: ep.ipProto, VLANs: e.vlans[:ep.nvlans]}
+	if ep.detected {
+		c.DetectedBy = protocol.DetectedByContent
+	}
 	if ep.nvlans == 0 {
 		c.VLANs = nil
 	}

@@ -42,6 +42,7 @@ type endpoints struct {
 	ipProto        uint8
 	nvlans         uint8
 	vlans          [2]uint16
+	detected       bool // the connection was handed over by the probe
 }
 
 func endpointsOf(c *protocol.Conn, swap bool) endpoints {
@@ -50,6 +51,7 @@ func endpointsOf(c *protocol.Conn, swap bool) endpoints {
 		ep.client, ep.server = c.Server, c.Client
 	}
 	ep.nvlans = uint8(copy(ep.vlans[:], c.VLANs))
+	ep.detected = c.DetectedBy != ""
 	return ep
 }
 

@@ -36,6 +36,7 @@ type Counters struct {
 	Packets      atomic.Uint64
 	Bytes        atomic.Uint64
 	Transactions atomic.Uint64
+	Detected     atomic.Uint64 // connections handed over by a probe (detect: true)
 }
 
 // Engine dispatches packets. Build it with New, then set TCP (created with
@@ -47,6 +48,11 @@ type Engine struct {
 	tcpPorts [65536]uint16
 	udpPorts [65536]uint16
 	counters []*Counters
+	// detect lists the protocols with detect: true and a probe, in
+	// configuration order: connections on no configured port are probed
+	// for them (see detect.go).
+	detect []candidate
+	Detect DetectCounters
 	// udpConn is the Conn handed to UDP protocols, reused for every
 	// datagram: it is only valid during Datagram (protocols copy what they
 	// keep, as they do the payload), which saves an allocation per packet.
@@ -82,9 +88,18 @@ func New(insts []*protocol.Instance) *Engine {
 				e.udpPorts[p] = uint16(i + 1)
 			}
 		}
+		if in.Common.Detect && in.TCP != nil && len(e.detect) < maxCandidates {
+			if spec, ok := protocol.Lookup(in.Name); ok && spec.Probe != nil {
+				e.detect = append(e.detect, candidate{idx: i, probe: spec.Probe})
+			}
+		}
 	}
 	return e
 }
+
+// Detecting reports whether some protocol has detect: true, so every TCP
+// connection must reach the engine (no port-based capture filter).
+func (e *Engine) Detecting() bool { return len(e.detect) > 0 }
 
 // WithInstances returns an engine that routes to insts with new port tables
 // but shares e's TCP assembler, flow table, ICMP tracker, clock and counters
@@ -107,6 +122,9 @@ func (e *Engine) WithInstances(insts []*protocol.Instance) *Engine {
 	n.TCP, n.Flows, n.ICMP = e.TCP, e.Flows, e.ICMP
 	n.TickEvery, n.lastTick, n.now = e.TickEvery, e.lastTick, e.now
 	n.Unrouted.Store(e.Unrouted.Load())
+	n.Detect.Probed.Store(e.Detect.Probed.Load())
+	n.Detect.Claimed.Store(e.Detect.Claimed.Load())
+	n.Detect.Unclaimed.Store(e.Detect.Unclaimed.Load())
 	return n
 }
 
@@ -121,10 +139,14 @@ func (e *Engine) CountersOf(i int) *Counters { return e.counters[i] }
 func (e *Engine) IsTCPServerPort(port uint16) bool { return e.tcpPorts[port] != 0 }
 
 // NewTCPParser is the reassembler's factory: it picks the protocol by the
-// server port, or returns nil when no protocol is configured on it.
+// server port; on no configured port it returns a prober when some
+// protocol has detect on (see detect.go), else nil.
 func (e *Engine) NewTCPParser(c *protocol.Conn) protocol.TCPParser {
 	idx := e.tcpPorts[c.Server.Port()]
 	if idx == 0 {
+		if len(e.detect) > 0 && e.tcpPorts[c.Client.Port()] == 0 {
+			return e.newProber(c)
+		}
 		return nil
 	}
 	return e.insts[idx-1].TCP.NewConn(c)
@@ -147,6 +169,8 @@ func (e *Engine) Packet(p *link.Packet) {
 			c.Packets.Add(1)
 			c.Bytes.Add(uint64(len(p.Payload)))
 			e.TCP.Packet(p)
+		} else if len(e.detect) > 0 && e.TCP != nil {
+			e.TCP.Packet(p) // probed (or already claimed) by content
 		} else {
 			e.Unrouted.Add(1)
 		}
@@ -216,7 +240,7 @@ func (e *Engine) TCPProtocolOf(c *protocol.Conn) string {
 	if idx := e.tcpPorts[c.Server.Port()]; idx != 0 {
 		return e.insts[idx-1].Name
 	}
-	return ""
+	return c.DetectedAs
 }
 
 // Tick runs every timer at packet time now. Live captures call it on read

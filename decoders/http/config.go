@@ -134,6 +134,7 @@ func init() {
 		Name:           "http",
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
+		Probe:          probe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

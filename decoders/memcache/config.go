@@ -114,6 +114,7 @@ func init() {
 		TCP:            true,
 		UDP:            true,
 		DefaultPorts:   defaultPorts,
+		Probe:          probe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

@@ -65,6 +65,7 @@ func init() {
 		Name:           "mongodb",
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
+		Probe:          probe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

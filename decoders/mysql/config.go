@@ -108,6 +108,7 @@ func init() {
 		Name:           "mysql",
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
+		Probe:          probe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

@@ -59,6 +59,7 @@ func init() {
 		Name:           "nfs",
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
+		Probe:          probe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

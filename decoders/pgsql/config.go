@@ -58,6 +58,7 @@ func init() {
 		Name:           "pgsql",
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
+		Probe:          probe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

@@ -20,6 +20,9 @@ type Common struct {
 	SendResponse       bool
 	TransactionTimeout time.Duration
 	KeepNull           bool
+	// Detect hands connections on no configured port to this protocol
+	// when its probe recognises their first bytes (TCP only).
+	Detect bool
 }
 
 // StreamKeys are keys a stream may carry that belong to the stream layer
@@ -91,6 +94,11 @@ func SplitCommon(spec *Spec, stream map[string]any) (Common, Options, error) {
 			c.Enabled, err = AsBool(v)
 		case "keep_null":
 			c.KeepNull, err = AsBool(v)
+		case "detect":
+			c.Detect, err = AsBool(v)
+			if err == nil && c.Detect && (spec.Probe == nil || !spec.TCP) {
+				err = fmt.Errorf("protocol %s cannot be detected by content", spec.Name)
+			}
 		case "ports":
 			c.Ports, err = AsPorts(v)
 		case "send_request":

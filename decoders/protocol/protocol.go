@@ -41,6 +41,11 @@ type Conn struct {
 	// seen natively. Like VLANs it belongs to the Conn (copied from the
 	// packet), so a parser may keep it.
 	Tunnel *ecsmap.Tunnel
+	// DetectedBy says how the protocol was chosen when not by port
+	// (DetectedByContent); written as network.detected_by. DetectedAs
+	// names the protocol chosen, so a panic in its parser can be blamed on
+	// it as on a port's protocol.
+	DetectedBy, DetectedAs string
 }
 
 // NetworkType returns "ipv4" or "ipv6" for network.type.
@@ -73,6 +78,7 @@ func (c *Conn) FillBase(b *ecsmap.Base) {
 	b.ClientServer = true
 	b.VLANs = c.VLANs
 	b.Tunnel = c.Tunnel
+	b.DetectedBy = c.DetectedBy
 }
 
 // Publisher receives finished events. Publish must not retain ev's
@@ -152,6 +158,9 @@ type Spec struct {
 	// send_response when unset (false except where Packetbeat says otherwise,
 	// e.g. cassandra).
 	DefaultSendRequest, DefaultSendResponse bool
+	// Probe, when set, recognises the protocol by content on connections
+	// whose port no protocol is configured on (option detect: true).
+	Probe Probe
 	// New builds an instance. opts holds the protocol's own options (common
 	// ones already removed); decode them with opts.Decode, which rejects
 	// unknown keys. pub receives the protocol's events.

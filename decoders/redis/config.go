@@ -82,6 +82,7 @@ func init() {
 		Name:           "redis",
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
+		Probe:          probe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

@@ -46,6 +46,7 @@ func init() {
 		TCP:            true,
 		UDP:            true,
 		DefaultPorts:   DefaultPorts,
+		Probe:          probe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

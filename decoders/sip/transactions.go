@@ -94,6 +94,7 @@ func fillConn(e *Event, c *protocol.Conn, dir protocol.Dir, n int) {
 	b.NetworkType = c.NetworkType()
 	b.ClientServer = true
 	b.IANANumber = ianaNumber(c.IPProtocol)
+	b.DetectedBy = c.DetectedBy
 	if len(c.VLANs) > 0 {
 		k := copy(e.vlans[:], c.VLANs)
 		b.VLANs = e.vlans[:k]

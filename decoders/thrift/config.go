@@ -127,6 +127,7 @@ func init() {
 		Name:           "thrift",
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
+		Probe:          probe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

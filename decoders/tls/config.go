@@ -102,6 +102,7 @@ func init() {
 		Name:           "tls",
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
+		Probe:          probe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

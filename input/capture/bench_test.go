@@ -24,7 +24,8 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); 
 // _dev/bench/make-capture.sh (BENCH_PCAP, default _dev/bench/out/mixed.pcap)
 // with every registered protocol and flows on, as the binary does without
 // -c; documents go through the publish queue and the NDJSON output into a
-// byte counter (no disk). `mage bench` measures the binary end to end
+// byte counter (no disk). NT_BENCH_DETECT=1 turns detect: true on for the
+// whole input. `mage bench` measures the binary end to end
 // (NDJSON to a file) and records the figures in BENCHMARKS.md.
 func BenchmarkMixedCapture(b *testing.B) {
 	pcap := os.Getenv("BENCH_PCAP")
@@ -52,7 +53,11 @@ func BenchmarkMixedCapture(b *testing.B) {
 	var packets uint64
 	var events int
 	for i := 0; i < b.N; i++ {
-		in, err := config.Parse(map[string]any{"type": "packet", "streams": streams})
+		input := map[string]any{"type": "packet", "streams": streams}
+		if os.Getenv("NT_BENCH_DETECT") != "" {
+			input["detect"] = true // the cost of detection by content
+		}
+		in, err := config.Parse(input)
 		if err != nil {
 			b.Fatal(err)
 		}

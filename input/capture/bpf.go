@@ -12,6 +12,9 @@ import (
 type PortUse struct {
 	Ports    []uint16
 	TCP, UDP bool
+	// AllTCP: the protocol detects by content (detect: true), so every TCP
+	// connection must be seen, whatever its ports.
+	AllTCP bool
 }
 
 // BuildFilter makes the capture filter from the enabled protocols, as
@@ -29,6 +32,11 @@ func BuildFilter(uses []PortUse, icmp, flows, withVLANs bool) string {
 		if !seen[t] {
 			seen[t] = true
 			terms = append(terms, t)
+		}
+	}
+	for _, u := range uses {
+		if u.AllTCP {
+			add("tcp")
 		}
 	}
 	for _, u := range uses {
@@ -63,7 +71,8 @@ func BuildFilter(uses []PortUse, icmp, flows, withVLANs bool) string {
 func UsesOf(insts []*protocol.Instance) []PortUse {
 	out := make([]PortUse, 0, len(insts))
 	for _, in := range insts {
-		out = append(out, PortUse{Ports: in.Common.Ports, TCP: in.TCP != nil, UDP: in.UDP != nil})
+		out = append(out, PortUse{Ports: in.Common.Ports, TCP: in.TCP != nil, UDP: in.UDP != nil,
+			AllTCP: in.Common.Detect && in.TCP != nil})
 	}
 	return out
 }

@@ -204,6 +204,10 @@ func Parse(m map[string]any) (*Input, error) {
 		return nil, fmt.Errorf("processors: %w", err)
 	}
 	in.Processors = procs
+	detect, err := protocol.AsBool(m["detect"])
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
 
 	rawStreams, ok := m["streams"]
 	if !ok || rawStreams == nil {
@@ -220,7 +224,7 @@ func Parse(m map[string]any) (*Input, error) {
 		if !ok {
 			return nil, fmt.Errorf("streams[%d] is not a map", i)
 		}
-		st, iface, ignoreOut := parseStream(sm, in.Namespace, i)
+		st, iface, ignoreOut := parseStream(withDetectDefault(sm, detect), in.Namespace, i)
 		in.Streams = append(in.Streams, st)
 		if st.Err != nil || !st.Enabled {
 			continue
@@ -248,6 +252,24 @@ func Parse(m map[string]any) (*Input, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// withDetectDefault applies the input-level detect: true to a stream of a
+// protocol that has a probe and does not set detect itself.
+func withDetectDefault(sm map[string]any, detect bool) map[string]any {
+	if _, set := sm["detect"]; !detect || set {
+		return sm
+	}
+	typ, _ := sm["type"].(string)
+	if spec, ok := protocol.Lookup(typ); !ok || spec.Probe == nil || !spec.TCP {
+		return sm
+	}
+	out := make(map[string]any, len(sm)+1)
+	for k, v := range sm {
+		out[k] = v
+	}
+	out["detect"] = true
+	return out
 }
 
 // sameSocket refuses a stream whose capture options cannot share the

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -253,5 +254,45 @@ streams:
 		if e := byID[id].Err; e == nil || !strings.Contains(e.Error(), "procs") || !strings.Contains(e.Error(), want) {
 			t.Errorf("%s: error %v, want procs ... %s", id, e, want)
 		}
+	}
+}
+
+// The input-level detect is the default of every protocol that has a
+// probe; a stream's own detect wins, and detect on a protocol that cannot
+// be recognised by content takes that stream out with a clear error.
+func TestDetectDefault(t *testing.T) {
+	in, err := parseYAML(t, `
+detect: true
+streams:
+  - {id: web, type: http}
+  - {id: cache, type: redis, detect: false}
+  - {id: dhcp, type: dhcpv4}
+  - {id: q, type: quic, detect: true}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, st := range in.Streams {
+		if st.Err != nil {
+			got[st.ID] = st.Err.Error()
+			continue
+		}
+		spec, _ := protocol.Lookup(st.Type)
+		c, _, err := protocol.SplitCommon(spec, st.Options)
+		if err != nil {
+			t.Fatalf("%s: %v", st.ID, err)
+		}
+		got[st.ID] = fmt.Sprint(c.Detect)
+	}
+	want := map[string]string{"web": "true", "cache": "false", "dhcp": "false",
+		"q": "stream q (quic): detect: protocol quic cannot be detected by content"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		}
+	}
+	if _, err := parseYAML(t, "detect: maybe\nstreams:\n  - {type: http}\n"); err == nil || !strings.Contains(err.Error(), "detect:") {
+		t.Errorf("bad input-level detect: %v", err)
 	}
 }

@@ -18,6 +18,8 @@ var inputKeys = []string{
 	"id", "name", "type", "revision", "use_output", "enabled", "log_level",
 	"meta", "data_stream", "streams", "processors", "package_policy_id",
 	"policy", "condition", "_conf", "original_id",
+	// detect: the default of every content-detectable protocol's detect.
+	"detect",
 	// Standalone -c files only: the output unit and queue beside the input.
 	"output", "queue",
 }
