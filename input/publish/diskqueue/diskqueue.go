@@ -20,6 +20,8 @@ package diskqueue
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -109,6 +111,9 @@ type Queue struct {
 	segs     []segment  // oldest first; the last is being written
 	w        *os.File
 	scratch  []byte
+	idBuf    []byte
+	idPrefix string // random per Open: ids stay unique across runs
+	idSeq    uint64
 	unsynced int
 	used     int64 // bytes of unacknowledged records (from the ack pointer on)
 	pending  int64 // unacknowledged records
@@ -163,6 +168,11 @@ func Open(cfg Config, out output.Output, log *slog.Logger) (*Queue, error) {
 		wake: make(chan struct{}, 1), syncReq: make(chan struct{}, 1),
 		stopped: make(chan struct{}), syncEnd: make(chan struct{}), giveUp: make(chan struct{})}
 	q.space = sync.NewCond(&q.mu)
+	var r [9]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return nil, err
+	}
+	q.idPrefix = base64.RawURLEncoding.EncodeToString(r[:])
 	if err := q.load(); err != nil {
 		return nil, err
 	}
@@ -325,7 +335,19 @@ func (q *Queue) SendCopy(index string, body []byte) { q.write(index, "", body) }
 func (q *Queue) write(index, id string, body []byte) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	rec := encode(q.scratch[:0], time.Now().UnixNano(), index, id, body)
+	// A document without an _id gets one here, stored with it: a document
+	// resent after a restart carries the same id, so Elasticsearch (and a
+	// Logstash pipeline using [@metadata][_id]) stores it once.
+	ib := append(q.idBuf[:0], id...)
+	if id == "" {
+		q.idSeq++
+		var seq [8]byte
+		binary.BigEndian.PutUint64(seq[:], q.idSeq)
+		ib = append(ib, q.idPrefix...)
+		ib = base64.RawURLEncoding.AppendEncode(ib, seq[2:])
+	}
+	q.idBuf = ib
+	rec := encode(q.scratch[:0], time.Now().UnixNano(), index, ib, body)
 	q.scratch = rec
 	n := int64(len(rec))
 	if n > q.cfg.MaxSize {
@@ -398,7 +420,7 @@ func (q *Queue) writeFailed(err error) {
 }
 
 // encode appends one record: header, then write time, index, id, body.
-func encode(dst []byte, nano int64, index, id string, body []byte) []byte {
+func encode(dst []byte, nano int64, index string, id, body []byte) []byte {
 	dst = append(dst, make([]byte, headerLen)...)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(nano))
 	dst = binary.AppendUvarint(dst, uint64(len(index)))
@@ -560,6 +582,14 @@ func (q *Queue) QueueState() map[string]any {
 // acknowledged or the output fails.
 func (q *Queue) Run(ctx context.Context) {
 	defer close(q.stopped)
+	defer func() {
+		// Nobody reads any more: a sender waiting for room returns (its
+		// document counted as dropped) instead of hanging the shutdown.
+		q.mu.Lock()
+		q.closing = true
+		q.space.Broadcast()
+		q.mu.Unlock()
+	}()
 	var rf *os.File
 	rfID := ^uint64(0)
 	defer func() {

@@ -91,7 +91,7 @@ func TestRoundTripDeletesAckedSegments(t *testing.T) {
 	if d := out.docs[10]; d.Index != "logs-a" || d.ID != "id10" {
 		t.Errorf("doc 10 = %+v", d)
 	}
-	if d := out.docs[11]; d.Index != "logs-b" || d.ID != "" {
+	if d := out.docs[11]; d.Index != "logs-b" || len(d.ID) != 20 || d.ID[:12] != out.docs[13].ID[:12] || d.ID == out.docs[13].ID {
 		t.Errorf("doc 11 = %+v", d)
 	}
 	if q.Sent() != 1000 || q.Depth() != 0 {
@@ -206,7 +206,7 @@ func TestCorruptSegmentIsReported(t *testing.T) {
 	// Corrupt the 3rd record of the first segment, cut the second segment
 	// mid-record.
 	raw, _ := os.ReadFile(segs[0])
-	recLen := len(encode(nil, 0, "x", "", []byte(doc(0))))
+	recLen := len(encode(nil, 0, "x", []byte("0123456789abcdefghi"), []byte(doc(0))))
 	perSeg := len(raw) / recLen
 	raw[2*recLen+20] ^= 0xff
 	if err := os.WriteFile(segs[0], raw, 0o640); err != nil {
