@@ -148,3 +148,18 @@ queue:
 		t.Logf("restart resent %s documents (%d not acknowledged at the kill)", m[1], n-ackedAtKill)
 	}
 }
+
+// A queue section is checked like every option: a misspelt setting is an
+// error naming it; queue.mem settings run.
+func TestQueueSection(t *testing.T) {
+	bad := writeTemp(t, streamsYAML+"queue:\n  disk: {pathh: /tmp/x}\n")
+	_, stderr, code := runCLI(t, "-c", bad, "-I", samplePcap, "-t")
+	if code != 1 || !strings.Contains(stderr, "queue.disk.pathh: unknown setting") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	mem := writeTemp(t, streamsYAML+"queue:\n  mem: {events: 64, flush.min_events: 8, flush.timeout: 10ms}\n")
+	docs, stderr, code := runCLI(t, "-c", mem, "-I", samplePcap, "-t", "-l", "20")
+	if code != 0 || len(docs) < 200 {
+		t.Errorf("exit %d, %d documents: %s", code, len(docs), stderr)
+	}
+}
