@@ -489,11 +489,11 @@ func (m *manager) applyQueue(section any) error {
 	if fp == m.queue.fingerprint() {
 		return nil
 	}
-	p, err := diskqueue.FromConfig(section, m.out, m.opts.QueueSize, m.log.With("queue", "disk"))
+	qc, err := diskqueue.ParseConfig(section, m.opts.QueueSize)
 	if err != nil {
 		return err
 	}
 	m.log.Info("queue changed", "queue", section)
-	go m.queue.swap(p, fp)
+	go m.queue.swap(qc, fp, m.out, m.log.With("queue", "disk"))
 	return nil
 }

@@ -2,10 +2,13 @@ package agent
 
 import (
 	"context"
+	"log/slog"
+	"path/filepath"
 	"sync"
 
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/publish"
+	"github.com/network-traffic/network-traffic/input/publish/diskqueue"
 )
 
 // switchQueue is the pipeline every input unit sends into. The output
@@ -15,9 +18,10 @@ import (
 // old one drains into the output (a disk queue that cannot drain keeps the
 // rest on disk for the next start with the same path) and is closed.
 type switchQueue struct {
-	mu sync.RWMutex // held for reading by every Send
-	p  publish.Pipeline
-	fp string // fingerprint of the queue section p was built from
+	mu  sync.RWMutex // held for reading by every Send
+	p   publish.Pipeline
+	fp  string // fingerprint of the queue section p was built from
+	err string // why the configured queue could not be opened
 
 	swapMu sync.Mutex // one swap (or Close) at a time
 	ctx    context.Context
@@ -73,25 +77,55 @@ func (s *switchQueue) start(p publish.Pipeline) {
 	go func() { defer s.wg.Done(); p.Run(s.ctx) }()
 }
 
-// swap installs p (built from the section with fingerprint fp) once no
-// Send is in the old queue, then drains and closes the old queue. It may
-// block while the old queue drains: call it off the manager loop.
-func (s *switchQueue) swap(p publish.Pipeline, fp string) {
+// swap builds the queue qc describes (its section's fingerprint fp) and
+// installs it once no Send is in the old queue, then drains and closes the
+// old one. A disk queue replacing one over the same directory waits for the
+// old one to close first (senders are held meanwhile): two queues must
+// never share segment files. It may block while the old queue drains:
+// call it off the manager loop.
+func (s *switchQueue) swap(qc diskqueue.QueueConfig, fp string, out output.Output, log *slog.Logger) {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
 	select {
 	case <-s.closed:
-		p.Close()
 		return
 	default:
 	}
-	s.start(p)
-	s.mu.Lock()
-	old := s.p
-	s.p, s.fp = p, fp
-	s.mu.Unlock()
-	old.Close()
-	s.mu.Lock()
+	old := s.current()
+	open := func() publish.Pipeline {
+		p, err := qc.Open(out, log)
+		if err != nil {
+			// Validated already; this is the directory (permissions, a
+			// full disk). Keep capturing into memory and say so.
+			log.Error("cannot open the queue, using a memory queue", "error", err)
+			s.mu.Lock()
+			s.err = "queue: " + err.Error()
+			s.mu.Unlock()
+			return publish.NewQueue(out, qc.Mem.Events)
+		}
+		s.mu.Lock()
+		s.err = ""
+		s.mu.Unlock()
+		return p
+	}
+	var p publish.Pipeline
+	if d, ok := old.(*diskqueue.Queue); ok && qc.Disk != nil && filepath.Clean(d.Path()) == filepath.Clean(qc.Disk.Path) {
+		s.mu.Lock() // hold senders until the new queue is in place
+		old.Close()
+		s.mu.Unlock()
+		p = open()
+		s.start(p)
+		s.mu.Lock()
+		s.p, s.fp = p, fp
+	} else {
+		p = open()
+		s.start(p)
+		s.mu.Lock()
+		s.p, s.fp = p, fp
+		s.mu.Unlock()
+		old.Close()
+		s.mu.Lock()
+	}
 	s.base.blocked += old.Blocked()
 	s.base.sent += old.Sent()
 	s.base.failures += old.Failures()
@@ -148,10 +182,16 @@ func (s *switchQueue) Undelivered() uint64 {
 // QueueState is the current queue's state (type mem or disk).
 func (s *switchQueue) QueueState() map[string]any {
 	p := s.current()
+	st := map[string]any{"type": "mem", "events": p.Depth(), "capacity": p.Capacity()}
 	if r, ok := p.(publish.StateReporter); ok {
-		return r.QueueState()
+		st = r.QueueState()
 	}
-	return map[string]any{"type": "mem", "events": p.Depth(), "capacity": p.Capacity()}
+	s.mu.RLock()
+	if s.err != "" {
+		st["error"] = s.err
+	}
+	s.mu.RUnlock()
+	return st
 }
 
 // full reports a disk queue at max_size, with its state.

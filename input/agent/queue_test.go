@@ -99,6 +99,20 @@ func TestOutputUnitQueueDisk(t *testing.T) {
 		}
 	}
 	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+
+	// A new max_size over the same directory: the old queue closes before
+	// the new one opens its segments.
+	queue["disk.max_size"] = "16KiB"
+	a.setUnit("packet-default", proto.UnitType_OUTPUT, map[string]any{"type": "file", "path": h.dir, "filename": "three.ndjson", "queue": queue}, proto.UnitLogLevel_INFO)
+	deadline = time.Now().Add(5 * time.Second)
+	for h.queueState()["max_size"] != float64(16<<10) {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not resized: %v", h.queueState())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.emit("resized")
+	h.waitDocs("three.ndjson", func(d []map[string]any) bool { return countTag(d, "resized") == 1 })
 	if h.factory.created.Load() != 1 || w.runs.Load() != 1 {
 		t.Fatalf("workers created %d, runs %d", h.factory.created.Load(), w.runs.Load())
 	}

@@ -308,7 +308,11 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q publish.Pipeline)
 		degraded = append(degraded, msg)
 	}
 	if sq, ok := q.(*switchQueue); ok {
-		if full, st := sq.full(); full {
+		full, st := sq.full()
+		if e, _ := st["error"].(string); e != "" {
+			degraded = append(degraded, e)
+		}
+		if full {
 			degraded = append(degraded, fmt.Sprintf("disk queue full (%v of %v bytes unacknowledged in %v): capture is held back until the output acknowledges",
 				st["bytes_unacked"], st["max_size"], st["path"]))
 			blocked = 0

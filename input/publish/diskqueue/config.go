@@ -21,12 +21,36 @@ import (
 // sends them. No section is a memory queue of defaultEvents. Unknown
 // settings are errors naming them.
 func FromConfig(section any, out output.Output, defaultEvents int, log *slog.Logger) (publish.Pipeline, error) {
+	qc, err := ParseConfig(section, defaultEvents)
+	if err != nil {
+		return nil, err
+	}
+	return qc.Open(out, log)
+}
+
+// QueueConfig is a parsed `queue:` section: Disk set for queue.disk, else
+// Mem.
+type QueueConfig struct {
+	Mem  publish.MemConfig
+	Disk *Config
+}
+
+// Open builds the queue.
+func (qc QueueConfig) Open(out output.Output, log *slog.Logger) (publish.Pipeline, error) {
+	if qc.Disk != nil {
+		return Open(*qc.Disk, out, log)
+	}
+	return publish.NewQueueWith(out, qc.Mem), nil
+}
+
+// ParseConfig checks a `queue:` section without opening anything.
+func ParseConfig(section any, defaultEvents int) (QueueConfig, error) {
 	if section == nil {
-		return publish.NewQueue(out, defaultEvents), nil
+		return QueueConfig{Mem: publish.MemConfig{Events: defaultEvents}}, nil
 	}
 	m, ok := section.(map[string]any)
 	if !ok {
-		return nil, errors.New("queue must be a map (mem: {...} or disk: {...})")
+		return QueueConfig{}, errors.New("queue must be a map (mem: {...} or disk: {...})")
 	}
 	flat := map[string]any{}
 	flatten("", m, flat)
@@ -38,11 +62,11 @@ func FromConfig(section any, out output.Output, defaultEvents int, log *slog.Log
 		case strings.HasPrefix(k, "disk."):
 			disk[strings.TrimPrefix(k, "disk.")] = v
 		default:
-			return nil, fmt.Errorf("queue.%s: unknown setting (queue.mem.* or queue.disk.*)", k)
+			return QueueConfig{}, fmt.Errorf("queue.%s: unknown setting (queue.mem.* or queue.disk.*)", k)
 		}
 	}
 	if len(mem) > 0 && len(disk) > 0 {
-		return nil, errors.New("queue: mem and disk are exclusive")
+		return QueueConfig{}, errors.New("queue: mem and disk are exclusive")
 	}
 	if len(disk) == 0 {
 		var c publish.MemConfig
@@ -60,13 +84,13 @@ func FromConfig(section any, out output.Output, defaultEvents int, log *slog.Log
 				err = errors.New("unknown setting")
 			}
 			if err != nil {
-				return nil, fmt.Errorf("queue.mem.%s: %w", k, err)
+				return QueueConfig{}, fmt.Errorf("queue.mem.%s: %w", k, err)
 			}
 		}
 		if c.Events == 0 {
 			c.Events = defaultEvents
 		}
-		return publish.NewQueueWith(out, c), nil
+		return QueueConfig{Mem: c}, nil
 	}
 	var c Config
 	for _, k := range sortedKeys(disk) {
@@ -94,13 +118,16 @@ func FromConfig(section any, out output.Output, defaultEvents int, log *slog.Log
 			err = errors.New("unknown setting")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("queue.disk.%s: %w", k, err)
+			return QueueConfig{}, fmt.Errorf("queue.disk.%s: %w", k, err)
 		}
 	}
 	if c.Path == "" {
-		return nil, errors.New("queue.disk.path is required")
+		return QueueConfig{}, errors.New("queue.disk.path is required")
 	}
-	return Open(c, out, log)
+	if c.SegmentSize > 0 && c.MaxSize > 0 && c.SegmentSize > c.MaxSize {
+		return QueueConfig{}, fmt.Errorf("queue.disk.segment_size %d is larger than max_size %d", c.SegmentSize, c.MaxSize)
+	}
+	return QueueConfig{Disk: &c}, nil
 }
 
 func flatten(prefix string, m map[string]any, dst map[string]any) {
