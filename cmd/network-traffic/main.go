@@ -23,7 +23,7 @@ import (
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/output/ndjson"
-	"github.com/network-traffic/network-traffic/input/publish"
+	"github.com/network-traffic/network-traffic/input/publish/diskqueue"
 )
 
 // Set by the build (-ldflags "-X main.version=...").
@@ -163,7 +163,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "network-traffic: %v\n", err)
 		return 1
 	}
-	queue := publish.NewQueue(out, 8192)
+	queue, err := diskqueue.FromConfig(in.Source["queue"], out, 8192, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "network-traffic: config: %v\n", err)
+		out.Close()
+		return 1
+	}
+	disk, _ := queue.(*diskqueue.Queue)
+	lost := "are dropped"
+	if disk != nil {
+		lost = "stay on disk in " + disk.Path()
+	}
 	worker, err := capture.New(in, queue, capture.Options{Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "network-traffic: %v\n", err)
@@ -210,9 +220,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer t.Stop()
 		select {
 		case sig := <-sigs:
-			fmt.Fprintf(stderr, "network-traffic: %s again: exiting now, %d documents still queued are dropped\n", sig, queue.Depth())
+			fmt.Fprintf(stderr, "network-traffic: %s again: exiting now, %d documents still queued %s\n", sig, queue.Depth(), lost)
 		case <-t.C:
-			fmt.Fprintf(stderr, "network-traffic: shutdown timeout %s reached, %d documents still queued are dropped\n", f.shutdownTimeout, queue.Depth())
+			fmt.Fprintf(stderr, "network-traffic: shutdown timeout %s reached, %d documents still queued %s\n", f.shutdownTimeout, queue.Depth(), lost)
 		case <-finished:
 			return
 		}
@@ -224,6 +234,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stopProgress := startProgress(stderr, worker, f.readFile != "")
 	runErr := worker.Run(ctx)
 	stopProgress()
+	log.Info("capture finished, flushing the queue", "queued", queue.Depth())
 	queue.Close()
 	close(finished)
 	<-watcherDone
@@ -233,6 +244,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stats := worker.Stats()
 	printSummary(stderr, stats, queue, out, time.Since(started))
 	printOutputSummary(stderr, outName, out)
+	if disk != nil {
+		printDiskQueue(stderr, disk)
+	}
 	if f.statsJSON != "" {
 		if err := writeStatsJSON(f.statsJSON, stats, queue, out, time.Since(started)); err != nil {
 			fmt.Fprintf(stderr, "network-traffic: %v\n", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/network-traffic/network-traffic/input/capture"
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/publish"
+	"github.com/network-traffic/network-traffic/input/publish/diskqueue"
 )
 
 // outputSummary is what the run delivered, from the queue and the output.
@@ -25,7 +26,7 @@ type outputSummary struct {
 	LastError      string `json:"last_error,omitempty"`
 }
 
-func summarizeOutput(q *publish.Queue, out output.Output) outputSummary {
+func summarizeOutput(q publish.Pipeline, out output.Output) outputSummary {
 	o := outputSummary{Delivered: q.Sent(), Undelivered: q.Undelivered(), FailedAttempts: q.Failures(), LastError: q.LastError()}
 	if r, ok := out.(output.StatsReporter); ok {
 		st := r.Stats()
@@ -37,7 +38,7 @@ func summarizeOutput(q *publish.Queue, out output.Output) outputSummary {
 	return o
 }
 
-func printSummary(w io.Writer, s capture.Stats, q *publish.Queue, out output.Output, took time.Duration) {
+func printSummary(w io.Writer, s capture.Stats, q publish.Pipeline, out output.Output, took time.Duration) {
 	secs := took.Seconds()
 	if secs <= 0 {
 		secs = 1e-9
@@ -136,20 +137,43 @@ func startProgress(w io.Writer, worker *capture.Worker, reading bool) (stop func
 
 // writeStatsJSON records the run's counters plus the process's allocation
 // totals, for the benchmark (allocations per packet).
-func writeStatsJSON(path string, s capture.Stats, q *publish.Queue, out output.Output, took time.Duration) error {
+func writeStatsJSON(path string, s capture.Stats, q publish.Pipeline, out output.Output, took time.Duration) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	doc := struct {
 		capture.Stats
-		Output     outputSummary `json:"output"`
-		Seconds    float64       `json:"seconds"`
-		Mallocs    uint64        `json:"mallocs"`
-		TotalAlloc uint64        `json:"total_alloc_bytes"`
-		HeapSys    uint64        `json:"heap_sys_bytes"`
-	}{s, summarizeOutput(q, out), took.Seconds(), ms.Mallocs, ms.TotalAlloc, ms.HeapSys}
+		Output     outputSummary  `json:"output"`
+		Seconds    float64        `json:"seconds"`
+		Mallocs    uint64         `json:"mallocs"`
+		TotalAlloc uint64         `json:"total_alloc_bytes"`
+		HeapSys    uint64         `json:"heap_sys_bytes"`
+		Queue      map[string]any `json:"queue,omitempty"`
+	}{s, summarizeOutput(q, out), took.Seconds(), ms.Mallocs, ms.TotalAlloc, ms.HeapSys, nil}
+	if r, ok := q.(publish.StateReporter); ok {
+		doc.Queue = r.QueueState()
+	}
 	raw, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, raw, 0o644)
+}
+
+// printDiskQueue says where a run with queue.disk left its documents: all
+// acknowledged by the output, or some safely on disk (written and fsynced),
+// to be sent by the next run over the same queue.disk.path.
+func printDiskQueue(w io.Writer, q *diskqueue.Queue) {
+	st := q.QueueState()
+	if n := q.Depth(); n > 0 {
+		fmt.Fprintf(w, "  queue.disk: %d documents acknowledged by the output; %d safely on disk in %s (%d bytes, fsynced), sent on the next start\n",
+			q.Sent(), n, q.Path(), st["bytes_unacked"])
+	} else {
+		fmt.Fprintf(w, "  queue.disk: all %d documents acknowledged by the output, nothing left in %s\n", q.Sent(), q.Path())
+	}
+	if n := q.Corrupt(); n > 0 {
+		fmt.Fprintf(w, "  queue.disk: %d corrupt records skipped: %s\n", n, st["last_corruption"])
+	}
+	if r := st["events_recovered"].(int64); r > 0 {
+		fmt.Fprintf(w, "  queue.disk: %d documents recovered from a previous run\n", r)
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/publish"
+	"github.com/network-traffic/network-traffic/input/publish/diskqueue"
 )
 
 // Runner is what a unit needs from a capture worker (*capture.Worker).
@@ -111,7 +112,7 @@ type manager struct {
 	log  *slog.Logger
 	opts Options
 
-	queue      *publish.Queue
+	queue      *switchQueue
 	out        *swapOutput
 	queueStop  context.CancelFunc
 	queueDone  chan struct{}
@@ -148,9 +149,10 @@ func (m *manager) run(ctx context.Context) error {
 		return fmt.Errorf("connect to Elastic Agent: %w", err)
 	}
 	m.out = newSwapOutput()
-	m.queue = publish.NewQueue(m.out, m.opts.QueueSize)
+	m.queue = newSwitchQueue(publish.NewQueue(m.out, m.opts.QueueSize))
 	qctx, qcancel := context.WithCancel(context.Background())
 	m.queueStop, m.queueDone = qcancel, make(chan struct{})
+	m.queue.begin(qctx)
 	go func() { defer close(m.queueDone); m.queue.Run(qctx) }()
 	m.agentExtra = agentExtra(m.c.AgentInfo())
 	m.registerComponentDiagnostics()
@@ -281,6 +283,14 @@ func (m *manager) handleOutput(ch client.UnitChanged) {
 		return // log level or state trigger only
 	}
 	_ = u.UpdateState(client.UnitStateConfiguring, "Configuring output", nil)
+	if err := m.applyQueue(cfg["queue"]); err != nil {
+		ou.failed = fmt.Sprintf("output config: %v", err)
+		ou.cfgIdx = fp
+		m.outDiag.Store(map[string]any{"config": redact(cfg), "error": ou.failed})
+		m.log.Error("queue config rejected", "error", err)
+		_ = u.UpdateState(client.UnitStateFailed, ou.failed, nil)
+		return
+	}
 	out, err := m.opts.NewOutput(cfg, m.log.With("output", cfg["type"]))
 	if err != nil {
 		ou.failed = fmt.Sprintf("output config: %v", err)
@@ -466,4 +476,24 @@ func agentExtra(info *client.AgentInfo) []byte {
 	ea, _ := json.Marshal(map[string]any{"id": info.ID, "version": info.Version, "snapshot": info.Snapshot})
 	ag, _ := json.Marshal(map[string]any{"id": info.ID, "version": info.Version, "type": "packetbeat"})
 	return []byte(`"elastic_agent":` + string(ea) + `,"agent":` + string(ag))
+}
+
+// applyQueue builds the queue the output unit's `queue:` section asks for
+// when it changed, and swaps it in off the manager loop (the old queue
+// drains first).
+func (m *manager) applyQueue(section any) error {
+	fp := ""
+	if section != nil {
+		fp = fingerprint(section)
+	}
+	if fp == m.queue.fingerprint() {
+		return nil
+	}
+	qc, err := diskqueue.ParseConfig(section, m.opts.QueueSize)
+	if err != nil {
+		return err
+	}
+	m.log.Info("queue changed", "queue", section)
+	go m.queue.swap(qc, fp, m.out, m.log.With("queue", "disk"))
+	return nil
 }

@@ -38,6 +38,7 @@ func (m *manager) queueDiag() map[string]any {
 		"last_error":      m.queue.LastError(),
 	}
 	d["output"] = m.out.Stats()
+	d["queue"] = m.queue.QueueState()
 	return d
 }
 

@@ -255,7 +255,7 @@ func (iu *inputUnit) exited(err error) {
 // evaluate reports the unit's health: FAILED for a fatal problem or a
 // failed stream; DEGRADED for libpcap drops, a full queue on a live capture,
 // an unknown stream type or a failing output; HEALTHY otherwise.
-func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q *publish.Queue) {
+func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q publish.Pipeline) {
 	if iu.stopping {
 		return
 	}
@@ -306,6 +306,17 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q *publish.Queue) {
 	}
 	if msg := dropsSince(prev.Dropped, st.Dropped, period); msg != "" {
 		degraded = append(degraded, msg)
+	}
+	if sq, ok := q.(*switchQueue); ok {
+		full, st := sq.full()
+		if e, _ := st["error"].(string); e != "" {
+			degraded = append(degraded, e)
+		}
+		if full {
+			degraded = append(degraded, fmt.Sprintf("disk queue full (%v of %v bytes unacknowledged in %v): capture is held back until the output acknowledges",
+				st["bytes_unacked"], st["max_size"], st["path"]))
+			blocked = 0
+		}
 	}
 	if blocked > 0 && q != nil && hasLive(in) {
 		degraded = append(degraded, fmt.Sprintf("publish queue full %d times in the last %s (%d/%d queued): capture is slowed and may drop",

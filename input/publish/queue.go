@@ -77,17 +77,40 @@ type Queue struct {
 // output (in whole batches: with less than one batch's worth, batches are
 // smaller), besides the batch being written and the one being filled.
 func NewQueue(out output.Output, size int) *Queue {
+	return NewQueueWith(out, MemConfig{Events: size})
+}
+
+// MemConfig is Beats' queue.mem: events is the bound, flush.min_events the
+// batch size handed to the output (at most 512 documents or 128 KiB),
+// flush.timeout how long a partial batch may wait. Zero values take the
+// defaults (4096 events, 512, 1s).
+type MemConfig struct {
+	Events       int
+	MinEvents    int
+	FlushTimeout time.Duration
+}
+
+// NewQueueWith makes a memory queue from a queue.mem configuration.
+func NewQueueWith(out output.Output, c MemConfig) *Queue {
+	size := c.Events
 	if size <= 0 {
 		size = 4096
 	}
 	per := min(batchDocs, size)
-	n := size / per
+	if c.MinEvents > 0 {
+		per = min(per, c.MinEvents)
+	}
+	flush := c.FlushTimeout
+	if flush <= 0 {
+		flush = time.Second
+	}
+	n := max(size/per, 1)
 	return &Queue{
 		ch:        make(chan *batch, n),
 		free:      make(chan *batch, n+2),
 		capacity:  size,
 		batchDocs: per,
-		flushEach: time.Second,
+		flushEach: flush,
 		out:       out,
 		done:      make(chan struct{}),
 	}

@@ -443,12 +443,19 @@ func (o *Output) appendEvent(buf []byte, d output.Doc) []byte {
 	}
 	buf = append(buf, `{"@metadata":{"beat":`...)
 	buf = appendJSONString(buf, o.cfg.Index)
-	buf = append(buf, `,"type":"_doc","_id":"`...)
-	buf = append(buf, o.idPrefix...)
-	var seq [8]byte
-	binary.BigEndian.PutUint64(seq[:], o.idSeq.Add(1))
-	buf = base64.RawURLEncoding.AppendEncode(buf, seq[2:])
-	buf = append(buf, '"')
+	buf = append(buf, `,"type":"_doc","_id":`...)
+	if d.ID != "" {
+		// Set before the output (a processor, or queue.disk so that a
+		// resend after a restart keeps it).
+		buf = appendJSONString(buf, d.ID)
+	} else {
+		buf = append(buf, '"')
+		buf = append(buf, o.idPrefix...)
+		var seq [8]byte
+		binary.BigEndian.PutUint64(seq[:], o.idSeq.Add(1))
+		buf = base64.RawURLEncoding.AppendEncode(buf, seq[2:])
+		buf = append(buf, '"')
+	}
 	if d.Index != "" {
 		buf = append(buf, `,"raw_index":`...)
 		buf = appendJSONString(buf, d.Index)

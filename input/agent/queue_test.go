@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elastic/elastic-agent-client/v7/pkg/proto"
+
+	"github.com/network-traffic/network-traffic/input/output"
+)
+
+// The output unit's queue.disk (Fleet's advanced YAML) swaps the queue
+// under running inputs: documents go through segment files; with the
+// output down the queue fills, the input unit says so and its sends block;
+// a working output then receives every document, the capture never
+// restarted.
+func TestOutputUnitQueueDisk(t *testing.T) {
+	h := startHarness(t, func(o *Options) {
+		o.NewOutput = func(cfg map[string]any, log *slog.Logger) (output.Output, error) {
+			if cfg["type"] == "broken" {
+				return &failingOutput{}, nil
+			}
+			return NewOutput(cfg, log)
+		}
+	})
+	a := h.agent
+	qdir := filepath.Join(h.dir, "queue")
+	queue := map[string]any{"disk.path": qdir, "disk.max_size": "8KiB", "disk.segment_size": "2KiB", "disk.retry_interval": "50ms", "disk.max_retry_interval": "100ms"}
+	a.setUnit("packet-default", proto.UnitType_OUTPUT, map[string]any{"type": "file", "path": h.dir, "filename": "one.ndjson", "queue": queue}, proto.UnitLogLevel_INFO)
+	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0})), proto.UnitLogLevel_INFO)
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if st := h.queueState(); st["type"] == "disk" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue never became a disk queue: %v", h.queueState())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w := h.factory.get("nt-1")
+	w.emit("first")
+	h.waitDocs("one.ndjson", func(d []map[string]any) bool { return countTag(d, "first") == 1 })
+	if segs, _ := filepath.Glob(filepath.Join(qdir, "*.seg")); len(segs) == 0 {
+		t.Fatal("no segment files")
+	}
+
+	broken := map[string]any{"type": "broken", "queue": queue}
+	a.setUnit("packet-default", proto.UnitType_OUTPUT, broken, proto.UnitLogLevel_INFO)
+	a.waitUnit("packet-default", proto.State_HEALTHY, 5*time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			w.emit(fmt.Sprint("outage-", i))
+		}
+	}()
+	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
+	for !strings.Contains(o.Message, "disk queue full") {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatalf("input message %q", o.Message)
+		}
+		time.Sleep(50 * time.Millisecond)
+		o = a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
+	}
+	select {
+	case <-done:
+		t.Fatal("200 sends returned with the output down and 8 KiB of queue")
+	default:
+	}
+	if st := h.queueState(); st["full"] != true || st["blocked_sends"].(float64) == 0 {
+		t.Errorf("queue state %v", st)
+	}
+
+	a.setUnit("packet-default", proto.UnitType_OUTPUT, map[string]any{"type": "file", "path": h.dir, "filename": "two.ndjson", "queue": queue}, proto.UnitLogLevel_INFO)
+	<-done
+	docs := h.waitDocs("two.ndjson", func(d []map[string]any) bool {
+		n := 0
+		for _, x := range d {
+			if strings.HasPrefix(fmt.Sprint(x["tag"]), "outage-") {
+				n++
+			}
+		}
+		return n >= 200
+	})
+	seen := map[string]int{}
+	for _, d := range docs {
+		seen[fmt.Sprint(d["tag"])]++
+	}
+	for i := range 200 {
+		if seen[fmt.Sprint("outage-", i)] != 1 {
+			t.Fatalf("outage-%d arrived %d times", i, seen[fmt.Sprint("outage-", i)])
+		}
+	}
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+
+	// A new max_size over the same directory: the old queue closes before
+	// the new one opens its segments.
+	queue["disk.max_size"] = "16KiB"
+	a.setUnit("packet-default", proto.UnitType_OUTPUT, map[string]any{"type": "file", "path": h.dir, "filename": "three.ndjson", "queue": queue}, proto.UnitLogLevel_INFO)
+	deadline = time.Now().Add(5 * time.Second)
+	for h.queueState()["max_size"] != float64(16<<10) {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not resized: %v", h.queueState())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.emit("resized")
+	h.waitDocs("three.ndjson", func(d []map[string]any) bool { return countTag(d, "resized") == 1 })
+	if h.factory.created.Load() != 1 || w.runs.Load() != 1 {
+		t.Fatalf("workers created %d, runs %d", h.factory.created.Load(), w.runs.Load())
+	}
+}
+
+// queueState reads the queue diagnostic's state.
+func (h *harness) queueState() map[string]any {
+	res, err := h.agent.PerformDiagnostic("u1", proto.UnitType_INPUT, proto.ActionRequest_ALL, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Name == diagQueue {
+			var d map[string]any
+			if err := json.Unmarshal(r.Content, &d); err != nil {
+				h.t.Fatal(err)
+			}
+			st, _ := d["queue"].(map[string]any)
+			return st
+		}
+	}
+	return nil
+}
