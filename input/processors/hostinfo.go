@@ -256,3 +256,11 @@ func init() {
 	register("add_host_metadata", newAddHostMetadata)
 	register("add_observer_metadata", newAddObserverMetadata)
 }
+
+// HostFields reads the host facts now and returns them as add_host_metadata
+// adds them under host (name, hostname, id, architecture, os.*, ip, mac):
+// the document-wide host.* members are rendered from it.
+func HostFields() map[string]any {
+	h := readHostInfo()
+	return h.fields(false, true)
+}
