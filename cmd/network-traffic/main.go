@@ -21,6 +21,7 @@ import (
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/input/capture"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/hostmeta"
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/output/ndjson"
 	"github.com/network-traffic/network-traffic/input/publish/diskqueue"
@@ -39,6 +40,7 @@ func main() {
 
 type flags struct {
 	readFile    string
+	localIPs    string
 	topSpeed    bool
 	loop        int
 	device      string
@@ -85,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("network-traffic", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.readFile, "I", "", "read packets from a pcap or pcapng `file` instead of a live interface")
+	fs.StringVar(&f.localIPs, "local-ips", "", "comma-separated `addresses` of the host whose traffic it is: network.direction is ingress to them, egress from them (default: this host's own on a live capture, none for -I)")
 	fs.BoolVar(&f.topSpeed, "t", false, "with -I: read as fast as possible (default: at the recorded pace)")
 	fs.IntVar(&f.loop, "l", 1, "with -I: replay the file `n` times")
 	fs.StringVar(&f.device, "i", "", "capture live on `interface` (default any; see 'network-traffic devices')")
@@ -163,6 +166,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "network-traffic: %v\n", err)
 		return 1
 	}
+	hostmeta.Version = version
 	queue, err := diskqueue.FromConfig(in.Source["queue"], out, 8192, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "network-traffic: config: %v\n", err)
@@ -302,7 +306,7 @@ func loadInput(f *flags) (*config.Input, error) {
 		raw = defaultInput()
 	}
 	// Command-line capture flags override the interface of every stream.
-	if f.readFile != "" || f.device != "" || f.filter != "" || f.topSpeed || f.loop > 1 {
+	if f.readFile != "" || f.device != "" || f.filter != "" || f.topSpeed || f.loop > 1 || f.localIPs != "" {
 		streams, _ := raw["streams"].([]any)
 		for _, s := range streams {
 			sm, ok := s.(map[string]any)
@@ -330,6 +334,9 @@ func loadInput(f *flags) (*config.Input, error) {
 			}
 			if f.filter != "" {
 				iface["bpf_filter"] = f.filter
+			}
+			if f.localIPs != "" {
+				iface["local_ips"] = f.localIPs
 			}
 			sm["interface"] = iface
 		}

@@ -451,3 +451,47 @@ streams:
 		t.Errorf("summary: %s", stderr)
 	}
 }
+
+// Whose capture a file is: -local-ips (or local_ips) names the host, and
+// network.direction is ingress to it, egress from it; without it a file
+// has no direction. 11 queries from 127.0.0.1 to the resolver 127.0.0.35,
+// each answered (tshark counts the same).
+func TestLocalIPsSetDirection(t *testing.T) {
+	const pcap = "../../_dev/pcaps/dns/dnssec.pcap"
+	dnsOnly := writeTemp(t, "streams: [{id: dns, type: dns}]")
+	for _, c := range []struct{ local, want string }{
+		{"", "unknown"},
+		{"127.0.0.35", "ingress"},        // the resolver's capture
+		{"127.0.0.1,10.0.0.9", "egress"}, // the client's
+	} {
+		args := []string{"-c", dnsOnly, "-I", pcap, "-t"}
+		if c.local != "" {
+			args = append(args, "-local-ips", c.local)
+		}
+		docs, stderr, code := runCLI(t, args...)
+		if code != 0 || len(docs) != 11 {
+			t.Fatalf("-local-ips %q: exit %d, %d docs: %s", c.local, code, len(docs), stderr)
+		}
+		for _, d := range docs {
+			if got := get(d, "network.direction"); got != c.want || get(d, "dns.response_code") == nil {
+				t.Errorf("-local-ips %q: direction %v, want %s (response code %v)", c.local, got, c.want, get(d, "dns.response_code"))
+			}
+		}
+	}
+	// ignore_outgoing on the client's capture: its queries were initiated
+	// there, so nothing is published; on the resolver's, all of them are.
+	for _, c := range []struct {
+		local string
+		want  int
+	}{{"127.0.0.1", 0}, {"127.0.0.35", 11}} {
+		cfg := writeTemp(t, "streams: [{id: dns, type: dns, ignore_outgoing: true, interface: {local_ips: ["+c.local+"]}}]")
+		docs, stderr, code := runCLI(t, "-c", cfg, "-I", pcap, "-t")
+		if code != 0 || len(docs) != c.want {
+			t.Errorf("ignore_outgoing, local %s: exit %d, %d docs, want %d: %s", c.local, code, len(docs), c.want, stderr)
+		}
+	}
+	_, stderr, code := runCLI(t, "-c", dnsOnly, "-I", pcap, "-t", "-local-ips", "10.0.0.0/8")
+	if code == 0 || !strings.Contains(stderr, "local_ips") || !strings.Contains(stderr, `"10.0.0.0/8" is not an IP address`) {
+		t.Errorf("bad -local-ips: exit %d, %s", code, stderr)
+	}
+}

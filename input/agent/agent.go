@@ -26,6 +26,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/input/capture"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/hostmeta"
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/publish"
 	"github.com/network-traffic/network-traffic/input/publish/diskqueue"
@@ -155,6 +156,11 @@ func (m *manager) run(ctx context.Context) error {
 	m.queue.begin(qctx)
 	go func() { defer close(m.queueDone); m.queue.Run(qctx) }()
 	m.agentExtra = agentExtra(m.c.AgentInfo())
+	if info := m.c.AgentInfo(); info != nil && info.ID != "" {
+		// agent.* (id, version as the agent reports them; name, type,
+		// ephemeral_id) comes with host.* from hostmeta, written once.
+		hostmeta.Default().SetAgent(hostmeta.Agent{ID: info.ID, Version: info.Version})
+	}
 	m.registerComponentDiagnostics()
 
 	tick := time.NewTicker(m.opts.HealthEvery)
@@ -468,14 +474,14 @@ func buildHash() string {
 }
 
 // agentExtra renders the per-document agent metadata Packetbeat adds under
-// Elastic Agent: elastic_agent.{id,version,snapshot} and agent.id.
+// Elastic Agent: elastic_agent.{id,version,snapshot}. agent.* is written
+// by the capture's hostmeta source, told the agent's identity by SetAgent.
 func agentExtra(info *client.AgentInfo) []byte {
 	if info == nil || info.ID == "" {
 		return nil
 	}
 	ea, _ := json.Marshal(map[string]any{"id": info.ID, "version": info.Version, "snapshot": info.Snapshot})
-	ag, _ := json.Marshal(map[string]any{"id": info.ID, "version": info.Version, "type": "packetbeat"})
-	return []byte(`"elastic_agent":` + string(ea) + `,"agent":` + string(ag))
+	return []byte(`"elastic_agent":` + string(ea))
 }
 
 // applyQueue builds the queue the output unit's `queue:` section asks for

@@ -90,7 +90,15 @@ func (w *fakeWorker) emit(tag string) {
 		if s.Err != nil || !s.Enabled {
 			continue
 		}
-		body := fmt.Sprintf(`{"@timestamp":"2026-01-01T00:00:00Z","type":%q,"tag":%q,%s}`, s.Type, tag, w.opts.AgentExtra)
+		// What capture's publisher adds: the unit's members and the
+		// host source's agent.* and host.*.
+		body := fmt.Sprintf(`{"@timestamp":"2026-01-01T00:00:00Z","type":%q,"tag":%q`, s.Type, tag)
+		for _, m := range [][]byte{w.opts.AgentExtra, w.opts.Host.Current().Doc} {
+			if len(m) > 0 {
+				body += "," + string(m)
+			}
+		}
+		body += "}"
 		w.sink.Send(output.Doc{Index: s.Target(), Body: []byte(body)})
 	}
 }
@@ -316,7 +324,9 @@ func TestUnitLifecycle(t *testing.T) {
 	docs := h.waitDocs("out.ndjson", func(d []map[string]any) bool { return countTag(d, "start") == 2 })
 	ea, _ := docs[0]["elastic_agent"].(map[string]any)
 	ag, _ := docs[0]["agent"].(map[string]any)
-	if ea["id"] != "agent-id-1234" || ea["version"] != "9.1.0" || ea["snapshot"] != false || ag["id"] != "agent-id-1234" {
+	hn, _ := os.Hostname()
+	if ea["id"] != "agent-id-1234" || ea["version"] != "9.1.0" || ea["snapshot"] != false || ag["id"] != "agent-id-1234" ||
+		ag["version"] != "9.1.0" || ag["type"] != "packetbeat" || ag["name"] != hn || ag["ephemeral_id"] == nil {
 		t.Fatalf("agent metadata: %v %v", ea, ag)
 	}
 

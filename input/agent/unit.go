@@ -14,6 +14,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/input/capture"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/hostmeta"
 	"github.com/network-traffic/network-traffic/input/publish"
 )
 
@@ -129,6 +130,7 @@ func (iu *inputUnit) apply(ctx context.Context, src map[string]any) {
 	} else {
 		w, err := iu.m.opts.NewWorker(in, iu.m.queue, capture.Options{
 			AgentExtra: iu.m.agentExtra,
+			Host:       hostmeta.Default(),
 			Logger:     iu.m.log.With("unit", iu.id),
 		})
 		if err != nil {

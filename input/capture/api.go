@@ -48,6 +48,9 @@ type Stats struct {
 	DecodeErrors  uint64 `json:"decode_errors"`
 	Events        uint64 `json:"events"`
 	DroppedEvents uint64 `json:"dropped_events"` // by processors (drop_event)
+	// IgnoredOutgoing counts events not published by ignore_outgoing
+	// (initiated by this host).
+	IgnoredOutgoing uint64 `json:"ignored_outgoing"`
 	// ProcessorErrors counts events a processor failed on (published with
 	// error.message).
 	ProcessorErrors uint64 `json:"processor_errors"`

@@ -55,6 +55,7 @@ func dropTable(s *Stats, proto map[string][]protocol.Drop) []DropRow {
 	add("tcp", "connection_table_full", s.TCP.Evicted)
 	add("decode", "parser_panic", s.ParserPanics)
 	add("processors", "drop_event", s.DroppedEvents)
+	add("publish", "ignore_outgoing", s.IgnoredOutgoing)
 	for name, pc := range s.Protocols {
 		add(name, "unparsable", pc.ParseErrors)
 	}

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/ecsmap"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/hostmeta"
 	"github.com/network-traffic/network-traffic/input/output"
 )
 
@@ -30,6 +32,8 @@ func benchPublisher(tb testing.TB, procs []map[string]any) (*streamPublisher, *b
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// As a live capture's: this host's addresses and agent.*/host.*.
+	p.host, p.hostLocal = hostmeta.Default(), true
 	ev := &benchEvent{}
 	b := &ev.base
 	b.Start = time.Date(2026, 11, 26, 0, 55, 24, 0, time.UTC)
@@ -54,6 +58,9 @@ func TestPublishWithoutProcessorsAllocFree(t *testing.T) {
 	}
 	if sink.n == 0 {
 		t.Fatal("nothing published")
+	}
+	if !bytes.Contains(p.w.Buf, []byte(`"host":{`)) || !bytes.Contains(p.w.Buf, []byte(`"type":"packetbeat"`)) {
+		t.Errorf("no agent/host members: %s", p.w.Buf)
 	}
 }
 

@@ -175,7 +175,9 @@ func openPcapLive(dev string, snaplen, bufMB int, promisc bool, filter string) (
 	return s, nil
 }
 
-// SetDirectionIn keeps only packets received by the host (ignore_outgoing).
+// SetDirectionIn keeps only packets received by the host. ignore_outgoing
+// does not use it (it must decode both halves of what the host serves; see
+// streamPublisher); it stays for captures that want inbound packets only.
 func SetDirectionIn(s Source) error {
 	switch ps := s.(type) {
 	case *pcapSource:

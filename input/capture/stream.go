@@ -11,6 +11,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/ecsmap"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/hostmeta"
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/processors"
 	"github.com/network-traffic/network-traffic/input/procs"
@@ -97,9 +98,30 @@ type streamPublisher struct {
 	// internal are the capture's internal_networks; with them
 	// network.direction says inbound/outbound/internal/external.
 	internal *processors.NetworkSet
+	// local are the addresses whose traffic is ingress to or egress from
+	// this capture's host: the local_ips option, or with hostLocal the
+	// host's own (from host, refreshed); nil for a file without local_ips.
+	local     *hostmeta.Addrs
+	hostLocal bool
+	// ignoreOutgoing drops what this host initiated (egress).
+	ignoreOutgoing bool
+	// host supplies the agent.* and host.* members; snap is the snapshot
+	// p.meta.Extra was rendered with (compared per event, re-rendered on
+	// change); baseExtra is the stream's own members.
+	host      *hostmeta.Source
+	snap      *hostmeta.Snapshot
+	baseExtra []byte
 
-	events, dropped, procErrors atomic.Uint64
-	procErrLogged               atomic.Int64 // unix time of the last processor-failure log
+	events, dropped, procErrors, ignored atomic.Uint64
+	procErrLogged                        atomic.Int64 // unix time of the last processor-failure log
+}
+
+// localAddrs are the addresses that are "this host" for the event.
+func (p *streamPublisher) localAddrs(snap *hostmeta.Snapshot) *hostmeta.Addrs {
+	if p.hostLocal && snap != nil {
+		return snap.Addrs
+	}
+	return p.local
 }
 
 func (p *streamPublisher) Publish(ev ecsmap.Event) {
@@ -107,11 +129,30 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 		p.procMon.Enrich(ev.EventBase(), time.Now())
 		p.procNamer.NameBase(ev.EventBase())
 	}
+	var snap *hostmeta.Snapshot
+	if p.host != nil {
+		snap = p.host.Current()
+	}
+	b := ev.EventBase()
+	local := p.localAddrs(snap)
+	hostDir := hostmeta.Direction(local, b.Source.IP, b.Destination.IP)
+	if p.ignoreOutgoing && hostDir == "egress" {
+		// Packetbeat's ignore_outgoing: what this host initiated is not
+		// published (its packets were still decoded, so the inbound
+		// conversations stay whole).
+		p.ignored.Add(1)
+		return
+	}
 	if p.internal != nil {
-		b := ev.EventBase()
 		b.Direction = Direction(p.internal, b.Source.IP, b.Destination.IP)
+	} else if b.Direction == "" {
+		b.Direction = hostDir
 	}
 	p.mu.Lock()
+	if snap != p.snap {
+		p.snap = snap
+		p.meta.Extra = joinMembers(p.baseExtra, snap)
+	}
 	doc := ecsmap.Encode(&p.w, ev, &p.meta)
 	procs, target := p.procs, p.target
 	p.mu.Unlock()
@@ -196,6 +237,19 @@ func buildMeta(st *config.Stream, agentExtra []byte) ecsmap.Meta {
 	return m
 }
 
+// joinMembers appends the host snapshot's members to the stream's.
+func joinMembers(base []byte, snap *hostmeta.Snapshot) []byte {
+	if snap == nil || len(snap.Doc) == 0 {
+		return base
+	}
+	out := make([]byte, 0, len(base)+1+len(snap.Doc))
+	out = append(out, base...)
+	if len(out) > 0 {
+		out = append(out, ',')
+	}
+	return append(out, snap.Doc...)
+}
+
 // reservedRoot are keys Encode writes; user fields may not shadow them
 // (a duplicate key would make the JSON ambiguous).
 var reservedRoot = map[string]bool{
@@ -203,7 +257,7 @@ var reservedRoot = map[string]bool{
 	"client": true, "server": true, "related": true, "status": true, "type": true, "method": true,
 	"query": true, "resource": true, "path": true, "request": true, "response": true, "params": true,
 	"error": true, "tags": true, "data_stream": true, "process": true,
-	"agent": true, "elastic_agent": true,
+	"agent": true, "elastic_agent": true, "host": true,
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -239,6 +293,10 @@ func (p *streamPublisher) configure(st *config.Stream, unitProcs []map[string]an
 	}
 	meta := buildMeta(st, agentExtra)
 	p.mu.Lock()
+	p.baseExtra = meta.Extra
+	if p.snap != nil {
+		meta.Extra = joinMembers(meta.Extra, p.snap)
+	}
 	p.meta, p.procs, p.target = meta, procs, st.Target()
 	p.mu.Unlock()
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/decoders/tcp"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/hostmeta"
 	"github.com/network-traffic/network-traffic/input/processors"
 )
 
@@ -24,7 +25,11 @@ type Options struct {
 	// AgentExtra is pre-encoded JSON members added to every document
 	// (elastic_agent.*, agent.id) under Elastic Agent; nil standalone.
 	AgentExtra []byte
-	Logger     *slog.Logger
+	// Host supplies this host's addresses and the agent.* and host.*
+	// members of every document; nil is the process's own
+	// (hostmeta.Default).
+	Host   *hostmeta.Source
+	Logger *slog.Logger
 }
 
 // Worker runs every capture of one packet input.
@@ -183,6 +188,9 @@ func (w *Worker) newStream(in *config.Input, c *config.Capture, st *config.Strea
 		}
 		pub.internal = set
 	}
+	if err := w.setHost(pub, c); err != nil {
+		return nil, nil, nil, err
+	}
 	// Processes on this host say nothing about a replayed capture.
 	if st.MonitorProcs && c.Interface.File == "" {
 		pub.procMon = sharedProcMonitor()
@@ -271,12 +279,9 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 	if err != nil {
 		return nil, err
 	}
-	if c.IgnoreOutgoing {
-		if err := SetDirectionIn(src); err != nil {
-			src.Close()
-			return nil, fmt.Errorf("ignore_outgoing on %s: %w", c.Interface.Device, err)
-		}
-	}
+	// ignore_outgoing is applied per transaction (streamPublisher), not by
+	// a direction filter here: the outgoing half of every conversation the
+	// host serves must still be decoded.
 	dec, err := link.NewDecoder(src.LinkType(), linkOptions(c.Interface))
 	if err != nil {
 		src.Close()
@@ -284,6 +289,27 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 	}
 	run.src, run.dec = src, dec
 	return run, nil
+}
+
+// setHost gives a publisher what it needs to know about the capturing
+// host: its addresses (local_ips, or the host's own for a live capture),
+// ignore_outgoing and the agent.* and host.* members.
+func (w *Worker) setHost(pub *streamPublisher, c *config.Capture) error {
+	pub.host = w.opts.Host
+	if pub.host == nil {
+		pub.host = hostmeta.Default()
+	}
+	if len(c.Interface.LocalIPs) > 0 {
+		set, err := hostmeta.ParseAddrs(c.Interface.LocalIPs)
+		if err != nil {
+			return fmt.Errorf("%s: local_ips: %w", c.Interface.Key(), err)
+		}
+		pub.local = set
+	} else {
+		pub.hostLocal = c.Interface.File == ""
+	}
+	pub.ignoreOutgoing = c.IgnoreOutgoing
+	return nil
 }
 
 // Filters returns the BPF filter of each capture (diagnostics, tests).
@@ -626,6 +652,7 @@ func (w *Worker) Stats() Stats {
 			s.Protocols[p.typ] = pc
 			s.Events += p.events.Load()
 			s.DroppedEvents += p.dropped.Load()
+			s.IgnoredOutgoing += p.ignored.Load()
 			s.ProcessorErrors += p.procErrors.Load()
 		}
 	}

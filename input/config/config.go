@@ -15,6 +15,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -76,6 +77,10 @@ type Interface struct {
 	// InternalNetworks (CIDRs or names like private, loopback) make
 	// network.direction inbound/outbound/internal/external.
 	InternalNetworks []string
+	// LocalIPs say whose capture this is: network.direction is ingress to
+	// and egress from them. Unset, a live capture uses the host's own
+	// addresses and a file has no direction (unknown).
+	LocalIPs []string
 	// Tunnels is the interface's `tunnels` option; nil takes the defaults
 	// (every tunnel opened, VXLAN on UDP 4789, Geneve 6081, GTP-U 2152).
 	Tunnels *Tunnels
@@ -316,6 +321,9 @@ func mergeInterface(dst *Interface, src Interface) {
 	if len(dst.InternalNetworks) == 0 {
 		dst.InternalNetworks = src.InternalNetworks
 	}
+	if len(dst.LocalIPs) == 0 {
+		dst.LocalIPs = src.LocalIPs
+	}
 	if dst.Tunnels == nil {
 		dst.Tunnels = src.Tunnels
 	}
@@ -405,6 +413,8 @@ func parseStream(sm map[string]any, namespace string, idx int) (*Stream, Interfa
 			// Packetbeat's interfaces.internal_networks, accepted on the
 			// stream too: it sets network.direction.
 			iface.InternalNetworks, err = asStrings(v)
+		case "local_ips":
+			iface.LocalIPs, err = localIPs(v)
 		default:
 			st.Options[k] = v
 		}
@@ -487,6 +497,8 @@ func parseInterface(v any, iface *Interface) error {
 				iface.Loop, err = asInt(val)
 			case "internal_networks":
 				iface.InternalNetworks, err = asStrings(val)
+			case "local_ips":
+				iface.LocalIPs, err = localIPs(val)
 			case "tunnels":
 				iface.Tunnels, err = parseTunnels(val)
 			case "fanout_group":
@@ -745,4 +757,29 @@ func asProcessors(v any) ([]map[string]any, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// localIPs reads the local_ips option: a list of IP addresses (or one
+// string of them separated by commas).
+func localIPs(v any) ([]string, error) {
+	if s, ok := v.(string); ok {
+		v = strings.Split(s, ",")
+		var out []any
+		for _, x := range v.([]string) {
+			if x = strings.TrimSpace(x); x != "" {
+				out = append(out, x)
+			}
+		}
+		v = out
+	}
+	list, err := asStrings(v)
+	if err != nil {
+		return nil, err
+	}
+	for _, ip := range list {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return nil, fmt.Errorf("%q is not an IP address", ip)
+		}
+	}
+	return list, nil
 }

@@ -296,3 +296,25 @@ streams:
 		t.Errorf("bad input-level detect: %v", err)
 	}
 }
+
+func TestLocalIPsOption(t *testing.T) {
+	in, err := config.Parse(map[string]any{"streams": []any{
+		map[string]any{"id": "dns", "type": "dns", "interface": map[string]any{"file": "x.pcap", "local_ips": []any{"10.0.0.1", "fd00::1"}}},
+		map[string]any{"id": "http", "type": "http", "local_ips": "10.0.0.1, 10.0.0.2", "interface": map[string]any{"file": "y.pcap"}},
+		map[string]any{"id": "bad", "type": "redis", "interface": map[string]any{"local_ips": []any{"10.0.0.0/8"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, c := range in.Captures {
+		got[c.Interface.File] = c.Interface.LocalIPs
+	}
+	if fmt.Sprint(got["x.pcap"]) != "[10.0.0.1 fd00::1]" || fmt.Sprint(got["y.pcap"]) != "[10.0.0.1 10.0.0.2]" {
+		t.Errorf("local_ips %v", got)
+	}
+	bad := in.Streams[2].Err
+	if bad == nil || !strings.Contains(bad.Error(), `local_ips: "10.0.0.0/8" is not an IP address`) {
+		t.Errorf("bad local_ips: %v", bad)
+	}
+}

@@ -266,3 +266,11 @@ func init() {
 		return newMetadataStatic(cfg, "observer", true)
 	})
 }
+
+// HostFields reads the host facts now and returns them as add_host_metadata
+// adds them under host (name, hostname, id, architecture, os.*, ip, mac):
+// the document-wide host.* members are rendered from it.
+func HostFields() map[string]any {
+	h := readHostInfo()
+	return h.fields(false, true)
+}

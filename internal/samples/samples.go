@@ -19,11 +19,31 @@ import (
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/input/capture"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/input/hostmeta"
 	"github.com/network-traffic/network-traffic/input/output"
 )
 
 // Source is one capture and the stream that decodes it.
 type Source = protocol.SampleSource
+
+// SampleHost stands for the machine that captured: every document carries
+// agent.* and host.* as Packetbeat writes them, and the samples show them
+// with these fixed values rather than those of whoever regenerates them.
+var SampleHost = hostmeta.Fixed(nil, map[string]any{
+	"agent": map[string]any{
+		"ephemeral_id": "5a0b2c8e-4f3d-4b1e-9c7a-2d6f8e1a3b4c", "id": "d9c1b2a3-7e6f-4a5b-8c9d-0e1f2a3b4c5d",
+		"name": "nt-sample", "type": "packetbeat", "version": "0.1.0",
+	},
+	"host": map[string]any{
+		"architecture": "x86_64", "containerized": false, "hostname": "nt-sample",
+		"id": "8f5c2b3a1d4e4f6a9b7c0d1e2f3a4b5c", "ip": []any{"192.0.2.10", "2001:db8::10"},
+		"mac": []any{"02-42-C0-00-02-0A"}, "name": "nt-sample",
+		"os": map[string]any{
+			"codename": "bookworm", "family": "debian", "kernel": "6.1.0-18-amd64", "name": "Debian GNU/Linux",
+			"platform": "debian", "type": "linux", "version": "12 (bookworm)",
+		},
+	},
+})
 
 // Sources lists the captures per data stream decoded so far.
 // Sources lists the captures of every data stream, as each protocol
@@ -57,7 +77,7 @@ func Run(root string, src Source) ([][]byte, error) {
 		return nil, st.Err
 	}
 	col := &collector{}
-	w, err := capture.New(in, col, capture.Options{})
+	w, err := capture.New(in, col, capture.Options{Host: SampleHost})
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,10 @@ func sampleDocs(t testing.TB) map[string][]byte {
 	return out
 }
 
-// paths lists every dotted path to a scalar in m.
+// paths lists every dotted path to a scalar in m. A literal dotted key
+// that a nested path also reaches (NFS's "host.hostname" beside the
+// capturing host's host object, as in Packetbeat's documents) resolves to
+// the nested value, as Beats' %{[host.hostname]} does.
 func paths(prefix string, m map[string]any, out map[string]any) {
 	for k, v := range m {
 		p := k
@@ -46,6 +49,9 @@ func paths(prefix string, m map[string]any, out map[string]any) {
 		}
 		if sub, ok := v.(map[string]any); ok {
 			paths(p, sub, out)
+			continue
+		}
+		if _, seen := out[p]; seen && strings.Contains(k, ".") {
 			continue
 		}
 		out[p] = v
