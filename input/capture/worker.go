@@ -55,6 +55,9 @@ type captureRun struct {
 	protoNames []string
 	cancel     context.CancelFunc
 	done       chan struct{}
+	// disp, on a sharded capture, is the reader feeding this shard (src
+	// is then its shardSource).
+	disp *dispatcher
 	// flowStream and icmpStream are the configs behind eng.Flows and
 	// eng.ICMP, to tell on reconfiguration whether they changed.
 	flowStream, icmpStream *config.Stream
@@ -93,7 +96,7 @@ type layerSnapshot struct {
 	hasPcap            bool
 	// flowDrops and icmpDrops come from tables only this goroutine may read.
 	flowDrops, icmpDrops []protocol.Drop
-	ring               *RingInfo
+	ring                 *RingInfo
 }
 
 // publishSnapshot runs on the capture goroutine, which owns the decoder,
@@ -141,16 +144,14 @@ func (w *Worker) build(in *config.Input) ([]*captureRun, map[string]StreamState,
 	}
 	var runs []*captureRun
 	for _, c := range in.Captures {
-		run, err := w.buildCapture(in, c, states)
+		shards, err := w.buildCapture(in, c, states)
 		if err != nil {
 			for _, r := range runs {
 				r.src.Close()
 			}
 			return nil, nil, err
 		}
-		if run != nil {
-			runs = append(runs, run)
-		}
+		runs = append(runs, shards...)
 	}
 	if len(runs) == 0 {
 		var firstErr string
@@ -207,7 +208,55 @@ func failStream(states map[string]StreamState, st *config.Stream, err error) {
 	states[st.ID] = StreamState{Status: "FAILED", Error: err.Error()}
 }
 
-func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[string]StreamState) (*captureRun, error) {
+// buildCapture builds the shards of one capture (workersOf its interface)
+// and opens its source. It returns nil when the capture has no valid
+// stream.
+func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[string]StreamState) ([]*captureRun, error) {
+	n := workersOf(c.Interface)
+	var runs []*captureRun
+	for i := 0; i < n; i++ {
+		run, err := w.buildShard(in, c, states)
+		if err != nil || run == nil {
+			return nil, err
+		}
+		runs = append(runs, run)
+	}
+	filter := runs[0].filter
+	src, err := OpenSource(c.Interface, filter)
+	if err != nil {
+		return nil, err
+	}
+	if c.IgnoreOutgoing {
+		if err := SetDirectionIn(src); err != nil {
+			src.Close()
+			return nil, fmt.Errorf("ignore_outgoing on %s: %w", c.Interface.Device, err)
+		}
+	}
+	var d *dispatcher
+	if n > 1 {
+		d = newDispatcher(src, c.Interface, filter, n)
+	}
+	for i, run := range runs {
+		dec, err := link.NewDecoder(src.LinkType(), linkOptions(c.Interface))
+		if err != nil {
+			src.Close()
+			return nil, fmt.Errorf("%s: %w", c.Interface.Key(), err)
+		}
+		run.dec = dec
+		if d == nil {
+			run.src = src
+			continue
+		}
+		run.src, run.disp = d.shards[i], d
+		// The dispatcher runs the timers of every shard (see shard.go).
+		run.eng.TickEvery = noTick
+	}
+	return runs, nil
+}
+
+// buildShard builds the decoding pipeline of one shard of a capture, all
+// but its source. It returns nil when the capture has no valid stream.
+func (w *Worker) buildShard(in *config.Input, c *config.Capture, states map[string]StreamState) (*captureRun, error) {
 	run := &captureRun{cfg: c, pubs: map[string]*streamPublisher{}, plans: make(chan *swapPlan, 1)}
 	run.onPanic = func(proto, msg string) { w.degradeProtocol(run, proto, msg) }
 	var insts []*protocol.Instance
@@ -266,22 +315,6 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 		filter = withTunnels(BuildFilter(UsesOf(insts), icmpOn, flowsOn, c.Interface.WithVLANs), c.Interface)
 	}
 	run.filter, run.curFilter = filter, filter
-	src, err := OpenSource(c.Interface, filter)
-	if err != nil {
-		return nil, err
-	}
-	if c.IgnoreOutgoing {
-		if err := SetDirectionIn(src); err != nil {
-			src.Close()
-			return nil, fmt.Errorf("ignore_outgoing on %s: %w", c.Interface.Device, err)
-		}
-	}
-	dec, err := link.NewDecoder(src.LinkType(), linkOptions(c.Interface))
-	if err != nil {
-		src.Close()
-		return nil, fmt.Errorf("%s: %w", c.Interface.Key(), err)
-	}
-	run.src, run.dec = src, dec
 	return run, nil
 }
 
@@ -335,6 +368,9 @@ func (w *Worker) start(ctx context.Context, r *captureRun) {
 		defer r.src.Close()
 		r.loop(rctx, w.log)
 	}()
+	if r.disp != nil {
+		r.disp.startOnce(&w.wg)
+	}
 }
 
 func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
@@ -343,6 +379,9 @@ func (r *captureRun) loop(ctx context.Context, log *slog.Logger) {
 		// A file replayed at its recorded pace may take seconds for 4096
 		// packets: look at ctx on every one, or a stop would wait for them.
 		st.checkEvery = 0
+	}
+	if _, ok := r.src.(*shardSource); ok {
+		st.loops = 0 // the dispatcher replays the file
 	}
 	defer r.publishSnapshot()
 	// A parser panic is recovered here, per run of the read loop, not per
@@ -388,6 +427,10 @@ func (r *captureRun) read(ctx context.Context, log *slog.Logger, st *readState) 
 		}
 		data, ci, err := r.src.Next()
 		if err != nil {
+			if err == errTick {
+				r.cur.Tick(r.src.(*shardSource).tickAt)
+				continue
+			}
 			if errors.Is(err, ErrTimeout) {
 				if ctx.Err() != nil {
 					return
@@ -436,6 +479,9 @@ func (r *captureRun) read(ctx context.Context, log *slog.Logger, st *readState) 
 // replayed file, the wall clock for a live capture.
 func (r *captureRun) flushTime() time.Time {
 	now := r.cur.Now()
+	if ss, ok := r.src.(*shardSource); ok && !ss.end.IsZero() {
+		now = ss.end // the input's last frame, which another shard may have had
+	}
 	if r.cfg.Interface.File == "" || now.IsZero() {
 		now = time.Now()
 	}
@@ -551,7 +597,13 @@ func (w *Worker) Stats() Stats {
 	defer w.mu.Unlock()
 	s := Stats{Protocols: map[string]ProtocolCounters{}}
 	drops := map[string][]protocol.Drop{}
+	disps := map[*dispatcher]bool{}
 	for _, r := range w.runs {
+		s.Shards++
+		if r.disp != nil && !disps[r.disp] {
+			disps[r.disp] = true
+			s.ShardDropped += r.disp.dropped.Load()
+		}
 		s.Packets += r.packets.Load()
 		s.Bytes += r.bytes.Load()
 		s.DecodeErrors += r.decodeErrors.Load()
@@ -706,18 +758,23 @@ func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
 	if len(old.Captures) != len(in.Captures) {
 		return false, nil
 	}
-	runs := make([]*captureRun, len(in.Captures))
+	// Every shard of a capture gets its own plan (its own new instances
+	// and publishers): shards share nothing.
+	var runs []*captureRun
+	var capOf []int // index in in.Captures of runs[k]
 	for i, c := range in.Captures {
 		oc := old.Captures[i]
 		if !reflect.DeepEqual(oc.Interface, c.Interface) || oc.IgnoreOutgoing != c.IgnoreOutgoing {
 			return false, nil
 		}
+		found := false
 		for _, r := range w.runs {
 			if r.cfg.Interface.Key() == c.Interface.Key() {
-				runs[i] = r
+				runs, capOf = append(runs, r), append(capOf, i)
+				found = true
 			}
 		}
-		if runs[i] == nil {
+		if !found {
 			return false, nil // that capture did not start: build it anew
 		}
 	}
@@ -742,8 +799,8 @@ func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
 		filter     string
 	}
 	preps := make([]prepared, len(runs))
-	for i, c := range in.Captures {
-		r, oc := runs[i], old.Captures[i]
+	for k, r := range runs {
+		c, oc := in.Captures[capOf[k]], old.Captures[capOf[k]]
 		oldStreams := map[string]*config.Stream{}
 		for _, st := range oc.Streams {
 			oldStreams[st.ID] = st
@@ -836,7 +893,7 @@ func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
 		if p.filter != r.filter {
 			p.plan.filter, p.plan.setFilter = p.filter, true
 		}
-		preps[i] = p
+		preps[k] = p
 	}
 
 	// Everything is prepared: hand each capture its plan and wait until it
