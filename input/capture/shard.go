@@ -3,7 +3,6 @@ package capture
 import (
 	"errors"
 	"io"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,18 +29,15 @@ import (
 // shard's stream; the shards' engines do not tick by themselves. The end of
 // a file is flushed at the time of its last frame, in every shard.
 
-// defaultWorkers is the shard count when the interface does not say:
-// usable CPUs, capped where more stopped helping (the reader is one
-// goroutine, and beyond a few shards it is the bottleneck).
+// defaultWorkers is the shard count when the interface does not say. It
+// is 1 for now: each shard has its own tables (TCP connections, flows, every
+// protocol's pending transactions) with the configured bounds, so N shards
+// may hold N times the memory one does; until those bounds are divided
+// among the shards, more workers is an explicit choice. (The default to
+// come is usable CPUs capped at 4: beyond that the one reader goroutine is
+// the bottleneck.)
 func defaultWorkers() int {
-	n := runtime.GOMAXPROCS(0)
-	if n > 4 {
-		n = 4
-	}
-	if n < 1 {
-		n = 1
-	}
-	return n
+	return 1
 }
 
 func workersOf(iface config.Interface) int {

@@ -55,6 +55,9 @@ type captureRun struct {
 	protoNames []string
 	cancel     context.CancelFunc
 	done       chan struct{}
+	// lastFrame is the time of the last frame read (unsharded), which
+	// the end of a file is flushed at.
+	lastFrame time.Time
 	// disp, on a sharded capture, is the reader feeding this shard (src
 	// is then its shardSource).
 	disp *dispatcher
@@ -243,13 +246,14 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 			return nil, fmt.Errorf("%s: %w", c.Interface.Key(), err)
 		}
 		run.dec = dec
+		// Timers run on frame time, from the read loop (unsharded) or
+		// the dispatcher (sharded), not from the engine's decoded packets.
+		run.eng.TickEvery = noTick
 		if d == nil {
 			run.src = src
 			continue
 		}
 		run.src, run.disp = d.shards[i], d
-		// The dispatcher runs the timers of every shard (see shard.go).
-		run.eng.TickEvery = noTick
 	}
 	return runs, nil
 }
@@ -401,6 +405,7 @@ type readState struct {
 	live     bool
 	loops    int
 	lastWall time.Time
+	lastTick time.Time // packet time of the last timer run
 	n        uint64
 	// checkEvery+1 packets pass between looks at ctx (a power of two).
 	checkEvery uint64
@@ -466,12 +471,21 @@ func (r *captureRun) read(ctx context.Context, log *slog.Logger, st *readState) 
 		ok, derr := r.dec.Decode(data, ci, &st.pkt)
 		if derr != nil {
 			r.decodeErrors.Add(1)
-			continue
+		} else if ok {
+			r.cur.Packet(&st.pkt)
 		}
-		if !ok {
-			continue
+		if r.disp == nil {
+			// The engine's timers run on every frame's time, decoded
+			// or not: the rule the dispatcher of a sharded capture
+			// applies (it cannot know what decodes), so that any
+			// worker count expires and reports at the same points.
+			ts := ci.Timestamp
+			r.lastFrame = ts
+			if ts.Sub(st.lastTick) >= time.Second {
+				st.lastTick = ts
+				r.cur.Tick(ts)
+			}
 		}
-		r.cur.Packet(&st.pkt)
 	}
 }
 
@@ -481,6 +495,8 @@ func (r *captureRun) flushTime() time.Time {
 	now := r.cur.Now()
 	if ss, ok := r.src.(*shardSource); ok && !ss.end.IsZero() {
 		now = ss.end // the input's last frame, which another shard may have had
+	} else if !r.lastFrame.IsZero() {
+		now = r.lastFrame
 	}
 	if r.cfg.Interface.File == "" || now.IsZero() {
 		now = time.Now()

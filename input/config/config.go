@@ -79,8 +79,8 @@ type Interface struct {
 	// Tunnels is the interface's `tunnels` option; nil takes the defaults
 	// (every tunnel opened, VXLAN on UDP 4789, Geneve 6081, GTP-U 2152).
 	Tunnels *Tunnels
-	// Workers is how many shards decode this capture (0: the default,
-	// usable CPUs capped at 4; 1: one goroutine reads and decodes).
+	// Workers is how many flow shards decode this capture (0: the
+	// default, 1 for now; 1: one goroutine reads and decodes).
 	Workers int
 }
 
