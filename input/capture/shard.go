@@ -105,7 +105,8 @@ type dispatcher struct {
 	// goroutine, which owns the handle.
 	stats atomic.Pointer[sourceStats]
 	// dropped counts frames for a shard that had stopped (it ended on an
-	// internal error): they are counted, not queued forever.
+	// internal error): they are counted, not queued forever. Frames of
+	// the batch the shard was reading when it stopped are not counted.
 	dropped atomic.Uint64
 }
 
@@ -260,15 +261,34 @@ func (d *dispatcher) flushAll() {
 // (backpressure reaches the kernel ring, whose drops are counted there).
 func (d *dispatcher) send(i int) {
 	s, b := d.shards[i], d.cur[i]
-	for sent := false; !sent; {
-		select {
-		case s.full <- b:
-			sent = true
-		case <-s.gone:
-			d.dropped.Add(uint64(b.packets))
-			sent = true
-		case req := <-d.filterReq:
-			req.err <- d.setFilter(req.filter)
+	// A stopped shard reads no more: its batch, and those still queued
+	// for it, are counted as dropped (looked at first, as a send into the
+	// queue's free room would succeed too).
+	drop := func() {
+		d.dropped.Add(uint64(b.packets))
+		for {
+			select {
+			case q := <-s.full:
+				d.dropped.Add(uint64(q.packets))
+			default:
+				return
+			}
+		}
+	}
+	select {
+	case <-s.gone:
+		drop()
+	default:
+		for sent := false; !sent; {
+			select {
+			case s.full <- b:
+				sent = true
+			case <-s.gone:
+				drop()
+				sent = true
+			case req := <-d.filterReq:
+				req.err <- d.setFilter(req.filter)
+			}
 		}
 	}
 	select {

@@ -2,12 +2,17 @@ package capture
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/input/config"
@@ -195,5 +200,91 @@ func TestShardOfSymmetric(t *testing.T) {
 	}
 	if s := shardOf(1, eth(a, b, 6, 0, 1, 2)[:20], 4); s != 0 {
 		t.Fatalf("truncated frame: shard %d, want 0", s)
+	}
+}
+
+// sliceSource yields frames from memory, then io.EOF.
+type sliceSource struct {
+	frames [][]byte
+	ts     time.Time
+	i      int
+}
+
+func (s *sliceSource) Next() ([]byte, gopacket.CaptureInfo, error) {
+	if s.i == len(s.frames) {
+		return nil, gopacket.CaptureInfo{}, io.EOF
+	}
+	f := s.frames[s.i]
+	s.i++
+	ts := s.ts.Add(time.Duration(s.i) * time.Millisecond)
+	return f, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f), Length: len(f)}, nil
+}
+func (s *sliceSource) LinkType() layers.LinkType                 { return layers.LinkTypeEthernet }
+func (s *sliceSource) PcapStats() (uint64, uint64, uint64, bool) { return 0, 0, 0, false }
+func (s *sliceSource) Close()                                    {}
+
+// A shard that stopped does not block the others: its frames are counted
+// as dropped, every other shard gets all of its own, in order, with the
+// ticks of the whole capture and the time of its last frame.
+func TestDispatcherStoppedShard(t *testing.T) {
+	frame := func(c byte) []byte {
+		f := make([]byte, 14+20+8)
+		f[12], f[13] = 0x08, 0x00
+		ip := f[14:]
+		ip[0], ip[9] = 0x45, 17
+		copy(ip[12:16], []byte{10, 0, 0, 1})
+		copy(ip[16:20], []byte{10, 0, 1, c})
+		return f
+	}
+	var frames [][]byte
+	want := map[int]int{}
+	for i := 0; i < 5000; i++ {
+		f := frame(byte(i % 16))
+		frames = append(frames, f)
+		want[shardOf(layers.LinkTypeEthernet, f, 2)]++
+	}
+	if want[0] == 0 || want[1] == 0 {
+		t.Fatalf("test frames all on one shard: %v", want)
+	}
+	src := &sliceSource{frames: frames, ts: time.Unix(1700000000, 0)}
+	d := newDispatcher(src, config.Interface{File: "x"}, "", 2)
+	d.shards[1].Close() // shard 1 ended (an internal error)
+	var wg sync.WaitGroup
+	d.startOnce(&wg)
+	s := d.shards[0]
+	got, ticks := 0, 0
+	var last time.Time
+	for {
+		data, ci, err := s.Next()
+		if err == errTick {
+			ticks++
+			continue
+		}
+		if err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		if shardOf(layers.LinkTypeEthernet, data, 2) != 0 || ci.Timestamp.Before(last) {
+			t.Fatalf("frame %d: wrong shard or out of order", got)
+		}
+		last = ci.Timestamp
+		got++
+	}
+	s.Close()
+	wg.Wait()
+	if got != want[0] {
+		t.Errorf("shard 0 got %d frames, want %d", got, want[0])
+	}
+	if n := d.dropped.Load(); n != uint64(want[1]) {
+		t.Errorf("dropped %d frames of the stopped shard, want %d", n, want[1])
+	}
+	// 5000 frames 1 ms apart: a tick at the first frame and every second.
+	if ticks != 5 {
+		t.Errorf("%d ticks, want 5", ticks)
+	}
+	if end := src.ts.Add(5000 * time.Millisecond); !s.end.Equal(end) {
+		t.Errorf("end of input %v, want %v", s.end, end)
 	}
 }
