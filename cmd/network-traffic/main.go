@@ -43,6 +43,7 @@ type flags struct {
 	localIPs    string
 	topSpeed    bool
 	loop        int
+	workers     int
 	device      string
 	configPath  string
 	outPath     string
@@ -90,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.localIPs, "local-ips", "", "comma-separated `addresses` of the host whose traffic it is: network.direction is ingress to them, egress from them (default: this host's own on a live capture, none for -I)")
 	fs.BoolVar(&f.topSpeed, "t", false, "with -I: read as fast as possible (default: at the recorded pace)")
 	fs.IntVar(&f.loop, "l", 1, "with -I: replay the file `n` times")
+	fs.IntVar(&f.workers, "workers", 0, "decode in `n` flow shards, one goroutine each, fed by one reader (default: the interface's workers option, else 1)")
 	fs.StringVar(&f.device, "i", "", "capture live on `interface` (default any; see 'network-traffic devices')")
 	fs.StringVar(&f.configPath, "c", "", "`config` file: a packet input unit in YAML (streams: one per protocol; output: as the agent's output unit)")
 	fs.StringVar(&f.outPath, "o", "-", "write NDJSON to `file` (- for stdout); an existing file is truncated unless -append")
@@ -126,6 +128,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if f.loop < 1 {
 		fmt.Fprintf(stderr, "network-traffic: -l %d: the replay count must be at least 1\n", f.loop)
+		return 2
+	}
+	if f.workers < 0 || f.workers > 64 {
+		fmt.Fprintf(stderr, "network-traffic: -workers %d: must be between 1 and 64\n", f.workers)
 		return 2
 	}
 	if f.shutdownTimeout <= 0 {
@@ -306,7 +312,7 @@ func loadInput(f *flags) (*config.Input, error) {
 		raw = defaultInput()
 	}
 	// Command-line capture flags override the interface of every stream.
-	if f.readFile != "" || f.device != "" || f.filter != "" || f.topSpeed || f.loop > 1 || f.localIPs != "" {
+	if f.readFile != "" || f.device != "" || f.filter != "" || f.topSpeed || f.loop > 1 || f.localIPs != "" || f.workers > 0 {
 		streams, _ := raw["streams"].([]any)
 		for _, s := range streams {
 			sm, ok := s.(map[string]any)
@@ -337,6 +343,9 @@ func loadInput(f *flags) (*config.Input, error) {
 			}
 			if f.localIPs != "" {
 				iface["local_ips"] = f.localIPs
+			}
+			if f.workers > 0 {
+				iface["workers"] = f.workers
 			}
 			sm["interface"] = iface
 		}

@@ -161,6 +161,15 @@ func (t *Table) Packet(p *link.Packet) {
 // every period all active flows are reported.
 func (t *Table) Tick(now time.Time) {
 	t.now = now
+	if t.nextReport.IsZero() && t.cfg.Period > 0 {
+		// The engine ticks right after its first packet, so this is the
+		// time Packet would have started the clock at. A flow-sharded
+		// capture needs it: each shard's table gets the same ticks but
+		// not the first packet, and every shard must report at the same
+		// points as one table would.
+		t.nextReport = now.Add(t.cfg.Period)
+		return
+	}
 	deadline := now.Add(-t.cfg.Timeout)
 	for f := t.head; f != nil && f.last.Before(deadline); f = t.head {
 		t.stats.Expired++

@@ -61,6 +61,11 @@ type Stats struct {
 	PcapReceived  uint64 `json:"pcap_received"`
 	PcapDropped   uint64 `json:"pcap_dropped"`
 	PcapIfDropped uint64 `json:"pcap_ifdropped"`
+	// Shards is how many decoding shards run (summed over captures);
+	// ShardDropped counts frames the reader could not hand to a shard
+	// because that shard had stopped on an internal error.
+	Shards       int    `json:"shards"`
+	ShardDropped uint64 `json:"shard_dropped"`
 	// Rings describes the kernel ring of each live capture.
 	Rings          []RingInfo                  `json:"rings,omitempty"`
 	Protocols      map[string]ProtocolCounters `json:"protocols"`

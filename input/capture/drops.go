@@ -45,6 +45,7 @@ func dropTable(s *Stats, proto map[string][]protocol.Drop) []DropRow {
 	}
 	add("kernel", "dropped_by_kernel", s.PcapDropped)
 	add("kernel", "dropped_by_interface", s.PcapIfDropped)
+	add("capture", "shard_stopped", s.ShardDropped)
 	add("decode", "malformed_frame", s.Decode.Truncated)
 	add("decode", "fragment_discarded", s.Decode.FragmentsDropped)
 	add("decode", "tunnel_nested_too_deep", s.Decode.TunnelTooDeep)

@@ -23,7 +23,16 @@ import (
 // in flight during the swap) are published paired (request and response),
 // not flushed one-sided by a rebuild.
 // Changing the interface afterwards still rebuilds the capture.
+//
+// It runs with one worker and with two: every shard gets its own plan (its
+// own new instances) and keeps its own connections.
 func TestLiveReconfigureKeepsUnchangedProtocols(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", n), func(t *testing.T) { testLiveReconfigure(t, n) })
+	}
+}
+
+func testLiveReconfigure(t *testing.T, workers int) {
 	if os.Geteuid() != 0 {
 		t.Skip("live capture needs root")
 	}
@@ -45,7 +54,7 @@ func TestLiveReconfigureKeepsUnchangedProtocols(t *testing.T) {
 	httpPort := srv.Listener.Addr().(*net.TCPAddr).Port
 
 	unit := func(device string, dnsOpts map[string]any, redis bool) *config.Input {
-		iface := map[string]any{"device": device}
+		iface := map[string]any{"device": device, "workers": workers}
 		dns := map[string]any{"id": "dns-1", "type": "dns", "ports": []any{53}, "interface": iface}
 		for k, v := range dnsOpts {
 			dns[k] = v

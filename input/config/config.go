@@ -84,6 +84,9 @@ type Interface struct {
 	// Tunnels is the interface's `tunnels` option; nil takes the defaults
 	// (every tunnel opened, VXLAN on UDP 4789, Geneve 6081, GTP-U 2152).
 	Tunnels *Tunnels
+	// Workers is how many flow shards decode this capture (0: the
+	// default, 1 for now; 1: one goroutine reads and decodes).
+	Workers int
 }
 
 // Tunnels says which encapsulations the link decoder opens:
@@ -328,6 +331,9 @@ func mergeInterface(dst *Interface, src Interface) {
 		dst.Tunnels = src.Tunnels
 	}
 	dst.TopSpeed = dst.TopSpeed || src.TopSpeed
+	if src.Workers > dst.Workers {
+		dst.Workers = src.Workers
+	}
 	if src.Loop > dst.Loop {
 		dst.Loop = src.Loop
 	}
@@ -515,6 +521,11 @@ func parseInterface(v any, iface *Interface) error {
 					if err == nil && iface.PollDefaultRoute < 0 {
 						err = fmt.Errorf("%v is negative", val)
 					}
+				}
+			case "workers":
+				iface.Workers, err = asInt(val)
+				if err == nil && (iface.Workers < 1 || iface.Workers > 64) {
+					err = fmt.Errorf("%d is not a worker count (1 to 64)", iface.Workers)
 				}
 			case "metrics_interval":
 				// accepted for compatibility; counters are read on demand

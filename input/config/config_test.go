@@ -168,6 +168,12 @@ func TestCaptureTypeOptions(t *testing.T) {
 		{`{device: eth0, poll_default_route: 1m}`, "poll_default_route: needs device default_route", nil},
 		{`{device: default_route, poll_default_route: soon}`, "poll_default_route", nil},
 		{`{file: x.pcap, type: af_packet}`, "type: af_packet captures a device", nil},
+		{`{device: eth0, workers: 2}`, "", func(i config.Interface) bool { return i.Workers == 2 }},
+		{`{file: x.pcap, workers: 4}`, "", func(i config.Interface) bool { return i.Workers == 4 }},
+		{`{device: eth0}`, "", func(i config.Interface) bool { return i.Workers == 0 }},
+		{`{device: eth0, workers: 0}`, "workers: 0 is not a worker count", nil},
+		{`{device: eth0, workers: 65}`, "workers: 65 is not a worker count", nil},
+		{`{device: eth0, workers: many}`, "workers", nil},
 	}
 	for _, c := range cases {
 		in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+c.iface+"}\n")
