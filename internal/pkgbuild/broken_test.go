@@ -77,13 +77,13 @@ func TestValidateReportsBrokenManifest(t *testing.T) {
 // A missing changelog entry for the manifest version is a semantic (not schema) error.
 func TestValidateReportsVersionWithoutChangelog(t *testing.T) {
 	src := copySources(t)
-	replaceIn(t, filepath.Join(src, "manifest.yml"), `version: "1.33.0"`, `version: "1.34.0"`)
+	replaceIn(t, filepath.Join(src, "manifest.yml"), `version: "1.34.0"`, `version: "1.35.0"`)
 	pkgDir, err := Build(src, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = Validate(pkgDir)
-	if err == nil || !strings.Contains(err.Error(), "1.34.0") {
+	if err == nil || !strings.Contains(err.Error(), "1.35.0") {
 		t.Fatalf("want a changelog/version error, got %v", err)
 	}
 }
