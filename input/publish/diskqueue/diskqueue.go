@@ -685,11 +685,15 @@ func (q *Queue) Run(ctx context.Context) {
 				return
 			}
 		}
-		skipped := int64(0)
+		skipped, lost := int64(0), int64(0)
 		if bad {
-			// The rest of the segment cannot be framed: skip it.
+			// The rest of the segment cannot be framed: skip it. The
+			// records load counted in it (by their length fields) leave
+			// the pending count with it, however many there were.
 			skipped = limit - end
-			q.corrupt.Add(1)
+			lost, _ = countRecords(q.segPath(s.id), end, limit)
+			lost = max(lost, 1)
+			q.corrupt.Add(uint64(lost)) // every record lost with it is undelivered
 			q.corruptSkip.Add(uint64(skipped))
 			msg := fmt.Sprintf("corrupt record in segment %d at offset %d: %d bytes skipped", s.id, end, skipped)
 			q.lastCorrupt.Store(msg)
@@ -698,7 +702,7 @@ func (q *Queue) Run(ctx context.Context) {
 		q.mu.Lock()
 		q.ackOff = end + skipped
 		q.used -= q.ackOff - off
-		q.pending = max(q.pending-int64(len(docs))-btoi(bad), 0)
+		q.pending = max(q.pending-int64(len(docs))-lost, 0)
 		if q.pending == 0 {
 			q.oldestNano.Store(0)
 		}
@@ -710,13 +714,6 @@ func (q *Queue) Run(ctx context.Context) {
 			q.log.Warn("disk queue: writing the ack pointer", "error", err)
 		}
 	}
-}
-
-func btoi(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // readBatch reads up to read_ahead whole records of segment id from off,
