@@ -140,6 +140,7 @@ type Queue struct {
 	failures    atomic.Uint64
 	dropped     atomic.Uint64 // records refused: larger than max_size, or sent after Close
 	corrupt     atomic.Uint64 // corrupt or torn records found
+	corruptLost atomic.Uint64 // records lost with them (the rest of their segment)
 	corruptSkip atomic.Uint64 // bytes skipped after them
 	recovered   int64         // records found on disk at Open
 	lastError   atomic.Value  // string
@@ -527,7 +528,7 @@ func (q *Queue) Failures() uint64 { return q.failures.Load() }
 // Undelivered counts documents refused by the queue (larger than max_size,
 // or sent after Close) and records lost to corruption. Documents still on
 // disk at exit are not lost: see Depth and QueueState.
-func (q *Queue) Undelivered() uint64 { return q.dropped.Load() + q.corrupt.Load() }
+func (q *Queue) Undelivered() uint64 { return q.dropped.Load() + q.corruptLost.Load() }
 
 // Corrupt counts corrupt or torn records found while reading.
 func (q *Queue) Corrupt() uint64 { return q.corrupt.Load() }
@@ -554,20 +555,21 @@ func (q *Queue) QueueState() map[string]any {
 		files += s.size
 	}
 	st := map[string]any{
-		"type":                  "disk",
-		"path":                  q.cfg.Path,
-		"max_size":              q.cfg.MaxSize,
-		"bytes_unacked":         q.used,
-		"bytes_on_disk":         files,
-		"segments":              len(q.segs),
-		"events_unacked":        q.pending,
-		"events_recovered":      q.recovered,
-		"full":                  q.used+4096 > q.cfg.MaxSize,
-		"blocked_sends":         q.blocked.Load(),
-		"acknowledged":          q.sent.Load(),
-		"dropped":               q.dropped.Load(),
-		"corrupt_records":       q.corrupt.Load(),
-		"corrupt_bytes_skipped": q.corruptSkip.Load(),
+		"type":                       "disk",
+		"path":                       q.cfg.Path,
+		"max_size":                   q.cfg.MaxSize,
+		"bytes_unacked":              q.used,
+		"bytes_on_disk":              files,
+		"segments":                   len(q.segs),
+		"events_unacked":             q.pending,
+		"events_recovered":           q.recovered,
+		"full":                       q.used+4096 > q.cfg.MaxSize,
+		"blocked_sends":              q.blocked.Load(),
+		"acknowledged":               q.sent.Load(),
+		"dropped":                    q.dropped.Load(),
+		"corrupt_records":            q.corrupt.Load(),
+		"records_lost_to_corruption": q.corruptLost.Load(),
+		"corrupt_bytes_skipped":      q.corruptSkip.Load(),
 	}
 	q.mu.Unlock()
 	if n := q.oldestNano.Load(); n > 0 {
@@ -693,7 +695,8 @@ func (q *Queue) Run(ctx context.Context) {
 			skipped = limit - end
 			lost, _ = countRecords(q.segPath(s.id), end, limit)
 			lost = max(lost, 1)
-			q.corrupt.Add(uint64(lost)) // every record lost with it is undelivered
+			q.corrupt.Add(1)
+			q.corruptLost.Add(uint64(lost)) // every record lost with it is undelivered
 			q.corruptSkip.Add(uint64(skipped))
 			msg := fmt.Sprintf("corrupt record in segment %d at offset %d: %d bytes skipped", s.id, end, skipped)
 			q.lastCorrupt.Store(msg)
