@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/network-traffic/network-traffic/input/output/outcfg"
 	"net/http"
 	"net/url"
 	"os"
@@ -111,7 +112,7 @@ func ParseConfig(m map[string]any) (*Config, error) {
 	if t, ok := m["type"].(string); ok && t != "" && t != "elasticsearch" {
 		return nil, fmt.Errorf("output type %q is not elasticsearch", t)
 	}
-	hosts, err := strList(m["hosts"])
+	hosts, err := outcfg.StrList(m["hosts"])
 	if err != nil {
 		return nil, fmt.Errorf("hosts: %w", err)
 	}
@@ -298,7 +299,7 @@ func sslEnabled(m map[string]any) bool {
 func tlsConfig(m map[string]any) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	mode, _ := m["verification_mode"].(string)
-	cas, err := strList(m["certificate_authorities"])
+	cas, err := outcfg.StrList(m["certificate_authorities"])
 	if err != nil {
 		return nil, fmt.Errorf("certificate_authorities: %w", err)
 	}
@@ -402,28 +403,6 @@ func (c *Config) header() http.Header {
 		h.Set(k, v)
 	}
 	return h
-}
-
-func strList(v any) ([]string, error) {
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		return []string{x}, nil
-	case []string:
-		return x, nil
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, it := range x {
-			s, ok := it.(string)
-			if !ok {
-				return nil, fmt.Errorf("%v is not a string", it)
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	}
-	return nil, errors.New("must be a list of strings")
 }
 
 func asInt(v any) (int, error) {

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/network-traffic/network-traffic/input/output/outcfg"
 	"net"
 	"sort"
 	"strconv"
@@ -151,17 +152,17 @@ func ParseConfig(m map[string]any) (*Config, error) {
 		case "headers":
 			c.Headers, err = parseHeaders(v)
 		case "required_acks":
-			c.RequiredAcks, err = asInt(v)
+			c.RequiredAcks, err = outcfg.AsInt(v)
 			if err == nil && (c.RequiredAcks < -1 || c.RequiredAcks > 1) {
 				err = fmt.Errorf("%d: use -1 (all replicas), 0 (none) or 1 (leader)", c.RequiredAcks)
 			}
 		case "compression":
 			c.Compression, err = str(v)
 		case "compression_level":
-			c.CompressionLevel, err = asInt(v)
+			c.CompressionLevel, err = outcfg.AsInt(v)
 			levelSet = true
 		case "max_message_bytes":
-			c.MaxMessageBytes, err = asInt(v)
+			c.MaxMessageBytes, err = outcfg.AsInt(v)
 			if err == nil && c.MaxMessageBytes < 1 {
 				err = errors.New("must be positive")
 			}
@@ -172,14 +173,14 @@ func ParseConfig(m map[string]any) (*Config, error) {
 		case "keep_alive":
 			c.KeepAlive, err = asDuration(v)
 		case "bulk_max_size":
-			c.BulkMaxSize, err = asInt(v)
+			c.BulkMaxSize, err = outcfg.AsInt(v)
 			if err == nil && c.BulkMaxSize <= 0 {
 				c.BulkMaxSize = DefaultBulkMaxSize
 			}
 		case "bulk_flush_frequency":
 			c.FlushFrequency, err = asDuration(v)
 		case "max_retries":
-			c.MaxRetries, err = asInt(v)
+			c.MaxRetries, err = outcfg.AsInt(v)
 		case "backoff":
 			err = eachKey(v, func(sk string, sv any) (err error) {
 				switch sk {
@@ -329,7 +330,7 @@ func atLeast(v string, major, minor int) bool {
 }
 
 func parseHosts(v any) ([]string, error) {
-	hs, err := strList(v)
+	hs, err := outcfg.StrList(v)
 	if err != nil {
 		return nil, err
 	}
@@ -372,12 +373,12 @@ func parsePartition(v any) (partitioner, error) {
 			case k == "reachable_only":
 				p.reachableOnly, err = asBool(v)
 			case k == "group_events" && kind != partHash:
-				p.group, err = asInt(v)
+				p.group, err = outcfg.AsInt(v)
 				if err == nil && p.group < 1 {
 					err = errors.New("must be at least 1")
 				}
 			case k == "hash" && kind == partHash:
-				p.hashFields, err = strList(v)
+				p.hashFields, err = outcfg.StrList(v)
 			case k == "random" && kind == partHash:
 				p.hashRandom, err = asBool(v)
 			default:
@@ -443,7 +444,7 @@ func parseMetadata(c *Config, v any) error {
 			err = eachKey(v, func(k string, v any) (err error) {
 				switch k {
 				case "max":
-					c.MetadataRetries, err = asInt(v)
+					c.MetadataRetries, err = outcfg.AsInt(v)
 				case "backoff":
 					c.MetadataRetryBackoff, err = asDuration(v)
 				default:
@@ -521,47 +522,6 @@ func asBool(v any) (bool, error) {
 		return b, nil
 	}
 	return false, fmt.Errorf("%v is not true or false", v)
-}
-
-func strList(v any) ([]string, error) {
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		return []string{x}, nil
-	case []string:
-		return x, nil
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, it := range x {
-			s, ok := it.(string)
-			if !ok {
-				return nil, fmt.Errorf("%v is not a string", it)
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	}
-	return nil, errors.New("must be a list of strings")
-}
-
-func asInt(v any) (int, error) {
-	switch x := v.(type) {
-	case int:
-		return x, nil
-	case int64:
-		return int(x), nil
-	case uint64:
-		return int(x), nil
-	case float64:
-		if x != float64(int(x)) {
-			return 0, fmt.Errorf("%v is not whole", x)
-		}
-		return int(x), nil
-	case string:
-		return strconv.Atoi(x)
-	}
-	return 0, fmt.Errorf("%v is not a number", v)
 }
 
 // asDuration takes "30s" or a number of seconds (Fleet sends `timeout: 30`).

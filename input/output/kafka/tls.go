@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/network-traffic/network-traffic/input/output/outcfg"
 	"os"
 	"sort"
 	"strings"
@@ -50,7 +51,7 @@ func tlsFromMap(v any) (*tls.Config, error) {
 			mode, err = str(val)
 		case "certificate_authorities":
 			var cas []string
-			if cas, err = strList(val); err != nil {
+			if cas, err = outcfg.StrList(val); err != nil {
 				break
 			}
 			if len(cas) == 0 {
@@ -78,7 +79,7 @@ func tlsFromMap(v any) (*tls.Config, error) {
 			fingerprint = strings.ToLower(strings.ReplaceAll(fingerprint, ":", ""))
 		case "supported_protocols":
 			var ps []string
-			if ps, err = strList(val); err != nil {
+			if ps, err = outcfg.StrList(val); err != nil {
 				break
 			}
 			tc.MinVersion, tc.MaxVersion = 0, 0
