@@ -60,8 +60,9 @@ server() {
 }
 stop_server() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; SPID=""; }
 # The namespace carries only the test traffic, so the live capture takes
-# everything: a kernel filter misses quic-go's datagrams (it sends them
-# with UDP GSO, and the filter sees the unsegmented buffer). The filter
+# everything: on this kernel a live filter, even plain `udp`, matched none
+# of quic-go's datagrams (quic-go sends with UDP GSO, the likely cause),
+# while the same filter on the written file matches them. So the filter
 # runs afterwards on the file: long-header packets only (first byte's top
 # bit).
 capture() {
