@@ -11,7 +11,8 @@
 #                Initial packets)
 #   gov2.pcap    quic-go client speaking only v2 -> quic-go server (2,1)
 #   retry.pcap   aioquic client -> quic-go server that validates addresses
-#                (Retry), then aioquic client -> aioquic server with retry
+#                (Retry), aioquic client -> aioquic server with retry, and a
+#                v2 Retry: quic-go client (v2) -> quic-go server (2,1, retry)
 #   vn.pcap      aioquic client whose first Initial is QUIC v2 -> quic-go
 #                server that only speaks v1: Version Negotiation, then v1
 #   compat.pcap  aioquic client starting in v1 but preferring v2 -> aioquic
@@ -103,6 +104,9 @@ aioclient 127.0.0.1 443 quic.example.test
 stop_server
 aioserver 443 retry
 aioclient 127.0.0.1 443 quic.example.test
+stop_server
+goserver 443 2,1 retry
+goclient https://127.0.0.1:443/ 2 quic.example.test
 stop_server
 stop_capture
 
