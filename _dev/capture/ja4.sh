@@ -3,9 +3,9 @@
 # against openssl s_server (ALPN h2,http/1.1) on 127.0.0.1:443 in a
 # throwaway network namespace, one connection per client, then records the
 # JA4 that a second implementation (the ja4plus package from PyPI, in a
-# venv) computes for each connection in _dev/pcaps/tls/ja4.expected
-# ("client-port ja4 ja4_r" lines). decoders/tls/ja4_pcap_test.go checks
-# our JA4 against that file.
+# venv) computes for each connection, of this and the other tls captures,
+# in _dev/pcaps/tls/ja4.expected (_dev/capture/ja4-expected.sh).
+# decoders/tls/pcap_test.go checks our JA4 against that file.
 #
 # Clients, in order (TLS 1.2 and 1.3, with and without SNI and ALPN):
 #   curl 1.3, SNI, ALPN http/1.1     curl 1.2 max, no SNI (IP URL), ALPN http/1.1
@@ -112,15 +112,7 @@ in_ns python3 pyclient.py 127.0.0.1 443 - 12 || true
 sleep 1
 kill "$TPID"; wait "$TPID" 2>/dev/null || true
 
-# The second implementation's view, per client port.
-"$VENV/bin/python" - "$out/ja4.pcap" >"$out/ja4.expected" <<'PY'
-import sys
-from scapy.all import rdpcap, TCP
-from ja4plus.fingerprinters.ja4 import JA4Fingerprinter
-fp = JA4Fingerprinter()
-for pkt in rdpcap(sys.argv[1]):
-    if TCP in pkt and pkt[TCP].dport == 443 and fp.process_packet(pkt):
-        print(pkt[TCP].sport, fp.last_raw and fp.fingerprints[-1]["fingerprint"], fp.last_raw)
-PY
-cat "$out/ja4.expected"
+# The second implementation's view of this and the other tls captures.
+cd "$repo"
+OUT="$out" VENV="$VENV" bash "$repo/_dev/capture/ja4-expected.sh"
 ls -l "$out/ja4.pcap"

@@ -11,15 +11,16 @@
 #                Initial packets)
 #   gov2.pcap    quic-go client speaking only v2 -> quic-go server (2,1)
 #   retry.pcap   aioquic client -> quic-go server that validates addresses
-#                (Retry), then aioquic client -> aioquic server with retry
+#                (Retry), aioquic client -> aioquic server with retry, and a
+#                v2 Retry: quic-go client (v2) -> quic-go server (2,1, retry)
 #   vn.pcap      aioquic client whose first Initial is QUIC v2 -> quic-go
 #                server that only speaks v1: Version Negotiation, then v1
 #   compat.pcap  aioquic client starting in v1 but preferring v2 -> aioquic
 #                server: compatible version negotiation (RFC 9368), the
 #                server's Initials in v2
 #   aioquic.pcap aioquic client -> aioquic server; the same with 60 ALPN
-#                names (a ClientHello over two Initials); quic-go client
-#                -> aioquic server on port 8443
+#                names; quic-go client -> aioquic server on port 8443;
+#                aioquic client -> aioquic server over IPv6 (::1)
 #
 # Needs root, iproute2, tcpdump, openssl, go, python3 (venv, pip).
 # Run from the repo root:  sudo _dev/capture/quic.sh
@@ -60,8 +61,9 @@ server() {
 }
 stop_server() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; SPID=""; }
 # The namespace carries only the test traffic, so the live capture takes
-# everything: a kernel filter misses quic-go's datagrams (it sends them
-# with UDP GSO, and the filter sees the unsegmented buffer). The filter
+# everything: on this kernel a live filter, even plain `udp`, matched none
+# of quic-go's datagrams (quic-go sends with UDP GSO, the likely cause),
+# while the same filter on the written file matches them. So the filter
 # runs afterwards on the file: long-header packets only (first byte's top
 # bit).
 capture() {
@@ -74,7 +76,10 @@ capture() {
 stop_capture() {
   sleep 1; kill -INT "$TPID"; wait "$TPID" 2>/dev/null || true; TPID=""
   cat "$work/tcpdump.log" >&2; : >"$work/tcpdump.log"
-  tcpdump -r "$work/raw.pcap" -w "$out/$NAME" "udp and (udp[8] & 0x80) != 0" 2>/dev/null
+  # udp[] does not reach into IPv6 packets: there the payload's first byte
+  # is at 48 (no extension headers on loopback).
+  tcpdump -r "$work/raw.pcap" -w "$out/$NAME" \
+    "(ip and udp and (udp[8] & 0x80) != 0) or (ip6 and udp and (ip6[48] & 0x80) != 0)" 2>/dev/null
 }
 goclient() { ip netns exec "$NS" ./goquic client "$@" || echo "goquic client failed" >&2; }
 aioclient() { ip netns exec "$NS" "$VENV/bin/python" "$here/quic/aio.py" client "$@" || echo "aio client failed" >&2; }
@@ -100,6 +105,9 @@ stop_server
 aioserver 443 retry
 aioclient 127.0.0.1 443 quic.example.test
 stop_server
+goserver 443 2,1 retry
+goclient https://127.0.0.1:443/ 2 quic.example.test
+stop_server
 stop_capture
 
 goserver 443 1 noretry
@@ -122,6 +130,9 @@ stop_server
 aioserver 8443
 goclient https://127.0.0.1:8443/ 1 quic.example.test
 stop_server
+server "$VENV/bin/python" "$here/quic/aio.py" server ::1 443 cert.pem key.pem
+aioclient ::1 443 quic.example.test
+stop_server
 stop_capture
 
 # A second implementation's JA4 (ja4plus, which decrypts v1 Initials
@@ -136,6 +147,7 @@ for name in sorted(os.listdir(sys.argv[1])):
     if not name.endswith(".pcap"):
         continue
     fp, seen = JA4Fingerprinter(), set()
+    # (IPv4 and IPv6 alike: ja4plus reads both.)
     for pkt in rdpcap(os.path.join(sys.argv[1], name)):
         if UDP in pkt and pkt[UDP].dport in (443, 8443) and fp.process_packet(pkt):
             if pkt[UDP].sport not in seen:

@@ -119,9 +119,9 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 			// The handshake is told: the rest is not looked at, unless a
 			// client Initial goes to a connection ID this connection never
 			// used: a new connection from the same address and port.
-			// Only one that decrypts with keys of its own counts: quic-go,
-			// for one, sends Initial-typed packets late in a handshake that
-			// no Initial keys open.
+			// Only one that decrypts with keys of its own counts (an
+			// Initial-typed packet no keys open was seen once late in a
+			// quic-go handshake).
 			if h.kind != kindInitial || dir != protocol.FromClient || st.knows(h.dcid) ||
 				string(h.dcid) == string(st.probed) {
 				return

@@ -6,11 +6,10 @@ import (
 )
 
 var (
-	errShort    = errors.New("truncated packet")
-	errCID      = errors.New("connection id longer than 20 bytes")
-	errDecrypt  = errors.New("initial packet does not decrypt")
-	errFrame    = errors.New("malformed or unexpected frame in an initial packet")
-	errNotFixed = errors.New("fixed bit not set")
+	errShort   = errors.New("truncated packet")
+	errCID     = errors.New("connection id longer than 20 bytes")
+	errDecrypt = errors.New("initial packet does not decrypt")
+	errFrame   = errors.New("malformed or unexpected frame in an initial packet")
 )
 
 // Long-header packet kinds, whatever bits the version gives them.
@@ -92,9 +91,7 @@ func parseLong(b []byte) (longHeader, []byte, error) {
 	if dl > 20 || sl > 20 {
 		return h, nil, errCID
 	}
-	if b[0]&0x40 == 0 {
-		return h, nil, errNotFixed
-	}
+	// The fixed bit (0x40) is not checked: a peer may grease it (RFC 9287).
 	switch t := (b[0] >> 4) & 3; t {
 	case vp.initialType:
 		h.kind = kindInitial

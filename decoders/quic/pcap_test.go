@@ -73,7 +73,7 @@ func tshark(t *testing.T, name string) map[int]*tsharkConn {
 	conns := map[int]*tsharkConn{}
 	rows := tsharkFields(t, name, "f", "udp.srcport", "udp.dstport", "quic.version", "quic.long.packet_type",
 		"quic.dcid", "quic.scid", "tls.handshake.type", "tls.handshake.extensions_server_name",
-		"tls.handshake.ja3", "tls.handshake.ciphersuite")
+		"tls.handshake.ja3", "tls.handshake.ciphersuite", "quic.retry_integrity_tag")
 	vn := tsharkFields(t, name, "a", "udp.dstport", "quic.supported_version")
 	for i, r := range rows {
 		sp, _ := strconv.Atoi(r[0])
@@ -96,7 +96,8 @@ func tshark(t *testing.T, name string) map[int]*tsharkConn {
 			c.clientHello, c.sni, c.ja3 = true, r[7], r[8]
 		case !fromClient && r[2] == "0x00000000":
 			c.vnVersions = strings.Split(vn[i][1], ",")
-		case !fromClient && r[3] == "3":
+		case !fromClient && r[10] != "":
+			// A Retry (tshark gives no packet type for v2: its tag tells).
 			c.retry = true
 		case !fromClient && r[6] == "2":
 			c.serverSeen, c.version, c.serverCID, c.cipher = true, r[2], r[5], r[9]

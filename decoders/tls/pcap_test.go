@@ -286,48 +286,55 @@ func TestTimes(t *testing.T) {
 	}
 }
 
-// TestJA4AgainstJA4Plus replays ja4.pcap (curl, openssl s_client, Go
+// TestJA4AgainstJA4Plus compares tls.client.ja4 and ja4_r with what the
+// ja4plus package computed from the same captures (ja4.expected, written by
+// _dev/capture/ja4-expected.sh): ja4.pcap (curl, openssl s_client, Go
 // crypto/tls and Python ssl; TLS 1.2 and 1.3; with and without SNI and
-// ALPN) and compares tls.client.ja4 and ja4_r with what the ja4plus
-// package computed from the same capture (ja4.expected, written by
-// _dev/capture/ja4.sh).
+// ALPN) and the other tls captures (nginx, resumption, a HelloRetryRequest,
+// mTLS, alerts).
 func TestJA4AgainstJA4Plus(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(pcapDir, "ja4.expected"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := replay(t, "ja4.pcap", map[string]any{"include_raw_ja4": true})
-	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != 8 || len(got) != len(lines) {
-		t.Fatalf("%d events, %d expected lines", len(got), len(lines))
-	}
+	events := map[string]map[int]map[string]any{}
 	seen := map[string]bool{}
-	for _, l := range lines {
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		f := strings.Fields(l)
-		port, _ := strconv.Atoi(f[0])
-		d := got[port]
+		if events[f[0]] == nil {
+			events[f[0]] = replay(t, f[0], map[string]any{"include_raw_ja4": true})
+		}
+		port, _ := strconv.Atoi(f[1])
+		d := events[f[0]][port]
 		if d == nil {
-			t.Errorf("no event for client port %d", port)
+			t.Errorf("%s: no event for client port %d", f[0], port)
 			continue
 		}
-		if v := protocoltest.Get(d, "tls.client.ja4"); v != f[1] {
-			t.Errorf("port %d: ja4 %v, ja4plus %s", port, v, f[1])
+		n++
+		if v := protocoltest.Get(d, "tls.client.ja4"); v != f[2] {
+			t.Errorf("%s port %d: ja4 %v, ja4plus %s", f[0], port, v, f[2])
 		}
-		if v := protocoltest.Get(d, "tls.client.ja4_r"); v != f[2] {
-			t.Errorf("port %d: ja4_r %v\nja4plus      %s", port, v, f[2])
+		if v := protocoltest.Get(d, "tls.client.ja4_r"); v != f[3] {
+			t.Errorf("%s port %d: ja4_r %v\nja4plus      %s", f[0], port, v, f[3])
 		}
-		seen[f[1][:4]] = true
+		if f[0] == "ja4.pcap" {
+			seen[f[2][:4]] = true
+		}
+	}
+	if n < 17 {
+		t.Errorf("%d connections compared", n)
+	}
+	// ja4.pcap covers both versions with and without SNI.
+	for _, a := range []string{"t13d", "t12i"} {
+		if !seen[a] {
+			t.Errorf("no %s hello in ja4.pcap", a)
+		}
 	}
 	for port, d := range replay(t, "ja4.pcap", nil) {
 		if protocoltest.Get(d, "tls.client.ja4") == nil || protocoltest.Get(d, "tls.client.ja4_r") != nil {
 			t.Errorf("port %d without include_raw_ja4: ja4 %v, ja4_r %v", port,
 				protocoltest.Get(d, "tls.client.ja4"), protocoltest.Get(d, "tls.client.ja4_r"))
-		}
-	}
-	// The capture covers both versions with and without SNI.
-	for _, a := range []string{"t13d", "t12i"} {
-		if !seen[a] {
-			t.Errorf("no %s hello in the capture", a)
 		}
 	}
 }
