@@ -45,9 +45,11 @@ func withTunnels(filter string, iface config.Interface) string {
 	ports(gt, link.DefaultGTPUPort)
 	// IP in IP, IPv6 in IP, GRE, MPLS in IP; MPLS and PPPoE sessions by
 	// EtherType ("mpls" and "pppoes" would shift the offsets of what
-	// follows them in the expression).
+	// follows them in the expression). Over IPv6, protochain walks the
+	// extension headers: ip6tnl puts a destination options header (the
+	// tunnel encapsulation limit) before the inner packet.
 	terms = append(terms, "ip proto 4", "ip proto 41", "ip proto 47", "ip proto 137",
-		"ip6 proto 4", "ip6 proto 41", "ip6 proto 47",
+		"ip6 protochain 4", "ip6 protochain 41", "ip6 protochain 47", "ip6 protochain 137",
 		"ether proto 0x8847", "ether proto 0x8848", "ether proto 0x8864")
 	tt := strings.Join(terms, " or ")
 	if iface.WithVLANs {

@@ -8,8 +8,8 @@
 //
 //	sit      IPv4 + IPv6 (protocol 41)           TUN
 //	ipip     IPv4 + IPv4 (protocol 4)            TUN
-//	ip6ip6   IPv6 + IPv6 (next header 41)        TUN
-//	ip4ip6   IPv6 + IPv4 (next header 4)         TUN
+//	ip6ip6   IPv6 + IPv6 (next header 41)        TUN  } with a tunnel encapsulation
+//	ip4ip6   IPv6 + IPv4 (next header 4)         TUN  } limit option, as ip6tnl sends
 //	gre      IPv4 + GRE (key, sequence) + IP     TUN
 //	gretap   IPv4 + GRE (key) 0x6558 + Ethernet  TAP
 //	erspan1  IPv4 + GRE 0x88be + Ethernet        TAP
@@ -268,10 +268,13 @@ func (e *encapper) wrap(inner []byte) []byte {
 		payload = append(udp, payload...)
 	}
 	if e.m.outer6 {
+		// Like Linux ip6tnl (encaplimit 4, RFC 2473): a destination
+		// options header with the tunnel encapsulation limit, then PadN.
+		payload = append([]byte{e.m.ipProto, 0, 0x04, 0x01, 4, 0x01, 0x01, 0}, payload...)
 		frame = be.AppendUint16(frame, 0x86dd)
 		frame = be.AppendUint32(frame, 6<<28)
 		frame = be.AppendUint16(frame, uint16(len(payload)))
-		frame = append(frame, e.m.ipProto, 64)
+		frame = append(frame, 60, 64)
 		l, r := e.local.As16(), e.remote.As16()
 		frame = append(frame, l[:]...)
 		frame = append(frame, r[:]...)
@@ -345,6 +348,9 @@ func (e *encapper) unwrap(f []byte) []byte {
 			return nil
 		}
 		proto, b = b[6], b[40:40+n]
+		if proto == 60 && len(b) >= 8 { // our encapsulation limit header
+			proto, b = b[0], b[(int(b[1])+1)*8:]
+		}
 	default:
 		return nil
 	}
