@@ -16,7 +16,7 @@
 //	erspan2  IPv4 + GRE (seq) 0x88be + ERSPAN II + Ethernet   TAP
 //	erspan3  IPv4 + GRE (seq) 0x22eb + ERSPAN III + Ethernet  TAP
 //	geneve   IPv4 + UDP 6081 + Geneve (one option) + Ethernet TAP
-//	gtpu     IPv4 + UDP 2152 + GTP-U G-PDU + IP  TUN
+//	gtpu     IPv4 + UDP 2152 + GTP-U G-PDU (PDU session container) + IP  TUN
 //	mpls     Ethernet 0x8847 + two labels + IP   TUN
 //	mplsgre  IPv4 + GRE 0x8847 + one label + IP  TUN (RFC 4023)
 //	mplsip   IPv4 protocol 137 + one label + IP  TUN (RFC 4023)
@@ -214,11 +214,15 @@ func (e *encapper) wrap(inner []byte) []byte {
 		hdr = append(hdr, 0x01, 1)         // type 1, length 1 word
 		hdr = be.AppendUint32(hdr, e.seq)
 	case "gtpu":
-		hdr = []byte{0x32, 0xff} // version 1, PT 1, S: sequence present
-		hdr = be.AppendUint16(hdr, uint16(4+len(inner)))
+		// version 1, PT 1, E and S: sequence number and an extension
+		// header, the PDU Session Container (type 0x85) 5G N3 traffic
+		// carries: one 4-byte word, PDU type 0 (downlink), QFI 9.
+		hdr = []byte{0x36, 0xff}
+		hdr = be.AppendUint16(hdr, uint16(4+4+len(inner)))
 		hdr = be.AppendUint32(hdr, uint32(*outID))
 		hdr = be.AppendUint16(hdr, uint16(e.seq))
-		hdr = append(hdr, 0, 0)
+		hdr = append(hdr, 0, 0x85)
+		hdr = append(hdr, 1, 0x00, 0x09, 0)
 	case "mpls":
 		hdr = be.AppendUint32(nil, 100<<12|64)              // transport label 100, TTL 64
 		hdr = be.AppendUint32(hdr, uint32(*id)<<12|1<<8|64) // service label, bottom of stack
@@ -412,10 +416,10 @@ func (e *encapper) unwrap(f []byte) []byte {
 		}
 		return b[hl:]
 	case "gtpu":
-		if len(b) < 12 || be.Uint32(b[4:8]) != uint32(*id) {
+		if len(b) < 16 || be.Uint32(b[4:8]) != uint32(*id) {
 			return nil
 		}
-		return b[12:]
+		return b[16:] // our own framing: header, sequence word, one extension word
 	}
 	return nil
 }
