@@ -100,6 +100,11 @@ func TestGRELoop(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per looping packet", allocs)
 	}
+	// The traffic around it is still decoded.
+	g := greFrame(t)
+	if ok, err := d.Decode(g, ciOf(g), &p); !ok || err != nil || p.Tunnel.N != 1 || p.IPProto != protoTCP {
+		t.Errorf("after the loop: ok %v err %v layers %d", ok, err, p.Tunnel.N)
+	}
 }
 
 // TestTunnelTruncated cuts every tunnelled frame of every capture at every
@@ -111,7 +116,7 @@ func TestTunnelTruncated(t *testing.T) {
 	wantLayer := map[string]string{
 		"vxlan": "vxlan", "geneve": "geneve", "gre": "gre", "gretap": "gre", "erspan2": "erspan",
 		"erspan3": "erspan", "gtpu": "gtpu", "mpls": "mpls", "pppoe": "pppoe", "vxlan-in-gre": "gre",
-		"vxlan6": "vxlan", "mplsgre": "mpls", "mplsip": "mpls", "pptp": "gre",
+		"vxlan6": "vxlan", "mplsgre": "mpls", "mplsip": "mpls", "mplseth": "mpls", "pptp": "gre",
 	}
 	for _, tc := range tunnelCases {
 		t.Run(tc.mode, func(t *testing.T) {

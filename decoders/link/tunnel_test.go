@@ -39,6 +39,7 @@ var tunnelCases = []tunnelCase{
 	{"ip4ip6", []string{TunnelIPv4InIPv6}, []string{""}},
 	{"vxlan6", []string{TunnelVXLAN}, []string{"vxlan.vni"}},
 	{"mplsgre", []string{TunnelGRE, TunnelMPLS}, []string{"", "mpls.label"}},
+	{"mplseth", []string{TunnelMPLS}, []string{"mpls.label"}},
 	{"mplsip", []string{TunnelMPLS}, []string{"mpls.label"}},
 	{"pptp", []string{TunnelGRE}, []string{"gre.key.call_id"}},
 }

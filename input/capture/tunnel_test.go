@@ -131,6 +131,7 @@ var tunnelE2ECases = []tunnelE2E{
 	{"ip6ip6", "ipv6-in-ipv6", nil, "fd99::1", "fd99::2"},
 	{"ip4ip6", "ipv4-in-ipv6", nil, "fd99::1", "fd99::2"},
 	{"vxlan6", "vxlan", "4243", "fd99::1", "fd99::2"},
+	{"mplseth", "mpls", "100", "", ""},                                 // Ethernet pseudowire with a control word
 	{"mplsgre", []any{"gre", "mpls"}, "300", "10.99.0.1", "10.99.0.2"}, // GRE without a key
 	{"mplsip", "mpls", "301", "10.99.0.1", "10.99.0.2"},
 	// PPTP call ids are per direction too: A's packets carry 1001.

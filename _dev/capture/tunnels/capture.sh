@@ -26,7 +26,7 @@
 #   every other mode   is _dev/capture/tunnels/encap (Go, standard library)
 #                      on a TUN or TAP device, writing the standard headers:
 #                      sit, ipip, ip6ip6, ip4ip6, gre, gretap, erspan1,
-#                      erspan2, erspan3, geneve, gtpu, mpls, mplsgre,
+#                      erspan2, erspan3, geneve, gtpu, mpls, mplseth, mplsgre,
 #                      mplsip, pppoe, pptp.
 set -euo pipefail
 
@@ -147,7 +147,9 @@ stop_capture() {
 # tshark's view of the tunnel fields, every occurrence (outer first).
 dump() {
 	local name=$1
-	tshark -r "$out/$name.outer.pcap" -T fields -E header=y -E occurrence=a -E aggregator=, \
+	# Label 201 (mplseth) carries Ethernet with a control word: tshark has to
+	# be told, the payload has no type field.
+	tshark -r "$out/$name.outer.pcap" -d mpls.label==201,pwethcw -T fields -E header=y -E occurrence=a -E aggregator=, \
 		-e frame.number -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst \
 		-e vxlan.vni -e geneve.vni -e gre.key -e gre.key.call_id -e gre.sequence_number -e gre.proto \
 		-e erspan.version -e erspan.spanid -e gtp.teid -e mpls.label -e pppoe.session_id \
@@ -198,6 +200,7 @@ run_mode() {
 	geneve) encap_pair geneve 6666 ;;
 	gtpu) encap_pair gtpu 0 ;;
 	mpls) encap_pair mpls 200 ;;
+	mplseth) encap_pair mplseth 201 ;;
 	mplsgre) encap_pair mplsgre 300 ;;
 	mplsip) encap_pair mplsip 301 ;;
 	pptp) encap_pair pptp 0 ;;
@@ -205,7 +208,7 @@ run_mode() {
 	*) echo "unknown mode $mode" >&2; exit 1 ;;
 	esac
 	case $mode in
-	vxlan | vxlan6 | vxlan-in-gre | gretap | erspan* | geneve)
+	vxlan | vxlan6 | vxlan-in-gre | gretap | erspan* | geneve | mplseth)
 		# Ethernet tunnels: fixed MACs keep the pcaps reproducible.
 		for ns_n in "$A 1" "$B 2"; do
 			set -- $ns_n
@@ -225,7 +228,7 @@ run_mode() {
 
 modes=("$@")
 if [[ ${#modes[@]} -eq 0 ]]; then
-	modes=(sit vxlan vxlan6 geneve gre gretap erspan1 erspan2 erspan3 vxlan-in-gre gtpu mpls mplsgre mplsip pppoe pptp ipip ip6ip6 ip4ip6)
+	modes=(sit vxlan vxlan6 geneve gre gretap erspan1 erspan2 erspan3 vxlan-in-gre gtpu mpls mplseth mplsgre mplsip pppoe pptp ipip ip6ip6 ip4ip6)
 fi
 for m in "${modes[@]}"; do
 	run_mode "$m"

@@ -18,6 +18,7 @@
 //	geneve   IPv4 + UDP 6081 + Geneve (one option) + Ethernet TAP
 //	gtpu     IPv4 + UDP 2152 + GTP-U G-PDU (PDU session container) + IP  TUN
 //	mpls     Ethernet 0x8847 + two labels + IP   TUN
+//	mplseth  Ethernet 0x8847 + two labels + control word + Ethernet  TAP (RFC 4448 pseudowire)
 //	mplsgre  IPv4 + GRE 0x8847 + one label + IP  TUN (RFC 4023)
 //	mplsip   IPv4 protocol 137 + one label + IP  TUN (RFC 4023)
 //	pppoe    Ethernet 0x8864 PPPoE session + PPP + IP  TUN
@@ -68,6 +69,7 @@ var modes = map[string]mode{
 	"geneve":  {ipProto: 17, udpPort: 6081, tap: true},
 	"gtpu":    {ipProto: 17, udpPort: 2152},
 	"mpls":    {ethType: 0x8847},
+	"mplseth": {ethType: 0x8847, tap: true},
 	"mplsgre": {ipProto: 47},
 	"mplsip":  {ipProto: 137},
 	"pptp":    {ipProto: 47},
@@ -226,6 +228,10 @@ func (e *encapper) wrap(inner []byte) []byte {
 	case "mpls":
 		hdr = be.AppendUint32(nil, 100<<12|64)              // transport label 100, TTL 64
 		hdr = be.AppendUint32(hdr, uint32(*id)<<12|1<<8|64) // service label, bottom of stack
+	case "mplseth":
+		hdr = be.AppendUint32(nil, 100<<12|64)
+		hdr = be.AppendUint32(hdr, uint32(*id)<<12|1<<8|64)
+		hdr = be.AppendUint32(hdr, e.seq&0xffff) // control word: flags 0, sequence number
 	case "mplsgre":
 		hdr = be.AppendUint16(nil, 0)
 		hdr = be.AppendUint16(hdr, 0x8847)
@@ -311,11 +317,14 @@ func (e *encapper) unwrap(f []byte) []byte {
 			return nil
 		}
 		switch e.name {
-		case "mpls":
+		case "mpls", "mplseth":
 			for len(b) >= 4 {
 				bos := b[2]&1 != 0
 				b = b[4:]
 				if bos {
+					if e.name == "mplseth" && len(b) >= 4 {
+						return b[4:] // the control word
+					}
 					return b
 				}
 			}
