@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
 // Notes Packetbeat attaches as error.message; kept word for word so
@@ -42,6 +43,10 @@ type endpoints struct {
 	ipProto        uint8
 	nvlans         uint8
 	vlans          [2]uint16
+	// tunnel is the engine's per-datagram copy (safe to keep); seg its
+	// segment, part of the transaction key.
+	tunnel *ecsmap.Tunnel
+	seg    uint64
 }
 
 func endpointsOf(c *protocol.Conn, swap bool) endpoints {
@@ -50,6 +55,7 @@ func endpointsOf(c *protocol.Conn, swap bool) endpoints {
 		ep.client, ep.server = c.Server, c.Client
 	}
 	ep.nvlans = uint8(copy(ep.vlans[:], c.VLANs))
+	ep.tunnel, ep.seg = c.Tunnel, c.Segment()
 	return ep
 }
 
@@ -57,6 +63,7 @@ func endpointsOf(c *protocol.Conn, swap bool) endpoints {
 type txKey struct {
 	client, server netip.AddrPort
 	id             uint16
+	seg            uint64
 }
 
 // pending is a query waiting for its response. It owns a copy of the
@@ -149,7 +156,7 @@ func (p *Protocol) newPending(ep endpoints, id uint16, msg []byte, length int, t
 	} else {
 		pd = &pending{}
 	}
-	pd.key = txKey{client: ep.client, server: ep.server, id: id}
+	pd.key = txKey{client: ep.client, server: ep.server, id: id, seg: ep.seg}
 	pd.ep = ep
 	pd.ts = ts
 	pd.raw = append(pd.raw[:0], msg...)
@@ -178,7 +185,7 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 	if !h.Response() {
 		// The querier is the sender, whichever port it used.
 		ep := endpointsOf(c, dir == protocol.FromServer)
-		key := txKey{client: ep.client, server: ep.server, id: h.ID}
+		key := txKey{client: ep.client, server: ep.server, id: h.ID, seg: ep.seg}
 		if old := p.udp[key]; old != nil {
 			p.order.remove(old)
 			delete(p.udp, key)
@@ -198,7 +205,7 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 	}
 	// The querier is the receiver of a response.
 	ep := endpointsOf(c, dir == protocol.FromClient)
-	key := txKey{client: ep.client, server: ep.server, id: h.ID}
+	key := txKey{client: ep.client, server: ep.server, id: h.ID, seg: ep.seg}
 	pd := p.udp[key]
 	if pd == nil {
 		p.stats.UnmatchedResponses.Add(1)

@@ -8,7 +8,7 @@
 # fd20::/64. A python3 http.server in namespace B serves curl requests from
 # namespace A through the tunnel, and A pings B (in vxlan, gre, gtpu, mpls
 # and ip4ip6 also with a payload larger than the tunnel MTU, so the inner
-# packet is fragmented). Each mode is
+# packet is fragmented; in vxlan and gtpu dig also asks dnsmasq in B). Each mode is
 # captured twice in namespace B, at the same time:
 #   <mode>.outer.pcap   on the underlay veth: what a sensor on a mirror
 #                       port sees, tunnel headers included
@@ -124,6 +124,18 @@ traffic() {
 	if [[ $v6 == 1 ]]; then
 		ip netns exec $A curl --max-time 5 -s -o /dev/null "http://[fd20::2]:8080/"
 		ip netns exec $A ping -c 1 -W 1 fd20::2 >/dev/null
+	fi
+	if [[ " vxlan gtpu " == *" $mode "* ]]; then
+		# DNS over UDP through the tunnel: dnsmasq in B, dig in A.
+		ip netns exec $B dnsmasq -k -p 53 --listen-address=10.200.0.2,fd20::2 --bind-interfaces \
+			--no-resolv --no-hosts --local=/example.test/ --pid-file=/dev/null \
+			--host-record=www.example.test,192.0.2.1,2001:db8::1 >/dev/null 2>&1 & local dns=$!
+		sleep 1
+		ip netns exec $A dig +tries=1 +time=2 @10.200.0.2 www.example.test A >/dev/null
+		ip netns exec $A dig +tries=1 +time=2 @fd20::2 www.example.test AAAA >/dev/null
+		ip netns exec $A dig +tries=1 +time=2 @10.200.0.2 nothing.example.test A >/dev/null
+		kill $dns
+		wait $dns 2>/dev/null || true
 	fi
 	sleep 0.5
 	kill $srv
