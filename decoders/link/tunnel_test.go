@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/gopacket/layers"
 )
 
 // Tunnel captures come from _dev/capture/tunnels/capture.sh: <mode>.outer.pcap
@@ -280,4 +282,51 @@ func setDiff(a, b []string) (onlyA, onlyB []string) {
 	sort.Strings(onlyA)
 	sort.Strings(onlyB)
 	return onlyA, onlyB
+}
+
+// TestTunnelsOverSLL: the underlay captures as `tcpdump -i any` records
+// them (Linux cooked v1 and v2 headers instead of Ethernet) decapsulate to
+// the same packets.
+func TestTunnelsOverSLL(t *testing.T) {
+	for _, tc := range tunnelCases {
+		lt, frames := readPcap(t, tunnelDir+tc.mode+".outer.pcap")
+		eth, _ := NewDecoder(lt, Options{})
+		sll, _ := NewDecoder(layers.LinkTypeLinuxSLL, Options{})
+		sll2, _ := NewDecoder(LinkTypeLinuxSLL2, Options{})
+		var p, q Packet
+		n := 0
+		for i, fr := range frames {
+			if len(fr.data) < 14 {
+				continue
+			}
+			et := fr.data[12:14]
+			// pkttype(2) hatype(2)=1 halen(2)=6 addr(8) protocol(2)
+			v1 := append([]byte{0, 0, 0, 1, 0, 6}, fr.data[6:12]...)
+			v1 = append(v1, 0, 0)
+			v1 = append(append(v1, et...), fr.data[14:]...)
+			// protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8)
+			v2 := append(append([]byte{}, et...), 0, 0, 0, 0, 0, 2, 0, 1, 0, 6)
+			v2 = append(append(v2, fr.data[6:12]...), 0, 0)
+			v2 = append(v2, fr.data[14:]...)
+			ok, _ := eth.Decode(fr.data, fr.ci, &p)
+			want := summary(&p) + fmt.Sprint(p.Tunnel)
+			for _, c := range []struct {
+				d *Decoder
+				b []byte
+			}{{sll, v1}, {sll2, v2}} {
+				// Every frame goes to every decoder (fragments build up);
+				// tunnelled packets are compared.
+				qok, err := c.d.Decode(c.b, ciOf(c.b), &q)
+				if ok && p.Tunnel.N > 0 && (!qok || summary(&q)+fmt.Sprint(q.Tunnel) != want) {
+					t.Errorf("%s frame %d via %v: ok %v err %v\n got %s\nwant %s", tc.mode, i+1, c.d.LinkType(), qok, err, summary(&q), summary(&p))
+				}
+			}
+			if ok && p.Tunnel.N > 0 {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: nothing compared", tc.mode)
+		}
+	}
 }
