@@ -30,7 +30,7 @@
 #                      mplsip, pppoe, pptp.
 set -euo pipefail
 
-out=_dev/pcaps/tunnels
+out=${OUT:-_dev/pcaps/tunnels} # OUT=dir to try the script without touching the committed pcaps
 mkdir -p "$out"
 A=ntcap-tun-a
 B=ntcap-tun-b
