@@ -61,6 +61,7 @@ func (e *Event) fill(src, dst netip.AddrPort, c *protocol.Conn, n int, ts time.T
 	if len(c.VLANs) > 0 {
 		b.VLANs = e.vlans[:copy(e.vlans[:], c.VLANs)]
 	}
+	b.Tunnel = c.Tunnel // the engine's per-datagram copy: safe to keep
 	b.Start = ts
 	b.Type = "dhcpv4"
 	b.Status = "OK"

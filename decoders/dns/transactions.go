@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/ecsmap"
 )
 
 // Notes Packetbeat attaches as error.message; kept word for word so
@@ -43,6 +44,10 @@ type endpoints struct {
 	nvlans         uint8
 	vlans          [2]uint16
 	detected       bool // the connection was handed over by the probe
+	// tunnel is the engine's per-datagram copy (safe to keep); seg its
+	// segment, part of the transaction key.
+	tunnel *ecsmap.Tunnel
+	seg    uint64
 }
 
 func endpointsOf(c *protocol.Conn, swap bool) endpoints {
@@ -52,6 +57,7 @@ func endpointsOf(c *protocol.Conn, swap bool) endpoints {
 	}
 	ep.nvlans = uint8(copy(ep.vlans[:], c.VLANs))
 	ep.detected = c.DetectedBy != ""
+	ep.tunnel, ep.seg = c.Tunnel, c.Segment()
 	return ep
 }
 
@@ -59,6 +65,7 @@ func endpointsOf(c *protocol.Conn, swap bool) endpoints {
 type txKey struct {
 	client, server netip.AddrPort
 	id             uint16
+	seg            uint64
 }
 
 // pending is a query waiting for its response. It owns a copy of the
@@ -151,7 +158,7 @@ func (p *Protocol) newPending(ep endpoints, id uint16, msg []byte, length int, t
 	} else {
 		pd = &pending{}
 	}
-	pd.key = txKey{client: ep.client, server: ep.server, id: id}
+	pd.key = txKey{client: ep.client, server: ep.server, id: id, seg: ep.seg}
 	pd.ep = ep
 	pd.ts = ts
 	pd.raw = append(pd.raw[:0], msg...)
@@ -180,7 +187,7 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 	if !h.Response() {
 		// The querier is the sender, whichever port it used.
 		ep := endpointsOf(c, dir == protocol.FromServer)
-		key := txKey{client: ep.client, server: ep.server, id: h.ID}
+		key := txKey{client: ep.client, server: ep.server, id: h.ID, seg: ep.seg}
 		if old := p.udp[key]; old != nil {
 			p.order.remove(old)
 			delete(p.udp, key)
@@ -200,7 +207,7 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 	}
 	// The querier is the receiver of a response.
 	ep := endpointsOf(c, dir == protocol.FromClient)
-	key := txKey{client: ep.client, server: ep.server, id: h.ID}
+	key := txKey{client: ep.client, server: ep.server, id: h.ID, seg: ep.seg}
 	pd := p.udp[key]
 	if pd == nil {
 		p.stats.UnmatchedResponses.Add(1)

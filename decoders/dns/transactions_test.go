@@ -528,9 +528,9 @@ func TestAllocationsPerTransaction(t *testing.T) {
 	}
 	queryOnly := testing.AllocsPerRun(200, func() {
 		p.Datagram(&udpConn, protocol.FromClient, q, t0)
-		p.order.remove(p.udp[txKey{udpConn.Client, udpConn.Server, 0x4242}])
-		p.recycle(p.udp[txKey{udpConn.Client, udpConn.Server, 0x4242}])
-		delete(p.udp, txKey{udpConn.Client, udpConn.Server, 0x4242})
+		p.order.remove(p.udp[txKey{udpConn.Client, udpConn.Server, 0x4242, 0}])
+		p.recycle(p.udp[txKey{udpConn.Client, udpConn.Server, 0x4242, 0}])
+		delete(p.udp, txKey{udpConn.Client, udpConn.Server, 0x4242, 0})
 	})
 	if queryOnly != 0 {
 		t.Errorf("a query datagram allocates %.1f times", queryOnly)

@@ -453,6 +453,7 @@ func (d *Decoder) tunnelMPLS(b []byte, p *Packet, outerIP bool) (bool, error) {
 		if len(b) < 4 {
 			return false, errMPLSShort
 		}
+		p.WireLen = len(b) - 4 // the frame starts after the control word
 		return d.decodeEthernet(b[4:], p)
 	}
 	return false, errInnerUnknown

@@ -3,6 +3,7 @@ package link
 import (
 	"encoding/binary"
 	"errors"
+	"sort"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -99,6 +100,11 @@ func TestGRELoop(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per looping packet", allocs)
 	}
+	// The traffic around it is still decoded.
+	g := greFrame(t)
+	if ok, err := d.Decode(g, ciOf(g), &p); !ok || err != nil || p.Tunnel.N != 1 || p.IPProto != protoTCP {
+		t.Errorf("after the loop: ok %v err %v layers %d", ok, err, p.Tunnel.N)
+	}
 }
 
 // TestTunnelTruncated cuts every tunnelled frame of every capture at every
@@ -110,7 +116,7 @@ func TestTunnelTruncated(t *testing.T) {
 	wantLayer := map[string]string{
 		"vxlan": "vxlan", "geneve": "geneve", "gre": "gre", "gretap": "gre", "erspan2": "erspan",
 		"erspan3": "erspan", "gtpu": "gtpu", "mpls": "mpls", "pppoe": "pppoe", "vxlan-in-gre": "gre",
-		"vxlan6": "vxlan", "mplsgre": "mpls", "mplsip": "mpls", "pptp": "gre",
+		"vxlan6": "vxlan", "mplsgre": "mpls", "mplsip": "mpls", "mplseth": "mpls", "pptp": "gre",
 	}
 	for _, tc := range tunnelCases {
 		t.Run(tc.mode, func(t *testing.T) {
@@ -291,5 +297,59 @@ func BenchmarkTunnelDecap(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// fragmentIPv4 splits the outer IPv4 packet of an Ethernet frame in two
+// fragments, the first carrying at bytes of its payload (a multiple of 8).
+func fragmentIPv4(f []byte, at int) [][]byte {
+	ip := f[14:]
+	ihl := int(ip[0]&0xf) * 4
+	payload := ip[ihl:binary.BigEndian.Uint16(ip[2:4])]
+	mk := func(part []byte, off int, more bool) []byte {
+		out := append([]byte(nil), f[:14+ihl]...)
+		h := out[14:]
+		binary.BigEndian.PutUint16(h[2:4], uint16(ihl+len(part)))
+		ff := uint16(off / 8)
+		if more {
+			ff |= 0x2000
+		}
+		binary.BigEndian.PutUint16(h[6:8], ff)
+		return append(out, part...)
+	}
+	return [][]byte{mk(payload[:at], 0, true), mk(payload[at:], at, false)}
+}
+
+// TestTunnelOuterFragments: the GRE capture with every large underlay
+// packet split in two outer fragments (an underlay MTU smaller than the
+// tunnel's) decodes to the same inner packets, including the inner
+// datagram that was itself fragmented inside the tunnel: outer and inner
+// reassembly at once.
+func TestTunnelOuterFragments(t *testing.T) {
+	lt, frames := readPcap(t, tunnelDir+"gre.outer.pcap")
+	want, _ := decodeAll(t, "gre.outer.pcap", true)
+	d, _ := NewDecoder(lt, Options{})
+	var p Packet
+	var got []string
+	split := 0
+	for _, fr := range frames {
+		pieces := [][]byte{fr.data}
+		if len(fr.data) > 300 && binary.BigEndian.Uint16(fr.data[12:14]) == 0x0800 && fr.data[14+9] == protoGRE {
+			pieces = fragmentIPv4(fr.data, 96)
+			split++
+		}
+		for _, b := range pieces {
+			if ok, _ := d.Decode(b, ciOf(b), &p); ok && p.Tunnel.N > 0 && !p.DstIP.IsMulticast() {
+				got = append(got, summary(&p))
+			}
+		}
+	}
+	sort.Strings(got)
+	if only, native := setDiff(got, want); len(only)+len(native) > 0 || split < 5 {
+		t.Errorf("%d frames split; only with outer fragments:\n%v\nonly without:\n%v", split, only, native)
+	}
+	// Inner datagrams (the 2000-byte ping) plus every split frame.
+	if st := d.Stats(); int(st.FragmentsReassembled) < split+2 || st.FragmentsPending != 0 {
+		t.Errorf("stats %+v, %d frames split", st, split)
 	}
 }

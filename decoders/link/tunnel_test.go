@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/gopacket/layers"
 )
 
 // Tunnel captures come from _dev/capture/tunnels/capture.sh: <mode>.outer.pcap
@@ -39,13 +41,15 @@ var tunnelCases = []tunnelCase{
 	{"ip4ip6", []string{TunnelIPv4InIPv6}, []string{""}},
 	{"vxlan6", []string{TunnelVXLAN}, []string{"vxlan.vni"}},
 	{"mplsgre", []string{TunnelGRE, TunnelMPLS}, []string{"", "mpls.label"}},
+	{"mplseth", []string{TunnelMPLS}, []string{"mpls.label"}},
 	{"mplsip", []string{TunnelMPLS}, []string{"mpls.label"}},
 	{"pptp", []string{TunnelGRE}, []string{"gre.key.call_id"}},
 }
 
 // TestTunnelsMatchTshark decodes every frame of each outer capture and
 // checks the tunnel layers (types, identifiers, outer endpoints) and the
-// inner TCP ports against tshark's dissection of the same frame.
+// inner addresses (and TCP ports) of every decoded tunnelled packet, TCP,
+// UDP or ICMP, against tshark's dissection of the same frame.
 func TestTunnelsMatchTshark(t *testing.T) {
 	for _, tc := range tunnelCases {
 		t.Run(tc.mode, func(t *testing.T) {
@@ -56,7 +60,7 @@ func TestTunnelsMatchTshark(t *testing.T) {
 				t.Fatal(err)
 			}
 			var p Packet
-			checked := 0
+			checked, tcp := 0, 0
 			for i, fr := range frames {
 				n := i + 1
 				row := rows[n]
@@ -65,18 +69,24 @@ func TestTunnelsMatchTshark(t *testing.T) {
 					t.Errorf("frame %d: %v", n, err)
 					continue
 				}
-				if row["tcp.srcport"] == "" {
+				if row["tcp.srcport"] != "" && !ok {
+					t.Errorf("frame %d: TCP not decoded", n)
 					continue
 				}
-				if !ok {
-					t.Errorf("frame %d: not decoded", n)
+				// Every decoded tunnelled packet (TCP, UDP, ICMP) is
+				// checked; frames we skip (ARP inside VXLAN, the
+				// underlay's own traffic) are not.
+				if !ok || p.Tunnel.N == 0 {
 					continue
 				}
 				checked++
+				if row["tcp.srcport"] != "" {
+					tcp++
+				}
 				checkTunnel(t, n, &p, tc, row)
 			}
-			if checked < 5 {
-				t.Errorf("only %d TCP frames checked", checked)
+			if tcp < 5 || checked < tcp+2 {
+				t.Errorf("only %d frames checked, %d of them TCP", checked, tcp)
 			}
 			st := d.Stats()
 			if st.Decapsulated == 0 || st.TunnelTooDeep != 0 || st.Truncated != 0 {
@@ -184,6 +194,9 @@ func checkTunnel(t *testing.T, n int, p *Packet, tc tunnelCase, row map[string]s
 		t.Errorf("frame %d: inner addresses %v, tshark %v", n, got, addrs[len(addrs)-1])
 	}
 	sp, dp := occurrences(row, "tcp.srcport"), occurrences(row, "tcp.dstport")
+	if len(sp) == 0 {
+		return
+	}
 	if fmt.Sprint(p.SrcPort) != sp[len(sp)-1] || fmt.Sprint(p.DstPort) != dp[len(dp)-1] {
 		t.Errorf("frame %d: inner ports %d>%d, tshark %v>%v", n, p.SrcPort, p.DstPort, sp, dp)
 	}
@@ -269,4 +282,51 @@ func setDiff(a, b []string) (onlyA, onlyB []string) {
 	sort.Strings(onlyA)
 	sort.Strings(onlyB)
 	return onlyA, onlyB
+}
+
+// TestTunnelsOverSLL: the underlay captures as `tcpdump -i any` records
+// them (Linux cooked v1 and v2 headers instead of Ethernet) decapsulate to
+// the same packets.
+func TestTunnelsOverSLL(t *testing.T) {
+	for _, tc := range tunnelCases {
+		lt, frames := readPcap(t, tunnelDir+tc.mode+".outer.pcap")
+		eth, _ := NewDecoder(lt, Options{})
+		sll, _ := NewDecoder(layers.LinkTypeLinuxSLL, Options{})
+		sll2, _ := NewDecoder(LinkTypeLinuxSLL2, Options{})
+		var p, q Packet
+		n := 0
+		for i, fr := range frames {
+			if len(fr.data) < 14 {
+				continue
+			}
+			et := fr.data[12:14]
+			// pkttype(2) hatype(2)=1 halen(2)=6 addr(8) protocol(2)
+			v1 := append([]byte{0, 0, 0, 1, 0, 6}, fr.data[6:12]...)
+			v1 = append(v1, 0, 0)
+			v1 = append(append(v1, et...), fr.data[14:]...)
+			// protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8)
+			v2 := append(append([]byte{}, et...), 0, 0, 0, 0, 0, 2, 0, 1, 0, 6)
+			v2 = append(append(v2, fr.data[6:12]...), 0, 0)
+			v2 = append(v2, fr.data[14:]...)
+			ok, _ := eth.Decode(fr.data, fr.ci, &p)
+			want := summary(&p) + fmt.Sprint(p.Tunnel)
+			for _, c := range []struct {
+				d *Decoder
+				b []byte
+			}{{sll, v1}, {sll2, v2}} {
+				// Every frame goes to every decoder (fragments build up);
+				// tunnelled packets are compared.
+				qok, err := c.d.Decode(c.b, ciOf(c.b), &q)
+				if ok && p.Tunnel.N > 0 && (!qok || summary(&q)+fmt.Sprint(q.Tunnel) != want) {
+					t.Errorf("%s frame %d via %v: ok %v err %v\n got %s\nwant %s", tc.mode, i+1, c.d.LinkType(), qok, err, summary(&q), summary(&p))
+				}
+			}
+			if ok && p.Tunnel.N > 0 {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: nothing compared", tc.mode)
+		}
+	}
 }

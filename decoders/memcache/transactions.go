@@ -226,6 +226,7 @@ func (c *connection) Close(time.Time) {
 type udpKey struct {
 	client, server netip.AddrPort
 	id             uint16
+	seg            uint64 // tunnel segment
 }
 
 // udpTrans is one UDP transaction in progress, in a list ordered by first
@@ -304,7 +305,7 @@ func (u *udpProtocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byt
 		p.stats.ParseErrors.Add(1)
 		return
 	}
-	key := udpKey{c.Client, c.Server, id}
+	key := udpKey{c.Client, c.Server, id, c.Segment()}
 	t := u.pending[key]
 	if t == nil {
 		if len(u.pending) >= maxUDPPending {

@@ -48,6 +48,16 @@ type Conn struct {
 	DetectedBy, DetectedAs string
 }
 
+// Segment is the tunnel segment of the connection (ecsmap.Tunnel.Segment),
+// 0 when seen natively: protocols that pair messages by addresses add it to
+// their keys so that two overlays reusing the same addresses stay apart.
+func (c *Conn) Segment() uint64 {
+	if c.Tunnel == nil {
+		return 0
+	}
+	return c.Tunnel.Segment()
+}
+
 // NetworkType returns "ipv4" or "ipv6" for network.type.
 func (c *Conn) NetworkType() string {
 	if c.Client.Addr().Unmap().Is4() {

@@ -99,6 +99,7 @@ func fillConn(e *Event, c *protocol.Conn, dir protocol.Dir, n int) {
 		k := copy(e.vlans[:], c.VLANs)
 		b.VLANs = e.vlans[:k]
 	}
+	b.Tunnel = c.Tunnel // the engine's per-datagram copy: safe to keep
 }
 
 func ianaNumber(p uint8) string {

@@ -36,7 +36,8 @@ func (s *collectSink) Send(d output.Doc) {
 }
 
 // runFile decodes a pcap through the production worker (link decoder,
-// engine, TCP assembler, protocols, flows) with http on 8080, icmp and flows.
+// engine, TCP assembler, protocols, flows) with http on 8080, dns, icmp and
+// flows.
 func runFile(t *testing.T, file string, iface map[string]any) []map[string]any {
 	t.Helper()
 	if iface == nil {
@@ -45,6 +46,7 @@ func runFile(t *testing.T, file string, iface map[string]any) []map[string]any {
 	iface["file"], iface["top_speed"] = file, true
 	streams := []any{
 		map[string]any{"type": "http", "ports": []any{8080}, "interface": iface},
+		map[string]any{"type": "dns", "interface": iface},
 		map[string]any{"type": "icmp", "interface": iface},
 		map[string]any{"type": "flow", "interface": iface},
 	}
@@ -131,6 +133,7 @@ var tunnelE2ECases = []tunnelE2E{
 	{"ip6ip6", "ipv6-in-ipv6", nil, "fd99::1", "fd99::2"},
 	{"ip4ip6", "ipv4-in-ipv6", nil, "fd99::1", "fd99::2"},
 	{"vxlan6", "vxlan", "4243", "fd99::1", "fd99::2"},
+	{"mplseth", "mpls", "100", "", ""},                                 // Ethernet pseudowire with a control word
 	{"mplsgre", []any{"gre", "mpls"}, "300", "10.99.0.1", "10.99.0.2"}, // GRE without a key
 	{"mplsip", "mpls", "301", "10.99.0.1", "10.99.0.2"},
 	// PPTP call ids are per direction too: A's packets carry 1001.
@@ -151,7 +154,7 @@ func TestTunnelTransactionsEqualNative(t *testing.T) {
 			pick := func(docs []map[string]any, tunnelled bool) (out []string) {
 				for _, d := range docs {
 					ds := fmt.Sprint(get(d, "event.dataset"))
-					if ds != "network_traffic.http" && ds != "network_traffic.icmp" && ds != "network_traffic.flow" {
+					if ds != "network_traffic.http" && ds != "network_traffic.dns" && ds != "network_traffic.icmp" && ds != "network_traffic.flow" {
 						continue
 					}
 					if tunnelled && ds == "network_traffic.flow" && get(d, "network.tunnel") == nil {
@@ -170,8 +173,8 @@ func TestTunnelTransactionsEqualNative(t *testing.T) {
 						if got := get(d, "network.tunnel.id"); fmt.Sprint(got) != fmt.Sprint(tc.id) {
 							t.Errorf("%s: network.tunnel.id %v, want %v", ds, got, tc.id)
 						}
-						// HTTP clients are all in namespace A; ICMP also
-						// has B's router solicitations.
+						// HTTP and DNS clients are all in namespace A;
+						// ICMP also has B's router solicitations.
 						src, dst := get(d, "network.tunnel.source.ip"), get(d, "network.tunnel.destination.ip")
 						if tc.outerA == "" { // MPLS, PPPoE: no outer IP header
 							if src != nil || dst != nil {
@@ -179,7 +182,8 @@ func TestTunnelTransactionsEqualNative(t *testing.T) {
 							}
 							src, dst = "", ""
 						}
-						if ds == "network_traffic.http" && (src != tc.outerA || dst != tc.outerB) ||
+						client := ds == "network_traffic.http" || ds == "network_traffic.dns"
+						if client && (src != tc.outerA || dst != tc.outerB) ||
 							!(src == tc.outerA && dst == tc.outerB || src == tc.outerB && dst == tc.outerA) {
 							t.Errorf("%s: network.tunnel endpoints %v > %v, want %v and %v", ds, src, dst, tc.outerA, tc.outerB)
 						}
@@ -193,7 +197,11 @@ func TestTunnelTransactionsEqualNative(t *testing.T) {
 				return out
 			}
 			o, i := pick(outer, true), pick(inner, false)
-			for _, ds := range []string{"http", "icmp", "flow"} {
+			want := []string{"http", "icmp", "flow"}
+			if tc.mode == "vxlan" || tc.mode == "gtpu" {
+				want = append(want, "dns") // dig against dnsmasq
+			}
+			for _, ds := range want {
 				if seen["network_traffic."+ds] < 2 {
 					t.Errorf("only %d %s events", seen["network_traffic."+ds], ds)
 				}
@@ -329,7 +337,7 @@ func TestTunnelSegmentsStayApart(t *testing.T) {
 		return n
 	}
 	c1, c2 := count(one), count(two)
-	for _, ds := range []string{"network_traffic.http", "network_traffic.flow", "network_traffic.icmp"} {
+	for _, ds := range []string{"network_traffic.http", "network_traffic.dns", "network_traffic.flow", "network_traffic.icmp"} {
 		n := c1[ds+" vni 42"]
 		if n == 0 || c2[ds+" vni 42"] != n || c2[ds+" vni 43"] != n {
 			t.Errorf("%s: %d events in VNI 42 alone; with VNI 43 added %d and %d", ds, n, c2[ds+" vni 42"], c2[ds+" vni 43"])

@@ -45,10 +45,15 @@ func withTunnels(filter string, iface config.Interface) string {
 	ports(gt, link.DefaultGTPUPort)
 	// IP in IP, IPv6 in IP, GRE, MPLS in IP; MPLS and PPPoE sessions by
 	// EtherType ("mpls" and "pppoes" would shift the offsets of what
-	// follows them in the expression).
-	terms = append(terms, "ip proto 4", "ip proto 41", "ip proto 47", "ip proto 137",
-		"ip6 proto 4", "ip6 proto 41", "ip6 proto 47",
-		"ether proto 0x8847", "ether proto 0x8848", "ether proto 0x8864")
+	// follows them in the expression). Over IPv6, ip6tnl puts a destination
+	// options header (the tunnel encapsulation limit) before the inner
+	// packet, so one such header is looked through. Not "protochain": its
+	// program loops backwards, which the kernel refuses to attach.
+	terms = append(terms, "ip proto 4", "ip proto 41", "ip proto 47", "ip proto 137")
+	for _, p := range []string{"4", "41", "47", "137"} {
+		terms = append(terms, "ip6 proto "+p, "(ip6 proto 60 and ip6[40] = "+p+")")
+	}
+	terms = append(terms, "ether proto 0x8847", "ether proto 0x8848", "ether proto 0x8864")
 	tt := strings.Join(terms, " or ")
 	if iface.WithVLANs {
 		tt = fmt.Sprintf("%s or (vlan and (%s))", tt, tt)

@@ -8,7 +8,7 @@
 # fd20::/64. A python3 http.server in namespace B serves curl requests from
 # namespace A through the tunnel, and A pings B (in vxlan, gre, gtpu, mpls
 # and ip4ip6 also with a payload larger than the tunnel MTU, so the inner
-# packet is fragmented). Each mode is
+# packet is fragmented; in vxlan and gtpu dig also asks dnsmasq in B). Each mode is
 # captured twice in namespace B, at the same time:
 #   <mode>.outer.pcap   on the underlay veth: what a sensor on a mirror
 #                       port sees, tunnel headers included
@@ -26,11 +26,11 @@
 #   every other mode   is _dev/capture/tunnels/encap (Go, standard library)
 #                      on a TUN or TAP device, writing the standard headers:
 #                      sit, ipip, ip6ip6, ip4ip6, gre, gretap, erspan1,
-#                      erspan2, erspan3, geneve, gtpu, mpls, mplsgre,
+#                      erspan2, erspan3, geneve, gtpu, mpls, mplseth, mplsgre,
 #                      mplsip, pppoe, pptp.
 set -euo pipefail
 
-out=_dev/pcaps/tunnels
+out=${OUT:-_dev/pcaps/tunnels} # OUT=dir to try the script without touching the committed pcaps
 mkdir -p "$out"
 A=ntcap-tun-a
 B=ntcap-tun-b
@@ -125,6 +125,18 @@ traffic() {
 		ip netns exec $A curl --max-time 5 -s -o /dev/null "http://[fd20::2]:8080/"
 		ip netns exec $A ping -c 1 -W 1 fd20::2 >/dev/null
 	fi
+	if [[ " vxlan gtpu " == *" $mode "* ]]; then
+		# DNS over UDP through the tunnel: dnsmasq in B, dig in A.
+		ip netns exec $B dnsmasq -k -p 53 --listen-address=10.200.0.2,fd20::2 --bind-interfaces \
+			--no-resolv --no-hosts --local=/example.test/ --pid-file=/dev/null \
+			--host-record=www.example.test,192.0.2.1,2001:db8::1 >/dev/null 2>&1 & local dns=$!
+		sleep 1
+		ip netns exec $A dig +tries=1 +time=2 @10.200.0.2 www.example.test A >/dev/null
+		ip netns exec $A dig +tries=1 +time=2 @fd20::2 www.example.test AAAA >/dev/null
+		ip netns exec $A dig +tries=1 +time=2 @10.200.0.2 nothing.example.test A >/dev/null
+		kill $dns
+		wait $dns 2>/dev/null || true
+	fi
 	sleep 0.5
 	kill $srv
 	wait $srv 2>/dev/null || true
@@ -147,7 +159,9 @@ stop_capture() {
 # tshark's view of the tunnel fields, every occurrence (outer first).
 dump() {
 	local name=$1
-	tshark -r "$out/$name.outer.pcap" -T fields -E header=y -E occurrence=a -E aggregator=, \
+	# Label 201 (mplseth) carries Ethernet with a control word: tshark has to
+	# be told, the payload has no type field.
+	tshark -r "$out/$name.outer.pcap" -d mpls.label==201,pwethcw -T fields -E header=y -E occurrence=a -E aggregator=, \
 		-e frame.number -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst \
 		-e vxlan.vni -e geneve.vni -e gre.key -e gre.key.call_id -e gre.sequence_number -e gre.proto \
 		-e erspan.version -e erspan.spanid -e gtp.teid -e mpls.label -e pppoe.session_id \
@@ -198,6 +212,7 @@ run_mode() {
 	geneve) encap_pair geneve 6666 ;;
 	gtpu) encap_pair gtpu 0 ;;
 	mpls) encap_pair mpls 200 ;;
+	mplseth) encap_pair mplseth 201 ;;
 	mplsgre) encap_pair mplsgre 300 ;;
 	mplsip) encap_pair mplsip 301 ;;
 	pptp) encap_pair pptp 0 ;;
@@ -205,7 +220,7 @@ run_mode() {
 	*) echo "unknown mode $mode" >&2; exit 1 ;;
 	esac
 	case $mode in
-	vxlan | vxlan6 | vxlan-in-gre | gretap | erspan* | geneve)
+	vxlan | vxlan6 | vxlan-in-gre | gretap | erspan* | geneve | mplseth)
 		# Ethernet tunnels: fixed MACs keep the pcaps reproducible.
 		for ns_n in "$A 1" "$B 2"; do
 			set -- $ns_n
@@ -225,7 +240,7 @@ run_mode() {
 
 modes=("$@")
 if [[ ${#modes[@]} -eq 0 ]]; then
-	modes=(sit vxlan vxlan6 geneve gre gretap erspan1 erspan2 erspan3 vxlan-in-gre gtpu mpls mplsgre mplsip pppoe pptp ipip ip6ip6 ip4ip6)
+	modes=(sit vxlan vxlan6 geneve gre gretap erspan1 erspan2 erspan3 vxlan-in-gre gtpu mpls mplseth mplsgre mplsip pppoe pptp ipip ip6ip6 ip4ip6)
 fi
 for m in "${modes[@]}"; do
 	run_mode "$m"

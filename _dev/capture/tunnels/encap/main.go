@@ -8,16 +8,17 @@
 //
 //	sit      IPv4 + IPv6 (protocol 41)           TUN
 //	ipip     IPv4 + IPv4 (protocol 4)            TUN
-//	ip6ip6   IPv6 + IPv6 (next header 41)        TUN
-//	ip4ip6   IPv6 + IPv4 (next header 4)         TUN
+//	ip6ip6   IPv6 + IPv6 (next header 41)        TUN  } with a tunnel encapsulation
+//	ip4ip6   IPv6 + IPv4 (next header 4)         TUN  } limit option, as ip6tnl sends
 //	gre      IPv4 + GRE (key, sequence) + IP     TUN
 //	gretap   IPv4 + GRE (key) 0x6558 + Ethernet  TAP
 //	erspan1  IPv4 + GRE 0x88be + Ethernet        TAP
 //	erspan2  IPv4 + GRE (seq) 0x88be + ERSPAN II + Ethernet   TAP
 //	erspan3  IPv4 + GRE (seq) 0x22eb + ERSPAN III + Ethernet  TAP
 //	geneve   IPv4 + UDP 6081 + Geneve (one option) + Ethernet TAP
-//	gtpu     IPv4 + UDP 2152 + GTP-U G-PDU + IP  TUN
+//	gtpu     IPv4 + UDP 2152 + GTP-U G-PDU (PDU session container) + IP  TUN
 //	mpls     Ethernet 0x8847 + two labels + IP   TUN
+//	mplseth  Ethernet 0x8847 + two labels + control word + Ethernet  TAP (RFC 4448 pseudowire)
 //	mplsgre  IPv4 + GRE 0x8847 + one label + IP  TUN (RFC 4023)
 //	mplsip   IPv4 protocol 137 + one label + IP  TUN (RFC 4023)
 //	pppoe    Ethernet 0x8864 PPPoE session + PPP + IP  TUN
@@ -68,6 +69,7 @@ var modes = map[string]mode{
 	"geneve":  {ipProto: 17, udpPort: 6081, tap: true},
 	"gtpu":    {ipProto: 17, udpPort: 2152},
 	"mpls":    {ethType: 0x8847},
+	"mplseth": {ethType: 0x8847, tap: true},
 	"mplsgre": {ipProto: 47},
 	"mplsip":  {ipProto: 137},
 	"pptp":    {ipProto: 47},
@@ -214,14 +216,22 @@ func (e *encapper) wrap(inner []byte) []byte {
 		hdr = append(hdr, 0x01, 1)         // type 1, length 1 word
 		hdr = be.AppendUint32(hdr, e.seq)
 	case "gtpu":
-		hdr = []byte{0x32, 0xff} // version 1, PT 1, S: sequence present
-		hdr = be.AppendUint16(hdr, uint16(4+len(inner)))
+		// version 1, PT 1, E and S: sequence number and an extension
+		// header, the PDU Session Container (type 0x85) 5G N3 traffic
+		// carries: one 4-byte word, PDU type 0 (downlink), QFI 9.
+		hdr = []byte{0x36, 0xff}
+		hdr = be.AppendUint16(hdr, uint16(4+4+len(inner)))
 		hdr = be.AppendUint32(hdr, uint32(*outID))
 		hdr = be.AppendUint16(hdr, uint16(e.seq))
-		hdr = append(hdr, 0, 0)
+		hdr = append(hdr, 0, 0x85)
+		hdr = append(hdr, 1, 0x00, 0x09, 0)
 	case "mpls":
 		hdr = be.AppendUint32(nil, 100<<12|64)              // transport label 100, TTL 64
 		hdr = be.AppendUint32(hdr, uint32(*id)<<12|1<<8|64) // service label, bottom of stack
+	case "mplseth":
+		hdr = be.AppendUint32(nil, 100<<12|64)
+		hdr = be.AppendUint32(hdr, uint32(*id)<<12|1<<8|64)
+		hdr = be.AppendUint32(hdr, e.seq&0xffff) // control word: flags 0, sequence number
 	case "mplsgre":
 		hdr = be.AppendUint16(nil, 0)
 		hdr = be.AppendUint16(hdr, 0x8847)
@@ -268,10 +278,13 @@ func (e *encapper) wrap(inner []byte) []byte {
 		payload = append(udp, payload...)
 	}
 	if e.m.outer6 {
+		// Like Linux ip6tnl (encaplimit 4, RFC 2473): a destination
+		// options header with the tunnel encapsulation limit, then PadN.
+		payload = append([]byte{e.m.ipProto, 0, 0x04, 0x01, 4, 0x01, 0x01, 0}, payload...)
 		frame = be.AppendUint16(frame, 0x86dd)
 		frame = be.AppendUint32(frame, 6<<28)
 		frame = be.AppendUint16(frame, uint16(len(payload)))
-		frame = append(frame, e.m.ipProto, 64)
+		frame = append(frame, 60, 64)
 		l, r := e.local.As16(), e.remote.As16()
 		frame = append(frame, l[:]...)
 		frame = append(frame, r[:]...)
@@ -304,11 +317,14 @@ func (e *encapper) unwrap(f []byte) []byte {
 			return nil
 		}
 		switch e.name {
-		case "mpls":
+		case "mpls", "mplseth":
 			for len(b) >= 4 {
 				bos := b[2]&1 != 0
 				b = b[4:]
 				if bos {
+					if e.name == "mplseth" && len(b) >= 4 {
+						return b[4:] // the control word
+					}
 					return b
 				}
 			}
@@ -345,6 +361,9 @@ func (e *encapper) unwrap(f []byte) []byte {
 			return nil
 		}
 		proto, b = b[6], b[40:40+n]
+		if proto == 60 && len(b) >= 8 { // our encapsulation limit header
+			proto, b = b[0], b[(int(b[1])+1)*8:]
+		}
 	default:
 		return nil
 	}
@@ -406,10 +425,10 @@ func (e *encapper) unwrap(f []byte) []byte {
 		}
 		return b[hl:]
 	case "gtpu":
-		if len(b) < 12 || be.Uint32(b[4:8]) != uint32(*id) {
+		if len(b) < 16 || be.Uint32(b[4:8]) != uint32(*id) {
 			return nil
 		}
-		return b[12:]
+		return b[16:] // our own framing: header, sequence word, one extension word
 	}
 	return nil
 }
