@@ -214,23 +214,38 @@ func dataRowFields(b []byte) int {
 	return int(binary.BigEndian.Uint16(b))
 }
 
-// splitStatements splits a simple Query's text at the semicolons that end
-// statements, skipping those inside quotes, dollar quotes and comments
-// (Packetbeat splits at every ';', which cuts string literals apart). Each
-// statement is trimmed; empty ones are dropped.
+// splitStatements splits a simple Query's text into the statements the
+// server answers one by one, at the semicolons that end statements (not
+// those inside quotes, dollar quotes and comments: Packetbeat splits at
+// every ';', which cuts string literals apart). Each statement is published
+// verbatim, its terminating ';' and line endings included: a Query holding
+// one statement is its whole text. Only the white space between statements
+// is left out; an empty statement (";" alone) joins the one before it, and a
+// text of nothing but empty statements gives none.
 func splitStatements(q string) []string {
 	var out []string
 	start := 0
+	emit := func(end int) {
+		piece := q[start:end]
+		if len(out) > 0 {
+			piece = strings.TrimLeft(piece, " \t\r\n\f\v")
+		}
+		if strings.Trim(piece, " \t\r\n\f\v;") == "" {
+			if len(out) > 0 {
+				out[len(out)-1] += q[start:end]
+			}
+		} else {
+			out = append(out, piece)
+		}
+		start = end
+	}
 	i := 0
 	for i < len(q) {
 		c := q[i]
 		switch {
 		case c == ';':
-			if s := strings.TrimSpace(q[start:i]); s != "" {
-				out = append(out, s)
-			}
 			i++
-			start = i
+			emit(i)
 		case c == '\'' || c == '"':
 			escapes := c == '\'' && i > 0 && (q[i-1] == 'E' || q[i-1] == 'e')
 			i = skipQuoted(q, i+1, c, escapes)
@@ -248,8 +263,8 @@ func splitStatements(q string) []string {
 			i++
 		}
 	}
-	if s := strings.TrimSpace(q[start:]); s != "" {
-		out = append(out, s)
+	if start < len(q) {
+		emit(len(q))
 	}
 	return out
 }
@@ -317,16 +332,6 @@ func skipDollar(s string, i int) int {
 
 func isIdent(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
-}
-
-// trimQuery trims white space and trailing semicolons, as the statements of
-// a simple query are (extended-protocol clients often send "BEGIN;").
-func trimQuery(q string) string {
-	q = strings.TrimSpace(q)
-	for strings.HasSuffix(q, ";") {
-		q = strings.TrimSpace(q[:len(q)-1])
-	}
-	return q
 }
 
 // method is the statement's first word in upper case (Packetbeat's method),

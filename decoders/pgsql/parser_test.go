@@ -11,19 +11,24 @@ func TestSplitStatements(t *testing.T) {
 		want []string
 	}{
 		{"select 1", []string{"select 1"}},
-		{"select 1; select 2;", []string{"select 1", "select 2"}},
+		{"select 1;\n", []string{"select 1;\n"}},
+		{"BEGIN;", []string{"BEGIN;"}},
+		{"select 1; select 2;", []string{"select 1;", "select 2;"}},
+		{"select 1;\r\nselect 2;\r\n", []string{"select 1;", "select 2;\r\n"}},
+		{"select 1;;  ;select 2", []string{"select 1;;  ;", "select 2"}},
 		{";", nil},
 		{"  ; ;\n", nil},
-		{"insert into t values ('a;b'); select 2", []string{"insert into t values ('a;b')", "select 2"}},
-		{"select 'it''s;'; select 2", []string{"select 'it''s;'", "select 2"}},
-		{`select E'\';'; select 2`, []string{`select E'\';'`, "select 2"}},
-		{`select "a;b" from t; x`, []string{`select "a;b" from t`, "x"}},
-		{"select 1 -- a;b\n; select 2", []string{"select 1 -- a;b", "select 2"}},
-		{"select /* a; /* b; */ c; */ 1; select 2", []string{"select /* a; /* b; */ c; */ 1", "select 2"}},
+		{"  select\n  1  ", []string{"  select\n  1  "}},
+		{"insert into t values ('a;b'); select 2", []string{"insert into t values ('a;b');", "select 2"}},
+		{"select 'it''s;'; select 2", []string{"select 'it''s;';", "select 2"}},
+		{`select E'\';'; select 2`, []string{`select E'\';';`, "select 2"}},
+		{`select "a;b" from t; x`, []string{`select "a;b" from t;`, "x"}},
+		{"select 1 -- a;b\n; select 2", []string{"select 1 -- a;b\n;", "select 2"}},
+		{"select /* a; /* b; */ c; */ 1; select 2", []string{"select /* a; /* b; */ c; */ 1;", "select 2"}},
 		{"create function f() returns int as $$ select 1; $$ language sql; select f()",
-			[]string{"create function f() returns int as $$ select 1; $$ language sql", "select f()"}},
-		{"do $body$ begin perform 1; end $body$; select 2", []string{"do $body$ begin perform 1; end $body$", "select 2"}},
-		{"select $1; select 2", []string{"select $1", "select 2"}},
+			[]string{"create function f() returns int as $$ select 1; $$ language sql;", "select f()"}},
+		{"do $body$ begin perform 1; end $body$; select 2", []string{"do $body$ begin perform 1; end $body$;", "select 2"}},
+		{"select $1; select 2", []string{"select $1;", "select 2"}},
 		{"select 'unterminated; select 2", []string{"select 'unterminated; select 2"}},
 	}
 	for _, c := range cases {
@@ -51,14 +56,6 @@ func TestMethod(t *testing.T) {
 	for in, want := range cases {
 		if got := method(in); got != want {
 			t.Errorf("method(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestTrimQuery(t *testing.T) {
-	for in, want := range map[string]string{"BEGIN;": "BEGIN", " END ; ; ": "END", "select 1": "select 1"} {
-		if got := trimQuery(in); got != want {
-			t.Errorf("trimQuery(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

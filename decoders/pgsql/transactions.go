@@ -280,7 +280,7 @@ func (c *connection) clientMessage(t byte, body []byte, total int, truncated boo
 			c.p.stats.ParseErrors.Add(1)
 			return
 		}
-		query := trimQuery(string(q))
+		query := string(q) // verbatim, as the client sent it
 		if len(name) == 0 {
 			c.unnamedStmt = query
 		} else {
