@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,7 +152,7 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 	p.mu.Lock()
 	if snap != p.snap {
 		p.snap = snap
-		p.meta.Extra = joinMembers(p.baseExtra, snap)
+		p.meta.Extra = joinMembers(p.baseExtra, snap, p.meta.Tags)
 	}
 	doc := ecsmap.Encode(&p.w, ev, &p.meta)
 	procs, target := p.procs, p.target
@@ -237,17 +238,26 @@ func buildMeta(st *config.Stream, agentExtra []byte) ecsmap.Meta {
 	return m
 }
 
-// joinMembers appends the host snapshot's members to the stream's.
-func joinMembers(base []byte, snap *hostmeta.Snapshot) []byte {
-	if snap == nil || len(snap.Doc) == 0 {
+// joinMembers appends the host snapshot's members to the stream's: agent.*
+// and host.*, or agent.* alone for a stream tagged "forwarded" (Packetbeat's
+// convention for captured traffic that belongs to other hosts).
+func joinMembers(base []byte, snap *hostmeta.Snapshot, tags []string) []byte {
+	if snap == nil {
 		return base
 	}
-	out := make([]byte, 0, len(base)+1+len(snap.Doc))
+	members := snap.Doc
+	if slices.Contains(tags, "forwarded") {
+		members = snap.AgentDoc
+	}
+	if len(members) == 0 {
+		return base
+	}
+	out := make([]byte, 0, len(base)+1+len(members))
 	out = append(out, base...)
 	if len(out) > 0 {
 		out = append(out, ',')
 	}
-	return append(out, snap.Doc...)
+	return append(out, members...)
 }
 
 // reservedRoot are keys Encode writes; user fields may not shadow them
@@ -295,7 +305,7 @@ func (p *streamPublisher) configure(st *config.Stream, unitProcs []map[string]an
 	p.mu.Lock()
 	p.baseExtra = meta.Extra
 	if p.snap != nil {
-		meta.Extra = joinMembers(meta.Extra, p.snap)
+		meta.Extra = joinMembers(meta.Extra, p.snap, meta.Tags)
 	}
 	p.meta, p.procs, p.target = meta, procs, st.Target()
 	p.mu.Unlock()

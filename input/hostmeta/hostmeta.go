@@ -98,6 +98,11 @@ type Snapshot struct {
 	// Doc is the pre-encoded members `"agent":{...},"host":{...}` added to
 	// every document (no braces, no leading comma).
 	Doc []byte
+	// AgentDoc is the agent member alone, for streams tagged "forwarded":
+	// their traffic is another host's, so this host is not host.* (Fleet's
+	// templates give such streams add_observer_metadata instead of
+	// add_host_metadata, and the package's pipeline removes host).
+	AgentDoc []byte
 }
 
 // Agent is who we are under Elastic Agent (AgentInfo); zero standalone.
@@ -191,7 +196,7 @@ func (s *Source) Refresh() {
 	if old := s.cur.Load(); old != nil && bytes.Equal(old.Doc, doc) && sameAddrs(old.Addrs, addrs) {
 		return
 	}
-	s.cur.Store(&Snapshot{Addrs: addrs, Doc: doc})
+	s.cur.Store(&Snapshot{Addrs: addrs, Doc: doc, AgentDoc: render(map[string]any{"agent": agent})})
 }
 
 // render encodes the members of m in key order without the outer braces.
