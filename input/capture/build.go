@@ -33,17 +33,7 @@ func New(in *config.Input, sink Sink, opts Options) (*Worker, error) {
 }
 
 func (w *Worker) build(in *config.Input) ([]*captureRun, map[string]StreamState, error) {
-	states := map[string]StreamState{}
-	for _, st := range in.Streams {
-		switch {
-		case st.Err != nil:
-			states[st.ID] = StreamState{Status: "FAILED", Error: st.Err.Error()}
-		case !st.Enabled:
-			states[st.ID] = StreamState{Status: "STOPPED"}
-		default:
-			states[st.ID] = StreamState{Status: "HEALTHY"}
-		}
-	}
+	states := streamStates(in)
 	var runs []*captureRun
 	for _, c := range in.Captures {
 		shards, err := w.buildCapture(in, c, states)

@@ -6,7 +6,6 @@ package capture
 import (
 	"errors"
 	"fmt"
-	"reflect"
 
 	"github.com/network-traffic/network-traffic/decoders/engine"
 	"github.com/network-traffic/network-traffic/decoders/protocol"
@@ -23,26 +22,14 @@ import (
 func (w *Worker) Reconfigure(in *config.Input) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if sameCaptures(w.in, in) {
-		for _, c := range in.Captures {
-			for _, r := range w.runs {
-				if r.cfg.Interface.Key() != c.Interface.Key() {
-					continue
-				}
-				for _, st := range c.Streams {
-					if p := r.pubs[st.ID]; p != nil {
-						if err := p.configure(st, in.Processors, w.opts.AgentExtra); err != nil {
-							return err
-						}
-					}
-				}
-			}
+	plan := planReconfigure(w.in, in)
+	switch plan.kind {
+	case keepAll:
+		return w.reconfigureMetadata(in)
+	case inPlace:
+		if ok, err := w.reconfigureInPlace(in, plan); ok || err != nil {
+			return err
 		}
-		w.in = in
-		return nil
-	}
-	if ok, err := w.reconfigureInPlace(in); ok || err != nil {
-		return err
 	}
 	runs, states, err := w.build(in)
 	if err != nil {
@@ -84,25 +71,33 @@ func (w *Worker) Reconfigure(in *config.Input) error {
 	return nil
 }
 
-// sameCaptures reports whether two inputs capture the same way: same
-// interfaces, same streams with the same protocol options.
-func sameCaptures(a, b *config.Input) bool {
-	if len(a.Captures) != len(b.Captures) {
-		return false
-	}
-	for i := range a.Captures {
-		ca, cb := a.Captures[i], b.Captures[i]
-		if !reflect.DeepEqual(ca.Interface, cb.Interface) || ca.IgnoreOutgoing != cb.IgnoreOutgoing || len(ca.Streams) != len(cb.Streams) {
-			return false
-		}
-		for j := range ca.Streams {
-			sa, sb := ca.Streams[j], cb.Streams[j]
-			if sa.ID != sb.ID || sa.Type != sb.Type || sa.KeepNull != sb.KeepNull || !reflect.DeepEqual(sa.Options, sb.Options) {
-				return false
+// reconfigureMetadata re-configures every publisher with its stream's new
+// metadata; the engines are untouched. Called with w.mu held.
+func (w *Worker) reconfigureMetadata(in *config.Input) error {
+	for _, c := range in.Captures {
+		for _, r := range w.runs {
+			if r.cfg.Interface.Key() != c.Interface.Key() {
+				continue
+			}
+			for _, st := range c.Streams {
+				if p := r.pubs[st.ID]; p != nil {
+					if err := p.configure(st, in.Processors, w.opts.AgentExtra); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}
-	return true
+	// A stream the config leaves healthy keeps the state it has (a build
+	// failure stays reported); one it disables or invalidates says so.
+	states := streamStates(in)
+	for id, st := range states {
+		if prev, ok := w.states[id]; ok && st.Status == "HEALTHY" {
+			states[id] = prev
+		}
+	}
+	w.in, w.states = in, states
+	return nil
 }
 
 // swapPlan is a reconfiguration of one running capture, prepared by
@@ -153,35 +148,19 @@ func (r *captureRun) applyPlan(p *swapPlan) {
 	}
 }
 
-// sameDecoding reports whether a stream decodes and publishes the same way
-// in both configs, so its protocol instance and publisher can be kept
-// (metadata is reapplied with configure).
-func sameDecoding(a, b *config.Stream) bool {
-	return a.ID == b.ID && a.Type == b.Type && a.KeepNull == b.KeepNull &&
-		a.MonitorProcs == b.MonitorProcs && reflect.DeepEqual(a.MonitoredProcs, b.MonitoredProcs) &&
-		reflect.DeepEqual(a.Options, b.Options)
-}
-
 // reconfigureInPlace applies in to the running captures when every capture
 // keeps its interface: the sniffer, link decoder and TCP reassembler stay,
 // so the open connections and pending transactions of unchanged protocols
 // carry on; new instances are built only for added or changed streams. It
 // returns false (and changes nothing) when the captures cannot be kept.
 // Called with w.mu held.
-func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
+func (w *Worker) reconfigureInPlace(in *config.Input, plan reconfigPlan) (bool, error) {
 	old := w.in
-	if len(old.Captures) != len(in.Captures) {
-		return false, nil
-	}
 	// Every shard of a capture gets its own plan (its own new instances
 	// and publishers): shards share nothing.
 	var runs []*captureRun
 	var capOf []int // index in in.Captures of runs[k]
 	for i, c := range in.Captures {
-		oc := old.Captures[i]
-		if !reflect.DeepEqual(oc.Interface, c.Interface) || oc.IgnoreOutgoing != c.IgnoreOutgoing {
-			return false, nil
-		}
 		found := false
 		for _, r := range w.runs {
 			if r.cfg.Interface.Key() == c.Interface.Key() {
@@ -194,17 +173,7 @@ func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
 		}
 	}
 
-	states := map[string]StreamState{}
-	for _, st := range in.Streams {
-		switch {
-		case st.Err != nil:
-			states[st.ID] = StreamState{Status: "FAILED", Error: st.Err.Error()}
-		case !st.Enabled:
-			states[st.ID] = StreamState{Status: "STOPPED"}
-		default:
-			states[st.ID] = StreamState{Status: "HEALTHY"}
-		}
-	}
+	states := streamStates(in)
 	type prepared struct {
 		plan       *swapPlan
 		pubs       map[string]*streamPublisher
@@ -215,11 +184,7 @@ func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
 	}
 	preps := make([]prepared, len(runs))
 	for k, r := range runs {
-		c, oc := in.Captures[capOf[k]], old.Captures[capOf[k]]
-		oldStreams := map[string]*config.Stream{}
-		for _, st := range oc.Streams {
-			oldStreams[st.ID] = st
-		}
+		c, oc, cp := in.Captures[capOf[k]], old.Captures[capOf[k]], plan.captures[capOf[k]]
 		// The instance each kept stream runs, by stream id.
 		oldInsts := map[string]*protocol.Instance{}
 		oldInstList := r.eng.Instances()
@@ -238,7 +203,9 @@ func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
 		p := prepared{plan: &swapPlan{done: make(chan struct{})}, pubs: map[string]*streamPublisher{}}
 		kept := map[*protocol.Instance]bool{}
 		for _, st := range c.Streams {
-			if ost, ok := oldStreams[st.ID]; ok && sameDecoding(ost, st) && r.pubs[st.ID] != nil {
+			// Kept by the plan, and it runs (a stream whose build failed
+			// has no publisher: it is built again).
+			if cp.keep[st.ID] && r.pubs[st.ID] != nil {
 				pub := r.pubs[st.ID]
 				if err := pub.configure(st, in.Processors, w.opts.AgentExtra); err != nil {
 					return true, err
