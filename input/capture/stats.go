@@ -8,6 +8,7 @@ import (
 	"github.com/network-traffic/network-traffic/decoders/protocol"
 	"github.com/network-traffic/network-traffic/decoders/tcp"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/counters"
 )
 
 type layerSnapshot struct {
@@ -65,36 +66,9 @@ func (w *Worker) Stats() Stats {
 		if snap.ring != nil {
 			s.Rings = append(s.Rings, *snap.ring)
 		}
-		ds := snap.dec
-		s.Decode.Decoded += ds.Decoded
-		s.Decode.Truncated += ds.Truncated
-		s.Decode.UnsupportedLink += ds.UnsupportedLink
-		s.Decode.UnsupportedNetwork += ds.UnsupportedNetwork
-		s.Decode.UnsupportedTransport += ds.UnsupportedTransport
-		s.Decode.FragmentsPending += ds.FragmentsPending
-		s.Decode.FragmentsReassembled += ds.FragmentsReassembled
-		s.Decode.FragmentsDropped += ds.FragmentsDropped
-		s.Decode.Decapsulated += ds.Decapsulated
-		s.Decode.TunnelTooDeep += ds.TunnelTooDeep
-		{
-			ts := snap.tcp
-			s.ActiveTCPConns += int(ts.Active)
-			s.TCP.Packets += ts.Packets
-			s.TCP.Connections += ts.Connections
-			s.TCP.Ignored += ts.Ignored
-			s.TCP.Active += ts.Active
-			s.TCP.Closed += ts.Closed
-			s.TCP.Expired += ts.Expired
-			s.TCP.Evicted += ts.Evicted
-			s.TCP.Retransmits += ts.Retransmits
-			s.TCP.OutOfOrder += ts.OutOfOrder
-			s.TCP.Gaps += ts.Gaps
-			s.TCP.GapBytes += ts.GapBytes
-			s.TCP.BufferDrops += ts.BufferDrops
-			s.TCP.TailOverflows += ts.TailOverflows
-			s.TCP.Quarantined += ts.Quarantined
-			s.TCP.Buffered += ts.Buffered
-		}
+		counters.Add(&s.Decode, &snap.dec)
+		counters.Add(&s.TCP, &snap.tcp)
+		s.ActiveTCPConns += int(snap.tcp.Active)
 		for i, name := range r.protoNames {
 			c := r.eng.CountersOf(i)
 			pc := s.Protocols[name]
