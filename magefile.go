@@ -154,6 +154,13 @@ func Bench() error {
 	return run(nil, "bash", "_dev/bench/run.sh")
 }
 
+// BenchShards measures flow-sharded decoding (1 worker on 1 core against 2
+// on 2, and 1-8 workers' CPU per packet) on the mixed capture spread over
+// address pairs (_dev/bench/shards.sh), writing results to BENCHMARKS.md.
+func BenchShards() error {
+	return run(nil, "bash", "_dev/bench/shards.sh")
+}
+
 // ES starts the local Elasticsearch-compatible node used by the tests
 // (_dev/es/start.sh) and waits until it is healthy.
 func ES() error {
