@@ -21,6 +21,11 @@
 #                200000 400000"); a type stops at its first lossy rate
 #   LIVE_SECONDS replay time per rate (default 4)
 #   LIVE_TYPES   capture types (default "pcap af_packet")
+#   LIVE_WORKERS decoding shards to try for each type (default "1"; e.g.
+#                "1 2"); with more than one, use LIVE_PCAP=spread (the mixed
+#                capture with one address pair per conversation, made by
+#                _dev/bench/spread), since the loopback original hashes to
+#                one shard
 #   LIVE_OUT     a file to append the table to (default: stdout only)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,6 +33,7 @@ cd "$root"
 rates=${LIVE_RATES:-25000 50000 100000 200000 400000}
 secs=${LIVE_SECONDS:-4}
 types=${LIVE_TYPES:-pcap af_packet}
+workers_list=${LIVE_WORKERS:-1}
 pcap=${LIVE_PCAP:-$root/_dev/bench/out/mixed.pcap}
 
 fail() { echo "live: $*" >&2; exit 1; }
@@ -52,6 +58,11 @@ if [ "$pcap" = pcaps ]; then
   done < <(find _dev/pcaps -name '*.pcap' | sort)
   mergecap -a -F pcap -w "$work/replay.pcap" "${files[@]}"
   pcap=$work/replay.pcap
+elif [ "$pcap" = spread ]; then
+  orig=$root/_dev/bench/out/mixed.pcap
+  [ -s "$orig" ] || bash _dev/bench/make-capture.sh "$orig"
+  pcap=$root/_dev/bench/out/mixed-spread.pcap
+  if [ ! -s "$pcap" ] || [ "$pcap" -ot "$orig" ]; then go run ./_dev/bench/spread "$orig" "$pcap" >&2; fi
 elif [ ! -s "$pcap" ]; then
   bash _dev/bench/make-capture.sh "$pcap"
 fi
@@ -69,7 +80,7 @@ for d in lcap lrep; do in_ns ip link set $d mtu 65535 up; done
 in_ns sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
 
 # A config with every protocol on its default ports, plus flows and ICMP,
-# capturing on lcap with the given type.
+# capturing on lcap with the given type and worker count.
 protos=$("$nt" -h 2>&1 | sed -n 's/^Protocols: //p' | tr -d ',')
 mkconfig() {
   {
@@ -78,9 +89,9 @@ mkconfig() {
     for p in $protos; do
       extra=""
       [ "$p" = flow ] && extra=", timeout: 30s, period: 10s"
-      echo "  - {id: $p, type: $p$extra, interface: {device: lcap, type: $1}}"
+      echo "  - {id: $p, type: $p$extra, interface: {device: lcap, type: $1, workers: $2}}"
     done
-  } > "$work/$1.yml"
+  } > "$work/$1.$2.yml"
 }
 
 # counts FILE: per-protocol transactions of a stats JSON, one "proto=n" a
@@ -97,12 +108,13 @@ flows() {
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["protocols"].get("flow",{}).get("transactions",0))' "$1"
 }
 
-printf '\n| type | target pps | replayed pps | packets sent | kernel received | kernel dropped | drop %% | decoded | events match file run | flows live/file | network-traffic CPU µs/packet | tcpreplay CPU %% |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+printf '\n| type | workers | target pps | replayed pps | packets sent | kernel received | kernel dropped | drop %% | decoded | events match file run | flows live/file | network-traffic CPU µs/packet | tcpreplay CPU %% |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 declare -A best
 for typ in $types; do
-  mkconfig "$typ"
-  best[$typ]=none
+ for nw in $workers_list; do
+  mkconfig "$typ" "$nw"
+  best[$typ.$nw]=none
   for rate in $rates; do
     # rate*secs packets: the head of the capture, or the capture looped.
     want=$((rate * secs))
@@ -118,7 +130,7 @@ for typ in $types; do
     fi
     rm -f "$work/live.json"
     # ip execs time, whose child is the capture.
-    ip netns exec $ns /usr/bin/time -f '%U %S' -o "$work/nt.time" "$nt" -c "$work/$typ.yml" -o /dev/null -stats-json "$work/live.json" 2> "$work/nt.err" &
+    ip netns exec $ns /usr/bin/time -f '%U %S' -o "$work/nt.time" "$nt" -c "$work/$typ.$nw.yml" -o /dev/null -stats-json "$work/live.json" 2> "$work/nt.err" &
     ntpid=$!
     sleep 1.5
     in_ns /usr/bin/time -f '%U %S %e' -o "$work/rep.time" tcpreplay -q -K --pps="$rate" --loop="$loops" -i lrep "$replay" > "$work/rep.out" 2>&1 || true
@@ -137,15 +149,18 @@ d=json.load(open(sys.argv[1])); print(d["pcap_received"], d["pcap_dropped"], d["
     if diff <(counts "$work/file.$key.json") <(counts "$work/live.json") > "$work/diff"; then match=yes; else match="no: $(grep '^[<>]' "$work/diff" | tr '\n' ' ' | cut -c1-120)"; fi
     cpu=$(python3 -c "print('%.2f' % (1e6*($nu+$ns_)/max($dec,1)))")
     repcpu=$(python3 -c "print('%.0f' % (100*($ru+$rs)/max($re,0.001)))")
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s | %s | %s |\n' "$typ" "$rate" "${rated:-?}" "${sent:-?}" "$recv" "$drop" "$pct" "$dec" "$match" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s | %s | %s |\n' "$typ" "$nw" "$rate" "${rated:-?}" "${sent:-?}" "$recv" "$drop" "$pct" "$dec" "$match" \
       "$(flows "$work/live.json")" "$(flows "$work/file.$key.json")" "$cpu" "$repcpu"
     if python3 -c "import sys; sys.exit(0 if $recv > 0 and 1000*$drop < $recv else 1)"; then
-      best[$typ]="${rated:-?} (target $rate)"
+      best[$typ.$nw]="${rated:-?} (target $rate)"
     else
       break
     fi
   done
+ done
 done
 echo
 read -r load _ < /proc/loadavg
-for typ in $types; do echo "highest replayed rate with kernel drops under 0.1%: $typ ${best[$typ]} packets/s (load average now $load)"; done
+for typ in $types; do for nw in $workers_list; do
+  echo "highest replayed rate with kernel drops under 0.1%: $typ, $nw worker(s): ${best[$typ.$nw]} packets/s (load average now $load)"
+done; done
