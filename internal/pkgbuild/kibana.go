@@ -438,7 +438,6 @@ func renderDashboard(spec *dashboardSpec, idx int, fx *fieldIndex) (obj, error) 
 			"controlGroupInput": obj{
 				"controlStyle":             "oneLine",
 				"chainingSystem":           "HIERARCHICAL",
-				"showApplySelections":      false,
 				"ignoreParentSettingsJSON": string(ignoreParent),
 				"panelsJSON":               string(controlsJSON),
 			},

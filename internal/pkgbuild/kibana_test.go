@@ -432,6 +432,16 @@ func TestKibanaAssets(t *testing.T) {
 			t.Errorf("no saved search network_traffic-%s", id)
 		}
 	}
+	// The docs list every dashboard and saved search (rendered from the same dashboards.yml).
+	readme, err := os.ReadFile(filepath.Join(pkgDir, "docs", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if title, _ := o.attrs()["title"].(string); o.typ() != "index-pattern" && !strings.Contains(string(readme), "| "+title+" |") {
+			t.Errorf("docs/README.md does not list %s %q", o.typ(), title)
+		}
+	}
 	var tags []struct {
 		Text       string   `yaml:"text"`
 		AssetTypes []string `yaml:"asset_types"`
