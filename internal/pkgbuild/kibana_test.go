@@ -426,7 +426,7 @@ func TestKibanaAssets(t *testing.T) {
 	}
 	// The integration's saved searches (those of its ECS layout).
 	for _, id := range []string{"search", "flows-search", "transactions-errors", "mysql-errors", "mysql-transactions",
-		"pgsql-errors", "pgsql-transactions", "mongodb-transactions", "nfs", "nfs-errors-search", "thrift-errors",
+		"pgsql-errors", "pgsql-transactions", "mongodb-transactions", "mongodb-transactions-with-write-concern-0", "nfs", "nfs-errors-search", "thrift-errors",
 		"thrift-transactions", "cassandra-queryview", "dhcpv4-ecs-search"} {
 		if !searches["network_traffic-"+id] {
 			t.Errorf("no saved search network_traffic-%s", id)
