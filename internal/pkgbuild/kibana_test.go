@@ -568,3 +568,63 @@ func TestBuildRejectsUnknownSpecKey(t *testing.T) {
 		t.Fatalf("want an unknown-key error, got %v", err)
 	}
 }
+
+// Elastic's validator, which TestBuildAndValidate runs on the package, does check dashboards:
+// a by-reference panel, a dangling reference, a legacy visualization and a dashboard whose
+// panels and itself lack a filter are each reported.
+func TestValidatorRejectsBrokenDashboards(t *testing.T) {
+	pkgDir := buildPackage(t, SourceRoot())
+	dash := filepath.Join(pkgDir, "kibana", "dashboard")
+	rewrite := func(name string, change func(doc map[string]any)) {
+		t.Helper()
+		f := filepath.Join(dash, name+".json")
+		var doc map[string]any
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = json.Unmarshal(b, &doc)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		change(doc)
+		if err := writeJSON(f, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rewrite("network_traffic-redis", func(doc map[string]any) {
+		doc["references"] = append(doc["references"].([]any), obj{"type": "lens", "id": "network_traffic-gone", "name": "panel-99:panel_panel-99"})
+	})
+	rewrite("network_traffic-sip", func(doc map[string]any) {
+		a := doc["attributes"].(map[string]any)
+		a["panelsJSON"] = strings.Replace(a["panelsJSON"].(string), `"type":"markdown"`, `"type":"table"`, 1)
+	})
+	rewrite("network_traffic-amqp", func(doc map[string]any) {
+		a := doc["attributes"].(map[string]any)
+		var panels []map[string]any
+		_ = json.Unmarshal([]byte(a["panelsJSON"].(string)), &panels)
+		for _, p := range panels {
+			if st, ok := dig(p, "embeddableConfig", "attributes", "state").(map[string]any); ok {
+				st["filters"] = []any{}
+			}
+		}
+		b, _ := json.Marshal(panels)
+		a["panelsJSON"] = string(b)
+		a["kibanaSavedObjectMeta"] = obj{"searchSourceJSON": `{"query":{"query":"","language":"kuery"},"filter":[]}`}
+	})
+	err := Validate(pkgDir)
+	if err == nil {
+		t.Fatal("broken dashboards validated")
+	}
+	for _, want := range []string{
+		"references found in dashboard kibana/dashboard/network_traffic-redis.json: network_traffic-gone (lens) (SVR00004)",
+		"network_traffic-redis.json (source: package/kibana/dashboards.yml): ",
+		"dangling reference found: network_traffic-gone (lens) (SVR00003)",
+		`"[Network Packet Capture] SIP" contains legacy visualization: "Navigation" (table`,
+		"network_traffic-amqp.json (source: package/kibana/dashboards.yml): ",
+		"no filter found and at least one panel does not have a filter (SVR00002)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("validator error lacks %q:\n%v", want, err)
+		}
+	}
+}
