@@ -352,7 +352,7 @@ func renderDashboard(spec *dashboardSpec, idx int, fx *fieldIndex) (obj, error) 
 	// The navigation panel: a Markdown panel with a link to every other dashboard. Links
 	// panels (the "links" embeddable) exist only from Kibana 8.14 on, and the package
 	// supports ^8.10.0; a Markdown link to #/view/<id> opens a dashboard in every 8.x.
-	x, y, w, h := g.place(48, 3)
+	x, y, w, h := g.place(48, 4)
 	panels = append(panels, obj{
 		"type":       "visualization",
 		"panelIndex": "navigation",
