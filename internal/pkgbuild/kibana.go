@@ -20,6 +20,9 @@ type dashboardSpec struct {
 	DataView struct {
 		ID    string `yaml:"id"`
 		Title string `yaml:"title"`
+		// FieldFormats are the data view's field formatters (Kibana's fieldFormatMap: id and
+		// params per field), which Discover and Lens apply wherever the field is shown.
+		FieldFormats map[string]fieldFormat `yaml:"field_formats"`
 	} `yaml:"data_view"`
 	// Controls are the options-list controls every dashboard gets, in this order.
 	Controls []struct {
@@ -57,6 +60,11 @@ type panelSpec struct {
 	Query string `yaml:"query"`
 	// Width in grid columns (of 48); default 12 for count/metric, 24 otherwise.
 	Width int `yaml:"width"`
+}
+
+type fieldFormat struct {
+	ID     string         `yaml:"id" json:"id"`
+	Params map[string]any `yaml:"params" json:"params,omitempty"`
 }
 
 type metricSpec struct {
@@ -173,14 +181,19 @@ func writeKibanaAssets(srcRoot, pkgDir string) error {
 	if err := checkSpec(spec, fx); err != nil {
 		return err
 	}
+	dvAttrs := obj{
+		"title":         spec.DataView.Title,
+		"name":          "logs-network_traffic",
+		"timeFieldName": "@timestamp",
+	}
+	if len(spec.DataView.FieldFormats) > 0 {
+		formats, _ := json.Marshal(spec.DataView.FieldFormats)
+		dvAttrs["fieldFormatMap"] = string(formats)
+	}
 	dv := obj{
-		"id":   spec.DataView.ID,
-		"type": "index-pattern",
-		"attributes": obj{
-			"title":         spec.DataView.Title,
-			"name":          "logs-network_traffic",
-			"timeFieldName": "@timestamp",
-		},
+		"id":                   spec.DataView.ID,
+		"type":                 "index-pattern",
+		"attributes":           dvAttrs,
 		"coreMigrationVersion": coreMigrationVersion,
 		"typeMigrationVersion": "8.0.0",
 		"references":           []any{},
@@ -266,6 +279,15 @@ func checkSpec(spec *dashboardSpec, fx *fieldIndex) error {
 	}
 	if spec.DataView.ID == "" || spec.DataView.Title == "" {
 		bad("data_view: id and title are required")
+	}
+	for f, ff := range spec.DataView.FieldFormats {
+		t := field("data_view field_formats", f, DataStreams, false)
+		if t != "" && lensDataType(t) != "number" {
+			bad("data_view field_formats: %s is a %s field, not a number", f, t)
+		}
+		if ff.ID != "bytes" && ff.ID != "duration" && ff.ID != "number" {
+			bad("data_view field_formats: %s: format %q is not one of bytes, duration, number", f, ff.ID)
+		}
 	}
 	for _, d := range spec.Dashboards {
 		checkID("dashboard", d.ID)

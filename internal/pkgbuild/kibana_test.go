@@ -191,6 +191,17 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 		}
 		a := o.attrs()
 		switch o.typ() {
+		case "index-pattern":
+			// Field formatters name fields of some data stream.
+			if fm, ok := a["fieldFormatMap"]; ok {
+				var formats map[string]any
+				if err := embeddedJSON(fm, &formats); err != nil {
+					bad(o, "fieldFormatMap: %v", err)
+				}
+				for f := range formats {
+					field(o, "fieldFormatMap", f, DataStreams)
+				}
+			}
 		case "dashboard":
 			var search struct {
 				Query  any   `json:"query"`
@@ -491,6 +502,7 @@ func TestKibanaChecksCatchProblems(t *testing.T) {
 	edit(filepath.Join(pkgDir, "kibana", "search", "network_traffic-pgsql-errors.json"), `network_traffic.pgsql.error_severity`, `pgsql.error_severity`)
 	edit(filepath.Join(pkgDir, "kibana", "search", "network_traffic-nfs-errors-search.json"), `network_traffic.nfs.status : *`, `nfs.status : *`)
 	edit(filepath.Join(pkgDir, "kibana", "search", "network_traffic-search.json"), `"id": "network_traffic-logs"`, `"id": "network_traffic-gone"`)
+	edit(filepath.Join(pkgDir, "kibana", "index_pattern", "network_traffic-logs.json"), `\"event.duration\"`, `\"event.elapsed\"`)
 	if err := os.Rename(filepath.Join(dash, "network_traffic-amqp.json"), filepath.Join(dash, "network_traffic-rabbit.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -509,6 +521,7 @@ func TestKibanaChecksCatchProblems(t *testing.T) {
 		"network_traffic-nfs-errors-search.json: search query: field nfs.status is in none of [nfs]",
 		"network_traffic-search.json: reference kibanaSavedObjectMeta.searchSourceJSON.index to index-pattern network_traffic-gone",
 		"network_traffic-rabbit.json: file name is not its id",
+		"network_traffic-logs.json: fieldFormatMap: field event.elapsed is in none of",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problem %q not reported; got:\n%s", want, all)
