@@ -119,12 +119,13 @@ func lineOf(t *testing.T, path, needle string) int {
 }
 
 // A dashboard panel on a field none of its data streams defines is a build error naming it
-// (the flows dashboard's conn_state panel relies on fields/flow defining flow.conn_state).
+// (the flows dashboard's conn_state panel relies on fields/flow defining flow.conn_state, which
+// the compatibility pipeline moves to network_traffic.flow.conn_state).
 func TestBuildRejectsPanelOnUndefinedField(t *testing.T) {
 	src := copySources(t)
 	replaceIn(t, filepath.Join(src, "fields", "flow", "protocol.yml"), "- name: flow.conn_state", "- name: flow.connection_state")
 	_, err := Build(src, t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "field flow.conn_state is defined in none") {
-		t.Fatalf("build error %v, want one naming flow.conn_state", err)
+	if err == nil || !strings.Contains(err.Error(), "field network_traffic.flow.conn_state is defined in none") {
+		t.Fatalf("build error %v, want one naming network_traffic.flow.conn_state", err)
 	}
 }

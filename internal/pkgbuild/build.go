@@ -5,7 +5,7 @@
 //
 //	manifest.yml, changelog.yml         package manifest and changelog
 //	package/<ds>/                       data stream manifest, agent/stream/<ds>.yml.hbs, sample_event.json
-//	package/kibana/                     dashboards.yml (rendered to Lens dashboards), tags.yml
+//	package/kibana/                     dashboards.yml (rendered to Lens dashboards and saved searches), tags.yml
 //	package/_dev/build/build.yml        ECS reference for `external: ecs` fields
 //	package/_docs/README.md.tmpl        docs source ({{fields "ds"}}, {{event "ds"}})
 //	fields/_shared/*.yml, fields/<ds>/  field definitions (shared files are copied into every stream)

@@ -10,7 +10,8 @@ import (
 )
 
 // writeDocs renders package/_docs/README.md.tmpl into docs/README.md. The template may call
-// {{fields "ds"}} (a table of the data stream's fields, as assembled), {{event "ds"}}
+// {{fields "ds"}} (a table of the data stream's fields, as assembled), {{dashboards}} (the
+// dashboards and saved searches of package/kibana/dashboards.yml), {{event "ds"}}
 // (its sample_event.json) and {{example "name"}} (package/_docs/examples/<name>.json, a further event
 // from a real capture, written by internal/samples).
 func writeDocs(srcRoot, pkgDir string) error {
@@ -27,7 +28,8 @@ func writeDocs(srcRoot, pkgDir string) error {
 			}
 			return "```json\n" + strings.TrimSpace(string(ev)) + "\n```\n", nil
 		},
-		"fields": func(ds string) (string, error) { return fieldsTable(pkgDir, srcRoot, ds) },
+		"fields":     func(ds string) (string, error) { return fieldsTable(pkgDir, srcRoot, ds) },
+		"dashboards": func() (string, error) { return dashboardsDoc(srcRoot) },
 		"event": func(ds string) (string, error) {
 			ev, err := os.ReadFile(filepath.Join(pkgDir, "data_stream", ds, "sample_event.json"))
 			if err != nil {

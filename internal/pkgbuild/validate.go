@@ -93,8 +93,10 @@ func sourceOf(rel string) string {
 		default:
 			return "package/" + ds + "/" + strings.Join(rest, "/")
 		}
+	case len(parts) == 2 && parts[0] == "kibana" && parts[1] == "tags.yml":
+		return "package/kibana/tags.yml"
 	case parts[0] == "kibana":
-		return "package/kibana/"
+		return "package/kibana/dashboards.yml"
 	}
 	return ""
 }
