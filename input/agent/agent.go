@@ -289,7 +289,11 @@ func (m *manager) handleOutput(ch client.UnitChanged) {
 		return // log level or state trigger only
 	}
 	_ = u.UpdateState(client.UnitStateConfiguring, "Configuring output", nil)
-	if err := m.applyQueue(cfg["queue"]); err != nil {
+	section, err := QueueSection(cfg, cfg["queue"])
+	if err == nil {
+		err = m.applyQueue(section)
+	}
+	if err != nil {
 		ou.failed = fmt.Sprintf("output config: %v", err)
 		ou.cfgIdx = fp
 		m.outDiag.Store(map[string]any{"config": redact(cfg), "error": ou.failed})

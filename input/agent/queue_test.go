@@ -136,3 +136,87 @@ func (h *harness) queueState() map[string]any {
 	}
 	return nil
 }
+
+// An Elasticsearch output unit's preset sets the publish queue: the
+// running queue's settings (the queue diagnostic) are the queue.mem values
+// of Elastic's "Performance tuning settings" table for each preset, a
+// change of preset swaps the queue under the running input, custom goes
+// back to the queue section (here none: the default queue), and a queue
+// section beside a non-custom preset fails the unit naming both.
+func TestOutputUnitPresetQueue(t *testing.T) {
+	h := startHarness(t, nil)
+	a := h.agent
+	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0})), proto.UnitLogLevel_INFO)
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	// Documented values (Fleet: Elasticsearch output settings, performance
+	// tuning): queue.mem.events, flush.min_events, flush.timeout.
+	want := []struct {
+		preset string
+		events float64
+		min    float64
+		flush  string
+	}{
+		{"balanced", 3200, 1600, "10s"},
+		{"throughput", 12800, 1600, "5s"},
+		{"scale", 3200, 1600, "20s"},
+		{"latency", 4100, 2050, "1s"},
+	}
+	es := func(preset string, extra ...any) map[string]any {
+		m := map[string]any{"type": "elasticsearch", "hosts": []any{"http://127.0.0.1:9200"}, "preset": preset}
+		for i := 0; i+1 < len(extra); i += 2 {
+			m[extra[i].(string)] = extra[i+1]
+		}
+		return m
+	}
+	settings := func() map[string]any {
+		s, _ := h.queueState()["settings"].(map[string]any)
+		return s
+	}
+	for _, w := range want {
+		a.setUnit("packet-default", proto.UnitType_OUTPUT, es(w.preset), proto.UnitLogLevel_INFO)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			s := settings()
+			if s["events"] == w.events && s["flush.min_events"] == w.min && s["flush.timeout"] == w.flush {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("preset %s: queue %v, want events %v, flush.min_events %v, flush.timeout %s", w.preset, h.queueState(), w.events, w.min, w.flush)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if st := h.queueState(); st["type"] != "mem" || st["capacity"] != w.events {
+			t.Fatalf("preset %s: queue %v", w.preset, st)
+		}
+		a.waitUnit("packet-default", proto.State_HEALTHY, 5*time.Second)
+	}
+	// custom: the queue section decides; none is the default queue (64
+	// events in this harness).
+	a.setUnit("packet-default", proto.UnitType_OUTPUT, es("custom", "queue", map[string]any{"mem": map[string]any{"events": 100.0, "flush.timeout": "2s"}}), proto.UnitLogLevel_INFO)
+	deadline := time.Now().Add(5 * time.Second)
+	for s := settings(); s["events"] != 100.0 || s["flush.timeout"] != "2s"; s = settings() {
+		if time.Now().After(deadline) {
+			t.Fatalf("custom: queue %v", h.queueState())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	o := a.setUnitAndWait(t, "packet-default", es("throughput", "queue", map[string]any{"disk": map[string]any{"path": filepath.Join(h.dir, "q")}}), proto.State_FAILED)
+	if !strings.Contains(o.Message, "queue.disk") || !strings.Contains(o.Message, `preset "throughput"`) {
+		t.Fatalf("queue.disk beside a preset: %q", o.Message)
+	}
+	o = a.setUnitAndWait(t, "packet-default", es("latency", "queue", map[string]any{"mem": map[string]any{"events": 10.0}}), proto.State_FAILED)
+	if !strings.Contains(o.Message, "queue.mem") || !strings.Contains(o.Message, `preset "latency"`) {
+		t.Fatalf("queue.mem beside a preset: %q", o.Message)
+	}
+	// The refused configs left the running queue alone.
+	if s := settings(); s["events"] != 100.0 {
+		t.Fatalf("after refused configs: queue %v", h.queueState())
+	}
+}
+
+// setUnitAndWait sets a unit and waits for state want.
+func (a *fakeAgent) setUnitAndWait(t *testing.T, id string, src map[string]any, want proto.State) *proto.UnitObserved {
+	t.Helper()
+	a.setUnit(id, proto.UnitType_OUTPUT, src, proto.UnitLogLevel_INFO)
+	return a.waitUnit(id, want, 5*time.Second)
+}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -51,8 +52,8 @@ type Config struct {
 
 	// Preset is the performance preset Fleet sent ("" when none), and
 	// Queue the memory-queue settings it (or an explicit queue.mem) stands
-	// for. The output does not run the queue: Queue is for whoever builds
-	// it.
+	// for. The output does not run the queue: whoever builds it takes the
+	// preset's values through QueueSection.
 	Preset string
 	Queue  QueueSettings
 }
@@ -84,7 +85,52 @@ var presets = map[string]preset{
 // preset to custom when the advanced YAML sets one); silently ignoring a
 // setting the user wrote is worse than saying so, so here it is an error.
 var presetKeys = []string{"bulk_max_size", "worker", "workers", "compression_level", "idle_connection_timeout",
-	"queue.mem.events", "queue.mem.flush.min_events", "queue.mem.flush.timeout"}
+	"queue.mem.events", "queue.mem.flush.min_events", "queue.mem.flush.timeout", "queue.disk"}
+
+// QueueSection is the `queue:` section the publish queue is to be built
+// from for the output config cfg, given the queue section written for it
+// (explicit: the output unit's `queue`, or the standalone file's `queue:`
+// beside `streams:`; nil for none). A non-custom Elasticsearch preset
+// stands for its queue.mem values (events, flush.min_events,
+// flush.timeout), returned as a queue.mem section. A queue section beside
+// such a preset is refused naming both, as ParseConfig refuses a bulk
+// setting beside one: the preset would otherwise silently win or lose.
+// Other outputs, preset custom or none: explicit, unchanged.
+func QueueSection(cfg map[string]any, explicit any) (any, error) {
+	if t, _ := cfg["type"].(string); t != "elasticsearch" {
+		return explicit, nil
+	}
+	name, _ := cfg["preset"].(string)
+	ps, ok := presets[name]
+	if !ok {
+		return explicit, nil
+	}
+	if explicit != nil {
+		key := "queue"
+		if m, isMap := explicit.(map[string]any); isMap {
+			if len(m) == 0 {
+				explicit = nil
+			}
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			if len(keys) > 0 {
+				key += "." + keys[0]
+			}
+		}
+		if explicit != nil {
+			return nil, fmt.Errorf("%s: set beside preset %q, which sets queue.mem (events %d, flush.min_events %d, flush.timeout %s); remove it or use preset: custom",
+				key, name, ps.queue.Events, ps.queue.FlushMinEvents, ps.queue.FlushTimeout)
+		}
+	}
+	return map[string]any{"mem": map[string]any{
+		"events":           ps.queue.Events,
+		"flush.min_events": ps.queue.FlushMinEvents,
+		"flush.timeout":    ps.queue.FlushTimeout.String(),
+	}}, nil
+}
 
 // Defaults match the Beats output defaults.
 const (
