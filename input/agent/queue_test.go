@@ -4,17 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/elastic/elastic-agent-client/v7/pkg/proto"
 
 	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/internal/outtest"
 )
 
 // The output unit's queue.disk (Fleet's advanced YAML) swaps the queue
@@ -224,26 +223,6 @@ func (a *fakeAgent) setUnitAndWait(t *testing.T, id string, src map[string]any, 
 	return a.waitUnit(id, want, 5*time.Second)
 }
 
-// mountTmpfs mounts a tmpfs of size (e.g. "2m") on a new directory, so a
-// queue on it meets a really full disk; it skips when the test cannot
-// mount (not root, or a container without CAP_SYS_ADMIN).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if os.Geteuid() != 0 {
-		t.Skip("disk-full test needs root to mount a small tmpfs (run as root, e.g. in CI)")
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("disk-full test: cannot mount a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
 // queue.disk on a filesystem that fills up (a 2 MiB tmpfs, max_size far
 // larger): with the output down, writes fail with ENOSPC; the sender is
 // held (back-pressure, nothing dropped), the queue state says disk_full
@@ -252,7 +231,7 @@ func mountTmpfs(t *testing.T, size string) string {
 // deleted, the held writes go through, the units are HEALTHY again and
 // every document arrives exactly once in the real NDJSON file output.
 func TestOutputUnitQueueDiskFull(t *testing.T) {
-	qdir := filepath.Join(mountTmpfs(t, "2m"), "queue")
+	qdir := filepath.Join(outtest.SmallDisk(t, "2m"), "queue")
 	h := startHarness(t, func(o *Options) {
 		o.NewOutput = func(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 			if cfg["type"] == "broken" {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,4 +248,43 @@ func CutDuring(t *testing.T, r *Replay, out output.StatsReporter, after uint64, 
 	}
 	o.Resumed = time.Since(start)
 	return o
+}
+
+// Check fails the test unless the output published again within
+// maxResumed of the restore and the capture had not sent everything at the
+// cut (so the cut was in the middle of the replay); it returns how many
+// documents the replay produced.
+func (o Outage) Check(t *testing.T, produced map[string]int, maxResumed time.Duration) int {
+	t.Helper()
+	if o.Resumed > maxResumed {
+		t.Errorf("publishing again %v after the restore (at most %v)", o.Resumed, maxResumed)
+	}
+	total := 0
+	for _, n := range produced {
+		total += n
+	}
+	if o.SentAtCut >= int64(total) {
+		t.Fatalf("the capture had sent all %d documents at the cut", total)
+	}
+	return total
+}
+
+// SmallDisk mounts a tmpfs of size (e.g. "2m") on a new directory, a
+// filesystem that really fills up; it skips the test when it cannot mount
+// (not root, or a container without CAP_SYS_ADMIN).
+func SmallDisk(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Geteuid() != 0 {
+		t.Skip("disk-full test needs root to mount a small tmpfs (run as root, e.g. in CI)")
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("disk-full test: cannot mount a tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
 }

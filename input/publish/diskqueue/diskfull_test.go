@@ -2,29 +2,14 @@ package diskqueue
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// smallDisk mounts a tmpfs of size on a new directory: a filesystem that
-// really fills up. It skips when the test cannot mount (not root).
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if os.Geteuid() != 0 {
-		t.Skip("disk-full test needs root to mount a small tmpfs (run as root, e.g. in CI)")
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("disk-full test: cannot mount a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
+	"github.com/network-traffic/network-traffic/internal/outtest"
+)
 
 // fill sends documents from a goroutine until one blocks on the full disk,
 // and returns how many went in and a channel closed when all n returned.
@@ -54,7 +39,7 @@ func fill(t *testing.T, q *Queue, n int) (*atomic.Int64, chan struct{}) {
 // it the file is deleted and the held write goes into a new segment.
 // Without that the half-written segment, never finished, was never freed.
 func TestDiskFullSegmentLargerThanDisk(t *testing.T) {
-	dir := filepath.Join(smallDisk(t, "1m"), "q")
+	dir := filepath.Join(outtest.SmallDisk(t, "1m"), "q")
 	out := &collect{}
 	out.down.Store(true)
 	q := open(t, Config{Path: dir, MaxSize: 64 << 20, SegmentSize: 16 << 20, ReadAhead: 64, RetryInterval: 20 * time.Millisecond, MaxRetryInterval: 50 * time.Millisecond}, out)
@@ -95,7 +80,7 @@ func TestDiskFullSegmentLargerThanDisk(t *testing.T) {
 // Stopped while the disk is full and the output down: the document held in
 // Send is counted as dropped with its reason; the ones written stay on disk.
 func TestDiskFullAtStopIsCounted(t *testing.T) {
-	dir := filepath.Join(smallDisk(t, "1m"), "q")
+	dir := filepath.Join(outtest.SmallDisk(t, "1m"), "q")
 	out := &collect{}
 	out.down.Store(true)
 	q := open(t, Config{Path: dir, MaxSize: 64 << 20, SegmentSize: 256 << 10, RetryInterval: 20 * time.Millisecond, MaxRetryInterval: 50 * time.Millisecond}, out)
