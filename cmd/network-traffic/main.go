@@ -173,7 +173,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	hostmeta.Version = version
-	queue, err := diskqueue.FromConfig(in.Source["queue"], out, 8192, log)
+	queueSec := in.Source["queue"]
+	if m, ok := in.Source["output"].(map[string]any); ok && !f.es.enabled() && !explicit["o"] && queueSection != nil {
+		// An Elasticsearch preset stands for queue.mem settings.
+		if queueSec, err = queueSection(m, queueSec); err != nil {
+			fmt.Fprintf(stderr, "network-traffic: config: output: %v\n", err)
+			out.Close()
+			return 1
+		}
+	}
+	queue, err := diskqueue.FromConfig(queueSec, out, 8192, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "network-traffic: config: %v\n", err)
 		out.Close()

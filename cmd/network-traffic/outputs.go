@@ -43,6 +43,10 @@ func (e *esFlags) open() (output.Output, error) {
 // set when the outputs are linked in.
 var openConfigOutput func(cfg map[string]any, log *slog.Logger) (output.Output, error)
 
+// queueSection turns the `output:` section's preset into the queue section
+// it stands for (agent.QueueSection); set when the outputs are linked in.
+var queueSection func(output map[string]any, queue any) (any, error)
+
 // printOutputSummary says what the output confirmed: by the time it runs
 // the queue is drained, so every document was acknowledged (published) or
 // counted as failed.

@@ -12,6 +12,7 @@ import (
 func init() {
 	runAgentFn = agent.Main
 	openConfigOutput = agent.NewOutput
+	queueSection = agent.QueueSection
 	openES = func(e *esFlags) (output.Output, error) {
 		m := map[string]any{"type": "elasticsearch", "hosts": []any{e.url}}
 		if e.apiKey != "" {

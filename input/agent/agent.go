@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,7 +290,11 @@ func (m *manager) handleOutput(ch client.UnitChanged) {
 		return // log level or state trigger only
 	}
 	_ = u.UpdateState(client.UnitStateConfiguring, "Configuring output", nil)
-	if err := m.applyQueue(cfg["queue"]); err != nil {
+	section, err := QueueSection(cfg, cfg["queue"])
+	if err == nil {
+		err = m.applyQueue(section)
+	}
+	if err != nil {
 		ou.failed = fmt.Sprintf("output config: %v", err)
 		ou.cfgIdx = fp
 		m.outDiag.Store(map[string]any{"config": redact(cfg), "error": ou.failed})
@@ -326,6 +331,11 @@ func (m *manager) handleOutput(ch client.UnitChanged) {
 // counters over the last period.
 func (m *manager) evaluate() {
 	outMsg := m.outputProblem()
+	if qm := m.queueProblem(); qm != "" {
+		// The queue belongs to the output unit's config; the inputs are
+		// held back by it: both say so.
+		outMsg = strings.TrimPrefix(outMsg+"; "+qm, "; ")
+	}
 	if m.outUnit != nil && m.outUnit.failed == "" {
 		st, msg := client.UnitStateHealthy, fmt.Sprintf("Output %s ready", m.outUnit.typ)
 		if outMsg != "" {
@@ -341,6 +351,16 @@ func (m *manager) evaluate() {
 	for _, iu := range m.units {
 		iu.evaluate(outMsg, blocked, m.queue)
 	}
+}
+
+// queueProblem describes a disk queue that cannot write (a full disk,
+// naming its path), or "".
+func (m *manager) queueProblem() string {
+	st := m.queue.QueueState()
+	if e, _ := st["write_error"].(string); e != "" {
+		return e
+	}
+	return ""
 }
 
 // outputProblem describes the output failing in the last period, or "".

@@ -61,6 +61,14 @@ func NewOutput(cfg map[string]any, log *slog.Logger) (output.Output, error) {
 	return nil, fmt.Errorf("unknown output type %q (use elasticsearch, kafka, logstash, redis, shipper, file or console)", typ)
 }
 
+// QueueSection is the `queue:` section to build the publish queue from for
+// the output config cfg, given the queue section written for it: an
+// Elasticsearch preset's queue.mem values, else the section itself (see
+// elasticsearch.QueueSection). Standalone runs use it too.
+func QueueSection(cfg map[string]any, queue any) (any, error) {
+	return elasticsearch.QueueSection(cfg, queue)
+}
+
 // swapOutput is what the queue publishes to. It forwards to the current
 // output; replacing the output cancels a Publish still retrying against the
 // old one (e.g. a dead Elasticsearch), so the queue resends that batch to the

@@ -32,4 +32,7 @@ type StateReporter interface {
 	QueueState() map[string]any
 }
 
-var _ Pipeline = (*Queue)(nil)
+var (
+	_ Pipeline      = (*Queue)(nil)
+	_ StateReporter = (*Queue)(nil)
+)

@@ -53,6 +53,7 @@ type Queue struct {
 	capacity  int         // documents
 	batchDocs int         // documents per batch
 	flushEach time.Duration
+	conf      MemConfig // as configured, defaults filled in
 
 	fill sync.Mutex // guards cur
 	cur  *batch     // the batch senders are filling
@@ -105,7 +106,12 @@ func NewQueueWith(out output.Output, c MemConfig) *Queue {
 		flush = time.Second
 	}
 	n := max(size/per, 1)
+	minEvents := c.MinEvents
+	if minEvents <= 0 {
+		minEvents = per
+	}
 	return &Queue{
+		conf:      MemConfig{Events: size, MinEvents: minEvents, FlushTimeout: flush},
 		ch:        make(chan *batch, n),
 		free:      make(chan *batch, n+2),
 		capacity:  size,
@@ -232,6 +238,25 @@ func (q *Queue) Depth() int {
 	}
 	q.fill.Unlock()
 	return int(max(n, 0)) // a receive may be counted before its send
+}
+
+// QueueState is the queue's type, depth and settings (queue.mem as
+// configured, defaults filled in), for diagnostics and -stats-json.
+// batch_max_events is the batch size actually handed to the output:
+// flush.min_events, capped at 512 documents (and 128 KiB) per batch so a
+// full queue stays a few MiB of heap.
+func (q *Queue) QueueState() map[string]any {
+	return map[string]any{
+		"type":             "mem",
+		"events":           q.Depth(),
+		"capacity":         q.capacity,
+		"batch_max_events": q.batchDocs,
+		"settings": map[string]any{
+			"events":           q.conf.Events,
+			"flush.min_events": q.conf.MinEvents,
+			"flush.timeout":    q.conf.FlushTimeout.String(),
+		},
+	}
 }
 
 // Capacity is the queue bound.

@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -359,5 +360,33 @@ func TestServiceToken(t *testing.T) {
 	defer es.mu.Unlock()
 	if len(es.auth) != 1 || es.auth[0] != "Bearer AAEAAWVsYXN0aWMvZmxlZXQtc2VydmVyL3Rva2Vu" {
 		t.Fatalf("Authorization %q", es.auth)
+	}
+}
+
+// QueueSection turns a non-custom preset into its queue.mem section and
+// refuses any queue section beside one; custom, no preset and other outputs
+// keep the section written.
+func TestQueueSection(t *testing.T) {
+	got, err := QueueSection(map[string]any{"type": "elasticsearch", "preset": "throughput"}, nil)
+	want := map[string]any{"mem": map[string]any{"events": 12800, "flush.min_events": 1600, "flush.timeout": "5s"}}
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("throughput: %v, %v", got, err)
+	}
+	own := map[string]any{"disk": map[string]any{"path": "/q"}}
+	for _, cfg := range []map[string]any{
+		{"type": "elasticsearch", "preset": "custom"},
+		{"type": "elasticsearch"},
+		{"type": "kafka", "preset": "balanced"},
+	} {
+		if got, err := QueueSection(cfg, own); err != nil || fmt.Sprint(got) != fmt.Sprint(own) {
+			t.Errorf("%v: %v, %v", cfg, got, err)
+		}
+	}
+	_, err = QueueSection(map[string]any{"type": "elasticsearch", "preset": "scale"}, own)
+	if err == nil || !strings.Contains(err.Error(), `queue.disk: set beside preset "scale"`) {
+		t.Fatalf("queue.disk beside scale: %v", err)
+	}
+	if _, err := ParseConfig(map[string]any{"hosts": "h", "preset": "balanced", "queue": own}); err == nil || !strings.Contains(err.Error(), "queue.disk") {
+		t.Fatalf("ParseConfig with queue.disk beside balanced: %v", err)
 	}
 }

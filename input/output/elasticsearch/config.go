@@ -5,14 +5,13 @@ package elasticsearch
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"github.com/network-traffic/network-traffic/input/output/outcfg"
 	"net/http"
 	"net/url"
-	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -51,8 +50,8 @@ type Config struct {
 
 	// Preset is the performance preset Fleet sent ("" when none), and
 	// Queue the memory-queue settings it (or an explicit queue.mem) stands
-	// for. The output does not run the queue: Queue is for whoever builds
-	// it.
+	// for. The output does not run the queue: whoever builds it takes the
+	// preset's values through QueueSection.
 	Preset string
 	Queue  QueueSettings
 }
@@ -84,7 +83,52 @@ var presets = map[string]preset{
 // preset to custom when the advanced YAML sets one); silently ignoring a
 // setting the user wrote is worse than saying so, so here it is an error.
 var presetKeys = []string{"bulk_max_size", "worker", "workers", "compression_level", "idle_connection_timeout",
-	"queue.mem.events", "queue.mem.flush.min_events", "queue.mem.flush.timeout"}
+	"queue.mem.events", "queue.mem.flush.min_events", "queue.mem.flush.timeout", "queue.disk"}
+
+// QueueSection is the `queue:` section the publish queue is to be built
+// from for the output config cfg, given the queue section written for it
+// (explicit: the output unit's `queue`, or the standalone file's `queue:`
+// beside `streams:`; nil for none). A non-custom Elasticsearch preset
+// stands for its queue.mem values (events, flush.min_events,
+// flush.timeout), returned as a queue.mem section. A queue section beside
+// such a preset is refused naming both, as ParseConfig refuses a bulk
+// setting beside one: the preset would otherwise silently win or lose.
+// Other outputs, preset custom or none: explicit, unchanged.
+func QueueSection(cfg map[string]any, explicit any) (any, error) {
+	if t, _ := cfg["type"].(string); t != "elasticsearch" {
+		return explicit, nil
+	}
+	name, _ := cfg["preset"].(string)
+	ps, ok := presets[name]
+	if !ok {
+		return explicit, nil
+	}
+	if explicit != nil {
+		key := "queue"
+		if m, isMap := explicit.(map[string]any); isMap {
+			if len(m) == 0 {
+				explicit = nil
+			}
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			if len(keys) > 0 {
+				key += "." + keys[0]
+			}
+		}
+		if explicit != nil {
+			return nil, fmt.Errorf("%s: set beside preset %q, which sets queue.mem (events %d, flush.min_events %d, flush.timeout %s); remove it or use preset: custom",
+				key, name, ps.queue.Events, ps.queue.FlushMinEvents, ps.queue.FlushTimeout)
+		}
+	}
+	return map[string]any{"mem": map[string]any{
+		"events":           ps.queue.Events,
+		"flush.min_events": ps.queue.FlushMinEvents,
+		"flush.timeout":    ps.queue.FlushTimeout.String(),
+	}}, nil
+}
 
 // Defaults match the Beats output defaults.
 const (
@@ -128,8 +172,12 @@ func ParseConfig(m map[string]any) (*Config, error) {
 	if p, ok := m["protocol"].(string); ok && p != "" {
 		scheme = p
 	}
-	sslMap, _ := m["ssl"].(map[string]any)
-	if sslMap != nil && sslEnabled(sslMap) && scheme == "http" {
+	// The ssl block every output reads (outcfg): nil when absent or
+	// disabled; a setting it cannot honour is an error naming it.
+	if c.TLS, err = outcfg.New(m).TLS(); err != nil {
+		return nil, err
+	}
+	if c.TLS != nil && scheme == "http" {
 		if _, set := m["protocol"]; !set {
 			scheme = "https"
 		}
@@ -222,11 +270,6 @@ func ParseConfig(m map[string]any) (*Config, error) {
 			}
 		}
 	}
-	if sslMap != nil && sslEnabled(sslMap) {
-		if c.TLS, err = tlsConfig(sslMap); err != nil {
-			return nil, fmt.Errorf("ssl: %w", err)
-		}
-	}
 	return c, nil
 }
 
@@ -285,96 +328,6 @@ func (c *Config) encodedAPIKey() string {
 		return c.APIKey
 	}
 	return base64.StdEncoding.EncodeToString([]byte(c.APIKey))
-}
-
-func sslEnabled(m map[string]any) bool {
-	if v, ok := m["enabled"]; ok {
-		if b, ok := v.(bool); ok {
-			return b
-		}
-	}
-	return true
-}
-
-func tlsConfig(m map[string]any) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	mode, _ := m["verification_mode"].(string)
-	cas, err := outcfg.StrList(m["certificate_authorities"])
-	if err != nil {
-		return nil, fmt.Errorf("certificate_authorities: %w", err)
-	}
-	if len(cas) > 0 {
-		pool := x509.NewCertPool()
-		for _, ca := range cas {
-			pem, err := pemOrFile(ca)
-			if err != nil {
-				return nil, fmt.Errorf("certificate_authorities: %w", err)
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("certificate_authorities: no PEM certificate in %s", shortRef(ca))
-			}
-		}
-		tc.RootCAs = pool
-	}
-	certRef, _ := m["certificate"].(string)
-	keyRef, _ := m["key"].(string)
-	if certRef != "" || keyRef != "" {
-		certPEM, err := pemOrFile(certRef)
-		if err != nil {
-			return nil, fmt.Errorf("certificate: %w", err)
-		}
-		keyPEM, err := pemOrFile(keyRef)
-		if err != nil {
-			return nil, fmt.Errorf("key: %w", err)
-		}
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			return nil, fmt.Errorf("certificate/key: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	switch mode {
-	case "", "full", "strict":
-		// Go's default verification checks chain and host name.
-	case "none":
-		tc.InsecureSkipVerify = true
-	case "certificate":
-		// Chain verified, host name not: do the chain check ourselves.
-		tc.InsecureSkipVerify = true
-		roots := tc.RootCAs
-		tc.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("server sent no certificate")
-			}
-			opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
-			for _, ic := range cs.PeerCertificates[1:] {
-				opts.Intermediates.AddCert(ic)
-			}
-			_, err := cs.PeerCertificates[0].Verify(opts)
-			return err
-		}
-	default:
-		return nil, fmt.Errorf("verification_mode %q: use full, strict, certificate or none", mode)
-	}
-	return tc, nil
-}
-
-// pemOrFile accepts inline PEM (as Fleet can send) or a file path.
-func pemOrFile(ref string) ([]byte, error) {
-	if strings.Contains(ref, "-----BEGIN") {
-		return []byte(ref), nil
-	}
-	if ref == "" {
-		return nil, errors.New("empty")
-	}
-	return os.ReadFile(ref)
-}
-
-func shortRef(ref string) string {
-	if strings.Contains(ref, "-----BEGIN") {
-		return "inline PEM"
-	}
-	return ref
 }
 
 func hostURL(h, scheme, path string) (string, error) {

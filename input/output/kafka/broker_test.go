@@ -31,6 +31,7 @@ import (
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/publish"
+	"github.com/network-traffic/network-traffic/internal/outtest"
 )
 
 // The broker is _dev/kafka (start.sh): Apache Kafka 4.1 in KRaft mode with
@@ -673,70 +674,42 @@ func (p *proxy) cut() {
 	p.conns = nil
 }
 
-// The broker unreachable in the middle of a capture replay (a proxy in
-// front of the broker cut, NT_KAFKA_OUTAGE long, default 6s): the queue
-// holds the capture, health sees retries and nothing published, and once
-// the broker is back every document arrives exactly once (idempotent
-// writes with required_acks -1). Documents are compared as a multiset of
-// bodies: a duplicate or a loss changes some body's count.
+// The broker unreachable for 60s (NT_OUTAGE) in the middle of a capture
+// replay through the production pipeline (capture, a script processor
+// numbering each stream's documents, the publish queue, this output with
+// Fleet's default settings): a proxy in front of the broker's PROXIED
+// listener, which advertises the proxy's port, is cut. Nothing is
+// published while cut, the capture is held back, and once the broker is
+// back every numbered document is in the topic exactly once (idempotent
+// writes with required_acks -1), the output publishing again within
+// seconds.
 func TestBrokerOutage(t *testing.T) {
 	addr := broker(t)
-	outage := 6 * time.Second
-	if s := os.Getenv("NT_KAFKA_OUTAGE"); s != "" {
-		var err error
-		if outage, err = time.ParseDuration(s); err != nil {
-			t.Fatal(err)
-		}
-	}
 	p := &proxy{t: t, listen: kafkaPort(t, offProxy), backend: kafkaPort(t, offProxied)}
 	p.start()
 	defer p.cut()
 	topic := prefix(t)
-	o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offProxy)}, "topic": topic, "required_acks": -1,
-		"timeout": 2, "broker_timeout": 2, "backoff": map[string]any{"init": "200ms", "max": "1s"}})
-
-	type during struct {
-		before, after output.Stats
-	}
-	seen := make(chan during, 1)
-	go func() {
-		for o.Stats().Published == 0 {
-			time.Sleep(5 * time.Millisecond)
+	o := newOut(t, map[string]any{"hosts": []any{kafkaPort(t, offProxy)}, "topic": topic})
+	r := outtest.SeqReplay(t, outtest.SamplePcap(), 500, 512, o)
+	length := outtest.OutageLength(t)
+	oc := outtest.CutDuring(t, r, o, 500, length, p.cut, p.start)
+	produced := r.Wait(t, 30*time.Second) // normally a few seconds: a stall after the restore fails
+	total := oc.Check(t, produced, 10*time.Second)
+	recs := consume(t, addr, "^"+topic+"$", total)
+	docs := make([]map[string]any, 0, len(recs))
+	for _, rec := range recs {
+		var m map[string]any
+		if err := json.Unmarshal(rec.Value, &m); err != nil {
+			t.Fatalf("%v: %.200s", err, rec.Value)
 		}
-		p.cut()
-		time.Sleep(2 * time.Second) // acknowledgements already on their way
-		before := o.Stats()
-		time.Sleep(outage - 2*time.Second)
-		after := o.Stats()
-		p.start()
-		seen <- during{before, after}
-	}()
-	sent := replay(t, filepath.Join(repoRoot(t), "_dev/pcaps/redis/benchmark.pcap"), 20, o)
-	d := <-seen
-	if d.after.Published != d.before.Published || d.after.Retries == d.before.Retries || d.after.LastError == "" {
-		t.Fatalf("during the outage: from %+v to %+v", d.before, d.after)
+		docs = append(docs, m)
 	}
-	if d.before.Published >= uint64(len(sent)) {
-		t.Fatalf("everything was published before the cut (%d)", d.before.Published)
+	outtest.CheckSeq(t, produced, docs)
+	if st := o.Stats(); st.Published != uint64(total) || st.Failed != 0 {
+		t.Fatalf("stats %+v for %d documents", st, total)
 	}
-	t.Logf("cut after %d of %d documents for %v: %d retries, %s", d.before.Published, len(sent), outage,
-		d.after.Retries-d.before.Retries, d.after.LastError)
-	recs := consume(t, addr, "^"+topic+"$", len(sent))
-	count := map[string]int{}
-	for _, b := range sent {
-		count[string(b)]++
-	}
-	for _, r := range recs {
-		count[string(r.Value)]--
-	}
-	for body, n := range count {
-		if n != 0 {
-			t.Fatalf("%d records for %d documents; this body off by %d: %.200s", len(recs), len(sent), -n, body)
-		}
-	}
-	if st := o.Stats(); st.Published != uint64(len(sent)) || st.Failed != 0 {
-		t.Fatalf("stats %+v for %d documents", st, len(sent))
-	}
+	t.Logf("cut %v after %d of %d documents sent by the capture (%d published); publishing again %v after the restore; all %d exactly once; retries %d, last error while cut: %s",
+		length, oc.SentAtCut, total, oc.AtCut.Published, oc.Resumed.Round(time.Millisecond), total, oc.BeforeRestore.Retries-oc.AtCut.Retries, oc.BeforeRestore.LastError)
 }
 
 // batchCounter records produce requests and the records of each batch.

@@ -208,7 +208,7 @@ func ParseConfig(m map[string]any) (*Config, error) {
 				return err
 			})
 		case "ssl":
-			c.TLS, err = tlsFromMap(v)
+			c.TLS, err = outcfg.TLSBlock(v) // the ssl block every output reads
 		case "codec":
 			err = parseCodec(c, v)
 		case "kerberos":

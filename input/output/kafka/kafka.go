@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/input/output/reach"
 )
 
 // Output produces documents to Kafka. Publish sends the batch in requests
@@ -54,6 +55,9 @@ type Output struct {
 	closed    atomic.Bool
 
 	sleep func(ctx context.Context, d time.Duration) error
+	// unreachable: the last connection attempt to a broker failed to
+	// connect (refused, unreachable): the client retries every second.
+	unreachable atomic.Bool
 }
 
 // FromMap parses the output unit's config and builds the output.
@@ -103,7 +107,15 @@ func New(cfg *Config, log *slog.Logger) (*Output, error) {
 		kgo.MetadataMinAge(cfg.MetadataRetryBackoff),
 		kgo.RequestRetries(cfg.MetadataRetries),
 		kgo.RetryBackoffFn(func(n int) time.Duration {
-			return min(cfg.MetadataRetryBackoff<<min(n, 10), cfg.BackoffMax)
+			d := min(cfg.MetadataRetryBackoff<<min(n, 10), cfg.BackoffMax)
+			if o.unreachable.Load() {
+				// Connecting is what fails: a connect attempt every
+				// second is the probe, so a broker back after a long
+				// outage is used at once, not after up to backoff.max
+				// (a 60s outage cost 28s more without this).
+				d = min(d, reach.ProbeEvery)
+			}
+			return d
 		}),
 		kgo.WithHooks(append([]kgo.Hook{hooks{o}}, testHooks...)...),
 		kgo.WithLogger(kgoLogger{log}),
@@ -450,6 +462,7 @@ func (o *Output) logLimited(msg string, args ...any) {
 type hooks struct{ o *Output }
 
 func (h hooks) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	h.o.unreachable.Store(err != nil && reach.Unreachable(err))
 	if err != nil {
 		h.o.retries.Add(1)
 		h.o.noteError(fmt.Errorf("connecting to %s: %w", net.JoinHostPort(meta.Host, fmt.Sprint(meta.Port)), explain(err)))

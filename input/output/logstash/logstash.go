@@ -18,6 +18,7 @@ import (
 	lumber "github.com/elastic/go-lumber/client/v2"
 
 	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/input/output/reach"
 )
 
 // Output is a lumberjack v2 output. Publish splits the batch into windows
@@ -60,6 +61,9 @@ type slot struct {
 	win     int       // current window size
 	backoff time.Duration
 	retryAt time.Time // after a failure, not used before this
+	// probe: while connecting fails, the host is probed every second so
+	// the first connection it accepts ends the backoff.
+	probe reach.Prober
 }
 
 // New builds the output. It connects lazily: a Logstash that is down at start
@@ -239,8 +243,16 @@ func (o *Output) ready() ([]*slot, time.Duration) {
 			continue
 		}
 		if d := s.retryAt.Sub(now); d > 0 {
-			wait = min(wait, d)
-			continue
+			up, next := s.probe.Check(s.host, now)
+			if !up {
+				if next > 0 {
+					d = min(d, next)
+				}
+				wait = min(wait, d)
+				continue
+			}
+			s.retryAt = time.Time{} // the backoff is over: later batches use it too
+			o.log.Info("logstash output: host accepts connections again, resending", "host", s.host)
 		}
 		out = append(out, s)
 	}
@@ -308,6 +320,7 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue, share int) bool {
 		}
 		inflight = inflight[1:]
 		s.backoff = o.cfg.BackoffInit
+		s.probe.Succeeded()
 		if o.cfg.SlowStart && len(w) == s.win {
 			s.win = min(s.win*2, o.cfg.BulkMaxSize)
 		}
@@ -414,6 +427,7 @@ func (o *Output) fail(s *slot, err error, resent int) {
 	}
 	s.retryAt = time.Now().Add(s.backoff)
 	s.backoff = min(s.backoff*2, o.cfg.BackoffMax)
+	s.probe.Failed(err)
 	o.log.Warn("logstash output: retrying", "host", s.host, "error", err)
 }
 

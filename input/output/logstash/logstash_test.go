@@ -655,16 +655,16 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("defaults %+v", c)
 	}
 	for cfg, want := range map[string]map[string]any{
-		"hosts: at least one":                      {},
-		"unknown logstash output setting bogus":    {"hosts": "a", "bogus": 1},
-		"proxy_url: not supported":                 {"hosts": "a", "proxy_url": "socks5://x"},
-		"compression_level: 12":                    {"hosts": "a", "compression_level": 12},
-		"ssl.verification_mode":                    {"hosts": "a", "ssl": map[string]any{"verification_mode": "sometimes"}},
-		"unknown ssl output setting renegotiation": {"hosts": "a", "ssl": map[string]any{"renegotiation": "never"}},
-		"backoff.init":                             {"hosts": "a", "backoff": map[string]any{"init": "soon"}},
-		"want host:port":                           {"hosts": "tcp://a:1"},
-		"ssl.certificate and key":                  {"hosts": "a", "ssl": map[string]any{"certificate": "/x"}},
-		"ttl":                                      {"hosts": "a", "ttl": "-1s"},
+		"hosts: at least one":                   {},
+		"unknown logstash output setting bogus": {"hosts": "a", "bogus": 1},
+		"proxy_url: not supported":              {"hosts": "a", "proxy_url": "socks5://x"},
+		"compression_level: 12":                 {"hosts": "a", "compression_level": 12},
+		"ssl.verification_mode":                 {"hosts": "a", "ssl": map[string]any{"verification_mode": "sometimes"}},
+		"ssl.cipher_suites: unknown setting":    {"hosts": "a", "ssl": map[string]any{"cipher_suites": []any{"X"}}},
+		"backoff.init":                          {"hosts": "a", "backoff": map[string]any{"init": "soon"}},
+		"want host:port":                        {"hosts": "tcp://a:1"},
+		"ssl.certificate and key":               {"hosts": "a", "ssl": map[string]any{"certificate": "/x"}},
+		"ttl":                                   {"hosts": "a", "ttl": "-1s"},
 	} {
 		_, err := ParseConfig(want)
 		if err == nil || !strings.Contains(err.Error(), cfg) {

@@ -53,10 +53,11 @@ func TestTLS(t *testing.T) {
 	for want, ssl := range map[string]map[string]any{
 		"ssl.certificate_authorities: open /nope":   {"certificate_authorities": "/nope"},
 		"ssl.verification_mode: \"maybe\"":          {"verification_mode": "maybe"},
-		"ssl.key_passphrase: encrypted keys":        {"key_passphrase": "x"},
-		"ssl.ca_trusted_fingerprint: not supported": {"ca_trusted_fingerprint": "ab"},
+		"ssl.key_passphrase: set without a key":     {"key_passphrase": "x"},
+		"ssl.ca_trusted_fingerprint: \"ab\" is not": {"ca_trusted_fingerprint": "ab"},
+		"ssl.renegotiation: \"often\"":              {"renegotiation": "often"},
 		"ssl.supported_protocols: \"SSLv3\"":        {"supported_protocols": []any{"SSLv3"}},
-		"unknown ssl output setting curve_types":    {"curve_types": []any{"P-256"}},
+		"ssl.curve_types: unknown setting":          {"curve_types": []any{"P-256"}},
 		"ssl.certificate/key":                       {"certificate": certs.ClientCert, "key": certs.ServerCert},
 	} {
 		if _, err := New(map[string]any{"ssl": ssl}).TLS(); err == nil || !strings.Contains(err.Error(), want) {

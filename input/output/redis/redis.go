@@ -17,6 +17,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/input/output/reach"
 )
 
 // Output writes documents to Redis. Publish returns once every event of the
@@ -61,6 +62,9 @@ type slot struct {
 	stale   []string // markers of chunks acknowledged, to delete
 	backoff time.Duration
 	retryAt time.Time
+	// probe: while connecting fails, the host is probed every second so
+	// the first connection it accepts ends the backoff.
+	probe reach.Prober
 }
 
 // minShare: chunks are not cut smaller than this to spread a batch.
@@ -287,8 +291,16 @@ func (o *Output) ready() ([]*slot, time.Duration) {
 			continue
 		}
 		if d := s.retryAt.Sub(now); d > 0 {
-			wait = min(wait, d)
-			continue
+			up, next := s.probe.Check(s.host.Addr, now)
+			if !up {
+				if next > 0 {
+					d = min(d, next)
+				}
+				wait = min(wait, d)
+				continue
+			}
+			s.retryAt = time.Time{} // the backoff is over: later batches use it too
+			o.log.Info("redis output: host accepts connections again, resending", "host", s.host.Addr)
 		}
 		out = append(out, s)
 	}
@@ -315,6 +327,7 @@ func (o *Output) drain(ctx context.Context, s *slot, q *queue) bool {
 			q.putBack(rest)
 		}
 		s.backoff = o.cfg.BackoffInit
+		s.probe.Succeeded()
 	}
 }
 
@@ -448,6 +461,7 @@ func (o *Output) fail(s *slot, err error, n int) {
 	o.retries.Add(uint64(n))
 	s.retryAt = time.Now().Add(s.backoff)
 	s.backoff = min(s.backoff*2, o.cfg.BackoffMax)
+	s.probe.Failed(err)
 	o.logLimited("redis output: retrying", "host", s.host.Addr, "error", err)
 }
 

@@ -35,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/network-traffic/network-traffic/input/output"
@@ -135,17 +136,27 @@ type Queue struct {
 	giveUp     chan struct{} // closed when Close decides to stop waiting for the output
 	oldestNano atomic.Int64  // write time of the oldest unacknowledged record, 0 when none
 
-	blocked     atomic.Uint64
-	sent        atomic.Uint64
-	failures    atomic.Uint64
-	dropped     atomic.Uint64 // records refused: larger than max_size, or sent after Close
-	corrupt     atomic.Uint64 // corrupt or torn records found
-	corruptLost atomic.Uint64 // records lost with them (the rest of their segment)
-	corruptSkip atomic.Uint64 // bytes skipped after them
-	recovered   int64         // records found on disk at Open
-	lastError   atomic.Value  // string
-	lastCorrupt atomic.Value  // string
-	writeErr    atomic.Value  // string: the last write failure (full disk)
+	blocked  atomic.Uint64
+	sent     atomic.Uint64
+	failures atomic.Uint64
+	dropped  atomic.Uint64 // records refused: larger than max_size, or sent after Close
+	// dropped, by reason: larger than max_size; sent while the queue was
+	// closing; still unwritable (disk full, a write error) at Close.
+	droppedTooLarge, droppedClosed, droppedWriteFailed atomic.Uint64
+	corrupt                                            atomic.Uint64 // corrupt or torn records found
+	corruptLost                                        atomic.Uint64 // records lost with them (the rest of their segment)
+	corruptSkip                                        atomic.Uint64 // bytes skipped after them
+	recovered                                          int64         // records found on disk at Open
+	lastError                                          atomic.Value  // string
+	lastCorrupt                                        atomic.Value  // string
+	writeErr                                           atomic.Value  // string: the last write failure (full disk)
+	// diskFull is set while writes fail with ENOSPC/EDQUOT (cleared by
+	// the first write that succeeds).
+	diskFull atomic.Bool
+	// rollOnRetry: a write failed, so the segment being written is
+	// finished before the retry. It can then be deleted once acknowledged:
+	// without that, a segment that filled the disk would never be freed.
+	rollOnRetry bool
 }
 
 var _ publish.Pipeline = (*Queue)(nil)
@@ -313,23 +324,32 @@ func (q *Queue) newSegment() error {
 	if n := len(q.segs); n > 0 {
 		id = q.segs[n-1].id + 1
 	}
-	if q.w != nil {
-		if err := q.w.Sync(); err != nil {
-			return err
-		}
-		if err := q.w.Close(); err != nil {
-			return err
-		}
-		q.unsynced = 0
-	}
+	// The new file first: if it cannot be created (a full disk), the
+	// current one stays open for the retry.
 	f, err := os.OpenFile(q.segPath(id), os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o640)
 	if err != nil {
 		return fmt.Errorf("disk queue: %w", err)
+	}
+	if q.w != nil {
+		if err := q.w.Sync(); err != nil {
+			// What it holds was written; only its durability
+			// against a power cut is in doubt.
+			q.log.Warn("disk queue: fsync of a finished segment", "error", err)
+		}
+		_ = q.w.Close()
+		q.unsynced = 0
 	}
 	q.w = f
 	q.segs = append(q.segs, segment{id: id})
 	if len(q.segs) == 1 {
 		q.ackSeg, q.ackOff = id, 0
+	}
+	// The previous segment is finished: a reader that acknowledged all
+	// of it waits for a write, and must now delete it (on a full disk
+	// that deletion is what lets the next write succeed).
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
 	return nil
 }
@@ -361,6 +381,7 @@ func (q *Queue) write(index, id string, body []byte) {
 	n := int64(len(rec))
 	if n > q.cfg.MaxSize {
 		q.dropped.Add(1)
+		q.droppedTooLarge.Add(1)
 		q.log.Warn("disk queue: document larger than queue.disk.max_size dropped", "bytes", n)
 		return
 	}
@@ -372,36 +393,34 @@ func (q *Queue) write(index, id string, body []byte) {
 	}
 	if q.closing {
 		q.dropped.Add(1)
+		q.droppedClosed.Add(1)
 		return
-	}
-	cur := &q.segs[len(q.segs)-1]
-	if cur.size > 0 && cur.size+n > q.cfg.SegmentSize {
-		if err := q.newSegment(); err != nil {
-			q.writeFailed(err)
-			return
-		}
-		cur = &q.segs[len(q.segs)-1]
 	}
 	for {
 		// A failed write (ENOSPC) is retried, keeping the sender blocked:
-		// back-pressure, never a silent loss. The partial bytes are cut off.
-		_, err := q.w.Write(rec)
+		// back-pressure, never a silent loss. Space comes back as the
+		// output acknowledges finished segments and they are deleted.
+		err := q.appendLocked(rec)
 		if err == nil {
 			break
 		}
 		q.writeFailed(err)
-		_ = q.w.Truncate(cur.size)
-		_, _ = q.w.Seek(cur.size, io.SeekStart)
 		q.mu.Unlock()
 		time.Sleep(q.cfg.RetryInterval)
 		q.mu.Lock()
 		if q.closing {
+			// Nobody will retry it: counted, with its reason.
 			q.dropped.Add(1)
+			q.droppedWriteFailed.Add(1)
+			q.log.Error("disk queue: document dropped at close, the queue could not write it", "error", err)
 			return
 		}
 	}
+	if q.diskFull.Swap(false) {
+		q.log.Info("disk queue: writing again", "path", q.cfg.Path)
+	}
 	q.writeErr.Store("")
-	cur.size += n
+	q.segs[len(q.segs)-1].size += n
 	q.used += n
 	if q.pending == 0 {
 		q.oldestNano.Store(time.Now().UnixNano())
@@ -420,12 +439,42 @@ func (q *Queue) write(index, id string, body []byte) {
 	}
 }
 
+// appendLocked writes one record at the end of the current segment,
+// starting a new segment first when it would pass segment_size or a write
+// into this one failed. A failed write leaves the segment as it was.
+func (q *Queue) appendLocked(rec []byte) error {
+	cur := &q.segs[len(q.segs)-1]
+	if cur.size > 0 && (cur.size+int64(len(rec)) > q.cfg.SegmentSize || q.rollOnRetry) {
+		if err := q.newSegment(); err != nil {
+			return err
+		}
+		q.rollOnRetry = false
+		cur = &q.segs[len(q.segs)-1]
+	}
+	if _, err := q.w.Write(rec); err != nil {
+		// Cut off the part that was written (a short write on a
+		// full disk), so the segment ends on a record boundary.
+		_ = q.w.Truncate(cur.size)
+		_, _ = q.w.Seek(cur.size, io.SeekStart)
+		q.rollOnRetry = true
+		return err
+	}
+	return nil
+}
+
 func (q *Queue) writeFailed(err error) {
 	q.failures.Add(1)
 	msg := "disk queue write failed: " + err.Error()
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		msg = fmt.Sprintf("disk queue full: no space left on the disk of %s (%v); capture is held back until the output acknowledges and segments are deleted", q.cfg.Path, err)
+		if !q.diskFull.Swap(true) {
+			q.log.Error("disk queue: no space left on the disk, holding senders until there is", "path", q.cfg.Path, "error", err)
+		}
+	} else {
+		q.log.Error("disk queue write failed, retrying", "path", q.cfg.Path, "error", err)
+	}
 	q.writeErr.Store(msg)
 	q.lastError.Store(msg)
-	q.log.Error("disk queue write failed, retrying", "error", err)
 }
 
 // encode appends one record: header, then write time, index, id, body.
@@ -555,18 +604,24 @@ func (q *Queue) QueueState() map[string]any {
 		files += s.size
 	}
 	st := map[string]any{
-		"type":                       "disk",
-		"path":                       q.cfg.Path,
-		"max_size":                   q.cfg.MaxSize,
-		"bytes_unacked":              q.used,
-		"bytes_on_disk":              files,
-		"segments":                   len(q.segs),
-		"events_unacked":             q.pending,
-		"events_recovered":           q.recovered,
-		"full":                       q.used+4096 > q.cfg.MaxSize,
-		"blocked_sends":              q.blocked.Load(),
-		"acknowledged":               q.sent.Load(),
-		"dropped":                    q.dropped.Load(),
+		"type":             "disk",
+		"path":             q.cfg.Path,
+		"max_size":         q.cfg.MaxSize,
+		"bytes_unacked":    q.used,
+		"bytes_on_disk":    files,
+		"segments":         len(q.segs),
+		"events_unacked":   q.pending,
+		"events_recovered": q.recovered,
+		"full":             q.used+4096 > q.cfg.MaxSize,
+		"blocked_sends":    q.blocked.Load(),
+		"acknowledged":     q.sent.Load(),
+		"dropped":          q.dropped.Load(),
+		"dropped_by_reason": map[string]uint64{
+			"larger_than_max_size": q.droppedTooLarge.Load(),
+			"queue_closed":         q.droppedClosed.Load(),
+			"unwritable_at_close":  q.droppedWriteFailed.Load(),
+		},
+		"disk_full":                  q.diskFull.Load(),
 		"corrupt_records":            q.corrupt.Load(),
 		"records_lost_to_corruption": q.corruptLost.Load(),
 		"corrupt_bytes_skipped":      q.corruptSkip.Load(),
