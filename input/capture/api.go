@@ -77,6 +77,8 @@ type Stats struct {
 	// Decode and TCP are summed over every capture of the worker.
 	Decode link.Stats `json:"decode"`
 	TCP    tcp.Stats  `json:"tcp"`
+	// CaptureLoss estimates what the capture missed from the peers' ACKs.
+	CaptureLoss CaptureLoss `json:"capture_loss"`
 	// Dropped is every discard, by layer and reason (see DropRow).
 	Dropped []DropRow `json:"dropped"`
 }

@@ -76,25 +76,8 @@ func (w *Worker) Stats() Stats {
 		s.Decode.FragmentsDropped += ds.FragmentsDropped
 		s.Decode.Decapsulated += ds.Decapsulated
 		s.Decode.TunnelTooDeep += ds.TunnelTooDeep
-		{
-			ts := snap.tcp
-			s.ActiveTCPConns += int(ts.Active)
-			s.TCP.Packets += ts.Packets
-			s.TCP.Connections += ts.Connections
-			s.TCP.Ignored += ts.Ignored
-			s.TCP.Active += ts.Active
-			s.TCP.Closed += ts.Closed
-			s.TCP.Expired += ts.Expired
-			s.TCP.Evicted += ts.Evicted
-			s.TCP.Retransmits += ts.Retransmits
-			s.TCP.OutOfOrder += ts.OutOfOrder
-			s.TCP.Gaps += ts.Gaps
-			s.TCP.GapBytes += ts.GapBytes
-			s.TCP.BufferDrops += ts.BufferDrops
-			s.TCP.TailOverflows += ts.TailOverflows
-			s.TCP.Quarantined += ts.Quarantined
-			s.TCP.Buffered += ts.Buffered
-		}
+		s.ActiveTCPConns += int(snap.tcp.Active)
+		s.TCP.Add(snap.tcp)
 		for i, name := range r.protoNames {
 			c := r.eng.CountersOf(i)
 			pc := s.Protocols[name]
@@ -127,5 +110,33 @@ func (w *Worker) Stats() Stats {
 		}
 	}
 	s.Dropped = dropTable(&s, drops)
+	s.CaptureLoss = captureLossOf(s.TCP)
 	return s
+}
+
+// CaptureLoss is the capture-loss estimate in the manner of Zeek's
+// capture_loss script, over the TCP connections the assembler reassembles:
+// the bytes peers acknowledged that the capture never saw, over all the
+// bytes they acknowledged. Zeek's own figure is per ACK (GapEvents over
+// AckEvents); both are here, Percent is the byte ratio.
+type CaptureLoss struct {
+	AckEvents   uint64  `json:"ack_events"`   // ACKs that acknowledged new bytes
+	AckedBytes  uint64  `json:"acked_bytes"`  // bytes they acknowledged
+	GapEvents   uint64  `json:"gap_events"`   // of those ACKs, the ones covering bytes never seen
+	UnseenBytes uint64  `json:"unseen_bytes"` // acknowledged bytes never seen
+	Percent     float64 `json:"percent"`      // 100 * UnseenBytes / AckedBytes
+}
+
+func captureLossOf(t tcp.Stats) CaptureLoss {
+	l := CaptureLoss{AckEvents: t.AckEvents, AckedBytes: t.AckedBytes, GapEvents: t.AckedGapEvents, UnseenBytes: t.AckedUnseenBytes}
+	l.Percent = LossPercent(l.UnseenBytes, l.AckedBytes)
+	return l
+}
+
+// LossPercent is 100*unseen/acked, 0 when nothing was acknowledged.
+func LossPercent(unseen, acked uint64) float64 {
+	if acked == 0 {
+		return 0
+	}
+	return 100 * float64(unseen) / float64(acked)
 }
