@@ -180,3 +180,17 @@ func TestHTTP2InTLSCounted(t *testing.T) {
 		t.Errorf("summary does not show them:\n%s", stderr)
 	}
 }
+
+// The capture-loss estimate of a real capture with acknowledged segments
+// deleted (_dev/capture/gapped.sh: 737 of its 3747 payload bytes) is in
+// -stats-json and in the exit summary.
+func TestCaptureLossInSummaryAndStats(t *testing.T) {
+	_, st, stderr := statsRun(t, "-I", "../../_dev/pcaps/tcp/amqp-gapped.pcap")
+	l := st.CaptureLoss
+	if l.UnseenBytes != 737 || l.AckedBytes != 3747 || l.GapEvents != 11 {
+		t.Errorf("capture_loss %+v", l)
+	}
+	if want := "capture loss: 19.669% (737 of 3747 acknowledged bytes never seen; 11 of 69 ACKs covered unseen data)"; !strings.Contains(stderr, want) {
+		t.Errorf("summary lacks %q:\n%s", want, stderr)
+	}
+}

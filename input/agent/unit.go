@@ -299,7 +299,10 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q publish.Pipeline)
 		if recv < drops {
 			recv = drops
 		}
-		degraded = append(degraded, fmt.Sprintf("the kernel dropped %d of %d packets in the last %s", drops, recv, period))
+		degraded = append(degraded, fmt.Sprintf("the kernel dropped %d of %d packets (%.2f%%) in the last %s", drops, recv, capture.LossPercent(drops, recv), period))
+	}
+	if msg := captureLossSince(prev.CaptureLoss, st.CaptureLoss, lossThreshold(in), period); msg != "" {
+		degraded = append(degraded, msg)
 	}
 	for _, r := range st.Rings {
 		if r.State != "" { // the interface is down, or the default route moved badly
@@ -332,6 +335,37 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q publish.Pipeline)
 		return
 	}
 	iu.report(client.UnitStateHealthy, "Healthy")
+}
+
+// lossThreshold is the strictest capture_loss_threshold of the input's
+// captures: the figures are summed over them.
+func lossThreshold(in *config.Input) float64 {
+	t := config.DefaultCaptureLossThreshold
+	if in == nil {
+		return t
+	}
+	for i, c := range in.Captures {
+		if i == 0 || c.Interface.LossThreshold() < t {
+			t = c.Interface.LossThreshold()
+		}
+	}
+	return t
+}
+
+// captureLossSince describes the capture loss of one health period (the
+// acknowledged bytes the capture never saw, over the bytes acknowledged)
+// when it passes threshold, or "". A period with nothing acknowledged has
+// no figure.
+func captureLossSince(prev, cur capture.CaptureLoss, threshold float64, period time.Duration) string {
+	if cur.AckedBytes < prev.AckedBytes || cur.UnseenBytes < prev.UnseenBytes {
+		prev = capture.CaptureLoss{} // worker rebuilt: counters restarted
+	}
+	acked, unseen := cur.AckedBytes-prev.AckedBytes, cur.UnseenBytes-prev.UnseenBytes
+	if acked == 0 || float64(unseen) <= threshold*float64(acked) {
+		return ""
+	}
+	return fmt.Sprintf("capture loss %.2f%% in the last %s: %d of %d bytes acknowledged by peers were never captured (%d of %d ACKs; capture_loss_threshold %g%%)",
+		capture.LossPercent(unseen, acked), period, unseen, acked, cur.GapEvents-prev.GapEvents, cur.AckEvents-prev.AckEvents, 100*threshold)
 }
 
 // dropAlertMin is how many items one health period must lose before the
