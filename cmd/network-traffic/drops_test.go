@@ -194,3 +194,23 @@ func TestCaptureLossInSummaryAndStats(t *testing.T) {
 		t.Errorf("summary lacks %q:\n%s", want, stderr)
 	}
 }
+
+// With 2 workers, each shard's queue is in -stats-json and the summary.
+func TestShardQueuesInSummaryAndStats(t *testing.T) {
+	_, st, stderr := statsRun(t, "-I", "../../_dev/pcaps/tcp/amqp-gapped.pcap", "-workers", "2")
+	if len(st.ShardQueues) != 2 || st.Shards != 2 {
+		t.Fatalf("shards %d, queues %+v", st.Shards, st.ShardQueues)
+	}
+	for i, q := range st.ShardQueues {
+		if q.Shard != i || q.Frames != 0 || q.Batches != 0 || q.Capacity != 4 || q.Capture != "file:../../_dev/pcaps/tcp/amqp-gapped.pcap" {
+			t.Errorf("queue %d: %+v", i, q)
+		}
+	}
+	// One address pair: every frame on one shard, which saw at least one batch.
+	if st.ShardQueues[0].MaxBatches+st.ShardQueues[1].MaxBatches == 0 {
+		t.Errorf("no batch ever queued: %+v", st.ShardQueues)
+	}
+	if !strings.Contains(stderr, "shards: 2, 0 frames dropped for stopped shards") {
+		t.Errorf("summary:\n%s", stderr)
+	}
+}

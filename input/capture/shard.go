@@ -266,24 +266,26 @@ func (d *dispatcher) send(i int) {
 	// queue's free room would succeed too).
 	drop := func() {
 		d.dropped.Add(uint64(b.packets))
-		for {
-			select {
-			case q := <-s.full:
-				d.dropped.Add(uint64(q.packets))
-			default:
-				return
-			}
-		}
+		s.drainQueued()
 	}
 	select {
 	case <-s.gone:
 		drop()
 	default:
+		s.q.handed(b.packets)
 		for sent := false; !sent; {
 			select {
 			case s.full <- b:
 				sent = true
+				// The shard may have stopped (and emptied its queue)
+				// while we waited: then nobody will read this batch.
+				select {
+				case <-s.gone:
+					s.drainQueued()
+				default:
+				}
 			case <-s.gone:
+				s.q.taken(b.packets)
 				drop()
 				sent = true
 			case req := <-d.filterReq:
@@ -319,6 +321,7 @@ type shardSource struct {
 	free chan *shardBatch
 	gone chan struct{}
 	once sync.Once
+	q    shardQueue
 
 	cur    *shardBatch
 	pos    int
@@ -352,6 +355,7 @@ func (s *shardSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 			s.cur = nil
 		}
 		s.cur, s.pos = <-s.full, 0
+		s.q.taken(s.cur.packets)
 	}
 }
 
@@ -393,11 +397,40 @@ func (s *shardSource) SetFilter(f string) error {
 	}
 }
 
+// drainQueued counts the batches queued for a stopped shard as dropped
+// (each is received once, by whichever of the shard and the dispatcher
+// gets it).
+func (s *shardSource) drainQueued() {
+	for {
+		select {
+		case q := <-s.full:
+			s.q.taken(q.packets)
+			s.d.dropped.Add(uint64(q.packets))
+		default:
+			return
+		}
+	}
+}
+
 // Close stops this shard; the last one closed stops the dispatcher, which
 // closes the real source.
 func (s *shardSource) Close() {
 	s.once.Do(func() {
 		close(s.gone)
+		// Closed before the end of its input (an internal error, a stop):
+		// the frames of the batch in hand not read yet, and the batches
+		// queued, will not be decoded. Close runs on the shard's own
+		// goroutine (or before it started), so s.cur is ours to read.
+		if b := s.cur; b != nil && b.err == nil {
+			n := 0
+			for _, it := range b.items[s.pos:] {
+				if it.kind == itemPacket {
+					n++
+				}
+			}
+			s.d.dropped.Add(uint64(n))
+		}
+		s.drainQueued()
 		if s.d.open.Add(-1) == 0 {
 			close(s.d.stop)
 			// The dispatcher never started (the capture was rebuilt

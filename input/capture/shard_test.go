@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,6 +209,7 @@ type sliceSource struct {
 	frames [][]byte
 	ts     time.Time
 	i      int
+	read   atomic.Int64 // i, for another goroutine
 }
 
 func (s *sliceSource) Next() ([]byte, gopacket.CaptureInfo, error) {
@@ -216,6 +218,7 @@ func (s *sliceSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	}
 	f := s.frames[s.i]
 	s.i++
+	s.read.Store(int64(s.i))
 	ts := s.ts.Add(time.Duration(s.i) * time.Millisecond)
 	return f, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f), Length: len(f)}, nil
 }

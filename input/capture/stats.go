@@ -49,6 +49,9 @@ func (w *Worker) Stats() Stats {
 			disps[r.disp] = true
 			s.ShardDropped += r.disp.dropped.Load()
 		}
+		if ss, ok := r.src.(*shardSource); ok {
+			s.ShardQueues = append(s.ShardQueues, ss.queueStats())
+		}
 		s.Packets += r.packets.Load()
 		s.Bytes += r.bytes.Load()
 		s.DecodeErrors += r.decodeErrors.Load()
