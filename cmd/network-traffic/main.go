@@ -242,7 +242,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	started := time.Now()
 	stopProgress := startProgress(stderr, worker, f.readFile != "")
+	every, threshold := liveMetricsInterval(in)
+	stopMetrics := startMetrics(log, every, threshold, worker.Stats)
 	runErr := worker.Run(ctx)
+	stopMetrics()
 	stopProgress()
 	log.Info("capture finished, flushing the queue", "queued", queue.Depth())
 	queue.Close()

@@ -477,6 +477,32 @@ func TestDegradedOnCaptureLossAndRecovery(t *testing.T) {
 	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
 }
 
+// metrics_interval sets the window over which loss is measured: a loss is
+// reported for the whole window it fell in (here 1 s, health checks every
+// 100 ms), not only until the next health check, and the message names the
+// window.
+func TestMetricsIntervalIsTheLossWindow(t *testing.T) {
+	h := startHarness(t, nil)
+	a := h.agent
+	h.fileOutput("out.ndjson")
+	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0},
+		"interface", map[string]any{"device": "lo", "metrics_interval": "1s"})), proto.UnitLogLevel_INFO)
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	w := h.factory.get("nt-1")
+	w.drops.Add(5)
+	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
+	degradedAt := time.Now()
+	if !strings.Contains(o.Message, "the kernel dropped 5 of 5 packets (100.00%) in the last 1s") {
+		t.Fatalf("message %q", o.Message)
+	}
+	o = a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	// Several health checks (100 ms apart) passed in between without new
+	// drops: the verdict held for the window.
+	if held := time.Since(degradedAt); held < 700*time.Millisecond {
+		t.Fatalf("DEGRADED for %v only, want about the 1s window; history %q", held, a.historyOf("u1"))
+	}
+}
+
 // The default threshold is Zeek's 10%; one out of range is a config error
 // naming the option.
 func TestCaptureLossThresholdDefaultAndBadValue(t *testing.T) {

@@ -95,6 +95,12 @@ type Interface struct {
 	// DefaultCaptureLossThreshold.
 	CaptureLossThreshold float64
 	CaptureLossSet       bool
+	// MetricsInterval (`metrics_interval`, as Packetbeat's period for
+	// sampling its capture counters) is the window over which an agent
+	// unit measures kernel drops, capture loss and the drop table for its
+	// health (0: every health check, 5s); in standalone live capture, how
+	// often those figures are logged (0: never).
+	MetricsInterval time.Duration
 }
 
 // DefaultCaptureLossThreshold is Zeek's CaptureLoss::too_much_loss (10%).
@@ -356,6 +362,9 @@ func mergeInterface(dst *Interface, src Interface) {
 	if src.Loop > dst.Loop {
 		dst.Loop = src.Loop
 	}
+	if src.MetricsInterval > 0 && (dst.MetricsInterval == 0 || src.MetricsInterval < dst.MetricsInterval) {
+		dst.MetricsInterval = src.MetricsInterval
+	}
 	// Streams on one device that set different thresholds: the strictest.
 	if src.CaptureLossSet && (!dst.CaptureLossSet || src.CaptureLossThreshold < dst.CaptureLossThreshold) {
 		dst.CaptureLossThreshold, dst.CaptureLossSet = src.CaptureLossThreshold, true
@@ -556,7 +565,12 @@ func parseInterface(v any, iface *Interface) error {
 					iface.CaptureLossSet = err == nil
 				}
 			case "metrics_interval":
-				// accepted for compatibility; counters are read on demand
+				if val != nil && val != "" {
+					iface.MetricsInterval, err = protocol.AsDuration(val)
+					if err == nil && (iface.MetricsInterval < 100*time.Millisecond || iface.MetricsInterval > time.Hour) {
+						err = fmt.Errorf("%v is not a period from 100ms to 1h", val)
+					}
+				}
 			default:
 				err = fmt.Errorf("unknown interface option %q%s", k, protocol.DidYouMean(k, interfaceKeys))
 			}
