@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -148,24 +149,43 @@ func TestDNSEvictionIsCounted(t *testing.T) {
 	})
 	// Counted from the NDJSON text: decoding 130,000 documents into maps
 	// would take most of the test's time.
-	out := filepath.Join(t.TempDir(), "out.ndjson")
-	sj := filepath.Join(t.TempDir(), "stats.json")
-	var so, se strings.Builder
-	if code := run([]string{"-I", p, "-t", "-o", out, "-stats-json", sj}, &so, &se); code != 0 {
-		t.Fatalf("exit %d: %s", code, se.String())
-	}
-	raw, _ := os.ReadFile(out)
-	var st capture.Stats
-	sraw, _ := os.ReadFile(sj)
-	if err := json.Unmarshal(sraw, &st); err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Count(string(raw), `"type":"dns"`); got != n {
-		t.Errorf("%d dns events for %d unanswered queries", got, n)
-	}
-	t.Logf("drop table: %+v", st.Dropped)
-	if capture.DropsOf(st.Dropped, "dns", "published_early_table_full") == 0 {
-		t.Errorf("early publication on a full table not counted: %+v", st.Dropped)
+	//
+	// The pending table's 65,536 are per capture: with N shards each holds
+	// 1/N. With one shard exactly the queries past the table's size are
+	// published early; with more, at least as many (a shard that got more
+	// than its share of the queries evicts before the capture as a whole is
+	// full), and every query is still published once.
+	for _, workers := range []string{"1", "2", "4", ""} {
+		args := []string{"-I", p, "-t"}
+		if workers != "" {
+			args = append(args, "-workers", workers)
+		}
+		out := filepath.Join(t.TempDir(), "out.ndjson")
+		sj := filepath.Join(t.TempDir(), "stats.json")
+		var so, se strings.Builder
+		if code := run(append(args, "-o", out, "-stats-json", sj), &so, &se); code != 0 {
+			t.Fatalf("exit %d: %s", code, se.String())
+		}
+		raw, _ := os.ReadFile(out)
+		var st capture.Stats
+		sraw, _ := os.ReadFile(sj)
+		if err := json.Unmarshal(sraw, &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Count(string(raw), `"type":"dns"`); got != n {
+			t.Errorf("workers %q: %d dns events for %d unanswered queries", workers, got, n)
+		}
+		t.Logf("workers %q (%d shards): drop table: %+v", workers, st.Shards, st.Dropped)
+		early := capture.DropsOf(st.Dropped, "dns", "published_early_table_full")
+		switch {
+		case st.Shards == 1 && early != n-65536:
+			t.Errorf("one shard: %d published early, want the %d past the table", early, n-65536)
+		case early < n-65536:
+			t.Errorf("%d shards: %d published early, fewer than the %d past the capture's table", st.Shards, early, n-65536)
+		}
+		if workers == "" && st.Shards != min(runtime.GOMAXPROCS(0), 4) {
+			t.Errorf("default: %d shards, want the usable CPUs (%d) capped at 4", st.Shards, runtime.GOMAXPROCS(0))
+		}
 	}
 }
 

@@ -91,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.localIPs, "local-ips", "", "comma-separated `addresses` of the host whose traffic it is: network.direction is ingress to them, egress from them (default: this host's own on a live capture, none for -I)")
 	fs.BoolVar(&f.topSpeed, "t", false, "with -I: read as fast as possible (default: at the recorded pace)")
 	fs.IntVar(&f.loop, "l", 1, "with -I: replay the file `n` times")
-	fs.IntVar(&f.workers, "workers", 0, "decode in `n` flow shards, one goroutine each, fed by one reader (default: the interface's workers option, else 1)")
+	fs.IntVar(&f.workers, "workers", 0, "decode in `n` flow shards, one goroutine each, fed by one reader (default: the interface's workers option, else the usable CPUs, at most 4)")
 	fs.StringVar(&f.device, "i", "", "capture live on `interface` (default any; see 'network-traffic devices')")
 	fs.StringVar(&f.configPath, "c", "", "`config` file: a packet input unit in YAML (streams: one per protocol; output: as the agent's output unit)")
 	fs.StringVar(&f.outPath, "o", "-", "write NDJSON to `file` (- for stdout); an existing file is truncated unless -append")

@@ -253,7 +253,7 @@ func TestDispatcherStoppedShard(t *testing.T) {
 	d := newDispatcher(src, config.Interface{File: "x"}, "", 2)
 	d.shards[1].Close() // shard 1 ended (an internal error)
 	var wg sync.WaitGroup
-	d.startOnce(&wg)
+	d.startOnce(context.Background(), &wg)
 	s := d.shards[0]
 	got, ticks := 0, 0
 	var last time.Time

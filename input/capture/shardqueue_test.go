@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"io"
 	"sync"
 	"testing"
@@ -41,7 +42,7 @@ func TestShardQueueDepth(t *testing.T) {
 	src := &sliceSource{frames: frames, ts: time.Unix(1700000000, 0)}
 	d := newDispatcher(src, config.Interface{File: "x.pcap"}, "", 2)
 	var wg sync.WaitGroup
-	d.startOnce(&wg)
+	d.startOnce(context.Background(), &wg)
 	readAll := func(s *shardSource) (n int) {
 		for {
 			_, _, err := s.Next()
@@ -116,7 +117,7 @@ func TestShardStoppedMidBatchCountsTheRest(t *testing.T) {
 	src := &sliceSource{frames: frames, ts: time.Unix(1700000000, 0)}
 	d := newDispatcher(src, config.Interface{File: "x.pcap"}, "", 2)
 	var wg sync.WaitGroup
-	d.startOnce(&wg)
+	d.startOnce(context.Background(), &wg)
 	done := make(chan int)
 	go func() {
 		n := 0

@@ -86,7 +86,7 @@ type Interface struct {
 	// (every tunnel opened, VXLAN on UDP 4789, Geneve 6081, GTP-U 2152).
 	Tunnels *Tunnels
 	// Workers is how many flow shards decode this capture (0: the
-	// default, 1 for now; 1: one goroutine reads and decodes).
+	// default: the usable CPUs, at most 4; 1: one goroutine reads and decodes).
 	Workers int
 	// CaptureLossThreshold (`capture_loss_threshold`, a fraction from 0 to
 	// 1) is the capture loss (acknowledged bytes never seen, over bytes
