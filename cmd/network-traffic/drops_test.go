@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -148,24 +149,43 @@ func TestDNSEvictionIsCounted(t *testing.T) {
 	})
 	// Counted from the NDJSON text: decoding 130,000 documents into maps
 	// would take most of the test's time.
-	out := filepath.Join(t.TempDir(), "out.ndjson")
-	sj := filepath.Join(t.TempDir(), "stats.json")
-	var so, se strings.Builder
-	if code := run([]string{"-I", p, "-t", "-o", out, "-stats-json", sj}, &so, &se); code != 0 {
-		t.Fatalf("exit %d: %s", code, se.String())
-	}
-	raw, _ := os.ReadFile(out)
-	var st capture.Stats
-	sraw, _ := os.ReadFile(sj)
-	if err := json.Unmarshal(sraw, &st); err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Count(string(raw), `"type":"dns"`); got != n {
-		t.Errorf("%d dns events for %d unanswered queries", got, n)
-	}
-	t.Logf("drop table: %+v", st.Dropped)
-	if capture.DropsOf(st.Dropped, "dns", "published_early_table_full") == 0 {
-		t.Errorf("early publication on a full table not counted: %+v", st.Dropped)
+	//
+	// The pending table's 65,536 are per capture: with N shards each holds
+	// 1/N. With one shard exactly the queries past the table's size are
+	// published early; with more, at least as many (a shard that got more
+	// than its share of the queries evicts before the capture as a whole is
+	// full), and every query is still published once.
+	for _, workers := range []string{"1", "2", "4", ""} {
+		args := []string{"-I", p, "-t"}
+		if workers != "" {
+			args = append(args, "-workers", workers)
+		}
+		out := filepath.Join(t.TempDir(), "out.ndjson")
+		sj := filepath.Join(t.TempDir(), "stats.json")
+		var so, se strings.Builder
+		if code := run(append(args, "-o", out, "-stats-json", sj), &so, &se); code != 0 {
+			t.Fatalf("exit %d: %s", code, se.String())
+		}
+		raw, _ := os.ReadFile(out)
+		var st capture.Stats
+		sraw, _ := os.ReadFile(sj)
+		if err := json.Unmarshal(sraw, &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Count(string(raw), `"type":"dns"`); got != n {
+			t.Errorf("workers %q: %d dns events for %d unanswered queries", workers, got, n)
+		}
+		t.Logf("workers %q (%d shards): drop table: %+v", workers, st.Shards, st.Dropped)
+		early := capture.DropsOf(st.Dropped, "dns", "published_early_table_full")
+		switch {
+		case st.Shards == 1 && early != n-65536:
+			t.Errorf("one shard: %d published early, want the %d past the table", early, n-65536)
+		case early < n-65536:
+			t.Errorf("%d shards: %d published early, fewer than the %d past the capture's table", st.Shards, early, n-65536)
+		}
+		if workers == "" && st.Shards != min(runtime.GOMAXPROCS(0), 4) {
+			t.Errorf("default: %d shards, want the usable CPUs (%d) capped at 4", st.Shards, runtime.GOMAXPROCS(0))
+		}
 	}
 }
 
@@ -178,5 +198,39 @@ func TestHTTP2InTLSCounted(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "http2_in_tls_not_decoded") {
 		t.Errorf("summary does not show them:\n%s", stderr)
+	}
+}
+
+// The capture-loss estimate of a real capture with acknowledged segments
+// deleted (_dev/capture/gapped.sh: 737 of its 3747 payload bytes) is in
+// -stats-json and in the exit summary.
+func TestCaptureLossInSummaryAndStats(t *testing.T) {
+	_, st, stderr := statsRun(t, "-I", "../../_dev/pcaps/tcp/amqp-gapped.pcap")
+	l := st.CaptureLoss
+	if l.UnseenBytes != 737 || l.AckedBytes != 3747 || l.GapEvents != 11 {
+		t.Errorf("capture_loss %+v", l)
+	}
+	if want := "capture loss: 19.669% (737 of 3747 acknowledged bytes never seen; 11 of 69 ACKs covered unseen data)"; !strings.Contains(stderr, want) {
+		t.Errorf("summary lacks %q:\n%s", want, stderr)
+	}
+}
+
+// With 2 workers, each shard's queue is in -stats-json and the summary.
+func TestShardQueuesInSummaryAndStats(t *testing.T) {
+	_, st, stderr := statsRun(t, "-I", "../../_dev/pcaps/tcp/amqp-gapped.pcap", "-workers", "2")
+	if len(st.ShardQueues) != 2 || st.Shards != 2 {
+		t.Fatalf("shards %d, queues %+v", st.Shards, st.ShardQueues)
+	}
+	for i, q := range st.ShardQueues {
+		if q.Shard != i || q.Frames != 0 || q.Batches != 0 || q.Capacity != 4 || q.Capture != "file:../../_dev/pcaps/tcp/amqp-gapped.pcap" {
+			t.Errorf("queue %d: %+v", i, q)
+		}
+	}
+	// One address pair: every frame on one shard, which saw at least one batch.
+	if st.ShardQueues[0].MaxBatches+st.ShardQueues[1].MaxBatches == 0 {
+		t.Errorf("no batch ever queued: %+v", st.ShardQueues)
+	}
+	if !strings.Contains(stderr, "shards: 2, 0 frames dropped for stopped shards") {
+		t.Errorf("summary:\n%s", stderr)
 	}
 }

@@ -68,6 +68,18 @@ func printSummary(w io.Writer, s capture.Stats, q publish.Pipeline, out output.O
 			s.TCP.Connections, s.TCP.Gaps, s.TCP.GapBytes, s.TCP.Retransmits, s.TCP.OutOfOrder, s.TCP.Evicted,
 			s.Decode.Truncated, s.Decode.FragmentsReassembled, s.Decode.FragmentsDropped)
 	}
+	if len(s.ShardQueues) > 0 {
+		fmt.Fprintf(w, "  shards: %d, %d frames dropped for stopped shards; queues of %d batches of up to %d frames, waiting now/most at once (frames, batches):",
+			s.Shards, s.ShardDropped, s.ShardQueues[0].Capacity, s.ShardQueues[0].BatchFrames)
+		for _, q := range s.ShardQueues {
+			fmt.Fprintf(w, " [%d] %d/%d, %d/%d", q.Shard, q.Frames, q.MaxFrames, q.Batches, q.MaxBatches)
+		}
+		fmt.Fprintln(w)
+	}
+	if l := s.CaptureLoss; l.AckEvents > 0 {
+		fmt.Fprintf(w, "  capture loss: %.3f%% (%d of %d acknowledged bytes never seen; %d of %d ACKs covered unseen data)\n",
+			l.Percent, l.UnseenBytes, l.AckedBytes, l.GapEvents, l.AckEvents)
+	}
 	rows := s.Dropped
 	if n := q.Undelivered(); n > 0 {
 		rows = append(rows, capture.DropRow{Layer: "output", Reason: "undelivered", Count: n})

@@ -193,7 +193,7 @@ func (p *Protocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byte, 
 			delete(p.udp, key)
 			p.publishQuery(old, noteDuplicateQuery)
 		}
-		for p.order.full(maxPendingUDP, maxPendingUDPBytes, len(payload)) {
+		for p.order.full(p.common.Share(maxPendingUDP), p.common.Share(maxPendingUDPBytes), len(payload)) {
 			oldest := p.order.head
 			p.order.remove(oldest)
 			delete(p.udp, oldest.key)

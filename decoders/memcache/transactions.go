@@ -308,7 +308,7 @@ func (u *udpProtocol) Datagram(c *protocol.Conn, dir protocol.Dir, payload []byt
 	key := udpKey{c.Client, c.Server, id, c.Segment()}
 	t := u.pending[key]
 	if t == nil {
-		if len(u.pending) >= maxUDPPending {
+		if len(u.pending) >= p.cfg.common.Share(maxUDPPending) {
 			u.expireOldest()
 		}
 		t = &udpTrans{key: key, conn: *c, ts: ts}

@@ -23,6 +23,20 @@ type Common struct {
 	// Detect hands connections on no configured port to this protocol
 	// when its probe recognises their first bytes (TCP only).
 	Detect bool
+	// Shards is how many flow shards of one capture each run an instance
+	// (0 or 1: one). Bounds on tables shared by all of a capture's
+	// traffic (UDP transactions, connections) are divided among them
+	// with Share, so the capture holds what one instance would.
+	Shards int
+}
+
+// Share is a per-capture bound divided among the capture's shards (at
+// least 1).
+func (c Common) Share(bound int) int {
+	if c.Shards <= 1 {
+		return bound
+	}
+	return max(1, bound/c.Shards)
 }
 
 // StreamKeys are keys a stream may carry that belong to the stream layer

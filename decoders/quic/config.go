@@ -79,7 +79,7 @@ func newInstance(common protocol.Common, opts protocol.Options, pub protocol.Pub
 		common:   common,
 		rawJA4:   c.IncludeRawJA4,
 		detailed: c.IncludeDetailedFields == nil || *c.IncludeDetailedFields,
-		maxConns: n,
+		maxConns: common.Share(n), // a per-capture bound: shards divide it
 	}
 	return &protocol.Instance{Name: "quic", Common: common, UDP: newProtocol(s, pub)}, nil
 }

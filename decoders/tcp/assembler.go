@@ -137,7 +137,7 @@ func (a *Assembler) Packet(p *link.Packet) {
 	if syn {
 		seq++ // the SYN occupies one sequence number; data (TFO) follows it
 		if !s.started {
-			s.started, s.next = true, seq
+			s.start(seq)
 		}
 		if d == protocol.FromClient && !ack {
 			c.sawSYN, c.clientISN = true, p.Seq
@@ -145,7 +145,7 @@ func (a *Assembler) Packet(p *link.Packet) {
 	}
 	if len(p.Payload) > 0 {
 		if !s.started {
-			s.started, s.next = true, seq // mid-stream: start where we joined
+			s.start(seq) // mid-stream: start where we joined
 		}
 		a.segment(c, d, seq, p.Payload, ts)
 	}
@@ -153,7 +153,7 @@ func (a *Assembler) Packet(p *link.Packet) {
 		if !s.started {
 			// A direction that never sent data (joined mid-stream): its
 			// FIN is where it starts, not a hole.
-			s.started, s.next = true, seq
+			s.start(seq)
 		}
 		s.fin, s.finSeq = true, seq+uint32(len(p.Payload))
 	}

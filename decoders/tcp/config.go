@@ -78,4 +78,15 @@ type Stats struct {
 	TailOverflows uint64 // unconsumed tails dropped for exceeding their bound
 	Quarantined   uint64 // connections taken out of decoding after their parser panicked
 	Buffered      uint64 // bytes held now (gauge)
+
+	// Capture-loss estimate, counted as Zeek's TCP reassembler does for
+	// its capture_loss script: an ACK that moves past the previous one of
+	// its direction is an ack event covering AckedBytes; the bytes in that
+	// range the capture never saw are AckedUnseenBytes, and an ack event
+	// with any is a gap event. Only connections handed to a parser are
+	// tracked (declined ones keep no sequence state).
+	AckEvents        uint64
+	AckedBytes       uint64
+	AckedGapEvents   uint64
+	AckedUnseenBytes uint64
 }

@@ -11,6 +11,7 @@ import (
 type stream struct {
 	started bool   // next is known (SYN seen or first data seen)
 	next    uint32 // next sequence number to deliver
+	ackTo   uint32 // highest sequence number the peer acknowledged (capture-loss estimate)
 
 	fin     bool   // FIN seen
 	finSeq  uint32 // sequence number of the FIN
@@ -33,6 +34,12 @@ type segment struct {
 // Tail buffers up to this capacity stay with the stream when emptied, so
 // steady in-order traffic reuses them; larger ones go back to the GC.
 const keepTailCap = 64 << 10
+
+// start begins the stream at seq: the first byte to deliver, and the point
+// from which the peer's acknowledgements count for the capture-loss figures.
+func (s *stream) start(seq uint32) {
+	s.started, s.next, s.ackTo = true, seq, seq
+}
 
 func (s *stream) tailLen() int { return len(s.buf) - s.off }
 
@@ -136,13 +143,30 @@ func (a *Assembler) ackedPast(c *conn, d protocol.Dir, ack uint32, ts time.Time)
 	if s.fin && seqDiff(ack, s.finSeq) > 0 {
 		ack = s.finSeq // the FIN takes the last sequence number, not a byte
 	}
+	// Capture-loss estimate (as Zeek's AckReceived): an ACK that moves past
+	// the previous one acknowledges the bytes in between; the part of them
+	// never seen (not delivered, not buffered) is the loss. next never falls
+	// behind ackTo (this loop moves it to ack), so the unseen bytes are a
+	// part of the newly acknowledged ones.
+	newly := seqDiff(ack, s.ackTo)
+	if newly > 0 {
+		s.ackTo = ack
+		a.stats.AckEvents++
+		a.stats.AckedBytes += uint64(newly)
+	}
+	unseen := 0
 	for seqDiff(ack, s.next) > 0 {
 		target := ack
 		if len(s.ooo) > 0 && seqDiff(s.ooo[0].seq, target) < 0 {
 			target = s.ooo[0].seq
 		}
+		unseen += max(seqDiff(target, s.next), 0)
 		a.gapTo(c, d, target, ts)
 		a.drain(c, d, ts)
+	}
+	if unseen > 0 && newly > 0 {
+		a.stats.AckedGapEvents++
+		a.stats.AckedUnseenBytes += uint64(unseen)
 	}
 	a.checkFin(c, d, ts)
 }

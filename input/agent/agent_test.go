@@ -33,6 +33,8 @@ type fakeWorker struct {
 	in   *config.Input
 	// drops is added to PcapDropped by the test.
 	drops atomic.Uint64
+	// acked and unseen are the capture-loss byte counters (CaptureLoss).
+	acked, unseen atomic.Uint64
 	// ringState, when set, is the state of the capture's ring.
 	ringState atomic.Pointer[string]
 	runs      atomic.Int32
@@ -125,6 +127,7 @@ func (w *fakeWorker) Reconfigure(in *config.Input) error {
 
 func (w *fakeWorker) Stats() capture.Stats {
 	st := capture.Stats{PcapReceived: 1000, PcapDropped: w.drops.Load(), Protocols: map[string]capture.ProtocolCounters{"nttest": {Packets: 10}}}
+	st.CaptureLoss = capture.CaptureLoss{AckEvents: w.acked.Load() / 1000, AckedBytes: w.acked.Load(), GapEvents: w.unseen.Load() / 100, UnseenBytes: w.unseen.Load()}
 	if p := w.ringState.Load(); p != nil {
 		st.Rings = []capture.RingInfo{{Device: "va", Type: "af_packet", State: *p}}
 	}
@@ -431,11 +434,105 @@ func TestDegradedOnDropsAndRecovery(t *testing.T) {
 	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
 	h.factory.get("nt-1").drops.Add(37)
 	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
-	if !strings.Contains(o.Message, "dropped 37 of") {
+	if !strings.Contains(o.Message, "dropped 37 of 37 packets (100.00%)") {
 		t.Fatalf("message %q", o.Message)
 	}
 	// No new drops in the next period: healthy again.
 	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+}
+
+// Capture loss over the threshold in a health period makes the unit
+// DEGRADED with the figure, and HEALTHY again when a period passes without
+// it; loss under the threshold leaves it HEALTHY.
+func TestDegradedOnCaptureLossAndRecovery(t *testing.T) {
+	h := startHarness(t, nil)
+	a := h.agent
+	h.fileOutput("out.ndjson")
+	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0},
+		"interface", map[string]any{"device": "lo", "capture_loss_threshold": 0.05})), proto.UnitLogLevel_INFO)
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	w := h.factory.get("nt-1")
+
+	// 4% lost, under 5%: several health periods (100 ms) stay HEALTHY.
+	w.acked.Add(100000)
+	w.unseen.Add(4000)
+	time.Sleep(500 * time.Millisecond)
+	for _, s := range a.historyOf("u1") {
+		if strings.Contains(s, "DEGRADED") {
+			t.Fatalf("4%% loss under a 5%% threshold: %q", a.historyOf("u1"))
+		}
+	}
+
+	// 6% lost in one period.
+	w.acked.Add(100000)
+	w.unseen.Add(6000)
+	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
+	for _, want := range []string{"capture loss 6.00%", "6000 of 100000 bytes acknowledged by peers were never captured", "(60 of 100 ACKs", "capture_loss_threshold 5%"} {
+		if !strings.Contains(o.Message, want) {
+			t.Errorf("message %q lacks %q", o.Message, want)
+		}
+	}
+	// Nothing lost in the next periods: HEALTHY again.
+	w.acked.Add(50000)
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+}
+
+// metrics_interval sets the window over which loss is measured: a loss is
+// reported for the whole window it fell in (here 1 s, health checks every
+// 100 ms), not only until the next health check, and the message names the
+// window.
+func TestMetricsIntervalIsTheLossWindow(t *testing.T) {
+	h := startHarness(t, nil)
+	a := h.agent
+	h.fileOutput("out.ndjson")
+	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0},
+		"interface", map[string]any{"device": "lo", "metrics_interval": "1s"})), proto.UnitLogLevel_INFO)
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	w := h.factory.get("nt-1")
+	w.drops.Add(5)
+	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
+	degradedAt := time.Now()
+	if !strings.Contains(o.Message, "the kernel dropped 5 of 5 packets (100.00%) in the last 1s") {
+		t.Fatalf("message %q", o.Message)
+	}
+	o = a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	// Several health checks (100 ms apart) passed in between without new
+	// drops: the verdict held for the window.
+	if held := time.Since(degradedAt); held < 700*time.Millisecond {
+		t.Fatalf("DEGRADED for %v only, want about the 1s window; history %q", held, a.historyOf("u1"))
+	}
+}
+
+// The default threshold is Zeek's 10%; one out of range is a config error
+// naming the option.
+func TestCaptureLossThresholdDefaultAndBadValue(t *testing.T) {
+	h := startHarness(t, nil)
+	a := h.agent
+	h.fileOutput("out.ndjson")
+	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0})), proto.UnitLogLevel_INFO)
+	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
+	w := h.factory.get("nt-1")
+	w.acked.Add(100000)
+	w.unseen.Add(9000) // 9%: under the default
+	time.Sleep(500 * time.Millisecond)
+	for _, s := range a.historyOf("u1") {
+		if strings.Contains(s, "DEGRADED") {
+			t.Fatalf("9%% loss under the default 10%%: %q", a.historyOf("u1"))
+		}
+	}
+	w.acked.Add(100000)
+	w.unseen.Add(11000)
+	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
+	if !strings.Contains(o.Message, "capture loss 11.00%") || !strings.Contains(o.Message, "capture_loss_threshold 10%") {
+		t.Errorf("message %q", o.Message)
+	}
+
+	a.setUnit("u2", proto.UnitType_INPUT, packetInput("nt-2", stream("http-2", "nttest", "ports", []any{80.0},
+		"interface", map[string]any{"device": "lo", "capture_loss_threshold": 5})), proto.UnitLogLevel_INFO)
+	o = a.waitUnit("u2", proto.State_FAILED, 5*time.Second)
+	if !strings.Contains(o.Message, "capture_loss_threshold: 5 is not a fraction from 0 to 1") {
+		t.Errorf("message %q", o.Message)
+	}
 }
 
 // A capture waiting on an interface that is down is DEGRADED, naming it,
@@ -527,6 +624,8 @@ func TestLogLevelAndDiagnostics(t *testing.T) {
 	if h.level.Level() != slog.LevelInfo {
 		t.Fatalf("level %v", h.level.Level())
 	}
+	h.factory.get("nt-1").acked.Add(5000)
+	h.factory.get("nt-1").unseen.Add(100)
 	a.setLogLevel("u1", proto.UnitLogLevel_DEBUG)
 	deadline := time.Now().Add(5 * time.Second)
 	for h.level.Level() != slog.LevelDebug {
@@ -550,6 +649,7 @@ func TestLogLevelAndDiagnostics(t *testing.T) {
 		}
 	}
 	if !strings.Contains(files[diagConfig], `"http-1"`) || !strings.Contains(files[diagStats], `"packets": 10`) ||
+		!strings.Contains(files[diagStats], `"acked_bytes": 5000`) || !strings.Contains(files[diagStats], `"unseen_bytes": 100`) ||
 		!strings.Contains(files[diagQueue], `"capacity": 64`) {
 		t.Errorf("diagnostics content:\n%s\n%s\n%s", files[diagConfig], files[diagStats], files[diagQueue])
 	}

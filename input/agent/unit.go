@@ -38,7 +38,11 @@ type inputUnit struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	last capture.Stats
+	// last is the snapshot at the start of the current loss window
+	// (windowAt); lossMsgs is what the previous window lost.
+	last     capture.Stats
+	windowAt time.Time
+	lossMsgs []string
 }
 
 func (m *manager) handleInput(ctx context.Context, ch client.UnitChanged) {
@@ -275,8 +279,6 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q publish.Pipeline)
 		return
 	}
 	st := w.Stats()
-	prev := iu.last
-	iu.last = st
 	var degraded []string
 	for _, id := range sortedStreamIDs(w.StreamStates()) {
 		s := streamState(w.StreamStates()[id])
@@ -288,27 +290,20 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q publish.Pipeline)
 			degraded = append(degraded, s.Error)
 		}
 	}
-	period := iu.m.opts.HealthEvery.Round(time.Second)
-	drops := (st.PcapDropped + st.PcapIfDropped) - (prev.PcapDropped + prev.PcapIfDropped)
-	if st.PcapDropped+st.PcapIfDropped < prev.PcapDropped+prev.PcapIfDropped {
-		drops = 0 // worker rebuilt: counters restarted
+	// Loss is measured over windows of metrics_interval (the health
+	// period by default); its verdict stands until the next window ends.
+	now := time.Now()
+	if window := metricsWindow(in, iu.m.opts.HealthEvery); iu.windowAt.IsZero() || now.Sub(iu.windowAt) >= window-iu.m.opts.HealthEvery/2 {
+		iu.lossMsgs = lossMessages(iu.last, st, in, window)
+		iu.last, iu.windowAt = st, now
 	}
-	if drops > 0 {
-		recv := st.PcapReceived - prev.PcapReceived
-		// The kernel's received count includes what it dropped.
-		if recv < drops {
-			recv = drops
-		}
-		degraded = append(degraded, fmt.Sprintf("the kernel dropped %d of %d packets in the last %s", drops, recv, period))
-	}
+	degraded = append(degraded, iu.lossMsgs...)
 	for _, r := range st.Rings {
 		if r.State != "" { // the interface is down, or the default route moved badly
 			degraded = append(degraded, r.State)
 		}
 	}
-	if msg := dropsSince(prev.Dropped, st.Dropped, period); msg != "" {
-		degraded = append(degraded, msg)
-	}
+	period := iu.m.opts.HealthEvery.Round(time.Second)
 	if sq, ok := q.(*switchQueue); ok {
 		full, st := sq.full()
 		if e, _ := st["error"].(string); e != "" {
@@ -332,6 +327,89 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q publish.Pipeline)
 		return
 	}
 	iu.report(client.UnitStateHealthy, "Healthy")
+}
+
+// metricsWindow is the shortest metrics_interval of the input's captures,
+// or every health check when none sets one.
+func metricsWindow(in *config.Input, healthEvery time.Duration) time.Duration {
+	w := time.Duration(0)
+	if in != nil {
+		for _, c := range in.Captures {
+			if m := c.Interface.MetricsInterval; m > 0 && (w == 0 || m < w) {
+				w = m
+			}
+		}
+	}
+	if w < healthEvery {
+		w = healthEvery
+	}
+	return w
+}
+
+// periodText says how long a window was: whole seconds, or as is below one.
+func periodText(d time.Duration) string {
+	if d < time.Second {
+		return d.String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// lossMessages describes what a window lost, from the snapshots at its
+// start and end: kernel drops, capture loss past the threshold, and the
+// drop table's rows.
+func lossMessages(prev, st capture.Stats, in *config.Input, window time.Duration) []string {
+	var msgs []string
+	period := periodText(window)
+	drops := (st.PcapDropped + st.PcapIfDropped) - (prev.PcapDropped + prev.PcapIfDropped)
+	if st.PcapDropped+st.PcapIfDropped < prev.PcapDropped+prev.PcapIfDropped {
+		drops = 0 // worker rebuilt: counters restarted
+	}
+	if drops > 0 {
+		recv := st.PcapReceived - prev.PcapReceived
+		// The kernel's received count includes what it dropped.
+		if recv < drops {
+			recv = drops
+		}
+		msgs = append(msgs, fmt.Sprintf("the kernel dropped %d of %d packets (%.2f%%) in the last %s", drops, recv, capture.LossPercent(drops, recv), period))
+	}
+	if msg := captureLossSince(prev.CaptureLoss, st.CaptureLoss, lossThreshold(in), period); msg != "" {
+		msgs = append(msgs, msg)
+	}
+	if msg := dropsSince(prev.Dropped, st.Dropped, window); msg != "" {
+		msgs = append(msgs, msg)
+	}
+	return msgs
+}
+
+// lossThreshold is the strictest capture_loss_threshold of the input's
+// captures: the figures are summed over them.
+func lossThreshold(in *config.Input) float64 {
+	t := config.DefaultCaptureLossThreshold
+	if in == nil {
+		return t
+	}
+	for i, c := range in.Captures {
+		if i == 0 || c.Interface.LossThreshold() < t {
+			t = c.Interface.LossThreshold()
+		}
+	}
+	return t
+}
+
+// captureLossSince describes the capture loss of one health period (the
+// acknowledged bytes the capture never saw, over the bytes acknowledged)
+// when it passes threshold, or "". A period with nothing acknowledged has
+// no figure.
+func captureLossSince(prev, cur capture.CaptureLoss, threshold float64, period string) string {
+	if cur.AckedBytes < prev.AckedBytes || cur.UnseenBytes < prev.UnseenBytes {
+		prev = capture.CaptureLoss{} // worker rebuilt: counters restarted
+	}
+	acked, unseen := cur.AckedBytes-prev.AckedBytes, cur.UnseenBytes-prev.UnseenBytes
+	if acked == 0 || float64(unseen) <= threshold*float64(acked) {
+		return ""
+	}
+	return fmt.Sprintf("capture loss %.2f%% in the last %s: %d of %d bytes acknowledged by peers were never captured (%d of %d ACKs; capture_loss_threshold %g%%)",
+		capture.LossPercent(unseen, acked), period, unseen, acked, cur.GapEvents-prev.GapEvents, cur.AckEvents-prev.AckEvents, 100*threshold)
 }
 
 // dropAlertMin is how many items one health period must lose before the
@@ -376,7 +454,7 @@ func dropsSince(prev, cur []capture.DropRow, period time.Duration) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %s %d", d.row.Layer, d.row.Reason, d.n))
 	}
-	return fmt.Sprintf("dropped in the last %s: %s (see diagnostics: capture.dropped)", period, strings.Join(parts, ", "))
+	return fmt.Sprintf("dropped in the last %s: %s (see diagnostics: capture.dropped)", periodText(period), strings.Join(parts, ", "))
 }
 
 func hasLive(in *config.Input) bool {

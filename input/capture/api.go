@@ -66,6 +66,9 @@ type Stats struct {
 	// because that shard had stopped on an internal error.
 	Shards       int    `json:"shards"`
 	ShardDropped uint64 `json:"shard_dropped"`
+	// ShardQueues is what waits in each shard's input queue (captures
+	// with more than one worker).
+	ShardQueues []ShardQueue `json:"shard_queues,omitempty"`
 	// Rings describes the kernel ring of each live capture.
 	Rings          []RingInfo                  `json:"rings,omitempty"`
 	Protocols      map[string]ProtocolCounters `json:"protocols"`
@@ -77,6 +80,8 @@ type Stats struct {
 	// Decode and TCP are summed over every capture of the worker.
 	Decode link.Stats `json:"decode"`
 	TCP    tcp.Stats  `json:"tcp"`
+	// CaptureLoss estimates what the capture missed from the peers' ACKs.
+	CaptureLoss CaptureLoss `json:"capture_loss"`
 	// Dropped is every discard, by layer and reason (see DropRow).
 	Dropped []DropRow `json:"dropped"`
 }

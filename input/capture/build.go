@@ -91,6 +91,7 @@ func (w *Worker) newStream(in *config.Input, c *config.Capture, st *config.Strea
 	common, opts, serr := protocol.SplitCommon(spec, st.Options)
 	if serr == nil {
 		common.KeepNull = common.KeepNull || st.KeepNull
+		common.Shards = workersOf(c.Interface)
 		inst, serr = spec.New(common, opts, pub)
 	}
 	if serr != nil {
@@ -130,7 +131,7 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 		d = newDispatcher(src, c.Interface, filter, n)
 	}
 	for i, run := range runs {
-		dec, err := link.NewDecoder(src.LinkType(), linkOptions(c.Interface))
+		dec, err := link.NewDecoder(src.LinkType(), shareLink(linkOptions(c.Interface), n))
 		if err != nil {
 			src.Close()
 			return nil, fmt.Errorf("%s: %w", c.Interface.Key(), err)
@@ -180,11 +181,11 @@ func (w *Worker) buildShard(in *config.Input, c *config.Capture, states map[stri
 	// The reassembler exists even without TCP protocols, so that a
 	// reconfiguration can add one without rebuilding the capture; with no
 	// TCP port routed to it, it sees no packet.
-	run.asm = newTCPAssembler(func(conn *protocol.Conn) protocol.TCPParser { return run.cur.NewTCPParser(conn) })
+	run.asm = newTCPAssembler(func(conn *protocol.Conn) protocol.TCPParser { return run.cur.NewTCPParser(conn) }, workersOf(c.Interface))
 	run.eng.TCP = run.asm
 	run.cur = run.eng
 	if flowsOn {
-		h, err := newFlows(flowStream, run.pubs[flowStream.ID])
+		h, err := newFlows(flowStream, run.pubs[flowStream.ID], workersOf(c.Interface))
 		if err != nil {
 			failStream(states, flowStream, fmt.Errorf("stream %s (flow): %w", flowStream.ID, err))
 			flowsOn = false
@@ -193,7 +194,7 @@ func (w *Worker) buildShard(in *config.Input, c *config.Capture, states map[stri
 		}
 	}
 	if icmpOn {
-		h, err := newICMP(icmpStream, run.pubs[icmpStream.ID])
+		h, err := newICMP(icmpStream, run.pubs[icmpStream.ID], workersOf(c.Interface))
 		if err != nil {
 			failStream(states, icmpStream, fmt.Errorf("stream %s (icmp): %w", icmpStream.ID, err))
 			icmpOn = false

@@ -144,7 +144,7 @@ func TestParserPanicTakesOutOnlyItsConnection(t *testing.T) {
 // process reports it and fails) instead of silently carrying on.
 func TestPanicOutsideParsersEndsCapture(t *testing.T) {
 	r := &captureRun{cfg: &config.Capture{Interface: config.Interface{File: "x.pcap"}}}
-	r.asm = newTCPAssembler(nil)
+	r.asm = newTCPAssembler(nil, 1)
 	r.cur = engine.New(nil)
 	done := r.guard(slog.New(slog.DiscardHandler), func() { panic("link decoder bug") })
 	if !done || r.fatal.Load() == nil {

@@ -234,14 +234,14 @@ func (w *Worker) reconfigureInPlace(in *config.Input, plan reconfigPlan) (bool, 
 			}
 			switch st.Type {
 			case config.TypeFlow:
-				h, err := newFlows(st, pub)
+				h, err := newFlows(st, pub, workersOf(c.Interface))
 				if err != nil {
 					failStream(states, st, fmt.Errorf("stream %s (flow): %w", st.ID, err))
 					continue
 				}
 				p.plan.flows, p.flowStream = h, st
 			case config.TypeICMP:
-				h, err := newICMP(st, pub)
+				h, err := newICMP(st, pub, workersOf(c.Interface))
 				if err != nil {
 					failStream(states, st, fmt.Errorf("stream %s (icmp): %w", st.ID, err))
 					continue

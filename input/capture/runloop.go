@@ -54,7 +54,7 @@ func (w *Worker) start(ctx context.Context, r *captureRun) {
 		r.loop(rctx, w.log)
 	}()
 	if r.disp != nil {
-		r.disp.startOnce(&w.wg)
+		r.disp.startOnce(ctx, &w.wg)
 	}
 }
 

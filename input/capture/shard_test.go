@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,6 +209,7 @@ type sliceSource struct {
 	frames [][]byte
 	ts     time.Time
 	i      int
+	read   atomic.Int64 // i, for another goroutine
 }
 
 func (s *sliceSource) Next() ([]byte, gopacket.CaptureInfo, error) {
@@ -216,6 +218,7 @@ func (s *sliceSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 	}
 	f := s.frames[s.i]
 	s.i++
+	s.read.Store(int64(s.i))
 	ts := s.ts.Add(time.Duration(s.i) * time.Millisecond)
 	return f, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f), Length: len(f)}, nil
 }
@@ -250,7 +253,7 @@ func TestDispatcherStoppedShard(t *testing.T) {
 	d := newDispatcher(src, config.Interface{File: "x"}, "", 2)
 	d.shards[1].Close() // shard 1 ended (an internal error)
 	var wg sync.WaitGroup
-	d.startOnce(&wg)
+	d.startOnce(context.Background(), &wg)
 	s := d.shards[0]
 	got, ticks := 0, 0
 	var last time.Time

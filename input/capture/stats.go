@@ -50,6 +50,9 @@ func (w *Worker) Stats() Stats {
 			disps[r.disp] = true
 			s.ShardDropped += r.disp.dropped.Load()
 		}
+		if ss, ok := r.src.(*shardSource); ok {
+			s.ShardQueues = append(s.ShardQueues, ss.queueStats())
+		}
 		s.Packets += r.packets.Load()
 		s.Bytes += r.bytes.Load()
 		s.DecodeErrors += r.decodeErrors.Load()
@@ -101,5 +104,33 @@ func (w *Worker) Stats() Stats {
 		}
 	}
 	s.Dropped = dropTable(&s, drops)
+	s.CaptureLoss = captureLossOf(s.TCP)
 	return s
+}
+
+// CaptureLoss is the capture-loss estimate in the manner of Zeek's
+// capture_loss script, over the TCP connections the assembler reassembles:
+// the bytes peers acknowledged that the capture never saw, over all the
+// bytes they acknowledged. Zeek's own figure is per ACK (GapEvents over
+// AckEvents); both are here, Percent is the byte ratio.
+type CaptureLoss struct {
+	AckEvents   uint64  `json:"ack_events"`   // ACKs that acknowledged new bytes
+	AckedBytes  uint64  `json:"acked_bytes"`  // bytes they acknowledged
+	GapEvents   uint64  `json:"gap_events"`   // of those ACKs, the ones covering bytes never seen
+	UnseenBytes uint64  `json:"unseen_bytes"` // acknowledged bytes never seen
+	Percent     float64 `json:"percent"`      // 100 * UnseenBytes / AckedBytes
+}
+
+func captureLossOf(t tcp.Stats) CaptureLoss {
+	l := CaptureLoss{AckEvents: t.AckEvents, AckedBytes: t.AckedBytes, GapEvents: t.AckedGapEvents, UnseenBytes: t.AckedUnseenBytes}
+	l.Percent = LossPercent(l.UnseenBytes, l.AckedBytes)
+	return l
+}
+
+// LossPercent is 100*unseen/acked, 0 when nothing was acknowledged.
+func LossPercent(unseen, acked uint64) float64 {
+	if acked == 0 {
+		return 0
+	}
+	return 100 * float64(unseen) / float64(acked)
 }

@@ -13,23 +13,25 @@ import (
 // Wiring of the concrete reassembler, flow table and ICMP tracker into the
 // engine's small interfaces.
 
-func newTCPAssembler(factory tcp.Factory) *tcp.Assembler {
-	return tcp.NewAssembler(tcp.Config{}, factory)
+func newTCPAssembler(factory tcp.Factory, shards int) *tcp.Assembler {
+	return tcp.NewAssembler(tcpConfig(shards), factory)
 }
 
-func newFlows(st *config.Stream, pub protocol.Publisher) (engine.PacketHandler, error) {
+func newFlows(st *config.Stream, pub protocol.Publisher, shards int) (engine.PacketHandler, error) {
 	cfg, err := flows.ParseConfig(withKeepNull(st))
 	if err != nil {
 		return nil, err
 	}
+	cfg.MaxFlows = shareOf(cfg.MaxFlows, shards)
 	return flows.New(cfg, pub), nil
 }
 
-func newICMP(st *config.Stream, pub protocol.Publisher) (engine.PacketHandler, error) {
+func newICMP(st *config.Stream, pub protocol.Publisher, shards int) (engine.PacketHandler, error) {
 	cfg, err := icmp.ParseConfig(withKeepNull(st))
 	if err != nil {
 		return nil, err
 	}
+	cfg.MaxPending = shareOf(cfg.MaxPending, shards)
 	return icmp.New(cfg, pub), nil
 }
 

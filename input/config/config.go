@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,8 +86,32 @@ type Interface struct {
 	// (every tunnel opened, VXLAN on UDP 4789, Geneve 6081, GTP-U 2152).
 	Tunnels *Tunnels
 	// Workers is how many flow shards decode this capture (0: the
-	// default, 1 for now; 1: one goroutine reads and decodes).
+	// default: the usable CPUs, at most 4; 1: one goroutine reads and decodes).
 	Workers int
+	// CaptureLossThreshold (`capture_loss_threshold`, a fraction from 0 to
+	// 1) is the capture loss (acknowledged bytes never seen, over bytes
+	// acknowledged) or kernel drop rate in one health period past which
+	// the unit is DEGRADED. Unset (CaptureLossSet false) it is
+	// DefaultCaptureLossThreshold.
+	CaptureLossThreshold float64
+	CaptureLossSet       bool
+	// MetricsInterval (`metrics_interval`, as Packetbeat's period for
+	// sampling its capture counters) is the window over which an agent
+	// unit measures kernel drops, capture loss and the drop table for its
+	// health (0: every health check, 5s); in standalone live capture, how
+	// often those figures are logged (0: never).
+	MetricsInterval time.Duration
+}
+
+// DefaultCaptureLossThreshold is Zeek's CaptureLoss::too_much_loss (10%).
+const DefaultCaptureLossThreshold = 0.1
+
+// LossThreshold is the interface's capture_loss_threshold or the default.
+func (i Interface) LossThreshold() float64 {
+	if i.CaptureLossSet {
+		return i.CaptureLossThreshold
+	}
+	return DefaultCaptureLossThreshold
 }
 
 // Tunnels says which encapsulations the link decoder opens:
@@ -337,6 +362,13 @@ func mergeInterface(dst *Interface, src Interface) {
 	if src.Loop > dst.Loop {
 		dst.Loop = src.Loop
 	}
+	if src.MetricsInterval > 0 && (dst.MetricsInterval == 0 || src.MetricsInterval < dst.MetricsInterval) {
+		dst.MetricsInterval = src.MetricsInterval
+	}
+	// Streams on one device that set different thresholds: the strictest.
+	if src.CaptureLossSet && (!dst.CaptureLossSet || src.CaptureLossThreshold < dst.CaptureLossThreshold) {
+		dst.CaptureLossThreshold, dst.CaptureLossSet = src.CaptureLossThreshold, true
+	}
 }
 
 func parseStream(sm map[string]any, namespace string, idx int) (*Stream, Interface, bool) {
@@ -527,8 +559,18 @@ func parseInterface(v any, iface *Interface) error {
 				if err == nil && (iface.Workers < 1 || iface.Workers > 64) {
 					err = fmt.Errorf("%d is not a worker count (1 to 64)", iface.Workers)
 				}
+			case "capture_loss_threshold":
+				if val != nil {
+					iface.CaptureLossThreshold, err = asFraction(val)
+					iface.CaptureLossSet = err == nil
+				}
 			case "metrics_interval":
-				// accepted for compatibility; counters are read on demand
+				if val != nil && val != "" {
+					iface.MetricsInterval, err = protocol.AsDuration(val)
+					if err == nil && (iface.MetricsInterval < 100*time.Millisecond || iface.MetricsInterval > time.Hour) {
+						err = fmt.Errorf("%v is not a period from 100ms to 1h", val)
+					}
+				}
 			default:
 				err = fmt.Errorf("unknown interface option %q%s", k, protocol.DidYouMean(k, interfaceKeys))
 			}
@@ -793,4 +835,30 @@ func localIPs(v any) ([]string, error) {
 		}
 	}
 	return list, nil
+}
+
+// asFraction reads a number from 0 to 1 (a YAML number or a numeric string).
+func asFraction(v any) (float64, error) {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case uint64:
+		f = float64(x)
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
+			return 0, fmt.Errorf("%q is not a number from 0 to 1", x)
+		}
+	default:
+		return 0, fmt.Errorf("%v is not a number from 0 to 1", v)
+	}
+	if !(f >= 0 && f <= 1) {
+		return 0, fmt.Errorf("%v is not a fraction from 0 to 1 (0.1 is 10%%)", v)
+	}
+	return f, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -174,6 +175,18 @@ func TestCaptureTypeOptions(t *testing.T) {
 		{`{device: eth0, workers: 0}`, "workers: 0 is not a worker count", nil},
 		{`{device: eth0, workers: 65}`, "workers: 65 is not a worker count", nil},
 		{`{device: eth0, workers: many}`, "workers", nil},
+		{`{device: eth0}`, "", func(i config.Interface) bool { return i.LossThreshold() == 0.1 && !i.CaptureLossSet }},
+		{`{device: eth0, capture_loss_threshold: 0.02}`, "", func(i config.Interface) bool { return i.LossThreshold() == 0.02 }},
+		{`{device: eth0, capture_loss_threshold: 0}`, "", func(i config.Interface) bool { return i.CaptureLossSet && i.LossThreshold() == 0 }},
+		{`{device: eth0, capture_loss_threshold: 1}`, "", func(i config.Interface) bool { return i.LossThreshold() == 1 }},
+		{`{device: eth0, capture_loss_threshold: 10}`, "capture_loss_threshold: 10 is not a fraction from 0 to 1", nil},
+		{`{device: eth0, capture_loss_threshold: -0.5}`, "capture_loss_threshold: -0.5 is not a fraction", nil},
+		{`{device: eth0, capture_loss_threshold: lots}`, "capture_loss_threshold", nil},
+		{`{device: eth0, metrics_interval: 30s}`, "", func(i config.Interface) bool { return i.MetricsInterval == 30*time.Second }},
+		{`{device: eth0}`, "", func(i config.Interface) bool { return i.MetricsInterval == 0 }},
+		{`{device: eth0, metrics_interval: 10ms}`, "metrics_interval: 10ms is not a period from 100ms to 1h", nil},
+		{`{device: eth0, metrics_interval: 2h}`, "metrics_interval: 2h is not a period", nil},
+		{`{device: eth0, metrics_interval: often}`, "metrics_interval", nil},
 	}
 	for _, c := range cases {
 		in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+c.iface+"}\n")
