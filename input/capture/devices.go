@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +16,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
+
+	"github.com/network-traffic/network-traffic/input/config"
 )
 
 // Device names as Packetbeat takes them: "any", an interface name, the
@@ -165,6 +169,11 @@ type routeSource struct {
 	// linkType is fixed by the first call of LinkType.
 	linkType layers.LinkType
 
+	// names gets the interface captured now at nameIdx (the name events
+	// carry), nil when they carry none.
+	names   *ifaceNames
+	nameIdx int
+
 	moved   atomic.Pointer[string] // the new interface, set by the poller
 	stop    chan struct{}
 	lastErr atomic.Pointer[string]
@@ -276,7 +285,17 @@ func (s *routeSource) move(dev string) error {
 	}
 	s.cur, s.curDev = src, dev
 	s.lastErr.Store(nil)
+	if s.names != nil {
+		s.names.set(s.nameIdx, dev)
+	}
 	return nil
+}
+
+func (s *routeSource) interfaceNames() *ifaceNames {
+	if s.nameIdx != 0 {
+		return nil // one of several: the capture's names are the multiSource's
+	}
+	return s.names
 }
 
 // Device is the interface captured now.
@@ -339,4 +358,69 @@ func (s *routeSource) Close() {
 // ringReporter is a live source that can describe its kernel ring.
 type ringReporter interface {
 	Ring() *RingInfo
+}
+
+// resolveDeviceSet turns a device list (names, indexes, default_route
+// names, glob patterns over the host's interfaces) less exclude_devices into
+// the interfaces to capture, in the order given, each once. A default_route
+// entry followed by poll_default_route stays as it is (its capture moves
+// with the route). An empty set is an error naming what was asked.
+func resolveDeviceSet(iface config.Interface) ([]string, error) {
+	var links []string
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, i := range ifs {
+			links = append(links, i.Name)
+		}
+	}
+	excluded := func(dev string) bool {
+		for _, x := range iface.ExcludeDevices {
+			if ok, _ := path.Match(x, dev); ok || x == dev {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(dev string) {
+		if !seen[dev] && !excluded(dev) {
+			seen[dev] = true
+			out = append(out, dev)
+		}
+	}
+	for _, e := range iface.DeviceEntries() {
+		switch {
+		case config.IsDevicePattern(e):
+			// Patterns select among the host's interfaces (net.Interfaces,
+			// not libpcap's list, whose pseudo-devices such as any, nflog
+			// or dbus-system are no interfaces).
+			for _, l := range links {
+				if ok, _ := path.Match(e, l); ok {
+					add(l)
+				}
+			}
+		case isDefaultRoute(e) && iface.PollDefaultRoute > 0:
+			if dev, err := defaultRouteDevice(e); err == nil && excluded(dev) {
+				continue
+			}
+			add(e)
+		default:
+			dev, err := resolveDevice(e)
+			if err != nil {
+				return nil, fmt.Errorf("device %s: %w", iface.Device, err)
+			}
+			if dev == "any" {
+				return nil, fmt.Errorf("device %s: any cannot be one of several devices", iface.Device)
+			}
+			add(dev)
+		}
+	}
+	if len(out) == 0 {
+		msg := fmt.Sprintf("device %s selects no interface", iface.Device)
+		if len(iface.ExcludeDevices) > 0 {
+			msg += " once exclude_devices " + strings.Join(iface.ExcludeDevices, ",") + " are taken out"
+		}
+		return nil, fmt.Errorf("%s (interfaces: %s)", msg, strings.Join(links, ", "))
+	}
+	return out, nil
 }

@@ -261,6 +261,9 @@ func (w *Worker) reconfigureInPlace(in *config.Input) (bool, error) {
 			if err != nil {
 				return true, err
 			}
+			if pub != nil {
+				pub.ifNames = r.names
+			}
 			if serr != nil {
 				failStream(states, st, serr)
 				continue

@@ -18,7 +18,7 @@ type layerSnapshot struct {
 	hasPcap            bool
 	// flowDrops and icmpDrops come from tables only this goroutine may read.
 	flowDrops, icmpDrops []protocol.Drop
-	ring                 *RingInfo
+	rings                []RingInfo
 }
 
 // publishSnapshot runs on the capture goroutine, which owns the decoder,
@@ -27,9 +27,7 @@ type layerSnapshot struct {
 func (r *captureRun) publishSnapshot() {
 	s := &layerSnapshot{dec: r.dec.Stats()}
 	s.pcapRecv, s.pcapDrop, s.pcapIfDrop, s.hasPcap = r.src.PcapStats()
-	if rr, ok := r.src.(ringReporter); ok {
-		s.ring = rr.Ring()
-	}
+	s.rings = ringsOf(r.src)
 	s.tcp = r.asm.Stats()
 	s.flowDrops = protocolDrops(r.cur.Flows)
 	s.icmpDrops = protocolDrops(r.cur.ICMP)
@@ -62,9 +60,7 @@ func (w *Worker) Stats() Stats {
 			s.PcapDropped += snap.pcapDrop
 			s.PcapIfDropped += snap.pcapIfDrop
 		}
-		if snap.ring != nil {
-			s.Rings = append(s.Rings, *snap.ring)
-		}
+		s.Rings = append(s.Rings, snap.rings...)
 		ds := snap.dec
 		s.Decode.Decoded += ds.Decoded
 		s.Decode.Truncated += ds.Truncated
