@@ -411,3 +411,42 @@ streams:
 		t.Errorf("keys %q and %q should differ", k0, k1)
 	}
 }
+
+// The Fleet capture vars, rendered by every stream template, parse into the
+// interface they say.
+func TestFleetCaptureVarsParse(t *testing.T) {
+	root := pkgbuild.SourceRoot()
+	for _, ds := range pkgbuild.DataStreams {
+		vars, err := pkgbuild.DefaultVars(root, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]any{"interface": "eth0, veth*", "exclude_devices": []any{"veth9"},
+			"capture_type": "af_packet", "buffer_size_mb": 64, "snaplen": 9000, "workers": 2} {
+			vars[k] = v
+		}
+		rendered, err := pkgbuild.RenderStream(ds, vars)
+		if err != nil {
+			t.Fatalf("%s: %v", ds, err)
+		}
+		var stream map[string]any
+		if err := yaml.Unmarshal([]byte(rendered), &stream); err != nil {
+			t.Fatalf("%s: %v\n%s", ds, err, rendered)
+		}
+		in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{stream}})
+		if err != nil {
+			t.Fatalf("%s: %v", ds, err)
+		}
+		if st := in.Streams[0]; st.Err != nil {
+			if _, ok := protocol.Lookup(st.Type); !ok && st.Type != config.TypeFlow && st.Type != config.TypeICMP {
+				continue
+			}
+			t.Errorf("%s: %v", ds, st.Err)
+			continue
+		}
+		got := in.Captures[0].Interface
+		if fmt.Sprintf("%v %v %s %d %d %d", got.Devices, got.ExcludeDevices, got.Type, got.BufferSizeMB, got.Snaplen, got.Workers) != "[eth0 veth*] [veth9] af_packet 64 9000 2" {
+			t.Errorf("%s: interface %+v", ds, got)
+		}
+	}
+}

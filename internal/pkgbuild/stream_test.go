@@ -161,3 +161,32 @@ func TestRenderStreamUnknownDataStream(t *testing.T) {
 		t.Errorf("want error naming nosuch, got %v", err)
 	}
 }
+
+// The interface vars of a production host reach the interface map of every
+// stream: several devices (comma-separated), exclusions, the capture type
+// and ring options; any one of them alone opens the map.
+func TestStreamTemplateCaptureVars(t *testing.T) {
+	for _, ds := range DataStreams {
+		cfg := renderDefault(t, ds, map[string]any{
+			"interface":       "eth0,veth*",
+			"exclude_devices": []any{"veth9", "vethx*"},
+			"capture_type":    "af_packet",
+			"buffer_size_mb":  64,
+			"snaplen":         9000,
+			"workers":         2,
+		})
+		want := map[string]any{"device": "eth0,veth*", "exclude_devices": []any{"veth9", "vethx*"},
+			"type": "af_packet", "buffer_size_mb": 64, "snaplen": 9000, "workers": 2}
+		if !reflect.DeepEqual(cfg["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, cfg["interface"], want)
+		}
+		one := renderDefault(t, ds, map[string]any{"capture_type": "af_packet", "fanout_group": 7})
+		if want := map[string]any{"type": "af_packet", "fanout_group": 7}; !reflect.DeepEqual(one["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, one["interface"], want)
+		}
+		file := renderDefault(t, ds, map[string]any{"interface": "/tmp/x.pcap", "workers": 2})
+		if want := map[string]any{"file": "/tmp/x.pcap", "workers": 2}; !reflect.DeepEqual(file["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, file["interface"], want)
+		}
+	}
+}
