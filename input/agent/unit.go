@@ -300,6 +300,7 @@ func (iu *inputUnit) evaluate(outMsg string, blocked uint64, q publish.Pipeline)
 			recv = drops
 		}
 		degraded = append(degraded, fmt.Sprintf("the kernel dropped %d of %d packets in the last %s", drops, recv, period))
+		degraded = append(degraded, interfaceDrops(prev.Rings, st.Rings)...)
 	}
 	for _, r := range st.Rings {
 		if r.State != "" { // the interface is down, or the default route moved badly
@@ -344,6 +345,25 @@ const dropAlertMin = 10
 // dropsSince describes what the drop table gained between two snapshots,
 // the largest first, or "" when it is below dropAlertMin. A table that
 // shrank (worker rebuilt) starts over.
+// interfaceDrops names the interfaces of a capture of several whose kernel
+// socket dropped since the last evaluation, with their own figures.
+func interfaceDrops(prev, cur []capture.RingInfo) []string {
+	before := map[string]capture.RingInfo{}
+	for _, r := range prev {
+		before[r.Device] = r
+	}
+	var out []string
+	for _, r := range cur {
+		p := before[r.Device]
+		if r.KernelDropped <= p.KernelDropped || r.KernelReceived < p.KernelReceived {
+			continue // no drop, or counters restarted
+		}
+		d, n := r.KernelDropped-p.KernelDropped, r.KernelReceived-p.KernelReceived
+		out = append(out, fmt.Sprintf("interface %s: the kernel dropped %d of %d packets", r.Device, d, max(n, d)))
+	}
+	return out
+}
+
 func dropsSince(prev, cur []capture.DropRow, period time.Duration) string {
 	type delta struct {
 		row capture.DropRow
