@@ -99,6 +99,10 @@ func TestStreamTemplateUserSettings(t *testing.T) {
 	if len(procs) != 2 || !hasKey(procs[0], "add_observer_metadata") || !hasKey(procs[1], "drop_fields") {
 		t.Errorf("processors = %v", procs)
 	}
+	// The capture's observer.ingress.interface.name is kept.
+	if obs, _ := procs[0].(map[string]any)["add_observer_metadata"].(map[string]any); obs["replace_fields"] != false {
+		t.Errorf("add_observer_metadata = %v, want replace_fields false", procs[0])
+	}
 	checks := map[string]any{
 		"tags":                []any{"forwarded", "lab"},
 		"interface":           map[string]any{"file": "/tmp/capture.pcap"},
