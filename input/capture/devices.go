@@ -360,50 +360,44 @@ type ringReporter interface {
 	Ring() *RingInfo
 }
 
+// setMember is one interface of a device set: named says it was given by
+// name (or index, or default_route), so it is waited for when it
+// disappears; an interface a pattern matched is let go instead, and taken
+// again if it comes back (see multiSource).
+type setMember struct {
+	dev   string
+	named bool
+}
+
+// errNoInterface is the error of a device set that selects nothing.
+var errNoInterface = errors.New("selects no interface")
+
 // resolveDeviceSet turns a device list (names, indexes, default_route
 // names, glob patterns over the host's interfaces) less exclude_devices into
 // the interfaces to capture, in the order given, each once. A default_route
 // entry followed by poll_default_route stays as it is (its capture moves
-// with the route). An empty set is an error naming what was asked.
-func resolveDeviceSet(iface config.Interface) ([]string, error) {
-	var links []string
-	if ifs, err := net.Interfaces(); err == nil {
-		for _, i := range ifs {
-			links = append(links, i.Name)
-		}
-	}
-	excluded := func(dev string) bool {
-		for _, x := range iface.ExcludeDevices {
-			if ok, _ := path.Match(x, dev); ok || x == dev {
-				return true
-			}
-		}
-		return false
-	}
-	var out []string
+// with the route). An empty set is an errNoInterface naming what was asked.
+func resolveDeviceSet(iface config.Interface) ([]setMember, error) {
+	var out []setMember
 	seen := map[string]bool{}
-	add := func(dev string) {
-		if !seen[dev] && !excluded(dev) {
+	add := func(dev string, named bool) {
+		if !seen[dev] && !excludedDevice(iface, dev) {
 			seen[dev] = true
-			out = append(out, dev)
+			out = append(out, setMember{dev, named})
 		}
 	}
+	links := interfaceNames()
 	for _, e := range iface.DeviceEntries() {
 		switch {
 		case config.IsDevicePattern(e):
-			// Patterns select among the host's interfaces (net.Interfaces,
-			// not libpcap's list, whose pseudo-devices such as any, nflog
-			// or dbus-system are no interfaces).
-			for _, l := range links {
-				if ok, _ := path.Match(e, l); ok {
-					add(l)
-				}
+			for _, l := range matchPattern(e, links) {
+				add(l, false)
 			}
 		case isDefaultRoute(e) && iface.PollDefaultRoute > 0:
-			if dev, err := defaultRouteDevice(e); err == nil && excluded(dev) {
+			if dev, err := defaultRouteDevice(e); err == nil && excludedDevice(iface, dev) {
 				continue
 			}
-			add(e)
+			add(e, true)
 		default:
 			dev, err := resolveDevice(e)
 			if err != nil {
@@ -412,15 +406,67 @@ func resolveDeviceSet(iface config.Interface) ([]string, error) {
 			if dev == "any" {
 				return nil, fmt.Errorf("device %s: any cannot be one of several devices", iface.Device)
 			}
-			add(dev)
+			add(dev, true)
 		}
 	}
 	if len(out) == 0 {
-		msg := fmt.Sprintf("device %s selects no interface", iface.Device)
+		msg := ""
 		if len(iface.ExcludeDevices) > 0 {
-			msg += " once exclude_devices " + strings.Join(iface.ExcludeDevices, ",") + " are taken out"
+			msg = " once exclude_devices " + strings.Join(iface.ExcludeDevices, ",") + " are taken out"
 		}
-		return nil, fmt.Errorf("%s (interfaces: %s)", msg, strings.Join(links, ", "))
+		return nil, fmt.Errorf("device %s %w%s (interfaces: %s)", iface.Device, errNoInterface, msg, strings.Join(links, ", "))
 	}
 	return out, nil
+}
+
+// patternMembers are the interfaces the patterns of a device set match now,
+// less exclude_devices (what a capture that follows its patterns adds).
+func patternMembers(iface config.Interface) []string {
+	var out []string
+	seen := map[string]bool{}
+	links := interfaceNames()
+	for _, e := range iface.DeviceEntries() {
+		if !config.IsDevicePattern(e) {
+			continue
+		}
+		for _, l := range matchPattern(e, links) {
+			if !seen[l] && !excludedDevice(iface, l) {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// interfaceNames lists the host's interfaces. Patterns select among them
+// (net.Interfaces, not libpcap's list, whose pseudo-devices such as any,
+// nflog or dbus-system are no interfaces).
+func interfaceNames() []string {
+	var links []string
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, i := range ifs {
+			links = append(links, i.Name)
+		}
+	}
+	return links
+}
+
+func matchPattern(pattern string, links []string) []string {
+	var out []string
+	for _, l := range links {
+		if ok, _ := path.Match(pattern, l); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func excludedDevice(iface config.Interface, dev string) bool {
+	for _, x := range iface.ExcludeDevices {
+		if ok, _ := path.Match(x, dev); ok || x == dev {
+			return true
+		}
+	}
+	return false
 }

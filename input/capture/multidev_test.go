@@ -312,20 +312,21 @@ func TestLiveMultipleInterfacesOneDisappears(t *testing.T) {
 	}
 }
 
-// The set resolves against the host's interfaces: an empty selection is an
-// error naming the device and the exclusions.
+// A set without patterns resolves when the capture opens: an empty
+// selection is an error naming the device and the exclusions (one with a
+// pattern waits instead: TestLiveMultipleInterfacesFollowPattern).
 func TestLiveMultipleInterfacesEmptySet(t *testing.T) {
 	if !inMultidevNetns(t) {
 		return
 	}
 	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{
-		map[string]any{"id": "flow", "type": "flow", "interface": map[string]any{"device": "mda*", "exclude_devices": "mda0,mda1"}},
+		map[string]any{"id": "flow", "type": "flow", "interface": map[string]any{"device": "mda0,mda1", "exclude_devices": "mda?"}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = New(in, &memSink{}, Options{})
-	if err == nil || !strings.Contains(err.Error(), "device mda* selects no interface once exclude_devices mda0,mda1 are taken out") {
+	if err == nil || !strings.Contains(err.Error(), "device mda0,mda1 selects no interface once exclude_devices mda? are taken out") {
 		t.Errorf("err %v", err)
 	}
 	in, _ = config.Parse(map[string]any{"type": "packet", "streams": []any{
@@ -379,6 +380,75 @@ func TestLiveMultipleInterfacesSetFilter(t *testing.T) {
 			got := read(700 * time.Millisecond)
 			if got[1] < 8 || got[2] < 16 || len(got) != 2 {
 				t.Errorf("frames by interface after SetFilter: %v (want ~10 on 1, ~20 on 2)", got)
+			}
+		})
+	}
+}
+
+// A set with a pattern follows the host: with nothing matching it waits
+// (its state says so); an interface that appears and matches is captured,
+// its transactions named; when it disappears it leaves the set (no waiting
+// state) with its packets kept in the totals, and one that comes back is
+// captured again.
+func TestLiveMultipleInterfacesFollowPattern(t *testing.T) {
+	if !inMultidevNetns(t) {
+		return
+	}
+	followEvery = 200 * time.Millisecond
+	startHTTPServer(t)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	mkPair := func(dev, peer string, subnet int) {
+		ip("link", "add", dev, "type", "veth", "peer", "name", peer, "netns", mdNsB())
+		ip("addr", "add", fmt.Sprintf("10.232.%d.1/24", subnet), "dev", dev)
+		ip("link", "set", dev, "up")
+		ip("-n", mdNsB(), "addr", "add", fmt.Sprintf("10.232.%d.2/24", subnet), "dev", peer)
+		ip("-n", mdNsB(), "link", "set", peer, "up")
+	}
+	waitRings := func(c *mdCapture, ok func([]RingInfo) bool) []RingInfo {
+		t.Helper()
+		var rs []RingInfo
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if rs = c.w.Stats().Rings; ok(rs) {
+				return rs
+			}
+		}
+		t.Fatalf("rings %+v", rs)
+		return nil
+	}
+	for i, typ := range []string{config.TypePcap, config.TypeAFPacket} {
+		t.Run(typ, func(t *testing.T) {
+			dev, peer, subnet := fmt.Sprintf("mdn%d", i), fmt.Sprintf("mdm%d", i), 5+i
+			c := startMultidev(t, map[string]any{"device": fmt.Sprintf("mdn%d*", i), "type": typ})
+			rs := waitRings(c, func(rs []RingInfo) bool { return len(rs) == 1 })
+			if !strings.Contains(rs[0].State, fmt.Sprintf("device mdn%d* selects no interface", i)) || !strings.Contains(rs[0].State, "waiting for one") {
+				t.Errorf("state while nothing matches: %q", rs[0].State)
+			}
+			mkPair(dev, peer, subnet)
+			waitRings(c, func(rs []RingInfo) bool { return len(rs) == 1 && rs[0].Device == dev && rs[0].State == "" })
+			httpGets(t, subnet, 3)
+			c.waitHTTP(t, 3)
+			ip("link", "del", dev)
+			waitRings(c, func(rs []RingInfo) bool { return len(rs) == 1 && strings.Contains(rs[0].State, "selects no interface") })
+			before := c.w.Stats()
+			mkPair(dev, peer, subnet)
+			waitRings(c, func(rs []RingInfo) bool { return len(rs) == 1 && rs[0].Device == dev && rs[0].State == "" })
+			httpGets(t, subnet, 2)
+			c.waitHTTP(t, 5)
+			c.stop(t)
+			st := c.w.Stats()
+			defer exec.Command("ip", "link", "del", dev).Run()
+			want := map[string]int{fmt.Sprintf("10.232.%d.1 %s", subnet, dev): 5}
+			if got := c.httpByInterface(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("http transactions by destination and interface: %v, want %v", got, want)
+			}
+			// The first capture's kernel counts stay in the totals.
+			if before.PcapReceived < 3*8 || st.PcapReceived < before.PcapReceived+2*8 || st.Packets < before.Packets+2*8 {
+				t.Errorf("kernel received %d then %d, packets %d then %d", before.PcapReceived, st.PcapReceived, before.Packets, st.Packets)
 			}
 		})
 	}

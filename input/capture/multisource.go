@@ -17,10 +17,15 @@ package capture
 // packet would otherwise count twice in one flow, or look like a
 // retransmission). Every event carries observer.ingress.interface.name.
 //
-// The set is resolved when the capture opens (and at each rebuild of the
-// capture); interfaces that appear later and match a pattern are not
-// followed: a restart or a policy change picks them up. An interface of the
-// set that disappears is waited for, the others keep capturing.
+// A set with patterns follows the host: every followEvery the patterns are
+// matched again, and an interface that appeared and matches (less
+// exclude_devices) gets its capture and reader; one a pattern matched that
+// disappears is let go (its counters stay in the totals) and taken again if
+// it comes back. A set that matches nothing yet waits (its state says so,
+// so the unit is DEGRADED) instead of failing. An interface given by name is
+// waited for when it disappears, as a single named device is, while the
+// others keep capturing. A set without patterns is fixed when the capture
+// opens.
 
 import (
 	"errors"
@@ -32,6 +37,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/network-traffic/network-traffic/input/config"
 )
 
 // ifaceNames are the names of a capture's interfaces by frame number
@@ -59,6 +66,15 @@ func (n *ifaceNames) name(i uint16) string {
 		return names[i]
 	}
 	return ""
+}
+
+// add appends a name and returns its frame number.
+func (n *ifaceNames) add(name string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	names := append(append([]string(nil), *n.p.Load()...), name)
+	n.p.Store(&names)
+	return len(names) - 1
 }
 
 func (n *ifaceNames) set(i int, name string) {
@@ -110,17 +126,38 @@ func ringsOf(src Source) []RingInfo {
 
 const multiQueue = 4 // batches queued per interface
 
+// followEvery is how often a set with patterns is matched again.
+var followEvery = 2 * time.Second
+
+// openFunc opens one interface of the set: idx is its frame number, names
+// the set's names, wait says to wait for it when it disappears, filter the
+// BPF filter in force.
+type openFunc func(idx int, dev string, names *ifaceNames, wait bool, filter string) (Source, error)
+
 type multiSource struct {
-	readers []*ifaceReader
+	iface   config.Interface
+	open    openFunc
+	follow  bool
 	names   *ifaceNames
 	lt      layers.LinkType
 	out     chan *mergeBatch
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	start   sync.Once
-	started bool
+	started atomic.Bool
 	closed  sync.Once
 	timer   *time.Timer
+
+	// mu serialises changes of the set; readers is its current snapshot.
+	mu      sync.Mutex
+	readers atomic.Pointer[[]*ifaceReader]
+	index   map[string]int    // interface -> frame number, kept when it leaves (under mu)
+	skipped map[string]string // interfaces selected that cannot be captured: why (under mu)
+	notes   atomic.Pointer[[]RingInfo]
+	filter  atomic.Pointer[string]
+	dirIn   atomic.Bool
+	// departed holds the counters of interfaces that left the set.
+	departed struct{ recv, drop, ifDrop, packets, bytes atomic.Uint64 }
 
 	// The consumer's side (the capture goroutine or the dispatcher).
 	cur   *mergeBatch
@@ -136,12 +173,13 @@ type mergeBatch struct {
 
 // ifaceReader is one interface's capture and the goroutine reading it.
 type ifaceReader struct {
-	idx  int // frame number - 1
-	dev  string
-	src  Source
-	free chan *mergeBatch
-	req  chan sourceRequest
-	done atomic.Bool // the reader ended (its source failed)
+	idx    int // frame number - 1
+	dev    string
+	named  bool // waited for when it disappears (else let go)
+	src    Source
+	free   chan *mergeBatch
+	req    chan sourceRequest
+	exited chan struct{} // closed when the reader stops serving requests
 
 	packets, bytes atomic.Uint64
 	stats          atomic.Pointer[readerStats]
@@ -160,19 +198,23 @@ type sourceRequest struct {
 	err chan error
 }
 
-// newMultiSource opens every interface of devs with open; a failure closes
-// the ones opened and names the interface.
-func newMultiSource(devs []string, open func(idx int, dev string, names *ifaceNames) (Source, error)) (*multiSource, error) {
-	names := make([]string, len(devs)+1)
-	copy(names[1:], devs)
-	m := &multiSource{names: newIfaceNames(names), stop: make(chan struct{}),
-		out: make(chan *mergeBatch, multiQueue*len(devs))}
-	for i, dev := range devs {
-		src, err := open(i+1, dev, m.names)
+// newMultiSource opens every interface of set; a failure closes the ones
+// opened and names the interface. With follow the set changes with the
+// host's interfaces; waitErr, for an empty set, says what it waits for.
+func newMultiSource(iface config.Interface, set []setMember, filter string, follow bool, waitErr error, open openFunc) (*multiSource, error) {
+	m := &multiSource{iface: iface, open: open, follow: follow, names: newIfaceNames([]string{""}),
+		stop: make(chan struct{}), out: make(chan *mergeBatch, multiQueue*max(len(set), 4)),
+		index: map[string]int{}, skipped: map[string]string{}, lt: layers.LinkTypeEthernet}
+	m.filter.Store(&filter)
+	m.readers.Store(&[]*ifaceReader{})
+	if waitErr != nil {
+		msg := waitErr.Error() + ": waiting for one"
+		m.notes.Store(&[]RingInfo{{Device: iface.Device, State: msg}})
+	}
+	for i, mb := range set {
+		src, err := m.openMember(mb)
 		if err != nil {
-			for _, r := range m.readers {
-				r.src.Close()
-			}
+			m.closeReaders()
 			return nil, err
 		}
 		lt := src.LinkType()
@@ -180,16 +222,121 @@ func newMultiSource(devs []string, open func(idx int, dev string, names *ifaceNa
 			m.lt = lt
 		} else if lt != m.lt {
 			src.Close()
-			for _, r := range m.readers {
-				r.src.Close()
-			}
-			return nil, fmt.Errorf("interface %s has link type %s and %s has %s: one capture decodes one link type; put them in separate streams", dev, lt, devs[0], m.lt)
+			m.closeReaders()
+			return nil, fmt.Errorf("interface %s has link type %s and %s has %s: one capture decodes one link type; put them in separate streams", mb.dev, lt, set[0].dev, m.lt)
 		}
-		r := &ifaceReader{idx: i, dev: dev, src: src, free: make(chan *mergeBatch, multiQueue+2), req: make(chan sourceRequest)}
-		r.publish()
-		m.readers = append(m.readers, r)
+		m.addReader(mb, src)
 	}
 	return m, nil
+}
+
+func (m *multiSource) openMember(mb setMember) (Source, error) {
+	idx, ok := m.index[mb.dev]
+	if !ok {
+		idx = m.names.add(mb.dev)
+		m.index[mb.dev] = idx
+	}
+	return m.open(idx, mb.dev, m.names, mb.named, *m.filter.Load())
+}
+
+// addReader puts src in the set (under mu once running) and starts its
+// reader when the capture runs.
+func (m *multiSource) addReader(mb setMember, src Source) {
+	r := &ifaceReader{idx: m.index[mb.dev] - 1, dev: mb.dev, named: mb.named, src: src,
+		free: make(chan *mergeBatch, multiQueue+2), req: make(chan sourceRequest), exited: make(chan struct{})}
+	r.publish()
+	rs := append(append([]*ifaceReader(nil), *m.readers.Load()...), r)
+	m.readers.Store(&rs)
+	if m.started.Load() {
+		m.wg.Add(1)
+		go r.run(m)
+	}
+}
+
+func (m *multiSource) closeReaders() {
+	for _, r := range *m.readers.Load() {
+		r.src.Close()
+	}
+}
+
+// leave takes a reader whose interface disappeared out of the set, keeping
+// its counters in the totals.
+func (m *multiSource) leave(r *ifaceReader) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var rs []*ifaceReader
+	for _, x := range *m.readers.Load() {
+		if x != r {
+			rs = append(rs, x)
+		}
+	}
+	m.readers.Store(&rs)
+	if s := r.stats.Load(); s != nil && s.ok {
+		m.departed.recv.Add(s.recv)
+		m.departed.drop.Add(s.drop)
+		m.departed.ifDrop.Add(s.ifDrop)
+	}
+	m.departed.packets.Add(r.packets.Load())
+	m.departed.bytes.Add(r.bytes.Load())
+}
+
+// watch matches the patterns again every followEvery.
+func (m *multiSource) watch() {
+	defer m.wg.Done()
+	t := time.NewTicker(followEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		m.refresh()
+	}
+}
+
+// refresh adds the interfaces the patterns match now and the set lacks.
+func (m *multiSource) refresh() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	have := map[string]bool{}
+	for _, r := range *m.readers.Load() {
+		have[r.dev] = true
+	}
+	matched := patternMembers(m.iface)
+	skipped := map[string]string{}
+	for _, dev := range matched {
+		if have[dev] {
+			continue
+		}
+		src, err := m.openMember(setMember{dev: dev})
+		if err == nil && src.LinkType() != m.lt {
+			src.Close()
+			err = fmt.Errorf("link type %s, not the capture's %s", src.LinkType(), m.lt)
+		}
+		if err == nil && m.dirIn.Load() {
+			if err = SetDirectionIn(src); err != nil {
+				src.Close()
+			}
+		}
+		if err != nil {
+			// Tried again at the next look; said in the rings meanwhile.
+			skipped[dev] = fmt.Sprintf("interface %s matches device %s but cannot be captured: %v", dev, m.iface.Device, err)
+			continue
+		}
+		m.addReader(setMember{dev: dev}, src)
+	}
+	m.skipped = skipped
+	var notes []RingInfo
+	if len(*m.readers.Load()) == 0 {
+		notes = append(notes, RingInfo{Device: m.iface.Device, State: fmt.Sprintf("device %s %v: waiting for one", m.iface.Device, errNoInterface)})
+	}
+	for _, dev := range matched {
+		if msg, ok := skipped[dev]; ok {
+			notes = append(notes, RingInfo{Device: dev, State: msg})
+		}
+	}
+	m.notes.Store(&notes)
 }
 
 func (m *multiSource) interfaceNames() *ifaceNames { return m.names }
@@ -221,7 +368,9 @@ func (m *multiSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 			default:
 			}
 			m.cur = nil
-			if m.ended == len(m.readers) {
+			// A set that follows its patterns waits for interfaces to
+			// come; a fixed one ends when every interface's capture did.
+			if !m.follow && m.ended == len(*m.readers.Load()) {
 				if len(m.errs) == 0 {
 					return nil, gopacket.CaptureInfo{}, io.EOF
 				}
@@ -239,13 +388,19 @@ func (m *multiSource) Next() ([]byte, gopacket.CaptureInfo, error) {
 }
 
 // run starts the readers (on the first Next, so that a capture built and
-// dropped before it ran never starts them).
+// dropped before it ran never starts them) and, with patterns, the watcher.
 func (m *multiSource) run() {
-	m.started = true
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.started.Store(true)
 	m.timer = time.NewTimer(liveTimeout)
-	for _, r := range m.readers {
+	for _, r := range *m.readers.Load() {
 		m.wg.Add(1)
 		go r.run(m)
+	}
+	if m.follow {
+		m.wg.Add(1)
+		go m.watch()
 	}
 }
 
@@ -265,8 +420,8 @@ func (r *ifaceReader) run(m *multiSource) {
 	b := r.batch()
 	var first time.Time
 	var bytes uint64
-	// send hands b to the merge, serving requests while it waits; it
-	// returns the next batch to fill, or nil when the source is closing.
+	// send hands b to the merge, serving requests while it waits; false
+	// when the source is closing.
 	send := func() bool {
 		r.packets.Add(uint64(b.packets))
 		r.bytes.Add(bytes)
@@ -289,6 +444,7 @@ func (r *ifaceReader) run(m *multiSource) {
 		}
 		select {
 		case <-m.stop:
+			close(r.exited)
 			return
 		case req := <-r.req:
 			req.err <- req.fn(r.src)
@@ -299,16 +455,27 @@ func (r *ifaceReader) run(m *multiSource) {
 			if errors.Is(err, ErrTimeout) {
 				r.publish()
 				if len(b.items) > 0 && !send() {
+					close(r.exited)
 					return
 				}
 				continue
 			}
-			// This interface's capture ended; the others go on.
 			r.publish()
+			if !r.named && errors.Is(err, errDisappeared) {
+				// A pattern matched it: let it go (taken again if it
+				// comes back), with what it read.
+				if len(b.items) > 0 {
+					send()
+				}
+				close(r.exited)
+				m.leave(r)
+				return
+			}
+			// This interface's capture ended; the others go on.
 			st := *r.stats.Load()
 			st.endErr = fmt.Sprintf("capture on interface %s ended: %v", r.dev, err)
 			r.stats.Store(&st)
-			r.done.Store(true)
+			close(r.exited)
 			b.err = fmt.Errorf("interface %s: %w", r.dev, err)
 			send()
 			return
@@ -325,6 +492,7 @@ func (r *ifaceReader) run(m *multiSource) {
 		bytes += uint64(ci.Length)
 		if len(b.items) >= shardBatchPackets || len(b.data) >= shardBatchBytes || ci.Timestamp.Sub(first) >= shardFlushEvery {
 			if !send() {
+				close(r.exited)
 				return
 			}
 		}
@@ -346,17 +514,16 @@ func (r *ifaceReader) batch() *mergeBatch {
 // joined.
 func (m *multiSource) each(fn func(Source) error) error {
 	var errs []error
-	for _, r := range m.readers {
+	for _, r := range *m.readers.Load() {
 		var err error
-		if !m.started || r.done.Load() {
-			if !r.done.Load() {
-				err = fn(r.src)
-			}
+		if !m.started.Load() {
+			err = fn(r.src)
 		} else {
 			req := sourceRequest{fn: fn, err: make(chan error, 1)}
 			select {
 			case r.req <- req:
 				err = <-req.err
+			case <-r.exited:
 			case <-m.stop:
 			}
 		}
@@ -367,8 +534,12 @@ func (m *multiSource) each(fn func(Source) error) error {
 	return errors.Join(errs...)
 }
 
-// SetFilter changes the BPF filter of every interface.
+// SetFilter changes the BPF filter of every interface (and of those a
+// pattern adds later).
 func (m *multiSource) SetFilter(f string) error {
+	m.mu.Lock() // no interface joins between the two
+	defer m.mu.Unlock()
+	m.filter.Store(&f)
 	return m.each(func(s Source) error {
 		if fs, ok := s.(interface{ SetFilter(string) error }); ok {
 			return fs.SetFilter(f)
@@ -377,9 +548,19 @@ func (m *multiSource) SetFilter(f string) error {
 	})
 }
 
-// PcapStats sums the kernel counters of every interface.
+func (m *multiSource) setDirectionIn() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dirIn.Store(true)
+	return m.each(SetDirectionIn)
+}
+
+// PcapStats sums the kernel counters of every interface, those that left
+// included.
 func (m *multiSource) PcapStats() (recv, drop, ifDrop uint64, ok bool) {
-	for _, r := range m.readers {
+	recv, drop, ifDrop = m.departed.recv.Load(), m.departed.drop.Load(), m.departed.ifDrop.Load()
+	ok = recv > 0
+	for _, r := range *m.readers.Load() {
 		if s := r.stats.Load(); s != nil && s.ok {
 			recv, drop, ifDrop, ok = recv+s.recv, drop+s.drop, ifDrop+s.ifDrop, true
 		}
@@ -389,10 +570,13 @@ func (m *multiSource) PcapStats() (recv, drop, ifDrop uint64, ok bool) {
 
 // Rings describes each interface's ring with its own counters: frames and
 // bytes read from it, what its kernel socket received and dropped, and why
-// it waits (down, disappeared, ended).
+// it waits (down, disappeared, ended); then what the set waits for or
+// cannot capture. Interfaces that left the set are no longer listed (their
+// counters stay in the totals).
 func (m *multiSource) Rings() []RingInfo {
-	out := make([]RingInfo, 0, len(m.readers))
-	for _, r := range m.readers {
+	rs := *m.readers.Load()
+	out := make([]RingInfo, 0, len(rs))
+	for _, r := range rs {
 		ri := RingInfo{Device: r.dev}
 		s := r.stats.Load()
 		if s != nil && len(s.rings) > 0 {
@@ -410,19 +594,22 @@ func (m *multiSource) Rings() []RingInfo {
 		}
 		out = append(out, ri)
 	}
+	if n := m.notes.Load(); n != nil {
+		out = append(out, *n...)
+	}
 	return out
 }
 
 // Close stops the readers and waits for them to close their handles.
 func (m *multiSource) Close() {
 	m.closed.Do(func() {
+		m.start.Do(func() {}) // a later Next must not start readers
 		close(m.stop)
-		if !m.started {
-			m.started = true
-			m.start.Do(func() {}) // a later Next must not start readers
-			for _, r := range m.readers {
-				r.src.Close()
-			}
+		m.mu.Lock()
+		started := m.started.Load()
+		m.mu.Unlock()
+		if !started {
+			m.closeReaders()
 			return
 		}
 		m.wg.Wait()

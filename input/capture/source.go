@@ -74,27 +74,34 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 		return &pcapSource{h: h, pace: true, path: iface.File}, nil
 	}
 	if iface.Devices != nil || iface.ExcludeDevices != nil || config.IsDevicePattern(iface.Device) {
-		devs, err := resolveDeviceSet(iface)
-		if err != nil {
+		follow := false
+		for _, e := range iface.DeviceEntries() {
+			follow = follow || config.IsDevicePattern(e)
+		}
+		set, err := resolveDeviceSet(iface)
+		if err != nil && !(follow && errors.Is(err, errNoInterface)) {
 			return nil, err
 		}
-		if len(devs) == 1 {
-			// One interface selected: the capture of one device, with no
-			// merge in between.
-			return openDevice(iface, devs[0], filter, nil, 0)
+		if len(set) == 1 && !follow {
+			// One interface: the capture of one device, with no merge in
+			// between.
+			return openDevice(iface, set[0].dev, filter, nil, 0, true)
 		}
-		return newMultiSource(devs, func(idx int, dev string, names *ifaceNames) (Source, error) {
-			return openDevice(iface, dev, filter, names, idx)
+		// With patterns, the set follows the interfaces that come and go;
+		// an empty one waits (err says for what).
+		return newMultiSource(iface, set, filter, follow, err, func(idx int, dev string, names *ifaceNames, wait bool, filter string) (Source, error) {
+			return openDevice(iface, dev, filter, names, idx, wait)
 		})
 	}
-	return openDevice(iface, iface.Device, filter, nil, 0)
+	return openDevice(iface, iface.Device, filter, nil, 0, true)
 }
 
 // openDevice opens one live device entry (a name, an index, any or a
 // default_route name). names, with a capture of several interfaces, gets
 // the interface's name at idx, renamed when a default_route capture moves;
-// nil for a capture of one, which gets its own.
-func openDevice(iface config.Interface, want, filter string, names *ifaceNames, idx int) (Source, error) {
+// nil for a capture of one, which gets its own. wait: an interface that
+// disappears is waited for (else its capture ends with errDisappeared).
+func openDevice(iface config.Interface, want, filter string, names *ifaceNames, idx int, wait bool) (Source, error) {
 	dev, err := resolveDevice(want)
 	follow := isDefaultRoute(want) && iface.PollDefaultRoute > 0
 	if err != nil && !follow {
@@ -116,7 +123,7 @@ func openDevice(iface config.Interface, want, filter string, names *ifaceNames, 
 		}
 		return openPcapLive(dev, snaplen, bufMB, iface.Promiscuous, filter)
 	}
-	if dev == "any" && !follow {
+	if (dev == "any" || !wait) && !follow {
 		return open(dev)
 	}
 	if names == nil {
@@ -226,7 +233,7 @@ func SetDirectionIn(s Source) error {
 		ps.prefix = outgoingFilter(true, 0)
 		return ps.SetFilter(ps.filter)
 	case *multiSource:
-		return ps.each(SetDirectionIn)
+		return ps.setDirectionIn()
 	case *routeSource:
 		ps.dirIn = true
 		if ps.cur == nil {
