@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/network-traffic/network-traffic/input/config"
 )
@@ -353,7 +357,14 @@ func TestLiveMultipleInterfacesSetFilter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer src.Close()
+			defer func() {
+				t0 := time.Now()
+				src.Close()
+				// Idle readers see the stop within a read timeout or two.
+				if d := time.Since(t0); d > time.Second {
+					t.Errorf("Close took %v", d)
+				}
+			}()
 			read := func(d time.Duration) map[int]int {
 				got := map[int]int{}
 				for end := time.Now().Add(d); time.Now().Before(end); {
@@ -372,8 +383,13 @@ func TestLiveMultipleInterfacesSetFilter(t *testing.T) {
 			if got := read(500 * time.Millisecond); len(got) != 0 {
 				t.Errorf("frames through filter tcp port 1: %v", got)
 			}
+			t1 := time.Now()
 			if err := src.(*multiSource).SetFilter(fmt.Sprintf("tcp port %d", mdPort)); err != nil {
 				t.Fatal(err)
+			}
+			// Served by idle readers within a read timeout or two.
+			if d := time.Since(t1); d > time.Second {
+				t.Errorf("SetFilter took %v", d)
 			}
 			httpGets(t, 0, 1)
 			httpGets(t, 1, 2)
@@ -451,5 +467,80 @@ func TestLiveMultipleInterfacesFollowPattern(t *testing.T) {
 				t.Errorf("kernel received %d then %d, packets %d then %d", before.PcapReceived, st.PcapReceived, before.Packets, st.Packets)
 			}
 		})
+	}
+}
+
+// The cost of the merge, measured (NT_MULTIDEV_BENCH=1, root): N small
+// frames are queued in the kernel rings of two interfaces, then read back
+// with Next only, once through each interface's own source in turn and once
+// through the multiSource of both; CPU time per frame of each.
+func TestLiveMultipleInterfacesMergeCost(t *testing.T) {
+	if os.Getenv("NT_MULTIDEV_BENCH") == "" {
+		t.Skip("measurement: set NT_MULTIDEV_BENCH=1")
+	}
+	if !inMultidevNetns(t) {
+		return
+	}
+	const n = 300000
+	for _, typ := range []string{config.TypePcap, config.TypeAFPacket} {
+		iface := config.Interface{Type: typ, BufferSizeMB: 64}
+		fill := func() {
+			for i, dev := range []string{"mdb0", "mdb1"} {
+				s := newSender(t, mdNsB(), dev)
+				a, _ := net.InterfaceByName(fmt.Sprintf("mda%d", i))
+				s.send(t, a.HardwareAddr, i, 4000, 4001, n)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		drain := func(src Source, want int) int {
+			got := 0
+			for timeouts := 0; got < want && timeouts < 3; {
+				if _, _, err := src.Next(); err == nil {
+					got++
+				} else {
+					timeouts++
+				}
+			}
+			return got
+		}
+		cpu := func() time.Duration {
+			var ru unix.Rusage
+			unix.Getrusage(unix.RUSAGE_SELF, &ru)
+			return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+		// Each interface's own source.
+		a, err := OpenSource(config.Interface{Device: "mda0", Type: typ, BufferSizeMB: 64}, "udp port 4001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := OpenSource(config.Interface{Device: "mda1", Type: typ, BufferSizeMB: 64}, "udp port 4001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill()
+		c0 := cpu()
+		got := drain(a, n) + drain(b, n)
+		single := cpu() - c0
+		a.Close()
+		b.Close()
+		// One source of both.
+		iface.Device, iface.Devices = "mda0,mda1", []string{"mda0", "mda1"}
+		m, err := OpenSource(iface, "udp port 4001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill()
+		c0 = cpu()
+		if p := os.Getenv("NT_MULTIDEV_PROFILE"); p != "" {
+			f, _ := os.Create(p + "." + typ)
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+		}
+		mgot := drain(m, 2*n)
+		merged := cpu() - c0
+		pprof.StopCPUProfile()
+		m.Close()
+		t.Logf("%s: separate sources %d frames %.0f ns/frame; merged %d frames %.0f ns/frame",
+			typ, got, float64(single)/float64(got), mgot, float64(merged)/float64(mgot))
 	}
 }

@@ -4,7 +4,7 @@ package capture
 // "veth*"` with `exclude_devices`). Each interface is its own Source (pcap or
 // af_packet, waited for when it disappears, as a single named device is),
 // read by its own goroutine, which owns that handle: it reads, copies frames
-// into batches (256 frames or 256 KiB, or 10 ms of packet time) and sets
+// into batches (128 frames or 64 KiB, or 10 ms of packet time) and sets
 // each frame's CaptureInfo.InterfaceIndex to its interface's number (1 for
 // the first). multiSource merges the batches into one Source for the decode
 // path as it is: the read loop with one worker, the dispatcher and shards
@@ -124,7 +124,20 @@ func ringsOf(src Source) []RingInfo {
 	return nil
 }
 
-const multiQueue = 4 // batches queued per interface
+const (
+	multiQueue = 4 // batches queued per interface
+	// mergeFree is how many spent batches a reader keeps for reuse: enough
+	// for the batches it can have in flight in the usual case (with fewer,
+	// a fast reader allocated a batch every few hundred frames and the
+	// collector took as much CPU as the copy).
+	mergeFree = 32
+	// A merge batch is at most mergeBatchFrames frames in mergeBatchBytes
+	// (a frame that does not fit starts the next one; 64 KiB holds the
+	// largest): small, so that the batches in flight stay in the caches
+	// (with the shards' 256 KiB ones a burst cost twice as much per frame).
+	mergeBatchFrames = 128
+	mergeBatchBytes  = 64 << 10
+)
 
 // followEvery is how often a set with patterns is matched again.
 var followEvery = 2 * time.Second
@@ -203,7 +216,7 @@ type sourceRequest struct {
 // host's interfaces; waitErr, for an empty set, says what it waits for.
 func newMultiSource(iface config.Interface, set []setMember, filter string, follow bool, waitErr error, open openFunc) (*multiSource, error) {
 	m := &multiSource{iface: iface, open: open, follow: follow, names: newIfaceNames([]string{""}),
-		stop: make(chan struct{}), out: make(chan *mergeBatch, multiQueue*max(len(set), 4)),
+		stop: make(chan struct{}), out: make(chan *mergeBatch, multiQueue*max(len(set), 2)),
 		index: map[string]int{}, skipped: map[string]string{}, lt: layers.LinkTypeEthernet}
 	m.filter.Store(&filter)
 	m.readers.Store(&[]*ifaceReader{})
@@ -243,7 +256,7 @@ func (m *multiSource) openMember(mb setMember) (Source, error) {
 // reader when the capture runs.
 func (m *multiSource) addReader(mb setMember, src Source) {
 	r := &ifaceReader{idx: m.index[mb.dev] - 1, dev: mb.dev, named: mb.named, src: src,
-		free: make(chan *mergeBatch, multiQueue+2), req: make(chan sourceRequest), exited: make(chan struct{})}
+		free: make(chan *mergeBatch, mergeFree), req: make(chan sourceRequest), exited: make(chan struct{})}
 	r.publish()
 	rs := append(append([]*ifaceReader(nil), *m.readers.Load()...), r)
 	m.readers.Store(&rs)
@@ -439,16 +452,21 @@ func (r *ifaceReader) run(m *multiSource) {
 		}
 	}
 	for n := uint64(0); ; n++ {
-		if n&4095 == 0 {
-			r.publish()
-		}
-		select {
-		case <-m.stop:
-			close(r.exited)
-			return
-		case req := <-r.req:
-			req.err <- req.fn(r.src)
-		default:
+		// Requests and the stop are also served by send, at least every
+		// batch; a select on every frame would lock both channels per frame
+		// (it doubled the cost of a frame).
+		if n&255 == 0 {
+			if n&4095 == 0 {
+				r.publish()
+			}
+			select {
+			case <-m.stop:
+				close(r.exited)
+				return
+			case req := <-r.req:
+				req.err <- req.fn(r.src)
+			default:
+			}
 		}
 		data, ci, err := r.src.Next()
 		if err != nil {
@@ -457,6 +475,16 @@ func (r *ifaceReader) run(m *multiSource) {
 				if len(b.items) > 0 && !send() {
 					close(r.exited)
 					return
+				}
+				// Idle: requests and the stop wait no longer than a
+				// read timeout.
+				select {
+				case <-m.stop:
+					close(r.exited)
+					return
+				case req := <-r.req:
+					req.err <- req.fn(r.src)
+				default:
 				}
 				continue
 			}
@@ -482,6 +510,10 @@ func (r *ifaceReader) run(m *multiSource) {
 		}
 		ci.InterfaceIndex = r.idx + 1
 		ci.AncillaryData = nil
+		if len(b.items) > 0 && len(b.data)+len(data) > cap(b.data) && !send() {
+			close(r.exited)
+			return
+		}
 		if len(b.items) == 0 {
 			first = ci.Timestamp
 		}
@@ -490,7 +522,7 @@ func (r *ifaceReader) run(m *multiSource) {
 		b.items = append(b.items, shardItem{kind: itemPacket, start: start, end: len(b.data), ci: ci})
 		b.packets++
 		bytes += uint64(ci.Length)
-		if len(b.items) >= shardBatchPackets || len(b.data) >= shardBatchBytes || ci.Timestamp.Sub(first) >= shardFlushEvery {
+		if len(b.items) >= mergeBatchFrames || ci.Timestamp.Sub(first) >= shardFlushEvery {
 			if !send() {
 				close(r.exited)
 				return
@@ -505,7 +537,8 @@ func (r *ifaceReader) batch() *mergeBatch {
 		b.data, b.items, b.packets, b.err = b.data[:0], b.items[:0], 0, nil
 		return b
 	default:
-		return &mergeBatch{shardBatch: newShardBatch(), from: r}
+		return &mergeBatch{from: r, shardBatch: &shardBatch{data: make([]byte, 0, mergeBatchBytes),
+			items: make([]shardItem, 0, mergeBatchFrames)}}
 	}
 }
 
