@@ -52,6 +52,17 @@ func Encode(w *Writer, ev Event, meta *Meta) []byte {
 
 	writeEventGroup(w, b, meta)
 	writeNetwork(w, b)
+	if b.Interface != "" {
+		// ECS: the interface the packet came in on, as the observer (the
+		// capturing host) names it.
+		w.Object("observer")
+		w.Object("ingress")
+		w.Object("interface")
+		w.Str("name", b.Interface)
+		w.End()
+		w.End()
+		w.End()
+	}
 	src := writeEndpoint(w, "source", &b.Source)
 	dst := writeEndpoint(w, "destination", &b.Destination)
 	if b.ClientServer {

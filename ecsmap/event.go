@@ -68,6 +68,12 @@ type Base struct {
 	// Tunnel is the encapsulation the traffic was found in (network.tunnel),
 	// nil for traffic seen natively.
 	Tunnel *Tunnel
+	// Iface is the capture interface of a capture of several (part of
+	// flow.id, as of the flow table's key); Interface is its name, written
+	// as observer.ingress.interface.name (set by the publisher, which
+	// knows the capture's interfaces).
+	Iface     uint16
+	Interface string
 	// DetectedBy is network.detected_by: "content" when the protocol was
 	// recognised by a probe instead of by port; empty (absent) otherwise.
 	DetectedBy string

@@ -20,7 +20,9 @@ type FlowKey struct {
 	VLANs        [2]uint16
 	ICMPID       uint16 // echo identifier: each ping session is its own flow
 	// TunSeg is the tunnel segment (Tunnel.Segment) of tunnelled packets,
-	// so two overlays reusing the same inner addresses stay two flows.
+	// so two overlays reusing the same inner addresses stay two flows, and
+	// in its top 16 bits the capture interface of a capture of several
+	// (Base.Iface), so that the same 5-tuple on two interfaces is two flows.
 	TunSeg uint64
 }
 
@@ -136,6 +138,7 @@ func (b *Base) flowKey() FlowKey {
 	if b.Tunnel != nil {
 		k.TunSeg = b.Tunnel.Segment()
 	}
+	k.TunSeg |= uint64(b.Iface) << 48 // as link.IfaceSegment
 	return k
 }
 

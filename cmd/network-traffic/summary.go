@@ -58,6 +58,10 @@ func printSummary(w io.Writer, s capture.Stats, q publish.Pipeline, out output.O
 		if r.KernelFreezes > 0 {
 			fmt.Fprintf(w, "; %d queue freezes", r.KernelFreezes)
 		}
+		if r.Packets > 0 || r.KernelReceived > 0 {
+			// One of several interfaces: its own share of the totals.
+			fmt.Fprintf(w, "; %d packets (%d bytes), kernel received %d, dropped %d", r.Packets, r.Bytes, r.KernelReceived, r.KernelDropped)
+		}
 		if r.State != "" {
 			fmt.Fprintf(w, "; %s", r.State)
 		}

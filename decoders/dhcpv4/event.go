@@ -62,6 +62,7 @@ func (e *Event) fill(src, dst netip.AddrPort, c *protocol.Conn, n int, ts time.T
 		b.VLANs = e.vlans[:copy(e.vlans[:], c.VLANs)]
 	}
 	b.Tunnel = c.Tunnel // the engine's per-datagram copy: safe to keep
+	b.Iface = c.Iface
 	b.Start = ts
 	b.Type = "dhcpv4"
 	b.Status = "OK"

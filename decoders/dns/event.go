@@ -79,7 +79,7 @@ func buildEvent(p *Protocol, ep endpoints, req []byte, reqLen int, reqTS time.Ti
 	if ep.nvlans == 0 {
 		c.VLANs = nil
 	}
-	c.Tunnel = ep.tunnel
+	c.Tunnel, c.Iface = ep.tunnel, ep.iface
 	c.FillBase(b)
 	b.Type = "dns"
 	b.Status = "Error"

@@ -48,6 +48,7 @@ type endpoints struct {
 	// segment, part of the transaction key.
 	tunnel *ecsmap.Tunnel
 	seg    uint64
+	iface  uint16 // the capture interface (protocol.Conn.Iface)
 }
 
 func endpointsOf(c *protocol.Conn, swap bool) endpoints {
@@ -57,7 +58,7 @@ func endpointsOf(c *protocol.Conn, swap bool) endpoints {
 	}
 	ep.nvlans = uint8(copy(ep.vlans[:], c.VLANs))
 	ep.detected = c.DetectedBy != ""
-	ep.tunnel, ep.seg = c.Tunnel, c.Segment()
+	ep.tunnel, ep.seg, ep.iface = c.Tunnel, c.Segment(), c.Iface
 	return ep
 }
 

@@ -202,7 +202,7 @@ func (e *Engine) udp(p *link.Packet) {
 	c.Packets.Add(1)
 	c.Bytes.Add(uint64(len(p.Payload)))
 	conn := &e.udpConn
-	*conn = protocol.Conn{IPProtocol: 17}
+	*conn = protocol.Conn{IPProtocol: 17, Iface: p.Iface}
 	if p.NVLANs > 0 {
 		// Parsers may keep a copy of the Conn, VLANs included; the
 		// packet's array is reused, so the VLANs get their own.

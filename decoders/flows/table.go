@@ -98,7 +98,7 @@ func (t *Table) Packet(p *link.Packet) {
 	var k key
 	srcIsA := k.Set(p.IPProto, src, dst, p.SrcPort, p.DstPort, p.VLANList(), p.ICMPType, p.ICMPID)
 	// Two overlays reusing the same inner addresses stay two flows.
-	k.TunSeg = p.Tunnel.Segment()
+	k.TunSeg = p.Segment()
 	sp, dp := k.APort, k.BPort
 	if !srcIsA {
 		sp, dp = dp, sp
@@ -251,6 +251,7 @@ func (t *Table) report(f *flow, final bool) {
 		ev.hist = f.conn.hist
 	}
 	b.Tunnel = f.tunnel
+	b.Iface = uint16(f.key.TunSeg >> 48) // link.IfaceSegment
 	src, dst := &b.Source, &b.Destination
 	src.IP, src.Port = f.src.Addr(), f.src.Port()
 	dst.IP, dst.Port = f.dst.Addr(), f.dst.Port()

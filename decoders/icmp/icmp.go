@@ -107,7 +107,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 	k := key{src: p.SrcIP.Unmap(), dst: p.DstIP.Unmap(), version: version}
 	k.nvlans = uint8(min(p.NVLANs, len(k.vlans)))
 	copy(k.vlans[:], p.VLANs[:k.nvlans])
-	k.seg = p.Tunnel.Segment()
+	k.seg = p.Segment()
 	if needsCounterpart(version, p.ICMPType) {
 		k.id, k.seq = p.ICMPID, p.ICMPSeq
 	}
@@ -151,6 +151,7 @@ func (t *Tracker) Packet(p *link.Packet) {
 
 func (t *Tracker) newEvent(k key, p *link.Packet) *Event {
 	ev := &Event{version: k.version, src: k.src, dst: k.dst, id: k.id}
+	ev.base.Iface = p.Iface
 	if k.nvlans > 0 {
 		ev.vlans = append([]uint16(nil), k.vlans[:k.nvlans]...)
 	}

@@ -34,6 +34,11 @@ type Options struct {
 	FragTimeout time.Duration
 	// Tunnels say which encapsulations are opened (all by default).
 	Tunnels TunnelOptions
+	// Interfaces: the frames come from several interfaces, each frame's
+	// CaptureInfo.InterfaceIndex saying which (1 for the first); it goes to
+	// Packet.Iface. Otherwise Iface stays 0 (the index a source may set,
+	// such as the kernel's ifindex, is not ours).
+	Interfaces bool
 }
 
 func (o *Options) defaults() {
@@ -111,6 +116,9 @@ func (d *Decoder) Stats() Stats { return d.stats }
 // datagrams; both are only valid until the next call.
 func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, p *Packet) (ok bool, err error) {
 	*p = Packet{Timestamp: ci.Timestamp, WireLen: ci.Length}
+	if d.opts.Interfaces {
+		p.Iface = uint16(ci.InterfaceIndex)
+	}
 	d.frags.releaseDone()
 	ok, err = d.decodeLink(data, p)
 	if err != nil {

@@ -58,7 +58,7 @@ func (d *Decoder) decodeIPv4(data []byte, p *Packet) (bool, error) {
 			d.stats.FragmentsDropped++
 			return false, errIPv4FragOffset
 		}
-		key := fragKey{src: p.SrcIP, dst: p.DstIP, id: uint32(be.Uint16(data[4:6])), proto: p.IPProto, seg: p.Tunnel.Segment()}
+		key := fragKey{src: p.SrcIP, dst: p.DstIP, id: uint32(be.Uint16(data[4:6])), proto: p.IPProto, seg: p.Segment()}
 		full, _, done := d.frags.add(key, off, more, payload, 0, p.Timestamp)
 		if !done {
 			return false, nil
@@ -138,7 +138,7 @@ func (d *Decoder) ipv6Chain(next uint8, b []byte, p *Packet) (bool, error) {
 				d.stats.FragmentsDropped++
 				return false, errIPv6FragLen
 			}
-			key := fragKey{src: p.SrcIP, dst: p.DstIP, id: be.Uint32(b[4:8]), v6: true, seg: p.Tunnel.Segment()}
+			key := fragKey{src: p.SrcIP, dst: p.DstIP, id: be.Uint32(b[4:8]), v6: true, seg: p.Segment()}
 			full, first, done := d.frags.add(key, off, more, frag, fragNext, p.Timestamp)
 			if !done {
 				return false, nil

@@ -56,7 +56,24 @@ type Packet struct {
 	// first; every other field then describes the innermost packet, as a
 	// capture on the tunnel's own interface would (WireLen included).
 	Tunnel ecsmap.Tunnel
+
+	// Iface is the interface of a capture of several the frame came in
+	// on (1 for the first; 0 when the capture has one).
+	Iface uint16
 }
+
+// Segment separates traffic that reuses the same addresses, for
+// connection, flow and fragment keys: the tunnel segment
+// (ecsmap.Tunnel.Segment) and the capture interface. The same packets seen
+// on two interfaces (a mirror and the host, two taps) are two connections
+// and two flows, not one seen twice.
+func (p *Packet) Segment() uint64 {
+	return p.Tunnel.Segment() | IfaceSegment(p.Iface)
+}
+
+// IfaceSegment is the part of a segment that names the capture interface
+// (above the bits of ecsmap.Tunnel.Segment: depth << 32 | id).
+func IfaceSegment(iface uint16) uint64 { return uint64(iface) << 48 }
 
 // VLANList returns the VLAN ids as a slice backed by the packet (no copy).
 func (p *Packet) VLANList() []uint16 { return p.VLANs[:p.NVLANs] }

@@ -46,16 +46,20 @@ type Conn struct {
 	// names the protocol chosen, so a panic in its parser can be blamed on
 	// it as on a port's protocol.
 	DetectedBy, DetectedAs string
+	// Iface is the capture interface of a capture of several (link.Packet's
+	// Iface; 0 with one interface).
+	Iface uint16
 }
 
 // Segment is the tunnel segment of the connection (ecsmap.Tunnel.Segment),
 // 0 when seen natively: protocols that pair messages by addresses add it to
 // their keys so that two overlays reusing the same addresses stay apart.
 func (c *Conn) Segment() uint64 {
+	seg := uint64(c.Iface) << 48 // as link.IfaceSegment
 	if c.Tunnel == nil {
-		return 0
+		return seg
 	}
-	return c.Tunnel.Segment()
+	return c.Tunnel.Segment() | seg
 }
 
 // NetworkType returns "ipv4" or "ipv6" for network.type.
@@ -88,6 +92,7 @@ func (c *Conn) FillBase(b *ecsmap.Base) {
 	b.ClientServer = true
 	b.VLANs = c.VLANs
 	b.Tunnel = c.Tunnel
+	b.Iface = c.Iface
 	b.DetectedBy = c.DetectedBy
 }
 

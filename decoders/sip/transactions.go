@@ -100,6 +100,7 @@ func fillConn(e *Event, c *protocol.Conn, dir protocol.Dir, n int) {
 		b.VLANs = e.vlans[:k]
 	}
 	b.Tunnel = c.Tunnel // the engine's per-datagram copy: safe to keep
+	b.Iface = c.Iface
 }
 
 func ianaNumber(p uint8) string {

@@ -97,7 +97,7 @@ func (a *Assembler) Packet(p *link.Packet) {
 	src := netip.AddrPortFrom(p.SrcIP, p.SrcPort)
 	dst := netip.AddrPortFrom(p.DstIP, p.DstPort)
 	syn, ack := p.Flags&link.FlagSYN != 0, p.Flags&link.FlagACK != 0
-	k := keyOf(src, dst, p.Tunnel.Segment())
+	k := keyOf(src, dst, p.Segment())
 	c := a.last
 	if c == nil || c.key != k {
 		c = a.conns[k]
@@ -187,7 +187,7 @@ func (a *Assembler) open(k connKey, src, dst netip.AddrPort, syn, ack bool, p *l
 		a.close(a.oldest, p.Timestamp)
 		a.stats.Evicted++
 	}
-	info := &protocol.Conn{IPProtocol: 6}
+	info := &protocol.Conn{IPProtocol: 6, Iface: p.Iface}
 	if p.NVLANs > 0 {
 		info.VLANs = append([]uint16(nil), p.VLANList()...)
 	}

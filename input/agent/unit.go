@@ -371,6 +371,7 @@ func lossMessages(prev, st capture.Stats, in *config.Input, window time.Duration
 			recv = drops
 		}
 		msgs = append(msgs, fmt.Sprintf("the kernel dropped %d of %d packets (%.2f%%) in the last %s", drops, recv, capture.LossPercent(drops, recv), period))
+		msgs = append(msgs, interfaceDrops(prev.Rings, st.Rings)...)
 	}
 	if msg := captureLossSince(prev.CaptureLoss, st.CaptureLoss, lossThreshold(in), period); msg != "" {
 		msgs = append(msgs, msg)
@@ -422,6 +423,25 @@ const dropAlertMin = 10
 // dropsSince describes what the drop table gained between two snapshots,
 // the largest first, or "" when it is below dropAlertMin. A table that
 // shrank (worker rebuilt) starts over.
+// interfaceDrops names the interfaces of a capture of several whose kernel
+// socket dropped since the last evaluation, with their own figures.
+func interfaceDrops(prev, cur []capture.RingInfo) []string {
+	before := map[string]capture.RingInfo{}
+	for _, r := range prev {
+		before[r.Device] = r
+	}
+	var out []string
+	for _, r := range cur {
+		p := before[r.Device]
+		if r.KernelDropped <= p.KernelDropped || r.KernelReceived < p.KernelReceived {
+			continue // no drop, or counters restarted
+		}
+		d, n := r.KernelDropped-p.KernelDropped, r.KernelReceived-p.KernelReceived
+		out = append(out, fmt.Sprintf("interface %s: the kernel dropped %d of %d packets", r.Device, d, max(n, d)))
+	}
+	return out
+}
+
 func dropsSince(prev, cur []capture.DropRow, period time.Duration) string {
 	type delta struct {
 		row capture.DropRow

@@ -130,8 +130,16 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 	if n > 1 {
 		d = newDispatcher(src, c.Interface, filter, n)
 	}
+	lopts := linkOptions(c.Interface)
+	lopts.Interfaces = multiInterface(src)
+	names := namesOf(src)
 	for i, run := range runs {
-		dec, err := link.NewDecoder(src.LinkType(), shareLink(linkOptions(c.Interface), n))
+		// Events name the interface their packets came in on.
+		run.names = names
+		for _, p := range run.pubs {
+			p.ifNames = names
+		}
+		dec, err := link.NewDecoder(src.LinkType(), shareLink(lopts, n))
 		if err != nil {
 			src.Close()
 			return nil, fmt.Errorf("%s: %w", c.Interface.Key(), err)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +16,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
+
+	"github.com/network-traffic/network-traffic/input/config"
 )
 
 // Device names as Packetbeat takes them: "any", an interface name, the
@@ -165,6 +169,11 @@ type routeSource struct {
 	// linkType is fixed by the first call of LinkType.
 	linkType layers.LinkType
 
+	// names gets the interface captured now at nameIdx (the name events
+	// carry), nil when they carry none.
+	names   *ifaceNames
+	nameIdx int
+
 	moved   atomic.Pointer[string] // the new interface, set by the poller
 	stop    chan struct{}
 	lastErr atomic.Pointer[string]
@@ -276,7 +285,17 @@ func (s *routeSource) move(dev string) error {
 	}
 	s.cur, s.curDev = src, dev
 	s.lastErr.Store(nil)
+	if s.names != nil {
+		s.names.set(s.nameIdx, dev)
+	}
 	return nil
+}
+
+func (s *routeSource) interfaceNames() *ifaceNames {
+	if s.nameIdx != 0 {
+		return nil // one of several: the capture's names are the multiSource's
+	}
+	return s.names
 }
 
 // Device is the interface captured now.
@@ -339,4 +358,115 @@ func (s *routeSource) Close() {
 // ringReporter is a live source that can describe its kernel ring.
 type ringReporter interface {
 	Ring() *RingInfo
+}
+
+// setMember is one interface of a device set: named says it was given by
+// name (or index, or default_route), so it is waited for when it
+// disappears; an interface a pattern matched is let go instead, and taken
+// again if it comes back (see multiSource).
+type setMember struct {
+	dev   string
+	named bool
+}
+
+// errNoInterface is the error of a device set that selects nothing.
+var errNoInterface = errors.New("selects no interface")
+
+// resolveDeviceSet turns a device list (names, indexes, default_route
+// names, glob patterns over the host's interfaces) less exclude_devices into
+// the interfaces to capture, in the order given, each once. A default_route
+// entry followed by poll_default_route stays as it is (its capture moves
+// with the route). An empty set is an errNoInterface naming what was asked.
+func resolveDeviceSet(iface config.Interface) ([]setMember, error) {
+	var out []setMember
+	seen := map[string]bool{}
+	add := func(dev string, named bool) {
+		if !seen[dev] && !excludedDevice(iface, dev) {
+			seen[dev] = true
+			out = append(out, setMember{dev, named})
+		}
+	}
+	links := interfaceNames()
+	for _, e := range iface.DeviceEntries() {
+		switch {
+		case config.IsDevicePattern(e):
+			for _, l := range matchPattern(e, links) {
+				add(l, false)
+			}
+		case isDefaultRoute(e) && iface.PollDefaultRoute > 0:
+			if dev, err := defaultRouteDevice(e); err == nil && excludedDevice(iface, dev) {
+				continue
+			}
+			add(e, true)
+		default:
+			dev, err := resolveDevice(e)
+			if err != nil {
+				return nil, fmt.Errorf("device %s: %w", iface.Device, err)
+			}
+			if dev == "any" {
+				return nil, fmt.Errorf("device %s: any cannot be one of several devices", iface.Device)
+			}
+			add(dev, true)
+		}
+	}
+	if len(out) == 0 {
+		msg := ""
+		if len(iface.ExcludeDevices) > 0 {
+			msg = " once exclude_devices " + strings.Join(iface.ExcludeDevices, ",") + " are taken out"
+		}
+		return nil, fmt.Errorf("device %s %w%s (interfaces: %s)", iface.Device, errNoInterface, msg, strings.Join(links, ", "))
+	}
+	return out, nil
+}
+
+// patternMembers are the interfaces the patterns of a device set match now,
+// less exclude_devices (what a capture that follows its patterns adds).
+func patternMembers(iface config.Interface) []string {
+	var out []string
+	seen := map[string]bool{}
+	links := interfaceNames()
+	for _, e := range iface.DeviceEntries() {
+		if !config.IsDevicePattern(e) {
+			continue
+		}
+		for _, l := range matchPattern(e, links) {
+			if !seen[l] && !excludedDevice(iface, l) {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// interfaceNames lists the host's interfaces. Patterns select among them
+// (net.Interfaces, not libpcap's list, whose pseudo-devices such as any,
+// nflog or dbus-system are no interfaces).
+func interfaceNames() []string {
+	var links []string
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, i := range ifs {
+			links = append(links, i.Name)
+		}
+	}
+	return links
+}
+
+func matchPattern(pattern string, links []string) []string {
+	var out []string
+	for _, l := range links {
+		if ok, _ := path.Match(pattern, l); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func excludedDevice(iface config.Interface, dev string) bool {
+	for _, x := range iface.ExcludeDevices {
+		if ok, _ := path.Match(x, dev); ok || x == dev {
+			return true
+		}
+	}
+	return false
 }

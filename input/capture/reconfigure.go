@@ -228,6 +228,9 @@ func (w *Worker) reconfigureInPlace(in *config.Input, plan reconfigPlan) (bool, 
 			if err != nil {
 				return true, err
 			}
+			if pub != nil {
+				pub.ifNames = r.names
+			}
 			if serr != nil {
 				failStream(states, st, serr)
 				continue

@@ -34,6 +34,15 @@ type RingInfo struct {
 	FanoutGroup       *int  `json:"fanout_group,omitempty"`
 	// KernelFreezes counts TPACKET_V3 queue freezes (every block full).
 	KernelFreezes uint64 `json:"kernel_freezes,omitempty"`
+	// Packets and Bytes (on the wire) were read from this interface,
+	// KernelReceived and KernelDropped counted by its kernel socket (as
+	// pcap_received and pcap_dropped, dropped included in received): the
+	// per-interface figures of a capture of several interfaces, whose sums
+	// are the capture's totals (absent for a capture of one).
+	Packets        uint64 `json:"packets,omitempty"`
+	Bytes          uint64 `json:"bytes,omitempty"`
+	KernelReceived uint64 `json:"kernel_received,omitempty"`
+	KernelDropped  uint64 `json:"kernel_dropped,omitempty"`
 	// State is empty while capturing, else why the capture waits (the
 	// interface is down).
 	State string `json:"state,omitempty"`

@@ -131,7 +131,7 @@ type filterRequest struct {
 type sourceStats struct {
 	recv, drop, ifDrop uint64
 	ok                 bool
-	ring               *RingInfo
+	rings              []RingInfo
 }
 
 func newDispatcher(src Source, iface config.Interface, filter string, n int) *dispatcher {
@@ -161,9 +161,7 @@ func newShardBatch() *shardBatch {
 func (d *dispatcher) publishStats() {
 	s := &sourceStats{}
 	s.recv, s.drop, s.ifDrop, s.ok = d.src.PcapStats()
-	if rr, ok := d.src.(ringReporter); ok {
-		s.ring = rr.Ring()
-	}
+	s.rings = ringsOf(d.src)
 	d.stats.Store(s)
 }
 
@@ -399,13 +397,13 @@ func (s *shardSource) PcapStats() (uint64, uint64, uint64, bool) {
 	return st.recv, st.drop, st.ifDrop, st.ok
 }
 
-// Ring describes the kernel ring on shard 0 only.
-func (s *shardSource) Ring() *RingInfo {
+// Rings describes the kernel rings on shard 0 only.
+func (s *shardSource) Rings() []RingInfo {
 	st := s.d.stats.Load()
 	if s.idx != 0 || st == nil {
 		return nil
 	}
-	return st.ring
+	return st.rings
 }
 
 // SetFilter changes the filter of the real source, through shard 0 (every

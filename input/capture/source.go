@@ -73,8 +73,37 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 		}
 		return &pcapSource{h: h, pace: true, path: iface.File}, nil
 	}
-	dev, err := resolveDevice(iface.Device)
-	follow := isDefaultRoute(iface.Device) && iface.PollDefaultRoute > 0
+	if iface.Devices != nil || iface.ExcludeDevices != nil || config.IsDevicePattern(iface.Device) {
+		follow := false
+		for _, e := range iface.DeviceEntries() {
+			follow = follow || config.IsDevicePattern(e)
+		}
+		set, err := resolveDeviceSet(iface)
+		if err != nil && !(follow && errors.Is(err, errNoInterface)) {
+			return nil, err
+		}
+		if len(set) == 1 && !follow {
+			// One interface: the capture of one device, with no merge in
+			// between.
+			return openDevice(iface, set[0].dev, filter, nil, 0, true)
+		}
+		// With patterns, the set follows the interfaces that come and go;
+		// an empty one waits (err says for what).
+		return newMultiSource(iface, set, filter, follow, err, func(idx int, dev string, names *ifaceNames, wait bool, filter string) (Source, error) {
+			return openDevice(iface, dev, filter, names, idx, wait)
+		})
+	}
+	return openDevice(iface, iface.Device, filter, nil, 0, true)
+}
+
+// openDevice opens one live device entry (a name, an index, any or a
+// default_route name). names, with a capture of several interfaces, gets
+// the interface's name at idx, renamed when a default_route capture moves;
+// nil for a capture of one, which gets its own. wait: an interface that
+// disappears is waited for (else its capture ends with errDisappeared).
+func openDevice(iface config.Interface, want, filter string, names *ifaceNames, idx int, wait bool) (Source, error) {
+	dev, err := resolveDevice(want)
+	follow := isDefaultRoute(want) && iface.PollDefaultRoute > 0
 	if err != nil && !follow {
 		return nil, err
 	}
@@ -94,23 +123,33 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 		}
 		return openPcapLive(dev, snaplen, bufMB, iface.Promiscuous, filter)
 	}
-	if follow {
-		// With no default route yet, the capture waits for one.
-		return newRouteSource(iface.Device, dev, err, iface.PollDefaultRoute, filter, open, func() (string, error) {
-			return defaultRouteDevice(iface.Device)
-		})
-	}
-	if dev == "any" {
+	if (dev == "any" || !wait) && !follow {
 		return open(dev)
 	}
-	// A named interface that disappears is waited for and captured again
-	// when it is back (checked every second).
-	return newRouteSource(dev, dev, nil, time.Second, filter, open, func() (string, error) {
-		if _, err := net.InterfaceByName(dev); err != nil {
-			return "", err
-		}
-		return dev, nil
-	})
+	if names == nil {
+		names, idx = newIfaceNames([]string{dev}), 0
+	}
+	var rs *routeSource
+	if follow {
+		// With no default route yet, the capture waits for one.
+		rs, err = newRouteSource(want, dev, err, iface.PollDefaultRoute, filter, open, func() (string, error) {
+			return defaultRouteDevice(want)
+		})
+	} else {
+		// A named interface that disappears is waited for and captured
+		// again when it is back (checked every second).
+		rs, err = newRouteSource(dev, dev, nil, time.Second, filter, open, func() (string, error) {
+			if _, err := net.InterfaceByName(dev); err != nil {
+				return "", err
+			}
+			return dev, nil
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	rs.names, rs.nameIdx = names, idx
+	return rs, nil
 }
 
 // liveTimeout bounds how long a read waits: with TPACKET_V3 it is also how
@@ -193,6 +232,8 @@ func SetDirectionIn(s Source) error {
 	case *afpacketSource:
 		ps.prefix = outgoingFilter(true, 0)
 		return ps.SetFilter(ps.filter)
+	case *multiSource:
+		return ps.setDirectionIn()
 	case *routeSource:
 		ps.dirIn = true
 		if ps.cur == nil {

@@ -19,7 +19,7 @@ type layerSnapshot struct {
 	hasPcap            bool
 	// flowDrops and icmpDrops come from tables only this goroutine may read.
 	flowDrops, icmpDrops []protocol.Drop
-	ring                 *RingInfo
+	rings                []RingInfo
 }
 
 // publishSnapshot runs on the capture goroutine, which owns the decoder,
@@ -28,9 +28,7 @@ type layerSnapshot struct {
 func (r *captureRun) publishSnapshot() {
 	s := &layerSnapshot{dec: r.dec.Stats()}
 	s.pcapRecv, s.pcapDrop, s.pcapIfDrop, s.hasPcap = r.src.PcapStats()
-	if rr, ok := r.src.(ringReporter); ok {
-		s.ring = rr.Ring()
-	}
+	s.rings = ringsOf(r.src)
 	s.tcp = r.asm.Stats()
 	s.flowDrops = protocolDrops(r.cur.Flows)
 	s.icmpDrops = protocolDrops(r.cur.ICMP)
@@ -66,9 +64,7 @@ func (w *Worker) Stats() Stats {
 			s.PcapDropped += snap.pcapDrop
 			s.PcapIfDropped += snap.pcapIfDrop
 		}
-		if snap.ring != nil {
-			s.Rings = append(s.Rings, *snap.ring)
-		}
+		s.Rings = append(s.Rings, snap.rings...)
 		counters.Add(&s.Decode, &snap.dec)
 		counters.Add(&s.TCP, &snap.tcp)
 		s.ActiveTCPConns += int(snap.tcp.Active)

@@ -104,6 +104,9 @@ type streamPublisher struct {
 	// host's own (from host, refreshed); nil for a file without local_ips.
 	local     *hostmeta.Addrs
 	hostLocal bool
+	// ifNames name the capture's interfaces: the event's (Base.Iface) is
+	// written as observer.ingress.interface.name; nil for any and files.
+	ifNames *ifaceNames
 	// ignoreOutgoing drops what this host initiated (egress).
 	ignoreOutgoing bool
 	// host supplies the agent.* and host.* members; snap is the snapshot
@@ -135,6 +138,9 @@ func (p *streamPublisher) Publish(ev ecsmap.Event) {
 		snap = p.host.Current()
 	}
 	b := ev.EventBase()
+	if p.ifNames != nil {
+		b.Interface = p.ifNames.name(b.Iface)
+	}
 	local := p.localAddrs(snap)
 	hostDir := hostmeta.Direction(local, b.Source.IP, b.Destination.IP)
 	if p.ignoreOutgoing && hostDir == "egress" {

@@ -57,6 +57,9 @@ type captureRun struct {
 	// lastFrame is the time of the last frame read (unsharded), which
 	// the end of a file is flushed at.
 	lastFrame time.Time
+	// names are the capture's interfaces by link.Packet.Iface (nil for any
+	// and files), for the publishers' observer.ingress.interface.name.
+	names *ifaceNames
 	// disp, on a sharded capture, is the reader feeding this shard (src
 	// is then its shardSource).
 	disp *dispatcher

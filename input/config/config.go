@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,7 +57,15 @@ type Capture struct {
 // Interface says where packets come from.
 type Interface struct {
 	Device string // live device; "any" by default on Linux
-	File   string // pcap/pcapng to replay instead of a device
+	// Devices are the entries of a device list (`device: [eth0, eth1]` or
+	// "eth0,eth1"): names, indexes, default_route names or glob patterns
+	// (eth*). Nil for one plain device, which Device then names; with a
+	// list Device is the entries joined by commas (for messages).
+	Devices []string
+	// ExcludeDevices (names or glob patterns) are taken out of the set the
+	// entries select.
+	ExcludeDevices []string
+	File           string // pcap/pcapng to replay instead of a device
 	// Type is the capture method of a live device: "pcap" (libpcap, the
 	// default) or "af_packet" (a TPACKET_V3 ring of our own).
 	Type string
@@ -135,7 +144,34 @@ func (i Interface) Key() string {
 	if i.File != "" {
 		return "file:" + i.File
 	}
-	return "device:" + i.Device
+	if len(i.Devices) == 0 && len(i.ExcludeDevices) == 0 {
+		return "device:" + i.Device
+	}
+	// Streams naming the same set in another order share one capture.
+	devs := append([]string(nil), i.DeviceEntries()...)
+	sort.Strings(devs)
+	key := "device:" + strings.Join(devs, ",")
+	if len(i.ExcludeDevices) > 0 {
+		ex := append([]string(nil), i.ExcludeDevices...)
+		sort.Strings(ex)
+		key += "|exclude:" + strings.Join(ex, ",")
+	}
+	return key
+}
+
+// DeviceEntries are the configured device entries: Devices, or Device
+// alone.
+func (i Interface) DeviceEntries() []string {
+	if len(i.Devices) > 0 {
+		return i.Devices
+	}
+	return []string{i.Device}
+}
+
+// IsDevicePattern reports a device entry that is a glob pattern (eth*,
+// veth?, en[op]*) rather than a name.
+func IsDevicePattern(dev string) bool {
+	return strings.ContainsAny(dev, "*?[")
 }
 
 // DataStream is where a stream's documents go.
@@ -494,18 +530,19 @@ func parseInterface(v any, iface *Interface) error {
 	case string:
 		if strings.Contains(x, ".pcap") {
 			iface.File = x
-		} else {
-			iface.Device = x
+			return nil
 		}
-		return nil
+		return parseDevices(x, iface)
 	case map[string]any:
 		for k, val := range x {
 			var err error
 			switch k {
 			case "device":
-				s, _ := val.(string)
-				if s != "" {
-					iface.Device = s
+				err = parseDevices(val, iface)
+			case "exclude_devices":
+				iface.ExcludeDevices, err = deviceList(val)
+				if err == nil {
+					err = checkPatterns(iface.ExcludeDevices)
 				}
 			case "file":
 				iface.File, _ = val.(string)
@@ -630,6 +667,79 @@ func parseTunnels(v any) (*Tunnels, error) {
 	return t, nil
 }
 
+// parseDevices reads the device option: one name, a comma-separated
+// string or a list. One entry stays in Device as before; several go to
+// Devices (duplicates left out), Device then naming them all.
+func parseDevices(v any, iface *Interface) error {
+	list, err := deviceList(v)
+	if err != nil {
+		return err
+	}
+	if err := checkPatterns(list); err != nil {
+		return err
+	}
+	iface.Devices = nil
+	switch len(list) {
+	case 0:
+		iface.Device = "any"
+	case 1:
+		iface.Device = list[0]
+	default:
+		iface.Devices = list
+		iface.Device = strings.Join(list, ",")
+	}
+	return nil
+}
+
+// deviceList reads a list of interface entries: a string of them separated
+// by commas, or a YAML list (numbers are indexes); empty entries and
+// repeats are left out.
+func deviceList(v any) ([]string, error) {
+	var raw []string
+	switch x := v.(type) {
+	case nil:
+	case string:
+		raw = strings.Split(x, ",")
+	case int, int64, float64:
+		n, _ := asInt(x)
+		raw = []string{strconv.Itoa(n)}
+	case []any:
+		for i, it := range x {
+			switch y := it.(type) {
+			case string:
+				raw = append(raw, strings.Split(y, ",")...)
+			case int, int64, float64:
+				n, _ := asInt(y)
+				raw = append(raw, strconv.Itoa(n))
+			default:
+				return nil, fmt.Errorf("[%d]: %v is not an interface name", i, it)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("must be an interface name, a comma-separated list of them or a list")
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range raw {
+		if d = strings.TrimSpace(d); d != "" && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func checkPatterns(list []string) error {
+	for _, d := range list {
+		if IsDevicePattern(d) {
+			if _, err := path.Match(d, ""); err != nil {
+				return fmt.Errorf("%q is not a valid pattern (%v)", d, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Capture types of a live device.
 const (
 	TypePcap     = "pcap"
@@ -642,8 +752,32 @@ func checkInterface(iface *Interface) error {
 	if iface.Fanout && iface.Type != TypeAFPacket {
 		return errors.New("fanout_group: needs type: af_packet (libpcap cannot join a PACKET_FANOUT group)")
 	}
-	if iface.PollDefaultRoute > 0 && !strings.HasPrefix(iface.Device, "default_route") {
-		return fmt.Errorf("poll_default_route: needs device default_route, default_route_ipv4 or default_route_ipv6 (device is %q)", iface.Device)
+	if iface.File != "" && len(iface.ExcludeDevices) > 0 {
+		return fmt.Errorf("exclude_devices: the file %s is replayed, not captured from interfaces", iface.File)
+	}
+	entries := iface.DeviceEntries()
+	if iface.File == "" && len(entries) > 1 {
+		for _, d := range entries {
+			if d == "any" {
+				return fmt.Errorf("device: any captures every interface and cannot be listed with others (%s): their packets would be captured twice", iface.Device)
+			}
+		}
+	}
+	if iface.File == "" && len(iface.ExcludeDevices) > 0 && len(entries) == 1 && (entries[0] == "any" || entries[0] == "") {
+		return errors.New("exclude_devices: cannot be taken out of device any (one socket on every interface); give the devices as a pattern instead, e.g. device: \"*\"")
+	}
+	multi := iface.File == "" && (len(entries) > 1 || IsDevicePattern(entries[0]))
+	if iface.Fanout && multi {
+		return fmt.Errorf("fanout_group: a PACKET_FANOUT group is bound to one interface, and device %s names several: use one stream per interface", iface.Device)
+	}
+	if iface.PollDefaultRoute > 0 {
+		route := false
+		for _, d := range entries {
+			route = route || strings.HasPrefix(d, "default_route")
+		}
+		if !route {
+			return fmt.Errorf("poll_default_route: needs device default_route, default_route_ipv4 or default_route_ipv6 (device is %q)", iface.Device)
+		}
 	}
 	if iface.File != "" && (iface.Type == TypeAFPacket || iface.Fanout) {
 		return fmt.Errorf("type: af_packet captures a device, not the file %s", iface.File)

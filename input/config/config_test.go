@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -335,5 +336,130 @@ func TestLocalIPsOption(t *testing.T) {
 	bad := in.Streams[2].Err
 	if bad == nil || !strings.Contains(bad.Error(), `local_ips: "10.0.0.0/8" is not an IP address`) {
 		t.Errorf("bad local_ips: %v", bad)
+	}
+}
+
+// device takes one name, a comma-separated string or a list (names,
+// indexes, default_route names, glob patterns), and exclude_devices names or
+// patterns; what cannot work (any beside others, fanout over several
+// interfaces, exclusions from any) is refused naming the option.
+func TestDeviceLists(t *testing.T) {
+	cases := []struct {
+		iface, wantErr string
+		devices        []string // Devices ("" entries: nil)
+		device         string
+		exclude        []string
+	}{
+		{iface: `{device: eth0}`, device: "eth0"},
+		{iface: `eth0`, device: "eth0"},
+		{iface: `{device: ""}`, device: "any"},
+		{iface: `{device: "eth0, eth1"}`, device: "eth0,eth1", devices: []string{"eth0", "eth1"}},
+		{iface: `"eth0,eth1"`, device: "eth0,eth1", devices: []string{"eth0", "eth1"}},
+		{iface: `{device: [eth0, "eth1,eth2", eth0, 3]}`, device: "eth0,eth1,eth2,3", devices: []string{"eth0", "eth1", "eth2", "3"}},
+		{iface: `{device: [eth0]}`, device: "eth0"},
+		{iface: `{device: 2}`, device: "2"},
+		{iface: `{device: "veth*", exclude_devices: [veth1, "vethx?"]}`, device: "veth*", exclude: []string{"veth1", "vethx?"}},
+		{iface: `{device: [default_route, eth9], poll_default_route: 1m}`, device: "default_route,eth9", devices: []string{"default_route", "eth9"}},
+		{iface: `{device: "eth*", exclude_devices: "eth1,eth2"}`, device: "eth*", exclude: []string{"eth1", "eth2"}},
+		{iface: `{device: [any, eth0]}`, wantErr: "device: any captures every interface and cannot be listed with others"},
+		{iface: `{device: "eth0,any"}`, wantErr: "device: any captures every interface"},
+		{iface: `{device: any, exclude_devices: [lo]}`, wantErr: "exclude_devices: cannot be taken out of device any"},
+		{iface: `{exclude_devices: [lo]}`, wantErr: "exclude_devices: cannot be taken out of device any"},
+		{iface: `{file: x.pcap, exclude_devices: [lo]}`, wantErr: "exclude_devices: the file x.pcap is replayed"},
+		{iface: `{device: "eth[", exclude_devices: [lo]}`, wantErr: `device: "eth[" is not a valid pattern`},
+		{iface: `{device: "eth*", exclude_devices: ["[x"]}`, wantErr: `exclude_devices: "[x" is not a valid pattern`},
+		{iface: `{device: [eth0, {a: 1}]}`, wantErr: "device: [1]"},
+		{iface: `{device: [eth0, eth1], type: af_packet, fanout_group: 3}`, wantErr: "fanout_group: a PACKET_FANOUT group is bound to one interface"},
+		{iface: `{device: "eth*", type: af_packet, fanout_group: 3}`, wantErr: "fanout_group: a PACKET_FANOUT group is bound to one interface"},
+		{iface: `{device: [eth0, eth1], poll_default_route: 1m}`, wantErr: "poll_default_route: needs device default_route"},
+	}
+	for _, c := range cases {
+		in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+c.iface+"}\n")
+		if err != nil {
+			t.Fatalf("%s: %v", c.iface, err)
+		}
+		st := in.Streams[0]
+		if c.wantErr != "" {
+			if st.Err == nil || !strings.Contains(st.Err.Error(), c.wantErr) {
+				t.Errorf("%s: err %v, want %q", c.iface, st.Err, c.wantErr)
+			}
+			continue
+		}
+		if st.Err != nil {
+			t.Errorf("%s: %v", c.iface, st.Err)
+			continue
+		}
+		got := in.Captures[0].Interface
+		if got.Device != c.device || !reflect.DeepEqual(got.Devices, c.devices) || !reflect.DeepEqual(got.ExcludeDevices, c.exclude) {
+			t.Errorf("%s: device %q devices %q exclude %q; want %q %q %q", c.iface, got.Device, got.Devices, got.ExcludeDevices, c.device, c.devices, c.exclude)
+		}
+	}
+}
+
+// Streams naming the same device set, in any order, share one capture;
+// streams on that set that disagree on the capture type are refused as for
+// one device; another exclusion is another capture.
+func TestDeviceSetsGroupStreams(t *testing.T) {
+	in, err := parseYAML(t, `type: packet
+streams:
+  - {id: a, type: flow, interface: {device: [eth0, eth1], type: af_packet}}
+  - {id: b, type: icmp, interface: {device: "eth1,eth0", type: af_packet}}
+  - {id: c, type: dns, interface: {device: [eth1, eth0], type: pcap}}
+  - {id: d, type: http, interface: {device: "eth*", exclude_devices: [eth2]}}
+  - {id: e, type: redis, interface: {device: "eth*"}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := in.Streams[2]; st.Err == nil || !strings.Contains(st.Err.Error(), "type pcap conflicts with type af_packet of stream a") {
+		t.Errorf("c: %v", st.Err)
+	}
+	if len(in.Captures) != 3 {
+		t.Fatalf("%d captures, want 3", len(in.Captures))
+	}
+	if n := len(in.Captures[0].Streams); n != 2 {
+		t.Errorf("eth0+eth1 capture has %d streams, want 2", n)
+	}
+	if k0, k1 := in.Captures[1].Interface.Key(), in.Captures[2].Interface.Key(); k0 == k1 {
+		t.Errorf("keys %q and %q should differ", k0, k1)
+	}
+}
+
+// The Fleet capture vars, rendered by every stream template, parse into the
+// interface they say.
+func TestFleetCaptureVarsParse(t *testing.T) {
+	root := pkgbuild.SourceRoot()
+	for _, ds := range pkgbuild.DataStreams {
+		vars, err := pkgbuild.DefaultVars(root, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]any{"interface": "eth0, veth*", "exclude_devices": []any{"veth9"},
+			"capture_type": "af_packet", "buffer_size_mb": 64, "snaplen": 9000, "workers": 2} {
+			vars[k] = v
+		}
+		rendered, err := pkgbuild.RenderStream(ds, vars)
+		if err != nil {
+			t.Fatalf("%s: %v", ds, err)
+		}
+		var stream map[string]any
+		if err := yaml.Unmarshal([]byte(rendered), &stream); err != nil {
+			t.Fatalf("%s: %v\n%s", ds, err, rendered)
+		}
+		in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{stream}})
+		if err != nil {
+			t.Fatalf("%s: %v", ds, err)
+		}
+		if st := in.Streams[0]; st.Err != nil {
+			if _, ok := protocol.Lookup(st.Type); !ok && st.Type != config.TypeFlow && st.Type != config.TypeICMP {
+				continue
+			}
+			t.Errorf("%s: %v", ds, st.Err)
+			continue
+		}
+		got := in.Captures[0].Interface
+		if fmt.Sprintf("%v %v %s %d %d %d", got.Devices, got.ExcludeDevices, got.Type, got.BufferSizeMB, got.Snaplen, got.Workers) != "[eth0 veth*] [veth9] af_packet 64 9000 2" {
+			t.Errorf("%s: interface %+v", ds, got)
+		}
 	}
 }

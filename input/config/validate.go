@@ -29,7 +29,7 @@ var interfaceKeys = []string{
 	"device", "file", "type", "snaplen", "buffer_size_mb", "auto_promisc_mode",
 	"promiscuous", "with_vlans", "bpf_filter", "top_speed", "loop",
 	"internal_networks", "poll_default_route", "fanout_group", "metrics_interval",
-	"tunnels", "local_ips", "workers", "capture_loss_threshold",
+	"tunnels", "local_ips", "workers", "capture_loss_threshold", "exclude_devices",
 }
 
 // checkInputKeys refuses keys nobody reads: a misspelt `procesors` would

@@ -99,6 +99,10 @@ func TestStreamTemplateUserSettings(t *testing.T) {
 	if len(procs) != 2 || !hasKey(procs[0], "add_observer_metadata") || !hasKey(procs[1], "drop_fields") {
 		t.Errorf("processors = %v", procs)
 	}
+	// The capture's observer.ingress.interface.name is kept.
+	if obs, _ := procs[0].(map[string]any)["add_observer_metadata"].(map[string]any); obs["replace_fields"] != false {
+		t.Errorf("add_observer_metadata = %v, want replace_fields false", procs[0])
+	}
 	checks := map[string]any{
 		"tags":                []any{"forwarded", "lab"},
 		"interface":           map[string]any{"file": "/tmp/capture.pcap"},
@@ -159,5 +163,34 @@ func TestHandlebarsSubset(t *testing.T) {
 func TestRenderStreamUnknownDataStream(t *testing.T) {
 	if _, err := RenderStream("nosuch", nil); err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("want error naming nosuch, got %v", err)
+	}
+}
+
+// The interface vars of a production host reach the interface map of every
+// stream: several devices (comma-separated), exclusions, the capture type
+// and ring options; any one of them alone opens the map.
+func TestStreamTemplateCaptureVars(t *testing.T) {
+	for _, ds := range DataStreams {
+		cfg := renderDefault(t, ds, map[string]any{
+			"interface":       "eth0,veth*",
+			"exclude_devices": []any{"veth9", "vethx*"},
+			"capture_type":    "af_packet",
+			"buffer_size_mb":  64,
+			"snaplen":         9000,
+			"workers":         2,
+		})
+		want := map[string]any{"device": "eth0,veth*", "exclude_devices": []any{"veth9", "vethx*"},
+			"type": "af_packet", "buffer_size_mb": 64, "snaplen": 9000, "workers": 2}
+		if !reflect.DeepEqual(cfg["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, cfg["interface"], want)
+		}
+		one := renderDefault(t, ds, map[string]any{"capture_type": "af_packet", "fanout_group": 7})
+		if want := map[string]any{"type": "af_packet", "fanout_group": 7}; !reflect.DeepEqual(one["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, one["interface"], want)
+		}
+		file := renderDefault(t, ds, map[string]any{"interface": "/tmp/x.pcap", "workers": 2})
+		if want := map[string]any{"file": "/tmp/x.pcap", "workers": 2}; !reflect.DeepEqual(file["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, file["interface"], want)
+		}
 	}
 }

@@ -68,7 +68,10 @@ func Run(root string, src Source) ([][]byte, error) {
 	for k, v := range src.Stream {
 		stream[k] = v
 	}
-	stream["interface"] = map[string]any{"file": filepath.Join(root, src.Pcap), "top_speed": true}
+	// One worker: the documents of several shards interleave in whatever
+	// order the shards run, and the committed files must not change from
+	// one run to the next.
+	stream["interface"] = map[string]any{"file": filepath.Join(root, src.Pcap), "top_speed": true, "workers": 1}
 	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{stream}})
 	if err != nil {
 		return nil, err
