@@ -61,7 +61,7 @@ func workersOf(iface config.Interface) int {
 
 const (
 	shardBatchPackets = 256
-	shardBatchBytes   = 256 << 10
+	shardBatchBytes   = 64 << 10
 	shardDepth        = 4 // batches queued per shard
 	// shardFlushEvery is how much packet time a frame may wait in a
 	// partly filled batch (live captures at a low rate).
