@@ -245,7 +245,10 @@ func (d *dispatcher) run() {
 				d.cur[j].items = append(d.cur[j].items, shardItem{kind: itemTick, ci: gopacket.CaptureInfo{Timestamp: ts}})
 			}
 		}
-		if ts.Sub(d.lastFlush) >= shardFlushEvery {
+		// Packet time going back (the next loop of a replayed file, a
+		// clock step) flushes too, or partial batches would wait until
+		// time passed the old mark again.
+		if since := ts.Sub(d.lastFlush); since >= shardFlushEvery || since < 0 {
 			d.lastFlush = ts
 			d.flushAll()
 		} else if len(b.items) >= shardBatchPackets || len(b.data) >= shardBatchBytes {
