@@ -33,8 +33,9 @@ type fakeWorker struct {
 	in   *config.Input
 	// drops is added to PcapDropped by the test.
 	drops atomic.Uint64
-	// acked and unseen are the capture-loss byte counters (CaptureLoss).
-	acked, unseen atomic.Uint64
+	// loss holds the capture-loss byte counters (CaptureLoss), acked and
+	// unseen together so a health check never sees one without the other.
+	loss atomic.Pointer[[2]uint64]
 	// ringState, when set, is the state of the capture's ring.
 	ringState atomic.Pointer[string]
 	runs      atomic.Int32
@@ -125,9 +126,27 @@ func (w *fakeWorker) Reconfigure(in *config.Input) error {
 	return nil
 }
 
+// addLoss adds acknowledged and unseen bytes to the capture-loss counters
+// in one step.
+func (w *fakeWorker) addLoss(acked, unseen uint64) {
+	for {
+		old := w.loss.Load()
+		n := [2]uint64{acked, unseen}
+		if old != nil {
+			n[0] += old[0]
+			n[1] += old[1]
+		}
+		if w.loss.CompareAndSwap(old, &n) {
+			return
+		}
+	}
+}
+
 func (w *fakeWorker) Stats() capture.Stats {
 	st := capture.Stats{PcapReceived: 1000, PcapDropped: w.drops.Load(), Protocols: map[string]capture.ProtocolCounters{"nttest": {Packets: 10}}}
-	st.CaptureLoss = capture.CaptureLoss{AckEvents: w.acked.Load() / 1000, AckedBytes: w.acked.Load(), GapEvents: w.unseen.Load() / 100, UnseenBytes: w.unseen.Load()}
+	if l := w.loss.Load(); l != nil {
+		st.CaptureLoss = capture.CaptureLoss{AckEvents: l[0] / 1000, AckedBytes: l[0], GapEvents: l[1] / 100, UnseenBytes: l[1]}
+	}
 	if p := w.ringState.Load(); p != nil {
 		st.Rings = []capture.RingInfo{{Device: "va", Type: "af_packet", State: *p}}
 	}
@@ -454,8 +473,7 @@ func TestDegradedOnCaptureLossAndRecovery(t *testing.T) {
 	w := h.factory.get("nt-1")
 
 	// 4% lost, under 5%: several health periods (100 ms) stay HEALTHY.
-	w.acked.Add(100000)
-	w.unseen.Add(4000)
+	w.addLoss(100000, 4000)
 	time.Sleep(500 * time.Millisecond)
 	for _, s := range a.historyOf("u1") {
 		if strings.Contains(s, "DEGRADED") {
@@ -464,8 +482,7 @@ func TestDegradedOnCaptureLossAndRecovery(t *testing.T) {
 	}
 
 	// 6% lost in one period.
-	w.acked.Add(100000)
-	w.unseen.Add(6000)
+	w.addLoss(100000, 6000)
 	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
 	for _, want := range []string{"capture loss 6.00%", "6000 of 100000 bytes acknowledged by peers were never captured", "(60 of 100 ACKs", "capture_loss_threshold 5%"} {
 		if !strings.Contains(o.Message, want) {
@@ -473,7 +490,7 @@ func TestDegradedOnCaptureLossAndRecovery(t *testing.T) {
 		}
 	}
 	// Nothing lost in the next periods: HEALTHY again.
-	w.acked.Add(50000)
+	w.addLoss(50000, 0)
 	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
 }
 
@@ -512,16 +529,14 @@ func TestCaptureLossThresholdDefaultAndBadValue(t *testing.T) {
 	a.setUnit("u1", proto.UnitType_INPUT, packetInput("nt-1", stream("http-1", "nttest", "ports", []any{80.0})), proto.UnitLogLevel_INFO)
 	a.waitUnit("u1", proto.State_HEALTHY, 5*time.Second)
 	w := h.factory.get("nt-1")
-	w.acked.Add(100000)
-	w.unseen.Add(9000) // 9%: under the default
+	w.addLoss(100000, 9000) // 9%: under the default
 	time.Sleep(500 * time.Millisecond)
 	for _, s := range a.historyOf("u1") {
 		if strings.Contains(s, "DEGRADED") {
 			t.Fatalf("9%% loss under the default 10%%: %q", a.historyOf("u1"))
 		}
 	}
-	w.acked.Add(100000)
-	w.unseen.Add(11000)
+	w.addLoss(100000, 11000)
 	o := a.waitUnit("u1", proto.State_DEGRADED, 5*time.Second)
 	if !strings.Contains(o.Message, "capture loss 11.00%") || !strings.Contains(o.Message, "capture_loss_threshold 10%") {
 		t.Errorf("message %q", o.Message)
@@ -624,8 +639,7 @@ func TestLogLevelAndDiagnostics(t *testing.T) {
 	if h.level.Level() != slog.LevelInfo {
 		t.Fatalf("level %v", h.level.Level())
 	}
-	h.factory.get("nt-1").acked.Add(5000)
-	h.factory.get("nt-1").unseen.Add(100)
+	h.factory.get("nt-1").addLoss(5000, 100)
 	a.setLogLevel("u1", proto.UnitLogLevel_DEBUG)
 	deadline := time.Now().Add(5 * time.Second)
 	for h.level.Level() != slog.LevelDebug {

@@ -61,7 +61,7 @@ func workersOf(iface config.Interface) int {
 
 const (
 	shardBatchPackets = 256
-	shardBatchBytes   = 256 << 10
+	shardBatchBytes   = 64 << 10
 	shardDepth        = 4 // batches queued per shard
 	// shardFlushEvery is how much packet time a frame may wait in a
 	// partly filled batch (live captures at a low rate).
@@ -243,7 +243,10 @@ func (d *dispatcher) run() {
 				d.cur[j].items = append(d.cur[j].items, shardItem{kind: itemTick, ci: gopacket.CaptureInfo{Timestamp: ts}})
 			}
 		}
-		if ts.Sub(d.lastFlush) >= shardFlushEvery {
+		// Packet time going back (the next loop of a replayed file, a
+		// clock step) flushes too, or partial batches would wait until
+		// time passed the old mark again.
+		if since := ts.Sub(d.lastFlush); since >= shardFlushEvery || since < 0 {
 			d.lastFlush = ts
 			d.flushAll()
 		} else if len(b.items) >= shardBatchPackets || len(b.data) >= shardBatchBytes {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
 	"github.com/network-traffic/network-traffic/input/config"
@@ -152,4 +153,70 @@ func TestShardStoppedMidBatchCountsTheRest(t *testing.T) {
 	if q := s1.queueStats(); q.Batches != 0 || q.Frames != 0 {
 		t.Fatalf("stopped shard's queue %+v", q)
 	}
+}
+
+// chanSource yields the frames sent on its channel, then io.EOF when it is
+// closed.
+type chanSource struct{ ch chan gopacket.CaptureInfo }
+
+func (s *chanSource) Next() ([]byte, gopacket.CaptureInfo, error) {
+	ci, ok := <-s.ch
+	if !ok {
+		return nil, gopacket.CaptureInfo{}, io.EOF
+	}
+	f := make([]byte, 14+20+8)
+	f[12], f[13] = 0x08, 0x00
+	f[14], f[14+9] = 0x45, 17
+	ci.CaptureLength, ci.Length = len(f), len(f)
+	return f, ci, nil
+}
+func (s *chanSource) LinkType() layers.LinkType                 { return layers.LinkTypeEthernet }
+func (s *chanSource) PcapStats() (uint64, uint64, uint64, bool) { return 0, 0, 0, false }
+func (s *chanSource) Close()                                    {}
+
+// When packet time goes back (the next loop of a replayed file), the
+// reader hands over what it holds at once instead of keeping a partial
+// batch until time passes its old flush mark again.
+func TestShardFlushWhenTimeGoesBack(t *testing.T) {
+	src := &chanSource{ch: make(chan gopacket.CaptureInfo)}
+	d := newDispatcher(src, config.Interface{File: "x.pcap"}, "", 2)
+	var wg sync.WaitGroup
+	d.startOnce(context.Background(), &wg)
+	t0 := time.Unix(1700000000, 0)
+	got := make(chan time.Time, 16)
+	var readers sync.WaitGroup
+	for _, s := range d.shards {
+		readers.Add(1)
+		go func(s *shardSource) {
+			defer readers.Done()
+			defer s.Close() // on the shard's goroutine, as the read loop does
+			for {
+				_, ci, err := s.Next()
+				if err == errTick {
+					continue
+				}
+				if err != nil {
+					return
+				}
+				got <- ci.Timestamp
+			}
+		}(s)
+	}
+	src.ch <- gopacket.CaptureInfo{Timestamp: t0}                       // flushed at once (first flush mark)
+	src.ch <- gopacket.CaptureInfo{Timestamp: t0.Add(time.Millisecond)} // held: 1 ms of packet time
+	src.ch <- gopacket.CaptureInfo{Timestamp: t0.Add(-time.Second)}     // time goes back: flush both
+	want := []time.Time{t0, t0.Add(time.Millisecond), t0.Add(-time.Second)}
+	for i, w := range want {
+		select {
+		case ts := <-got:
+			if !ts.Equal(w) {
+				t.Fatalf("frame %d at %v, want %v", i, ts, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("frame %d (%v) still held by the reader", i, w)
+		}
+	}
+	close(src.ch)
+	readers.Wait()
+	wg.Wait()
 }
