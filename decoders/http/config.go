@@ -135,6 +135,7 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
 		Probe:          probe,
+		Resync:         probe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

@@ -15,7 +15,10 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	if dir == protocol.FromServer {
 		return probePrefix(data, "HTTP/1.")
 	}
-	sp := bytes.IndexByte(data, ' ')
+	// The method is at most 9 bytes: look for its space only there, so a
+	// probe asked at every offset of a body (resynchronisation) costs a few
+	// bytes per offset, not the rest of the body.
+	sp := bytes.IndexByte(data[:min(len(data), maxProbeMethod+1)], ' ')
 	if sp < 0 {
 		if len(data) > 10 || !methodPrefix(data) {
 			return protocol.ProbeNo
@@ -51,6 +54,8 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	}
 	return protocol.ProbeYes
 }
+
+const maxProbeMethod = len("PROPPATCH")
 
 func isMethod(b []byte) bool {
 	for _, m := range probeMethods {
