@@ -28,6 +28,9 @@ const ResyncBudget = 1 << 20
 type Resync struct {
 	state   uint8
 	skipped int
+	// afterNL: the byte before the next one to scan ended a line (or the
+	// search just began), for ScanLines.
+	afterNL bool
 }
 
 const (
@@ -58,7 +61,7 @@ func (s *ResyncStats) Drops() []Drop {
 
 // Lost starts (or restarts, with a fresh budget) a search: call it from
 // Gap when the direction's framing is lost.
-func (r *Resync) Lost() { r.state, r.skipped = resyncScanning, 0 }
+func (r *Resync) Lost() { r.state, r.skipped, r.afterNL = resyncScanning, 0, true }
 
 // Active tells whether the direction is searching or has given up: while
 // it is, Parse hands its bytes to Scan instead of its own parser.
@@ -76,15 +79,30 @@ func (r *Resync) Reset() { *r = Resync{} }
 // most MaxProbeBytes, so a probe that would still need more there is taken
 // as a no.
 func (r *Resync) Scan(dir Dir, data []byte, probe Probe, st *ResyncStats) (skip int, found bool) {
+	return r.scan(dir, data, probe, st, false)
+}
+
+// ScanLines is Scan for line-based protocols whose messages start at a
+// line start (memcache text commands): only the first byte after the gap
+// or of a new segment, and bytes following a '\n', are candidates, so a command word inside a
+// value ("... forget it ...") is not taken for a command.
+func (r *Resync) ScanLines(dir Dir, data []byte, probe Probe, st *ResyncStats) (skip int, found bool) {
+	return r.scan(dir, data, probe, st, true)
+}
+
+func (r *Resync) scan(dir Dir, data []byte, probe Probe, st *ResyncStats, lines bool) (skip int, found bool) {
 	if r.state == resyncGaveUp {
 		return len(data), false
 	}
 	for i := 0; i < len(data); i++ {
 		if r.skipped+i >= ResyncBudget {
 			r.state = resyncGaveUp
-			r.skip(i, st)
+			r.skip(data, i, st)
 			st.BudgetExceed.Add(1)
 			return len(data), false
+		}
+		if lines && !(i == 0 && r.afterNL || i > 0 && data[i-1] == '\n') {
+			continue
 		}
 		w := data[i:]
 		full := len(w) >= MaxProbeBytes
@@ -94,24 +112,30 @@ func (r *Resync) Scan(dir Dir, data []byte, probe Probe, st *ResyncStats) (skip 
 		switch probe(dir, w) {
 		case ProbeYes:
 			r.state = resyncIdle
-			r.skip(i, st)
+			r.skip(data, i, st)
 			st.Resynced.Add(1)
 			return i, true
 		case ProbeNeedMore:
 			if !full {
-				r.skip(i, st)
+				r.skip(data, i, st)
 				return i, false
 			}
 		}
 	}
-	r.skip(len(data), st)
+	r.skip(data, len(data), st)
+	// Everything was consumed, so the next call starts where a new
+	// segment does: senders write whole messages, which makes a segment
+	// start a candidate as good as a line start.
+	r.afterNL = true
 	return len(data), false
 }
 
-func (r *Resync) skip(n int, st *ResyncStats) {
+// skip accounts for the first n bytes of data being skipped.
+func (r *Resync) skip(data []byte, n int, st *ResyncStats) {
 	r.skipped += n
 	if n > 0 {
 		st.SkippedBytes.Add(int64(n))
+		r.afterNL = data[n-1] == '\n'
 	}
 }
 

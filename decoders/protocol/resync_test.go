@@ -123,6 +123,44 @@ func TestPairGuard(t *testing.T) {
 	}
 }
 
+func TestResyncScanLines(t *testing.T) {
+	var r Resync
+	var st ResyncStats
+	r.Lost()
+	feedLines := func(chunks ...string) int {
+		var buf []byte
+		off := 0
+		for _, c := range chunks {
+			buf = append(buf, c...)
+			for len(buf) > 0 {
+				skip, found := r.ScanLines(FromClient, buf, msgProbe, &st)
+				off += skip
+				buf = buf[skip:]
+				if found {
+					return off
+				}
+				if skip == 0 {
+					break
+				}
+			}
+		}
+		return -1
+	}
+	// Inside a line MSG: is not a start; after a newline (even one that
+	// ended the previous segment) it is.
+	if got := feedLines("xx MSG: yy\n", "MSG:"); got != 11 {
+		t.Fatalf("found at %d, want 11", got)
+	}
+	r.Lost()
+	if got := feedLines("MSG:"); got != 0 {
+		t.Fatalf("right after the gap: %d", got)
+	}
+	r.Lost()
+	if got := feedLines("a MS", "G: b\nMSG:"); got != 9 {
+		t.Fatalf("found at %d, want 9", got)
+	}
+}
+
 // FuzzResyncScan: wherever the bytes are split into segments, the scan
 // finds the same offset as over the whole, never skips past a start the
 // probe accepts, and stays within its bounds.

@@ -564,9 +564,9 @@ func clipUTF8[T string | []byte](b T, max int) int {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"reply_without_command", s.UnmatchedResponses.Load(),
 		"queue_limit", s.Evicted.Load(),
 		"reply_to_dropped_command", s.SkippedResponses.Load(),
-	)
+	), s.Resync.Drops()...)
 }
