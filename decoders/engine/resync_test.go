@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"math/rand"
 	"testing"
 
 	"github.com/network-traffic/network-traffic/decoders/protocol"
@@ -78,4 +79,37 @@ func FuzzResyncScan(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkResyncScan measures the worst case of one gap per protocol:
+// ResyncBudget bytes of random data with no message start, scanned in
+// 64 KiB deliveries until the budget is spent.
+func BenchmarkResyncScan(b *testing.B) {
+	data := make([]byte, protocol.ResyncBudget+1)
+	rand.New(rand.NewSource(1)).Read(data)
+	for _, n := range protocol.Names() {
+		s, _ := protocol.Lookup(n)
+		if s.Resync == nil {
+			continue
+		}
+		b.Run(n, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			var st protocol.ResyncStats
+			for i := 0; i < b.N; i++ {
+				var r protocol.Resync
+				r.Lost()
+				for off := 0; off < len(data) && r.Active(); {
+					end := min(off+64<<10, len(data))
+					skip, found := r.Scan(protocol.FromClient, data[off:end], s.Resync, &st)
+					if found {
+						break
+					}
+					if skip == 0 {
+						skip = end - off // need-more at a delivery's end: take the next one whole
+					}
+					off += skip
+				}
+			}
+		})
+	}
 }
