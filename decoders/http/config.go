@@ -135,7 +135,7 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
 		Probe:          probe,
-		Resync:         probe,
+		Resync:         resyncProbe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

@@ -204,7 +204,7 @@ func (c *connection) step(st *stream, data []byte, ts time.Time) int {
 		return len(data)
 	case stResync:
 		if st.rs.Active() {
-			skip, found := st.rs.Scan(st.dir(), data, probe, &c.p.stats.Resync)
+			skip, found := st.rs.Scan(st.dir(), data, resyncProbe, &c.p.stats.Resync)
 			if found {
 				st.state = stStart
 				if skip == 0 {
