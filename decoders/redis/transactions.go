@@ -57,7 +57,6 @@ type request struct {
 	query    string // text clipped to maxFieldBytes (a keyword field)
 	text     string // the whole rendering when send_request, else query
 	argc     int64
-	lost     bool // stands for a command lost in a gap: its reply is dropped
 	next     *request
 }
 
@@ -353,8 +352,6 @@ func (c *connection) reply(m *message) {
 		c.p.stats.Resync.UnpairedResps.Add(1)
 	case req == nil:
 		c.p.stats.UnmatchedResponses.Add(1)
-	case req.lost:
-		c.p.stats.SkippedResponses.Add(1)
 	default:
 		c.publish(req, m)
 	}
@@ -389,9 +386,7 @@ func (c *connection) Expire(now time.Time) {
 	for c.head != nil && now.Sub(c.head.ts) > limit {
 		r := c.pop()
 		c.skip++
-		if !r.lost {
-			c.publishUnmatched(r, "Unmatched request")
-		}
+		c.publishUnmatched(r, "Unmatched request")
 	}
 }
 
@@ -403,9 +398,7 @@ func (c *connection) Close(ts time.Time) {
 // flushBefore publishes alone the commands seen before ts.
 func (c *connection) flushBefore(ts time.Time, note string) {
 	for c.head != nil && c.head.ts.Before(ts) {
-		if r := c.pop(); !r.lost {
-			c.publishUnmatched(r, note)
-		}
+		c.publishUnmatched(c.pop(), note)
 	}
 	if c.head == nil {
 		c.skip = 0
@@ -414,9 +407,7 @@ func (c *connection) flushBefore(ts time.Time, note string) {
 
 func (c *connection) flushUnmatched(note string) {
 	for c.head != nil {
-		if r := c.pop(); !r.lost {
-			c.publishUnmatched(r, note)
-		}
+		c.publishUnmatched(c.pop(), note)
 	}
 	c.skip = 0
 }
