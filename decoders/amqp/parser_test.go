@@ -96,8 +96,8 @@ func TestGarbageThenFrames(t *testing.T) {
 		t.Fatalf("events %v", docs)
 	}
 	expect(t, docs[0], map[string]any{"amqp.queue": "q1", "amqp.message-count": 3, "amqp.consumer-count": 1, "status": "OK"})
-	if h.p.stats.ParseErrors.Load() == 0 || h.p.stats.GarbageBytes.Load() == 0 {
-		t.Errorf("errors %d garbage %d", h.p.stats.ParseErrors.Load(), h.p.stats.GarbageBytes.Load())
+	if h.p.stats.ParseErrors.Load() == 0 || h.p.stats.Resync.SkippedBytes.Load() == 0 {
+		t.Errorf("errors %d garbage %d", h.p.stats.ParseErrors.Load(), h.p.stats.Resync.SkippedBytes.Load())
 	}
 }
 

@@ -19,11 +19,12 @@ type Stats struct {
 	UnmatchedResponses atomic.Int64 // replies without a pending request
 	UnknownMethods     atomic.Int64 // method frames of unknown class/method, skipped
 	ParseErrors        atomic.Int64 // bad frames or arguments
-	GarbageBytes       atomic.Int64 // bytes skipped while resynchronising
-	GapDrops           atomic.Int64 // messages dropped or framing lost because of a gap
-	UnexpectedFrames   atomic.Int64 // header/body frames with no message to belong to
-	ChannelOverflows   atomic.Int64 // frames for channels beyond maxChannels
-	StateOverflows     atomic.Int64 // messages dropped: the connection held maxHeldBytes already
+	// Resync counts the searches for the next frame after lost framing.
+	Resync           protocol.ResyncStats
+	GapDrops         atomic.Int64 // messages dropped or framing lost because of a gap
+	UnexpectedFrames atomic.Int64 // header/body frames with no message to belong to
+	ChannelOverflows atomic.Int64 // frames for channels beyond maxChannels
+	StateOverflows   atomic.Int64 // messages dropped: the connection held maxHeldBytes already
 }
 
 // Protocol is one configured amqp instance: the TCPProtocol the engine
@@ -55,7 +56,8 @@ type channel struct {
 
 // dirState is the framing state of one direction.
 type dirState struct {
-	lost     bool     // framing lost (gap, bad frame): looking for the next frame
+	lost     bool // framing lost (gap, bad frame): looking for the next frame
+	rs       protocol.Resync
 	bodyLeft int      // payload bytes of the current body frame still to come
 	needEnd  bool     // the frame-end octet of that body frame is next
 	bodyMsg  *message // message the body frame belongs to (nil: skip)
@@ -224,6 +226,7 @@ func (c *connection) fail(dir protocol.Dir, _ error) {
 func (c *connection) lose(dir protocol.Dir) {
 	st := &c.dirs[dir]
 	st.lost, st.bodyLeft, st.needEnd, st.bodyMsg = true, 0, false, nil
+	st.rs.Lost()
 	for _, ch := range c.chans {
 		if m := ch.content[dir]; m != nil {
 			ch.content[dir] = nil
@@ -232,36 +235,55 @@ func (c *connection) lose(dir protocol.Dir) {
 	}
 }
 
-// resync skips to the next offset that holds a complete, plausible frame
-// (known type, sane size, end octet in place, known method for method
-// frames) or a protocol header.
+// resync skips to the next offset that holds a plausible frame (known
+// type, sane size, end octet in place when the frame fits the probe
+// window, known method for method frames) or a protocol header, with
+// protocol.Resync: bounded per gap, counted.
 func (c *connection) resync(dir protocol.Dir, data []byte, ts time.Time) int {
 	st := &c.dirs[dir]
-	for i := 0; i+7 <= len(data); i++ {
-		ok, complete := plausibleFrame(data[i:])
-		if !ok {
-			continue
+	skip, found := st.rs.Scan(dir, data, resyncProbe, &c.p.stats.Resync)
+	if !found || skip > 0 {
+		if found {
+			st.lost = false
 		}
-		if !complete {
-			if i == 0 {
-				return 0 // wait for the rest of this candidate
-			}
-			c.p.stats.GarbageBytes.Add(int64(i))
-			return i
-		}
-		if i > 0 {
-			c.p.stats.GarbageBytes.Add(int64(i))
-			return i
-		}
-		st.lost = false
-		return c.step(dir, data, ts)
+		return skip
 	}
-	n := max(len(data)-6, 0)
-	if n == 0 {
-		return 0
+	st.lost = false
+	return c.step(dir, data, ts)
+}
+
+// resyncProbe is plausibleFrame as a protocol.Probe. A frame longer than
+// the probe window is taken on its header alone (type, size, method id).
+// Replies are paired per channel by method, so a resynchronised direction
+// cannot take another channel's reply.
+func resyncProbe(_ protocol.Dir, b []byte) protocol.ProbeResult {
+	if len(b) == 0 {
+		return protocol.ProbeNeedMore
 	}
-	c.p.stats.GarbageBytes.Add(int64(n))
-	return n
+	switch b[0] {
+	case 'A', frameMethod, frameHeader, frameBody, frameHeartbeat:
+	default:
+		return protocol.ProbeNo
+	}
+	if b[0] == frameBody {
+		// Body frames carry no checkable header: only resynchronise on
+		// the method or content header that announces a body.
+		return protocol.ProbeNo
+	}
+	if len(b) < 7 {
+		if n := min(len(b), 4); b[0] == 'A' && string(b[:n]) != "AMQP"[:n] {
+			return protocol.ProbeNo
+		}
+		return protocol.ProbeNeedMore
+	}
+	ok, complete := plausibleFrame(b)
+	switch {
+	case !ok:
+		return protocol.ProbeNo
+	case complete || len(b) >= protocol.MaxProbeBytes:
+		return protocol.ProbeYes
+	}
+	return protocol.ProbeNeedMore
 }
 
 // plausibleFrame reports whether b starts with something that looks like a
@@ -595,14 +617,13 @@ func (m *message) isText() bool {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"request_without_reply", s.UnmatchedRequests.Load(),
 		"reply_without_request", s.UnmatchedResponses.Load(),
 		"unknown_method", s.UnknownMethods.Load(),
-		"garbage_bytes", s.GarbageBytes.Load(),
 		"gap", s.GapDrops.Load(),
 		"frame_without_message", s.UnexpectedFrames.Load(),
 		"channel_limit", s.ChannelOverflows.Load(),
 		"connection_memory_limit", s.StateOverflows.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -90,6 +90,7 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
 		Probe:          probe,
+		Resync:         resyncProbe,
 		DefaultTimeout: DefaultTimeout,
 		// Packetbeat publishes the request and response groups unless told
 		// not to.

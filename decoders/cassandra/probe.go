@@ -31,3 +31,21 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	}
 	return protocol.ProbeYes
 }
+
+// resyncProbe recognises a frame header in the middle of a connection, for
+// protocol.Resync after lost framing: a v3+ header (v1/v2 headers are a
+// byte shorter and weaker) with the direction bit, known flags and opcode,
+// and a body under 16 MiB. Responses carry their request's stream id, so
+// pairing stays exact after a resynchronisation.
+func resyncProbe(dir protocol.Dir, data []byte) protocol.ProbeResult {
+	h, ok, err := parseHeader(data, uint8(dir))
+	switch {
+	case err != nil:
+		return protocol.ProbeNo
+	case !ok:
+		return protocol.ProbeNeedMore
+	case h.size != 9 || h.length > 16<<20:
+		return protocol.ProbeNo
+	}
+	return protocol.ProbeYes
+}

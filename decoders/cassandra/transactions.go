@@ -12,6 +12,8 @@ import (
 // Stats counts what was parsed, skipped or could not be paired; shared by
 // the connections of an instance, safe to read any time.
 type Stats struct {
+	// Resync counts the searches for a frame header after lost framing.
+	Resync              protocol.ResyncStats
 	Requests, Responses atomic.Int64 // frames parsed
 	Events              atomic.Int64 // server-pushed EVENT frames
 	Unmatched           atomic.Int64 // requests dropped without a response (timeout, close)
@@ -52,6 +54,7 @@ type connection struct {
 	// lost[dir]: framing was lost (gap, garbage); the next bytes must
 	// start a valid header or are dropped.
 	lost [2]bool
+	rs   [2]protocol.Resync // the search for the next header, while lost
 	// v5: the server accepted v5 (READY in a v5 frame): from then on both
 	// directions use v5 segments, which this decoder does not parse.
 	v5 bool
@@ -65,13 +68,20 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	}
 	off := 0
 	for off < len(data) {
+		if c.rs[dir].Active() {
+			skip, found := c.rs[dir].Scan(dir, data[off:], resyncProbe, &c.p.stats.Resync)
+			off += skip
+			if !found {
+				return off
+			}
+		}
 		h, ok, err := parseHeader(data[off:], uint8(dir))
 		if err != nil {
-			if !c.lost[dir] {
-				c.p.stats.ParseErrors.Add(1)
-				c.lost[dir] = true
-			}
-			return len(data) // drop this segment; the next usually starts a frame
+			// Search for the next header from the next byte on.
+			c.p.stats.ParseErrors.Add(1)
+			c.lose(dir)
+			off++
+			continue
 		}
 		if !ok || len(data)-off < h.size+int(h.length) {
 			break
@@ -161,7 +171,13 @@ func (c *connection) onFrame(dir protocol.Dir, h header, body []byte, ts time.Ti
 // then expires.
 func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	c.p.stats.Gaps.Add(1)
+	c.lose(dir)
+}
+
+// lose starts the search for the next frame header in dir.
+func (c *connection) lose(dir protocol.Dir) {
 	c.lost[dir] = true
+	c.rs[dir].Lost()
 }
 
 func (c *connection) Fin(dir protocol.Dir, ts time.Time) {}
@@ -186,12 +202,12 @@ func (c *connection) Close(ts time.Time) {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"request_without_response", s.Unmatched.Load(),
 		"response_without_request", s.UnmatchedResponses.Load(),
 		"ignored_ops", s.Ignored.Load(),
 		"unsupported_protocol_version", s.OtherVersion.Load(),
 		"v5_framing_connection", s.V5Conns.Load(),
 		"pending_limit", s.Evicted.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -56,6 +56,7 @@ func init() {
 		UDP:            true,
 		DefaultPorts:   DefaultPorts,
 		Probe:          probe,
+		Resync:         resyncProbe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

@@ -33,3 +33,37 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	}
 	return protocol.ProbeYes
 }
+
+// resyncProbe recognises a DNS-over-TCP message in the middle of a
+// connection, for protocol.Resync after a gap: a length of at least a
+// header and a question, a header with QR set for the direction (queries
+// from the client, responses from the server), opcode QUERY, NOTIFY or
+// UPDATE, the Z bit clear and one question; a message that fits the probe
+// window must also parse whole (Check). Responses are paired by id, so a
+// resynchronised direction does not pair a response with the wrong query.
+func resyncProbe(dir protocol.Dir, data []byte) protocol.ProbeResult {
+	if len(data) >= 2 && binary.BigEndian.Uint16(data) < 17 {
+		return protocol.ProbeNo
+	}
+	if len(data) < 14 {
+		return protocol.ProbeNeedMore
+	}
+	l := int(binary.BigEndian.Uint16(data))
+	h := data[2:]
+	flags := binary.BigEndian.Uint16(h[2:])
+	op := flags >> 11 & 0xf
+	if (flags&0x8000 != 0) != (dir == protocol.FromServer) || op != 0 && op != 4 && op != 5 ||
+		flags&0x0040 != 0 || binary.BigEndian.Uint16(h[4:]) != 1 {
+		return protocol.ProbeNo
+	}
+	if 2+l > protocol.MaxProbeBytes {
+		return protocol.ProbeYes
+	}
+	if len(data) < 2+l {
+		return protocol.ProbeNeedMore
+	}
+	if _, err := Check(data[2 : 2+l]); err != nil {
+		return protocol.ProbeNo
+	}
+	return protocol.ProbeYes
+}

@@ -33,7 +33,9 @@ type Stats struct {
 	UnmatchedQueries   atomic.Uint64 // queries published without a response
 	UnmatchedResponses atomic.Uint64 // responses without a query
 	Evicted            atomic.Uint64 // queries published early because a pending table was full
-	DroppedStreams     atomic.Uint64 // TCP directions abandoned after a gap or bad framing
+	// Resync counts the searches for the next TCP message after lost
+	// framing (resyncProbe).
+	Resync protocol.ResyncStats
 }
 
 // endpoints is one client/server pair, copied out of the engine's Conn
@@ -262,9 +264,10 @@ func (p *Protocol) NewConn(c *protocol.Conn) protocol.TCPParser {
 type tcpConn struct {
 	p  *Protocol
 	ep endpoints
-	// dead directions are ignored: after a gap or a zero length the framing
-	// is lost and cannot be found again reliably.
-	dead [2]bool
+	// After a gap or a zero length the framing is lost: rs searches for
+	// the next message with resyncProbe (within protocol.ResyncBudget;
+	// past it the direction is skipped).
+	rs [2]protocol.Resync
 	// partial directions hold the start of a message the stream keeps for
 	// the next call: at FIN or a gap it will never complete.
 	partial [2]bool
@@ -274,11 +277,16 @@ type tcpConn struct {
 // Parse consumes every complete message in data and leaves a partial one
 // for the next call.
 func (t *tcpConn) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
-	if t.dead[dir] {
-		return len(data)
-	}
 	consumed := 0
 	for {
+		if t.rs[dir].Active() {
+			skip, found := t.rs[dir].Scan(dir, data[consumed:], resyncProbe, &t.p.stats.Resync)
+			consumed += skip
+			if !found {
+				t.partial[dir] = false
+				return consumed
+			}
+		}
 		rest := data[consumed:]
 		t.partial[dir] = len(rest) > 0
 		if len(rest) < 2 {
@@ -286,9 +294,11 @@ func (t *tcpConn) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 		}
 		n := int(binary.BigEndian.Uint16(rest))
 		if n == 0 {
+			// Framing is lost: search for the next message. Responses
+			// are paired by id, so no query is closed on a guess.
 			t.p.stats.ParseErrors.Add(1)
-			t.kill(dir, noteZeroLength)
-			return len(data)
+			t.lose(dir, "")
+			continue
 		}
 		if len(rest) < 2+n {
 			return consumed
@@ -347,33 +357,33 @@ func (t *tcpConn) responseError(note string) {
 	}
 }
 
-func (t *tcpConn) kill(dir protocol.Dir, note string) {
-	if t.dead[dir] {
-		return
-	}
-	t.dead[dir] = true
-	t.p.stats.DroppedStreams.Add(1)
+// lose starts the search for the next message in dir; note (if any)
+// closes the oldest query when a response was cut.
+func (t *tcpConn) lose(dir protocol.Dir, note string) {
+	t.partial[dir] = false
+	t.rs[dir].Lost()
 	if dir == protocol.FromServer && note != "" {
 		t.responseError(note)
 	}
 }
 
-// Gap gives up on the direction: DNS over TCP has no marker to find the
-// next message boundary after lost bytes. A response cut by the gap closes
-// the oldest query with a note; other pending queries stay until their
-// timeout or the connection's end.
+// Gap loses the framing: DNS over TCP has no marker of a message
+// boundary, so the direction searches for the next plausible message
+// (resyncProbe). A response cut by the gap closes the oldest query with a
+// note; other pending queries stay until their response, timeout or the
+// connection's end.
 func (t *tcpConn) Gap(dir protocol.Dir, _ int, _ time.Time) {
 	note := ""
 	if t.partial[dir] {
 		note = noteIncomplete
 	}
-	t.kill(dir, note)
+	t.lose(dir, note)
 }
 
 // Fin: a response left incomplete closes the oldest query with a note, as
 // in Packetbeat.
 func (t *tcpConn) Fin(dir protocol.Dir, _ time.Time) {
-	if t.partial[dir] && !t.dead[dir] {
+	if t.partial[dir] {
 		t.partial[dir] = false
 		if dir == protocol.FromServer {
 			t.responseError(noteIncomplete)
@@ -400,9 +410,8 @@ func (t *tcpConn) Close(time.Time) {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"response_without_query", s.UnmatchedResponses.Load(),
 		"published_early_table_full", s.Evicted.Load(),
-		"tcp_direction_abandoned", s.DroppedStreams.Load(),
-	)
+	), s.Resync.Drops()...)
 }

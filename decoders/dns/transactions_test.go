@@ -301,17 +301,19 @@ func TestTCPZeroLengthAndGarbage(t *testing.T) {
 	if len(col.Docs) != 1 || protocoltest.Get(col.Docs[0], "error.message") != responsePrefix+noteNotDNS {
 		t.Fatalf("non-DNS response: %v", col.Docs)
 	}
-	// A zero length kills the direction; everything after is ignored.
+	// A zero length loses the framing: the search for the next message
+	// (resyncProbe) finds the answer after it, paired with its query by id.
 	data := append([]byte{0, 0}, frame(answer(2, "g.example.com", [4]byte{1, 2, 3, 4}))...)
 	if n := c.Parse(protocol.FromServer, data, t0); n != len(data) {
-		t.Errorf("dead direction consumed %d of %d", n, len(data))
+		t.Errorf("consumed %d of %d", n, len(data))
 	}
-	if len(col.Docs) != 2 || protocoltest.Get(col.Docs[1], "error.message") != responsePrefix+noteZeroLength {
-		t.Fatalf("zero length: %v", col.Docs)
+	if len(col.Docs) != 2 || protocoltest.Get(col.Docs[1], "error.message") != nil ||
+		protocoltest.Get(col.Docs[1], "dns.question.name") != "g.example.com" {
+		t.Fatalf("after zero length: %v", col.Docs)
 	}
 	st := p.Stats()
-	if st.ParseErrors.Load() != 2 || st.DroppedStreams.Load() != 1 {
-		t.Errorf("parse errors %d dropped %d", st.ParseErrors.Load(), st.DroppedStreams.Load())
+	if st.ParseErrors.Load() != 2 || st.Resync.Resynced.Load() != 1 || st.Resync.SkippedBytes.Load() != 2 {
+		t.Errorf("parse errors %d resynced %d skipped %d", st.ParseErrors.Load(), st.Resync.Resynced.Load(), st.Resync.SkippedBytes.Load())
 	}
 }
 
@@ -319,17 +321,20 @@ func TestTCPGapAndClose(t *testing.T) {
 	p, col := newTest(Config{}, protocol.Common{})
 	c := p.NewConn(&tcpConnInfo)
 	c.Parse(protocol.FromClient, frame(query(3, "h.example.com")), t0)
+	c.Parse(protocol.FromClient, frame(query(4, "k.example.com")), t0)
 	c.Gap(protocol.FromServer, 100, t0)
-	c.Parse(protocol.FromServer, frame(answer(3, "h.example.com", [4]byte{1, 2, 3, 4})), t0)
-	if len(col.Docs) != 0 {
-		t.Fatalf("data after a gap was parsed")
+	// After the gap the next response is found (the tail of the lost one
+	// skipped) and pairs with its own query by id.
+	c.Parse(protocol.FromServer, append([]byte("tail of a lost answer"), frame(answer(3, "h.example.com", [4]byte{1, 2, 3, 4}))...), t0)
+	if len(col.Docs) != 1 || protocoltest.Get(col.Docs[0], "dns.question.name") != "h.example.com" || protocoltest.Get(col.Docs[0], "error.message") != nil {
+		t.Fatalf("after a gap: %v", col.Docs)
 	}
 	c.Expire(t0.Add(time.Second))
-	if len(col.Docs) != 0 {
+	if len(col.Docs) != 1 {
 		t.Fatalf("expired early")
 	}
 	c.Close(t0.Add(2 * time.Second))
-	if len(col.Docs) != 1 || protocoltest.Get(col.Docs[0], "error.message") != noteNoResponse || protocoltest.Get(col.Docs[0], "network.transport") != "tcp" {
+	if len(col.Docs) != 2 || protocoltest.Get(col.Docs[1], "error.message") != noteNoResponse || protocoltest.Get(col.Docs[1], "network.transport") != "tcp" {
 		t.Fatalf("close: %v", col.Docs)
 	}
 }

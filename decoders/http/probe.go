@@ -15,7 +15,10 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	if dir == protocol.FromServer {
 		return probePrefix(data, "HTTP/1.")
 	}
-	sp := bytes.IndexByte(data, ' ')
+	// The method is at most 9 bytes: look for its space only there, so a
+	// probe asked at every offset of a body (resynchronisation) costs a few
+	// bytes per offset, not the rest of the body.
+	sp := bytes.IndexByte(data[:min(len(data), maxProbeMethod+1)], ' ')
 	if sp < 0 {
 		if len(data) > 10 || !methodPrefix(data) {
 			return protocol.ProbeNo
@@ -52,6 +55,8 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	return protocol.ProbeYes
 }
 
+const maxProbeMethod = len("PROPPATCH")
+
 func isMethod(b []byte) bool {
 	for _, m := range probeMethods {
 		if string(b) == m {
@@ -82,6 +87,41 @@ func probePrefix(data []byte, p string) protocol.ProbeResult {
 		return protocol.ProbeNo
 	}
 	if n < len(p) {
+		return protocol.ProbeNeedMore
+	}
+	return protocol.ProbeYes
+}
+
+// resyncProbe is the message-start probe after a gap (protocol.Resync):
+// a request line as probe checks it, or a whole status-line prefix
+// ("HTTP/1.1 200 ", version digit, three-digit code, then a space or the
+// line end), stricter than probe's, since bodies are scanned too.
+func resyncProbe(dir protocol.Dir, data []byte) protocol.ProbeResult {
+	if dir == protocol.FromClient {
+		return probe(dir, data)
+	}
+	if r := probePrefix(data, "HTTP/1."); r != protocol.ProbeYes {
+		return r
+	}
+	const n = len("HTTP/1.1 200 ")
+	for i := len("HTTP/1."); i < min(len(data), n); i++ {
+		c := data[i]
+		var ok bool
+		switch i {
+		case 7:
+			ok = c == '0' || c == '1'
+		case 8:
+			ok = c == ' '
+		case 9, 10, 11:
+			ok = c >= '0' && c <= '9'
+		case 12:
+			ok = c == ' ' || c == '\r'
+		}
+		if !ok {
+			return protocol.ProbeNo
+		}
+	}
+	if len(data) < n {
 		return protocol.ProbeNeedMore
 	}
 	return protocol.ProbeYes

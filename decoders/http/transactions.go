@@ -21,6 +21,8 @@ type Stats struct {
 	HeaderOverflows     atomic.Int64 // header blocks larger than the bound, dropped
 	GapDrops            atomic.Int64 // partial messages dropped because of a gap
 	BodiesTruncated     atomic.Int64 // kept bodies cut at max_message_size
+	// Resync counts the searches for a message start after gaps.
+	Resync protocol.ResyncStats
 
 	// H2 counts the HTTP/2 connections (prior knowledge or Upgrade: h2c).
 	H2 h2.Stats
@@ -58,6 +60,16 @@ type stream struct {
 	remaining int64    // body or chunk bytes still expected
 	scanned   int      // header-terminator scan position in the pending bytes
 	scratch   []header // reused header scratch
+	// rs is active after a gap lost the framing: stResync then scans with
+	// the probe instead of findStart (which handles parse errors).
+	rs protocol.Resync
+}
+
+func (st *stream) dir() protocol.Dir {
+	if st.isRequest {
+		return protocol.FromClient
+	}
+	return protocol.FromServer
 }
 
 // connection pairs the requests and responses of one TCP connection in
@@ -72,6 +84,8 @@ type connection struct {
 	// h2 decodes the connection once it turned out to be HTTP/2 (client
 	// preface, or a 101 answering Upgrade: h2c); nil while it is HTTP/1.
 	h2 *h2.Conn
+	// guard holds pairing off after requests were lost in a gap.
+	guard protocol.PairGuard
 }
 
 func (c *connection) push(m *message) {
@@ -189,6 +203,16 @@ func (c *connection) step(st *stream, data []byte, ts time.Time) int {
 		st.msg.addBody(data, c.p)
 		return len(data)
 	case stResync:
+		if st.rs.Active() {
+			skip, found := st.rs.Scan(st.dir(), data, resyncProbe, &c.p.stats.Resync)
+			if found {
+				st.state = stStart
+				if skip == 0 {
+					return c.parseHead(st, data, ts)
+				}
+			}
+			return skip
+		}
 		i := findStart(data, st.isRequest)
 		if i == 0 {
 			st.state = stStart
@@ -352,13 +376,15 @@ func (c *connection) startBody(st *stream, m *message, ts time.Time) {
 	if req == nil {
 		// The request may still be receiving its body (the server answered
 		// early, e.g. 417 after Expect: 100-continue).
-		if cs := &c.streams[protocol.FromClient]; cs.msg != nil && !cs.msg.answered {
+		if cs := &c.streams[protocol.FromClient]; cs.msg != nil && !cs.msg.answered && !c.guard.Suspect() {
 			req = cs.msg
 		}
 	}
 	if req != nil {
 		req.answered = true
 		m.req = req
+	} else if c.guard.Unanswered(m.ts) {
+		c.p.stats.Resync.UnpairedResps.Add(1)
 	}
 	m.sendBody = contentTypeMatches(m.contentType, cfg.respBodyFor)
 	m.saveBody = m.sendBody
@@ -448,9 +474,16 @@ func (c *connection) complete(st *stream, ts time.Time) {
 func (c *connection) finish(st *stream, m *message) {
 	if m.isRequest {
 		c.p.stats.Requests.Add(1)
-		if !m.answered {
-			c.push(m)
+		if m.answered {
+			return
 		}
+		ss := &c.streams[protocol.FromServer]
+		if !c.guard.Request(c.head == nil && ss.msg == nil && ss.state == stStart) {
+			c.p.stats.Resync.UnpairedReqs.Add(1)
+			c.publishUnmatched(m)
+			return
+		}
+		c.push(m)
 		return
 	}
 	c.p.stats.Responses.Add(1)
@@ -484,7 +517,7 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 		exact := int64(n) == st.remaining && st.state == stBody
 		c.complete(st, ts)
 		if !exact {
-			st.state = stResync
+			c.lostFraming(st, ts)
 		}
 	case stUntilClose:
 		m.noteLoss()
@@ -493,12 +526,35 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	case stChunkSize, stChunkCRLF, stTrailers:
 		m.noteLoss()
 		c.complete(st, ts)
-		st.state = stResync
+		c.lostFraming(st, ts)
 	case stStart:
 		// Bytes of a start line or header block may have been pending:
 		// they are gone with the gap.
 		c.p.stats.GapDrops.Add(1)
-		st.state = stResync
+		c.lostFraming(st, ts)
+	case stResync:
+		// Another gap while searching: the search restarts after it.
+		c.lostFraming(st, ts)
+	}
+}
+
+// lostFraming starts the search for the next message start after a gap
+// and keeps pairing safe. Requests lost in a client-side gap would shift
+// every later response onto the wrong request: the guard holds pairing
+// off until a clean turn. After a server-side gap, the requests waiting
+// since before it may have lost their responses, and nothing tells which:
+// they are published alone, so the next response pairs with a request
+// sent after the gap.
+func (c *connection) lostFraming(st *stream, ts time.Time) {
+	st.state = stResync
+	st.rs.Lost()
+	if st.isRequest {
+		c.guard.RequestGap(ts)
+		return
+	}
+	for c.head != nil && c.head.ts.Before(ts) {
+		c.p.stats.Resync.UnpairedReqs.Add(1)
+		c.publishUnmatched(c.pop())
 	}
 }
 
@@ -604,9 +660,9 @@ func (c *connection) redact(m *message) {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"garbage_bytes", s.GarbageBytes.Load(),
 		"header_block_too_large", s.HeaderOverflows.Load(),
 		"gap", s.GapDrops.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -115,6 +115,7 @@ func init() {
 		UDP:            true,
 		DefaultPorts:   defaultPorts,
 		Probe:          probe,
+		Resync:         probe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

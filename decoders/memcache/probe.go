@@ -45,7 +45,10 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 		}
 		return protocol.ProbeYes
 	}
-	end := bytes.IndexAny(data, " \r\n")
+	// Command words are at most 9 bytes: look for their end only there,
+	// so the probe asked at every line of a value (resynchronisation)
+	// costs a few bytes per line.
+	end := bytes.IndexAny(data[:min(len(data), len("flush_all")+1)], " \r\n")
 	if end < 0 {
 		if len(data) < len("verbosity") && commandPrefix(data) {
 			return protocol.ProbeNeedMore

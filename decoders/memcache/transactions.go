@@ -21,6 +21,9 @@ type Stats struct {
 	GapRecovered       atomic.Int64 // gaps inside a value, skipped without losing sync
 	GapDrops           atomic.Int64 // gaps that lost the message in progress
 	UDPDrops           atomic.Int64 // UDP datagrams dropped (bounds, duplicates, inconsistent headers)
+	// Resync counts the searches for the next command after client-side
+	// gaps and what text pairing gave up to stay right.
+	Resync protocol.ResyncStats
 }
 
 // Protocol is one configured memcache instance: the TCPProtocol the engine
@@ -65,6 +68,13 @@ type connection struct {
 	// Requests waiting for a response, oldest first.
 	head, tail *message
 	pending    int
+	// rs searches the client's bytes for the next command after lost
+	// framing; guard holds text pairing off while commands may have
+	// vanished in a gap (binary responses carry the request's opaque and
+	// need no guard). binary: the client spoke the binary protocol last.
+	rs     protocol.Resync
+	guard  protocol.PairGuard
+	binary bool
 }
 
 func (c *connection) push(m *message) {
@@ -110,16 +120,32 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	st := &c.streams[dir]
 	off := 0
 	for off < len(data) {
+		if dir == protocol.FromClient && c.rs.Active() {
+			// Text commands start lines; binary requests start anywhere.
+			scan := c.rs.ScanLines
+			if c.binary {
+				scan = c.rs.Scan
+			}
+			skip, found := scan(dir, data[off:], probe, &c.p.stats.Resync)
+			off += skip
+			if !found {
+				return off
+			}
+		}
 		n, m, err := st.step(c.p.cfg, data[off:], ts, dir == protocol.FromClient)
 		if err != nil {
-			// Resynchronise at the next segment: memcache messages mostly
-			// start at segment boundaries, and nothing in the protocol
-			// marks a message start inside a stream.
+			// Requests: search for the next command line. Responses:
+			// resynchronise at the next segment (responses mostly start
+			// at segment boundaries, and a response line such as an incr
+			// result has nothing a probe could tell from value bytes).
 			c.p.stats.ParseErrors.Add(1)
-			c.p.stats.DroppedBytes.Add(int64(len(data)))
+			c.p.stats.DroppedBytes.Add(int64(len(data) - off))
 			st.reset()
 			if dir == protocol.FromServer {
 				c.flush() // the lost response would pair with the wrong request
+			} else {
+				c.rs.Lost()
+				c.guard.RequestGap(ts)
 			}
 			return len(data)
 		}
@@ -137,7 +163,14 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 func (c *connection) onMessage(m *message) {
 	c.p.stats.Messages.Add(1)
 	if m.isRequest {
+		c.binary = m.binary
 		if m.expectsResponse() {
+			srv := &c.streams[protocol.FromServer]
+			if !m.binary && !c.guard.Request(c.head == nil && srv.state == stStart && srv.cur == nil) {
+				c.p.stats.Resync.UnpairedReqs.Add(1)
+				c.unanswered(m)
+				return
+			}
 			c.push(m)
 		} else {
 			c.p.publish(&c.conn, m, nil, "")
@@ -147,6 +180,9 @@ func (c *connection) onMessage(m *message) {
 	for {
 		req := c.pop()
 		if req == nil {
+			if !m.binary && c.guard.Unanswered(m.ts) {
+				c.p.stats.Resync.UnpairedResps.Add(1)
+			}
 			c.p.stats.UnmatchedResponses.Add(1)
 			c.p.publish(&c.conn, nil, m, noteNoRequest)
 			return
@@ -191,7 +227,20 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 		c.p.stats.GapDrops.Add(1)
 	}
 	st.reset()
-	c.flush()
+	if dir == protocol.FromClient {
+		// Requests waiting from before the gap still get their responses
+		// in order; what follows the gap is searched for the next command
+		// and paired only after a clean turn.
+		c.rs.Lost()
+		c.guard.RequestGap(ts)
+		return
+	}
+	// The responses of the requests seen before the loss may be in the
+	// lost bytes; one that came with the packet revealing it is answered
+	// after it.
+	for c.head != nil && c.head.ts.Before(ts) {
+		c.unanswered(c.pop())
+	}
 }
 
 func appendNote(notes []string, n string) []string {
@@ -459,9 +508,9 @@ func (u *udpProtocol) Flush() {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"bytes_after_parse_error", s.DroppedBytes.Load(),
 		"gap", s.GapDrops.Load(),
 		"udp_datagram", s.UDPDrops.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -66,6 +66,7 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
 		Probe:          probe,
+		Resync:         resyncProbe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

@@ -44,3 +44,40 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	}
 	return protocol.ProbeNo
 }
+
+// resyncProbe recognises a message header in the middle of a connection,
+// for protocol.Resync after lost framing: a request as probe does, or
+// from the server a reply (responseTo set, OP_MSG or the legacy
+// OP_REPLY) with the same length bound and OP_MSG checks. Replies name
+// the request they answer, so pairing stays exact after a
+// resynchronisation.
+func resyncProbe(dir protocol.Dir, data []byte) protocol.ProbeResult {
+	if dir == protocol.FromClient {
+		return probe(dir, data)
+	}
+	if len(data) >= 4 {
+		if l := binary.LittleEndian.Uint32(data); l < 21 || l > 48000000 {
+			return protocol.ProbeNo
+		}
+	}
+	if len(data) < 16 {
+		return protocol.ProbeNeedMore
+	}
+	if binary.LittleEndian.Uint32(data[8:]) == 0 {
+		return protocol.ProbeNo
+	}
+	switch op := binary.LittleEndian.Uint32(data[12:]); op {
+	case 2013: // OP_MSG
+		if len(data) < 21 {
+			return protocol.ProbeNeedMore
+		}
+		flags := binary.LittleEndian.Uint32(data[16:])
+		if flags&0xfffc&^(1<<16) != 0 || data[20] > 1 {
+			return protocol.ProbeNo
+		}
+		return protocol.ProbeYes
+	case 1: // OP_REPLY
+		return protocol.ProbeYes
+	}
+	return protocol.ProbeNo
+}

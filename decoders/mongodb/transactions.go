@@ -13,6 +13,8 @@ const maxPending = 256
 // Stats counts what the parser skipped or could not pair. Counters are
 // shared by every connection of an instance.
 type Stats struct {
+	// Resync counts the searches for a message header after lost framing.
+	Resync             protocol.ResyncStats
 	Messages           atomic.Int64
 	Published          atomic.Int64
 	Compressed         atomic.Int64 // OP_COMPRESSED messages: counted, skipped
@@ -21,7 +23,6 @@ type Stats struct {
 	UnmatchedResponses atomic.Int64 // replies no request waited for: dropped
 	ParseErrors        atomic.Int64
 	ChecksumErrors     atomic.Int64
-	GarbageBytes       atomic.Int64
 	Gaps               atomic.Int64
 	Overflows          atomic.Int64
 }
@@ -47,7 +48,8 @@ func (p *Protocol) NewConn(c *protocol.Conn) protocol.TCPParser {
 // direction is the framing state of one direction.
 type direction struct {
 	skip   int  // bytes of an oversized message still to skip
-	resync bool // lost framing: drop segments until a plausible header
+	resync bool // lost framing: rs searches for the next header
+	rs     protocol.Resync
 }
 
 // connection pairs requests with replies by requestID/responseTo: drivers
@@ -82,21 +84,26 @@ func (c *connection) step(dir protocol.Dir, data []byte, ts time.Time) int {
 		d.skip -= n
 		return n
 	}
+	if d.resync {
+		skip, found := d.rs.Scan(dir, data, resyncProbe, &c.p.stats.Resync)
+		if !found || skip > 0 {
+			d.resync = !found
+			return skip
+		}
+		d.resync = false
+	}
 	if len(data) < headerLen {
 		return 0
 	}
 	h, err := parseHeader(data)
 	if err != nil {
-		// Not a message boundary: drop what we hold (segments usually
-		// start with a message, so the next one likely resynchronises).
-		if !d.resync {
-			c.p.stats.ParseErrors.Add(1)
-		}
+		// Not a message boundary: search for the next header from the
+		// next byte on.
+		c.p.stats.ParseErrors.Add(1)
 		d.resync = true
-		c.p.stats.GarbageBytes.Add(int64(len(data)))
-		return len(data)
+		d.rs.Lost()
+		return 1
 	}
-	d.resync = false
 	if h.length > maxParsed {
 		c.p.stats.Messages.Add(1)
 		c.p.stats.TooLarge.Add(1)
@@ -202,6 +209,7 @@ func (c *connection) evictOldest(note string) {
 func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	c.p.stats.Gaps.Add(1)
 	c.dirs[dir] = direction{resync: true}
+	c.dirs[dir].rs.Lost()
 	if dir == protocol.FromClient {
 		return
 	}
@@ -255,11 +263,10 @@ func (c *connection) publish(req, resp *message) {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"op_compressed", s.Compressed.Load(),
 		"reply_without_request", s.UnmatchedResponses.Load(),
 		"checksum_error", s.ChecksumErrors.Load(),
-		"garbage_bytes", s.GarbageBytes.Load(),
 		"pending_limit", s.Overflows.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -109,6 +109,7 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   defaultPorts,
 		Probe:          probe,
+		Resync:         commandProbe,
 		DefaultTimeout: defaultTimeout,
 		New:            newInstance,
 	})

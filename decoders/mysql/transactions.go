@@ -13,6 +13,9 @@ import (
 // Stats counts what the parser saw, skipped or could not pair. Counters are
 // shared by every connection of an instance and safe to read at any time.
 type Stats struct {
+	// Resync counts the searches for the next command after client-side
+	// losses and what pairing gave up to stay right.
+	Resync              protocol.ResyncStats
 	Requests, Responses atomic.Int64 // commands and complete responses
 	Logins              atomic.Int64 // handshakes followed to a successful login
 	DeprecateEOFConns   atomic.Int64 // logins that negotiated CLIENT_DEPRECATE_EOF
@@ -114,6 +117,11 @@ type connection struct {
 	swallow   bool // a stray EOF may follow (prepare response, EOF mode unknown)
 	inResp    bool // queue[0]'s response has started
 	resync    bool // server framing lost: skip until a new request is queued
+	// scan searches the client's bytes for the next command after lost
+	// framing (commandProbe); guard holds pairing off while commands may
+	// have vanished with the bytes.
+	scan  protocol.Resync
+	guard protocol.PairGuard
 
 	stmts     map[uint32]*statement
 	lastSweep time.Time // last statement_timeout sweep
@@ -137,9 +145,10 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 			return len(data)
 		}
 		if st.lost {
-			if !c.looksLikeCommand(dir, data[off:]) {
-				c.p.stats.SkippedBytes.Add(int64(len(data) - off))
-				return len(data)
+			skip, found := c.scan.Scan(dir, data[off:], commandProbe, &c.p.stats.Resync)
+			off += skip
+			if !found {
+				return off
 			}
 			st.lost = false
 		}
@@ -183,17 +192,6 @@ func (c *connection) need(dir protocol.Dir, plen int) int {
 	return maxInspect
 }
 
-// looksLikeCommand decides whether data, after a loss of framing, starts
-// with a client command packet: sequence 0, a known command byte, a
-// plausible length. Server data resynchronises through c.resync instead.
-func (c *connection) looksLikeCommand(dir protocol.Dir, data []byte) bool {
-	if dir != protocol.FromClient || len(data) < 5 {
-		return false
-	}
-	plen := le24(data)
-	return plen >= 1 && plen < maxPayload && data[3] == 0 && data[4] >= comQuit && data[4] <= comLast
-}
-
 func (c *connection) addSize(dir protocol.Dir, n int) {
 	if len(c.queue) == 0 {
 		return
@@ -227,8 +225,7 @@ func (c *connection) clientPacket(seq byte, plen int, p []byte, ts time.Time) {
 	cmd := p[0]
 	if cmd < comQuit || cmd > comLast {
 		c.p.stats.ParseErrors.Add(1)
-		c.streams[protocol.FromClient].lost = true
-		c.streams[protocol.FromClient].skip = 0
+		c.loseClient(ts)
 		return
 	}
 	c.p.stats.Requests.Add(1)
@@ -277,6 +274,22 @@ func (c *connection) clientPacket(seq byte, plen int, p []byte, ts time.Time) {
 		old := c.queue[i]
 		c.queue = append(c.queue[:i], c.queue[i+1:]...)
 		c.unmatched(old)
+	}
+	if c.resync {
+		// The server's framing was lost: what it sent since was skipped,
+		// including the responses to the commands still queued (the
+		// client waits for each response before the next command).
+		for len(c.queue) > 0 {
+			c.unmatched(c.pop())
+		}
+	}
+	if !c.guard.Request(len(c.queue) == 0 && !c.inResp) {
+		// Commands may have been lost before this one: its response
+		// cannot be told from theirs.
+		c.p.stats.Resync.UnpairedReqs.Add(1)
+		c.unmatched(r)
+		c.resync = false
+		return
 	}
 	c.queue = append(c.queue, r)
 	c.resync = false
@@ -405,8 +418,12 @@ func (c *connection) serverPacket(seq byte, plen int, p []byte, ts time.Time) {
 	}
 	if len(c.queue) == 0 {
 		// A response without its request (the capture started during the
-		// exchange): in a lock-step protocol, skipping packets until the
-		// next request lines everything up again.
+		// exchange, or the request was lost): in a lock-step protocol,
+		// skipping packets until the next request lines everything up
+		// again. A response's first packet has sequence id 1.
+		if seq == 1 && c.guard.Unanswered(ts) {
+			c.p.stats.Resync.UnpairedResps.Add(1)
+		}
 		c.p.stats.UnmatchedResponses.Add(1)
 		return
 	}
@@ -729,7 +746,7 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	c.p.stats.GapDrops.Add(1)
 	st.skip, st.cont = 0, false
 	if dir == protocol.FromClient {
-		st.lost = true
+		c.loseClient(ts)
 		return
 	}
 	if len(c.queue) > 0 {
@@ -742,6 +759,15 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	}
 	c.inResp = false
 	c.resync = true
+}
+
+// loseClient starts the search for the next command after the client's
+// framing was lost at ts.
+func (c *connection) loseClient(ts time.Time) {
+	st := &c.streams[protocol.FromClient]
+	st.lost, st.skip, st.cont = true, 0, false
+	c.scan.Lost()
+	c.guard.RequestGap(ts)
 }
 
 func (c *connection) noteLoss(dir protocol.Dir) {
@@ -813,7 +839,7 @@ func (c *connection) greeting(p []byte) {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"compressed_connection", s.CompressedConns.Load(),
 		"tls_connection", s.TLSConns.Load(),
 		"replication_connection", s.ReplicationConns.Load(),
@@ -821,5 +847,5 @@ func (p *Protocol) Drops() []protocol.Drop {
 		"response_without_request", s.UnmatchedResponses.Load(),
 		"gap", s.GapDrops.Load(),
 		"prepared_statement_limit", s.StatementsEvicted.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -270,13 +270,16 @@ func TestGaps(t *testing.T) {
 		t.Errorf("after server gap:\n%s", got)
 	}
 
-	// Client side: after a lost framing, bytes are skipped until a chunk
-	// starts with something that looks like a command.
+	// Client side: after a lost framing, bytes are skipped until one
+	// looks like a command (commandProbe). The server answers the cut
+	// command first: that response pairs with nothing, and the next
+	// command, sent after it, pairs with its own.
 	h = newHarness(t, nil)
 	q := query("SELECT " + strings.Repeat("1,", 100) + "1")
 	h.send(protocol.FromClient, q[:20])
 	h.gap(protocol.FromClient, 50)
 	h.send(protocol.FromClient, q[70:])
+	h.send(protocol.FromServer, okp(1, 0, 0, 2))
 	h.send(protocol.FromClient, query("SELECT 2"))
 	h.send(protocol.FromServer, okp(1, 0, 0, 2))
 	if got := summary(h.col.Docs); !strings.HasPrefix(got, "SELECT|OK|SELECT 2|") || h.p.stats.GapDrops.Load() != 1 {
@@ -426,6 +429,7 @@ func TestSkippedConnections(t *testing.T) {
 func TestMalformed(t *testing.T) {
 	h := newHarness(t, nil)
 	h.send(protocol.FromClient, pkt(0, []byte{0x7f, 1, 2}))
+	h.send(protocol.FromServer, errp(1, 1047, "08S01", "Unknown command"))
 	h.send(protocol.FromClient, query("SELECT 1"))
 	h.send(protocol.FromServer, pkt(1, []byte{0xfc})) // truncated column count
 	h.send(protocol.FromServer, []byte("junk junk junk"))

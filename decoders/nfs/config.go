@@ -60,6 +60,7 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
 		Probe:          probe,
+		Resync:         resyncProbe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

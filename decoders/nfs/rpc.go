@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/network-traffic/network-traffic/decoders/protocol"
 )
 
 // ONC RPC (RFC 5531) constants.
@@ -214,6 +216,8 @@ const (
 // keeps no payload: the engine holds unconsumed bytes, and the parser asks
 // for at most headLimit+4 of them at a time.
 type stream struct {
+	// rs searches for the next record start in stSync (resyncProbe).
+	rs       protocol.Resync
 	state    int
 	first    bool // the next fragment starts a message
 	last     bool // the current fragment ends the message
@@ -228,6 +232,27 @@ type stream struct {
 
 func (s *stream) reset() {
 	s.state, s.first, s.fragLeft, s.size, s.ok, s.skipMsg, s.cur = stMarker, true, 0, 0, false, false, nil
+}
+
+// resyncProbe is plausibleStart as a protocol.Probe for protocol.Resync:
+// the record mark is checked as soon as its 4 bytes are there, so most
+// offsets are refused at once. Calls and replies carry their xid, so
+// pairing stays exact after a resynchronisation; a call whose reply was
+// lost times out as NO_REPLY.
+func resyncProbe(_ protocol.Dir, b []byte) protocol.ProbeResult {
+	if len(b) >= 4 {
+		mark := binary.BigEndian.Uint32(b)
+		if n := mark & sizeMask; mark&lastFragment == 0 || n < 24 || n > 1<<26 {
+			return protocol.ProbeNo
+		}
+	}
+	if len(b) < 16 {
+		return protocol.ProbeNeedMore
+	}
+	if plausibleStart(b) {
+		return protocol.ProbeYes
+	}
+	return protocol.ProbeNo
 }
 
 // plausibleStart reports whether b starts like a record mark followed by

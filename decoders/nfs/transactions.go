@@ -22,6 +22,8 @@ type Stats struct {
 	ParseErrors      atomic.Int64 // messages that are not RPC, or cut before their header ends
 	Gaps             atomic.Int64 // lost bytes reported by the stream
 	Resyncs          atomic.Int64 // times framing was found again after a gap or bad data
+	// Resync counts the searches for a message start (resyncProbe).
+	Resync protocol.ResyncStats
 }
 
 // Protocol is one configured nfs instance.
@@ -94,6 +96,7 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 				c.p.stats.ParseErrors.Add(1)
 				s.reset()
 				s.state = stSync
+				s.rs.Lost()
 				continue
 			case err != nil:
 				// Framing holds but the header does not fit its first
@@ -126,18 +129,13 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 				s.state = stMarker
 			}
 		case stSync:
-			for i := off; i+16 <= len(data); i++ {
-				if plausibleStart(data[i:]) {
-					c.p.stats.Resyncs.Add(1)
-					off = i
-					s.reset()
-					break
-				}
+			skip, found := s.rs.Scan(dir, data[off:], resyncProbe, &c.p.stats.Resync)
+			off += skip
+			if !found {
+				return off
 			}
-			if s.state == stSync {
-				// Keep the last bytes: a message start may straddle segments.
-				return max(off, len(data)-15)
-			}
+			c.p.stats.Resyncs.Add(1)
+			s.reset()
 		}
 	}
 }
@@ -231,6 +229,7 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	}
 	s.reset()
 	s.state = stSync
+	s.rs.Lost()
 }
 
 // Fin: a message cut by the close is dropped at Close.
@@ -354,10 +353,10 @@ var actions = func() map[string]string {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"reply_without_call", s.UnmatchedReplies.Load(),
 		"not_nfs_program", s.NotNFS.Load(),
 		"backchannel", s.Backchannel.Load(),
 		"published_early_pending_limit", s.Evicted.Load(),
-	)
+	), s.Resync.Drops()...)
 }

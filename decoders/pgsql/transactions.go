@@ -18,10 +18,11 @@ type Stats struct {
 	NotExecuted        atomic.Int64 // statements the server skipped after an error in their batch
 	Notices            atomic.Int64 // NoticeResponse messages
 	ParseErrors        atomic.Int64 // bad message headers or bodies: resynchronised
-	GarbageBytes       atomic.Int64 // bytes skipped while resynchronising
 	Gaps               atomic.Int64 // capture gaps reported by the stream
 	Encrypted          atomic.Int64 // connections that switched to TLS or GSSAPI: not decoded further
 	Overflows          atomic.Int64 // statements dropped because too many were waiting
+	// Resync counts the searches for a message start (resyncProbe).
+	Resync protocol.ResyncStats
 }
 
 // Protocol is one configured pgsql instance: the TCPProtocol the engine
@@ -59,6 +60,15 @@ const (
 type direction struct {
 	mode mode
 	skip int // bytes of the current message still to skip (modeSkip)
+	// rs searches for the next message start in modeResync (resyncProbe).
+	rs protocol.Resync
+}
+
+// resync starts the search for the next message start, with a fresh
+// budget.
+func (d *direction) resync() {
+	d.mode, d.skip = modeResync, 0
+	d.rs.Lost()
 }
 
 // stmt is one SQL statement and, once it arrives, its result.
@@ -100,6 +110,8 @@ type connection struct {
 	// hold is set after a gap: results are not paired until the server's
 	// next ReadyForQuery, when every statement waiting is flushed.
 	hold bool
+	// lastReady is when the last ReadyForQuery arrived.
+	lastReady time.Time
 
 	expectSSL byte // 'S' after SSLRequest, 'G' after GSSENCRequest: a one-byte answer is due
 
@@ -179,14 +191,13 @@ func (c *connection) clientStep(data []byte, ts time.Time) int {
 	case modeStartup:
 		return c.startup(data, ts)
 	case modeResync:
-		// Client data after a gap: the engine hands segments whole, and a
-		// client writes whole messages, so a segment start is the likeliest
-		// boundary. Take it if the header is plausible, else drop the segment.
-		if !plausibleClient(data) {
-			c.p.stats.GarbageBytes.Add(int64(len(data)))
-			return len(data)
+		skip, found := d.rs.Scan(protocol.FromClient, data, resyncProbe, &c.p.stats.Resync)
+		if found {
+			d.mode = modeMessage
 		}
-		d.mode = modeMessage
+		if !found || skip > 0 {
+			return skip
+		}
 	}
 	if c.acc == 0 {
 		c.accTS = ts
@@ -194,9 +205,8 @@ func (c *connection) clientStep(data []byte, ts time.Time) int {
 	t, body, total, n, err := frame(0, data, clientNeedsBody(data[0]))
 	if err != nil {
 		c.p.stats.ParseErrors.Add(1)
-		d.mode = modeResync
-		c.p.stats.GarbageBytes.Add(int64(len(data)))
-		return len(data)
+		d.resync()
+		return 1
 	}
 	if n == 0 {
 		return 0
@@ -215,22 +225,6 @@ func clientNeedsBody(t byte) bool {
 		return true
 	}
 	return false
-}
-
-// plausibleClient tells whether data starts with a client message header
-// worth resynchronising on.
-func plausibleClient(data []byte) bool {
-	if len(data) < headerLen {
-		return false
-	}
-	t, l, err := header(0, data)
-	if err != nil || l > maxResyncLen {
-		return false
-	}
-	if t == 'Q' && len(data) >= 1+l {
-		return data[l] == 0
-	}
-	return true
 }
 
 // startup handles the untyped messages a client opens with.
@@ -413,16 +407,12 @@ func (c *connection) serverStep(data []byte, ts time.Time) int {
 	case modeSkip:
 		return d.skipStep(data)
 	case modeResync:
-		i := findReady(data)
-		if i < 0 {
-			keep := min(len(data), readyLen+1)
-			c.p.stats.GarbageBytes.Add(int64(len(data) - keep))
-			return len(data) - keep
+		skip, found := d.rs.Scan(protocol.FromServer, data, resyncProbe, &c.p.stats.Resync)
+		if found {
+			d.mode = modeMessage
 		}
-		d.mode = modeMessage
-		if i > 0 {
-			c.p.stats.GarbageBytes.Add(int64(i))
-			return i
+		if !found || skip > 0 {
+			return skip
 		}
 	}
 	if c.expectSSL != 0 {
@@ -446,7 +436,7 @@ func (c *connection) serverStep(data []byte, ts time.Time) int {
 	t, body, total, n, err := frame(1, data, need)
 	if err != nil {
 		c.p.stats.ParseErrors.Add(1)
-		d.mode = modeResync
+		d.resync()
 		return 1
 	}
 	if n == 0 {
@@ -464,19 +454,6 @@ func (c *connection) serverStep(data []byte, ts time.Time) int {
 		d.mode, d.skip = modeSkip, total-n
 	}
 	return n
-}
-
-// findReady finds a ReadyForQuery message: 'Z', length 5, status I/T/E.
-func findReady(b []byte) int {
-	for i := 0; i+readyLen < len(b); i++ {
-		if b[i] == 'Z' && b[i+1] == 0 && b[i+2] == 0 && b[i+3] == 0 && b[i+4] == readyLen {
-			switch b[i+5] {
-			case 'I', 'T', 'E':
-				return i
-			}
-		}
-	}
-	return -1
 }
 
 // current is the statement the server is answering now, if known.
@@ -550,6 +527,7 @@ func (c *connection) serverMessage(st *stmt, t byte, body []byte, truncated bool
 
 // ready handles ReadyForQuery: the end of one batch.
 func (c *connection) ready(ts time.Time) {
+	c.lastReady = ts
 	if c.hold {
 		for c.head != nil {
 			c.publishUnmatched(c.pop(), "")
@@ -579,6 +557,14 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	if d.mode == modeOff {
 		return
 	}
+	if dir == protocol.FromClient && c.head == nil && !c.lastReady.IsZero() && !c.lastReady.Before(ts) {
+		// Nothing waits, and the server's ReadyForQuery came with the
+		// packet whose ACK revealed the loss: the batch of the lost
+		// request is already closed, so the next statement pairs cleanly.
+		d.resync()
+		c.acc = 0
+		return
+	}
 	note := "Packet loss while capturing the request"
 	if dir == protocol.FromServer {
 		note = "Packet loss while capturing the response"
@@ -587,7 +573,7 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 		st.notes = append(st.notes, note)
 	}
 	c.hold = true
-	d.mode, d.skip = modeResync, 0
+	d.resync()
 	c.acc = 0
 }
 
@@ -628,10 +614,9 @@ func (c *connection) publish(st *stmt) {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"result_without_statement", s.UnmatchedResponses.Load(),
-		"garbage_bytes", s.GarbageBytes.Load(),
 		"encrypted_connection", s.Encrypted.Load(),
 		"pending_limit", s.Overflows.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -176,6 +176,12 @@ type Spec struct {
 	// Probe, when set, recognises the protocol by content on connections
 	// whose port no protocol is configured on (option detect: true).
 	Probe Probe
+	// Resync, when set, is the message-start probe the protocol's parser
+	// scans with after a gap (see Resync): it says yes at any message
+	// boundary, not only at a connection's start, so it is often not the
+	// same function as Probe. Nil when the protocol declines to
+	// resynchronise that way; FuzzResyncScan fuzzes every one registered.
+	Resync Probe
 	// New builds an instance. opts holds the protocol's own options (common
 	// ones already removed); decode them with opts.Decode, which rejects
 	// unknown keys. pub receives the protocol's events.

@@ -1,6 +1,7 @@
 package protocoltest_test
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -41,6 +42,9 @@ func TestReplayReassemblesAsTheBinaryDoes(t *testing.T) {
 	lost := []byte("GET /lost HTTP/1.1\r\nHost: a\r\n\r\n")
 	seq += uint32(len(lost))
 	w.TCP(srv, cli, ack, seq, pcapcraft.ACK, nil)
+	// The server answers it: that response has no request to pair with.
+	w.TCP(srv, cli, ack, seq, pcapcraft.ACK|pcapcraft.PSH, resp)
+	ack += uint32(len(resp))
 	seen := []byte("GET /after-gap HTTP/1.1\r\nHost: a\r\n\r\n")
 	w.TCP(cli, srv, seq, ack, pcapcraft.ACK|pcapcraft.PSH, seen)
 	seq += uint32(len(seen))
@@ -51,9 +55,13 @@ func TestReplayReassemblesAsTheBinaryDoes(t *testing.T) {
 	protocoltest.Replay(t, p, inst)
 	var paths []string
 	for _, d := range col.Docs {
-		paths = append(paths, protocoltest.Get(d, "url.path").(string))
+		p, _ := protocoltest.Get(d, "url.path").(string)
+		paths = append(paths, p)
 	}
-	if len(paths) != 2 || paths[0] != "/out-of-order" || paths[1] != "/after-gap" {
-		t.Errorf("transactions %q, want /out-of-order then /after-gap", paths)
+	if len(paths) != 3 || paths[0] != "/out-of-order" || paths[1] != "" || paths[2] != "/after-gap" {
+		t.Errorf("transactions %q, want /out-of-order, the lost request's response alone, /after-gap", paths)
+	}
+	if len(col.Docs) == 3 && fmt.Sprint(protocoltest.Get(col.Docs[2], "http.response.status_code")) != "200" {
+		t.Errorf("/after-gap not paired with its response: %v", col.Docs[2])
 	}
 }

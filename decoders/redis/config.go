@@ -83,6 +83,7 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
 		Probe:          probe,
+		Resync:         probe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

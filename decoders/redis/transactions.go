@@ -23,6 +23,9 @@ type Stats struct {
 	ParseErrors         atomic.Int64 // invalid RESP: the rest of the segment is skipped
 	Gaps                atomic.Int64 // lost bytes reported by the stream
 	Truncated           atomic.Int64 // messages whose text was cut at maxTextBytes
+	// Resync counts the searches for the next command after client-side
+	// gaps, and what pairing gave up to stay right.
+	Resync protocol.ResyncStats
 }
 
 // Protocol is one configured redis instance.
@@ -54,7 +57,6 @@ type request struct {
 	query    string // text clipped to maxFieldBytes (a keyword field)
 	text     string // the whole rendering when send_request, else query
 	argc     int64
-	lost     bool // stands for a command lost in a gap: its reply is dropped
 	next     *request
 }
 
@@ -66,6 +68,11 @@ type connection struct {
 	p       *Protocol
 	conn    protocol.Conn
 	parsers [2]parser
+	// rs searches the client's bytes for the next command after lost
+	// framing (the probe: "*<n>\r\n$<len>\r\n"); guard holds pairing
+	// off while commands may have vanished in a gap.
+	rs    protocol.Resync
+	guard protocol.PairGuard
 
 	head, tail *request
 	queued     int
@@ -90,14 +97,27 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	p := &c.parsers[dir]
 	off := 0
 	for off < len(data) {
+		if dir == protocol.FromClient && c.rs.Active() {
+			skip, found := c.rs.Scan(dir, data[off:], probe, &c.p.stats.Resync)
+			off += skip
+			if !found {
+				return off
+			}
+		}
 		n, done, err := p.parse(data[off:], ts)
 		off += n
 		if err != nil {
-			// Framing is lost: drop this segment's bytes, as Packetbeat
-			// does, and retry at the next one (which usually starts a
-			// message again).
+			// Framing is lost. Commands: search for the next one from the
+			// byte after the bad one. Replies: drop this segment's bytes,
+			// as Packetbeat does, and retry at the next one (which
+			// usually starts a message again).
 			c.p.stats.ParseErrors.Add(1)
-			c.desync(dir)
+			// Every command seen so far, this instant's included, may be
+			// answered by the unparsable bytes.
+			c.desync(dir, ts.Add(1))
+			if dir == protocol.FromClient {
+				return max(off, 1)
+			}
 			return len(data)
 		}
 		if done {
@@ -112,21 +132,24 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	return off
 }
 
-// desync handles lost framing in dir: a partial message is dropped; the
-// queue cannot be trusted to line up any more on the affected side.
-func (c *connection) desync(dir protocol.Dir) {
+// desync handles lost framing in dir at ts (for replies: commands seen
+// before ts lose their pairing): a partial message is dropped;
+// the queue cannot be trusted to line up any more on the affected side.
+func (c *connection) desync(dir protocol.Dir, ts time.Time) {
 	p := &c.parsers[dir]
-	partial := p.inMessage()
 	p.reset()
 	if dir == protocol.FromServer {
-		// Replies to everything queued may be in the lost bytes.
-		c.flushUnmatched("Response lost (gap or unparsable data)")
+		// Replies to every command seen before the loss may be in the
+		// lost bytes. A command that came with the packet revealing the
+		// loss was sent after it: its reply is still to come.
+		c.flushBefore(ts, "Response lost (gap or unparsable data)")
 		return
 	}
-	if partial {
-		// One command was cut: keep its place so its reply is dropped.
-		c.push(&request{lost: true})
-	}
+	// Any number of whole commands may be gone with the bytes: search for
+	// the next one, and pair nothing until a clean turn shows which
+	// replies answer what (protocol.PairGuard).
+	c.rs.Lost()
+	c.guard.RequestGap(ts)
 }
 
 func (c *connection) onMessage(dir protocol.Dir, m *message) {
@@ -174,6 +197,11 @@ func (c *connection) onRequest(m *message) {
 	if c.replyOff || c.replySkip {
 		c.replySkip = false
 		c.p.stats.NoReplyRequests.Add(1)
+		return
+	}
+	if !c.guard.Request(c.head == nil && c.skip == 0 && !c.parsers[protocol.FromServer].inMessage()) {
+		c.p.stats.Resync.UnpairedReqs.Add(1)
+		c.publishUnmatched(req, "Unmatched request")
 		return
 	}
 	c.push(req)
@@ -312,12 +340,18 @@ func (c *connection) reply(m *message) {
 		c.p.stats.SkippedResponses.Add(1)
 		return
 	}
+	if c.head != nil && c.head.ts.After(m.ts) {
+		// The reply started before the command was seen: it answers
+		// something lost (its remainder after a gap, typically), not it.
+		c.p.stats.UnmatchedResponses.Add(1)
+		return
+	}
 	req := c.pop()
 	switch {
+	case req == nil && c.guard.Unanswered(m.ts):
+		c.p.stats.Resync.UnpairedResps.Add(1)
 	case req == nil:
 		c.p.stats.UnmatchedResponses.Add(1)
-	case req.lost:
-		c.p.stats.SkippedResponses.Add(1)
 	default:
 		c.publish(req, m)
 	}
@@ -334,13 +368,13 @@ func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 		p.msg.truncated = true
 		return
 	}
-	c.desync(dir)
+	c.desync(dir, ts)
 }
 
 // Fin: a message cut short by the close is dropped with the stream.
 func (c *connection) Fin(dir protocol.Dir, ts time.Time) {
 	if c.parsers[dir].inMessage() {
-		c.desync(dir)
+		c.desync(dir, ts)
 	}
 }
 
@@ -352,9 +386,7 @@ func (c *connection) Expire(now time.Time) {
 	for c.head != nil && now.Sub(c.head.ts) > limit {
 		r := c.pop()
 		c.skip++
-		if !r.lost {
-			c.publishUnmatched(r, "Unmatched request")
-		}
+		c.publishUnmatched(r, "Unmatched request")
 	}
 }
 
@@ -363,11 +395,19 @@ func (c *connection) Close(ts time.Time) {
 	c.flushUnmatched("Unmatched request")
 }
 
+// flushBefore publishes alone the commands seen before ts.
+func (c *connection) flushBefore(ts time.Time, note string) {
+	for c.head != nil && c.head.ts.Before(ts) {
+		c.publishUnmatched(c.pop(), note)
+	}
+	if c.head == nil {
+		c.skip = 0
+	}
+}
+
 func (c *connection) flushUnmatched(note string) {
 	for c.head != nil {
-		if r := c.pop(); !r.lost {
-			c.publishUnmatched(r, note)
-		}
+		c.publishUnmatched(c.pop(), note)
 	}
 	c.skip = 0
 }
@@ -515,9 +555,9 @@ func clipUTF8[T string | []byte](b T, max int) int {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"reply_without_command", s.UnmatchedResponses.Load(),
 		"queue_limit", s.Evicted.Load(),
 		"reply_to_dropped_command", s.SkippedResponses.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -47,6 +47,7 @@ func init() {
 		UDP:            true,
 		DefaultPorts:   DefaultPorts,
 		Probe:          probe,
+		Resync:         resyncProbe,
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

@@ -56,3 +56,27 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	}
 	return protocol.ProbeYes
 }
+
+// resyncProbe recognises a SIP start line anywhere in a TCP stream, for
+// protocol.Resync.ScanLines after a gap: a line that parses as a request
+// line or a status line. Either side of a SIP connection may send
+// requests and responses, so the direction is not used. SIP over TCP
+// publishes each message on its own (no pairing), so a resynchronised
+// direction cannot mis-pair.
+func resyncProbe(_ protocol.Dir, data []byte) protocol.ProbeResult {
+	if len(data) == 0 {
+		return protocol.ProbeNeedMore
+	}
+	if c := data[0]; c < 'A' || c > 'Z' {
+		return protocol.ProbeNo
+	}
+	nl := bytes.IndexByte(data, '\n')
+	if nl < 0 {
+		return protocol.ProbeNeedMore
+	}
+	var m Message
+	if m.startLine(trimCR(data[:nl])) != nil {
+		return protocol.ProbeNo
+	}
+	return protocol.ProbeYes
+}

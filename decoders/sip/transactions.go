@@ -11,6 +11,8 @@ import (
 
 // Stats are the instance's counters, safe to read from other goroutines.
 type Stats struct {
+	// Resync counts the searches for a start line after lost framing.
+	Resync      protocol.ResyncStats
 	Messages    atomic.Uint64 // messages parsed and published
 	ParseErrors atomic.Uint64 // datagrams or stream data that are not SIP
 	Truncated   atomic.Uint64 // datagrams shorter than their Content-Length (counted in ParseErrors too)
@@ -131,6 +133,7 @@ type conn struct {
 	// lost is set per direction after a gap or garbage: data is skipped
 	// up to the next line that starts a SIP message.
 	lost [2]bool
+	rs   [2]protocol.Resync
 }
 
 // Parse consumes every complete message in data and leaves a partial one
@@ -140,15 +143,11 @@ func (t *conn) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	for consumed < len(data) {
 		rest := data[consumed:]
 		if t.lost[dir] {
-			i := resync(rest)
-			if i < 0 {
-				// Keep the last partial line: it may start a message.
-				if nl := bytes.LastIndexByte(rest, '\n'); nl >= 0 {
-					consumed += nl + 1
-				}
+			i, found := t.rs[dir].ScanLines(dir, rest, resyncProbe, &t.p.stats.Resync)
+			consumed += i
+			if !found {
 				return consumed
 			}
-			consumed += i
 			t.lost[dir] = false
 			continue
 		}
@@ -165,7 +164,7 @@ func (t *conn) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 			return consumed
 		default:
 			t.p.stats.ParseErrors.Add(1)
-			t.lost[dir] = true
+			t.lose(dir)
 			// Skip the offending line so resync looks past it.
 			if nl := bytes.IndexByte(rest, '\n'); nl >= 0 {
 				consumed += nl + 1
@@ -177,26 +176,17 @@ func (t *conn) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	return consumed
 }
 
-// resync returns the offset of the first line in b that parses as a SIP
-// start line, or -1.
-func resync(b []byte) int {
-	var m Message
-	off := 0
-	for off < len(b) {
-		nl := bytes.IndexByte(b[off:], '\n')
-		if nl < 0 {
-			return -1
-		}
-		if m.startLine(trimCR(b[off:off+nl])) == nil {
-			return off
-		}
-		off += nl + 1
-	}
-	return -1
+// Gap loses the message in progress: resynchronise on the next start line.
+func (t *conn) Gap(dir protocol.Dir, n int, ts time.Time) { t.lose(dir) }
+
+// lose starts the search for the next start line in dir.
+func (t *conn) lose(dir protocol.Dir) {
+	t.lost[dir] = true
+	t.rs[dir].Lost()
 }
 
-// Gap loses the message in progress: resynchronise on the next start line.
-func (t *conn) Gap(dir protocol.Dir, n int, ts time.Time) { t.lost[dir] = true }
+// Drops implements protocol.DropCounter: what resynchronisation skipped.
+func (p *Protocol) Drops() []protocol.Drop { return p.stats.Resync.Drops() }
 
 // Fin needs nothing: only whole messages are ever published.
 func (t *conn) Fin(dir protocol.Dir, ts time.Time) {}

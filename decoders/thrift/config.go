@@ -128,6 +128,7 @@ func init() {
 		TCP:            true,
 		DefaultPorts:   DefaultPorts,
 		Probe:          probe,
+		Resync:         resyncSocket, // resyncFramed on framed instances
 		DefaultTimeout: DefaultTimeout,
 		New:            newInstance,
 	})

@@ -11,6 +11,8 @@ import (
 // Stats counts what was parsed, skipped or could not be paired. Counters
 // are shared by every connection of an instance.
 type Stats struct {
+	// Resync counts the searches for a message header after lost framing.
+	Resync             protocol.ResyncStats
 	Calls, Replies     atomic.Int64 // complete messages parsed
 	Oneways            atomic.Int64 // ONEWAY calls, published alone
 	UnmatchedRequests  atomic.Int64 // calls published without a reply (timeout, close, queue bound)
@@ -61,6 +63,7 @@ type connection struct {
 	// resync is set per direction after a gap or garbage: bytes are
 	// skipped until something that looks like a message header.
 	resync [2]bool
+	rs     [2]protocol.Resync
 }
 
 // Parse consumes one complete message (or frame) per call.
@@ -68,10 +71,13 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 	cfg := c.p.cfg
 	skipped := 0
 	if c.resync[dir] {
-		i := findHeader(data, cfg.framed)
-		if i < 0 {
-			// Keep a few bytes: a header may straddle segments.
-			return max(0, len(data)-11)
+		probe := resyncSocket
+		if cfg.framed {
+			probe = resyncFramed
+		}
+		i, found := c.rs[dir].Scan(dir, data, probe, &c.p.stats.Resync)
+		if !found {
+			return i
 		}
 		c.resync[dir] = false
 		data, skipped = data[i:], i
@@ -110,26 +116,8 @@ func (c *connection) Parse(dir protocol.Dir, data []byte, ts time.Time) int {
 func (c *connection) invalid(dir protocol.Dir, n int) int {
 	c.p.stats.ParseErrors.Add(1)
 	c.resync[dir] = true
+	c.rs[dir].Lost()
 	return n
-}
-
-// findHeader returns the offset of the first plausible strict message
-// header (0x80 0x01 0x00 type, preceded by the frame length when framed),
-// or -1. Unversioned headers cannot be recognised in noise: after a gap
-// those streams recover only where a strict client would.
-func findHeader(b []byte, framed bool) int {
-	for i := 0; i+4 <= len(b); i++ {
-		if b[i] == 0x80 && b[i+1] == 0x01 && b[i+2] == 0 && b[i+3] >= mCall && b[i+3] <= mOneway {
-			if framed {
-				if i < 4 {
-					continue
-				}
-				return i - 4
-			}
-			return i
-		}
-	}
-	return -1
 }
 
 func (c *connection) onMessage(h *header, msg []byte, size int64, ts time.Time) {
@@ -215,6 +203,7 @@ func (c *connection) unmatched(i int, note string) {
 func (c *connection) Gap(dir protocol.Dir, n int, ts time.Time) {
 	c.p.stats.Gaps.Add(1)
 	c.resync[dir] = true
+	c.rs[dir].Lost()
 }
 
 // Fin needs nothing: a message cut by the close is dropped with the stream.
@@ -238,7 +227,7 @@ func (c *connection) Close(ts time.Time) {
 // Drops implements protocol.DropCounter.
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
-	return protocol.Drops(
+	return append(protocol.Drops(
 		"reply_without_call", s.UnmatchedResponses.Load(),
-	)
+	), s.Resync.Drops()...)
 }

@@ -143,7 +143,14 @@ func (c *Conn) publish() {
 }
 
 // Gap implements protocol.TCPParser: lost bytes break the record framing,
-// so what is known is published now (as Packetbeat does).
+// so what is known is published now (as Packetbeat does). TLS declines
+// resynchronisation (protocol.Resync): after the handshake every record
+// is encrypted application data with nothing left to decode, and a
+// handshake cut by a gap cannot be completed from a later record (its
+// messages, the certificate chain included, would be missing pieces), so
+// searching for the next record header would only find records whose
+// content is unusable. One handshake per connection is one event either
+// way.
 func (c *Conn) Gap(dir protocol.Dir, n int, ts time.Time) { c.publish() }
 
 // Fin implements protocol.TCPParser: a side closing mid-handshake (after a

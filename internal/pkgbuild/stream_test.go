@@ -61,8 +61,16 @@ func TestStreamTemplatesRenderDefaults(t *testing.T) {
 			if len(procs) != 1 || !hasKey(procs[0], "add_host_metadata") {
 				t.Errorf("processors = %v, want [add_host_metadata]", procs)
 			}
-			// Defaults leave the capture settings to the input.
-			for _, k := range []string{"interface", "tags", "procs", "interfaces", "npcap", "ignore_outgoing"} {
+			// Defaults leave the capture settings to the input: the
+			// interfaces block (rendered whole, since Fleet's Handlebars has
+			// no "or" for its optional keys) holds an empty tunnels map.
+			if ifs, has := cfg["interfaces"]; has && !reflect.DeepEqual(ifs, map[string]any{"tunnels": nil}) {
+				t.Errorf("default config has interfaces: %v", ifs)
+			}
+			if _, has := cfg["detect"]; has {
+				t.Errorf("default config has detect: %v", cfg["detect"])
+			}
+			for _, k := range []string{"interface", "tags", "procs", "npcap", "ignore_outgoing"} {
 				if _, has := cfg[k]; has {
 					t.Errorf("default config has %s: %v", k, cfg[k])
 				}
@@ -106,7 +114,7 @@ func TestStreamTemplateUserSettings(t *testing.T) {
 	checks := map[string]any{
 		"tags":                []any{"forwarded", "lab"},
 		"interface":           map[string]any{"file": "/tmp/capture.pcap"},
-		"interfaces":          map[string]any{"with_vlans": true},
+		"interfaces":          map[string]any{"with_vlans": true, "tunnels": nil},
 		"ignore_outgoing":     true,
 		"procs":               map[string]any{"enabled": true},
 		"send_headers":        []any{"User-Agent", "Host"},

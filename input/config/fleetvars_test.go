@@ -1,0 +1,144 @@
+package config_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/network-traffic/network-traffic/decoders/protocol"
+	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/pkgbuild"
+)
+
+// renderPolicy renders the given data streams with their default vars
+// plus vars (input-level and stream-level alike, as Fleet merges them)
+// and parses the result as one packet input.
+func renderPolicy(t *testing.T, vars map[string]map[string]any, common map[string]any, dss ...string) *config.Input {
+	t.Helper()
+	var streams []any
+	for _, ds := range dss {
+		v, err := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, x := range common {
+			v[k] = x
+		}
+		for k, x := range vars[ds] {
+			v[k] = x
+		}
+		out, err := pkgbuild.RenderStream(ds, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st map[string]any
+		if err := yaml.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("%s: %v\n%s", ds, err, out)
+		}
+		st["id"] = ds
+		st["data_stream"] = map[string]any{"dataset": "network_traffic." + ds, "type": "logs"}
+		streams = append(streams, st)
+	}
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": streams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range in.Streams {
+		if st.Err != nil {
+			t.Fatalf("%s: %v", st.ID, st.Err)
+		}
+	}
+	return in
+}
+
+func detectOf(t *testing.T, in *config.Input) map[string]bool {
+	got := map[string]bool{}
+	for _, st := range in.Streams {
+		spec, _ := protocol.Lookup(st.Type)
+		if spec == nil {
+			continue
+		}
+		c, _, err := protocol.SplitCommon(spec, st.Options)
+		if err != nil {
+			t.Fatalf("%s: %v", st.ID, err)
+		}
+		got[st.ID] = c.Detect
+	}
+	return got
+}
+
+// The Fleet vars of detection and tunnels (manifest.yml's input vars,
+// each TCP protocol's `detect`) reach the options input/config parses.
+func TestFleetDetectAndTunnelVars(t *testing.T) {
+	// Defaults: no detection, tunnels as built in.
+	in := renderPolicy(t, nil, nil, "http", "redis", "flow")
+	if got := detectOf(t, in); got["http"] || got["redis"] {
+		t.Errorf("detect by default: %v", got)
+	}
+	if tun := in.Captures[0].Interface.Tunnels; tun != nil {
+		t.Errorf("default tunnels %+v, want nil (built-in defaults)", *tun)
+	}
+
+	// One stream's own switch.
+	in = renderPolicy(t, map[string]map[string]any{"redis": {"detect": true}}, nil, "http", "redis", "flow")
+	if got := detectOf(t, in); got["http"] || !got["redis"] {
+		t.Errorf("redis detect only: %v", got)
+	}
+
+	// The input-level default turns it on for every protocol with a probe,
+	// and renders nothing into streams that have none (flow, icmp, quic).
+	in = renderPolicy(t, nil, map[string]any{"detect_default": true},
+		"http", "tls", "redis", "pgsql", "mysql", "mongodb", "amqp", "cassandra", "memcached",
+		"thrift", "nfs", "sip", "dns", "flow", "icmp", "quic")
+	got := detectOf(t, in)
+	for _, ds := range []string{"http", "tls", "redis", "pgsql", "mysql", "mongodb", "amqp", "cassandra",
+		"memcached", "thrift", "nfs", "sip", "dns"} {
+		if !got[ds] {
+			t.Errorf("%s: detect off under detect_default", ds)
+		}
+	}
+	if got["quic"] {
+		t.Error("quic detected")
+	}
+
+	// Tunnels: every option, with VLANs on alongside.
+	in = renderPolicy(t, nil, map[string]any{
+		"with_vlans":           true,
+		"tunnels_disabled":     true,
+		"tunnels_max_depth":    2,
+		"tunnels_vxlan_ports":  []any{"4789", "8472"},
+		"tunnels_geneve_ports": []any{"6081"},
+		"tunnels_gtpu_ports":   []any{"2152", "2123"},
+	}, "http", "dns")
+	if len(in.Captures) != 1 {
+		t.Fatalf("%d captures", len(in.Captures))
+	}
+	iface := in.Captures[0].Interface
+	want := &config.Tunnels{Disabled: true, MaxDepth: 2, VXLANPorts: []uint16{4789, 8472},
+		GenevePorts: []uint16{6081}, GTPUPorts: []uint16{2152, 2123}}
+	if !iface.WithVLANs || !reflect.DeepEqual(iface.Tunnels, want) {
+		t.Errorf("with_vlans %v tunnels %+v, want %+v", iface.WithVLANs, iface.Tunnels, want)
+	}
+	// Only a port list: the rest keeps the built-in defaults.
+	in = renderPolicy(t, nil, map[string]any{"tunnels_vxlan_ports": []any{"8472"}}, "flow")
+	if tun := in.Captures[0].Interface.Tunnels; tun == nil || tun.Disabled || tun.MaxDepth != 0 ||
+		!reflect.DeepEqual(tun.VXLANPorts, []uint16{8472}) || tun.GenevePorts != nil {
+		t.Errorf("vxlan ports only: %+v", tun)
+	}
+	// A bad depth is an error naming the option.
+	v, _ := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), "flow")
+	v["tunnels_max_depth"] = 9
+	out, _ := pkgbuild.RenderStream("flow", v)
+	var st map[string]any
+	yaml.Unmarshal([]byte(out), &st)
+	st["id"] = "flow"
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{st}})
+	if err == nil {
+		err = in.Streams[0].Err
+	}
+	if err == nil || !strings.Contains(err.Error(), "max_depth") {
+		t.Errorf("tunnels_max_depth 9: %v", err)
+	}
+}
