@@ -62,11 +62,7 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 	if len(fields) == 0 && len(values) == 0 {
 		return nil, fmt.Errorf("fields or values: at least one is required")
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +83,12 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 			add(deepCopy(cur))
 		}
 		for _, f := range fields {
-			v, ok := getPath(doc, f)
+			v, ok, err := o.value(doc, f)
+			if err != nil && o.failOnError {
+				return false, err
+			}
 			if !ok {
-				if ignore || !failOnError {
-					continue
-				}
-				return false, errMissing(f)
+				continue
 			}
 			add(deepCopy(v))
 		}
@@ -114,7 +110,7 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 		if len(out) == 1 {
 			val = out[0]
 		}
-		if err := putPath(doc, target, val); err != nil && failOnError {
+		if err := putPath(doc, target, val); err != nil && o.failOnError {
 			return false, err
 		}
 		return false, nil
@@ -150,11 +146,7 @@ func newMoveFields(cfg map[string]any) (runFunc, error) {
 	if from == "" && len(fields) == 0 && to == "" {
 		return nil, fmt.Errorf("from, fields or to: nothing to move")
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +156,7 @@ func newMoveFields(cfg map[string]any) (runFunc, error) {
 			v, ok := getPath(doc, from)
 			m, isObj := v.(map[string]any)
 			if !ok || !isObj {
-				if ignore || !failOnError {
+				if o.ignoreMissing || !o.failOnError {
 					return false, nil
 				}
 				return false, fmt.Errorf("field %q is not an object", from)
@@ -182,14 +174,11 @@ func newMoveFields(cfg map[string]any) (runFunc, error) {
 			}
 			moves = append(moves, n)
 		}
-		return false, perField(doc, failOnError, len(moves), func(i int) error {
+		return false, o.each(doc, len(moves), func(i int) error {
 			n := moves[i]
-			v, ok := getPath(src, n)
+			v, ok, err := o.value(src, n)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(n)
+				return err
 			}
 			deletePath(src, n)
 			return putPath(doc, to+n, v)
@@ -283,7 +272,7 @@ func newDecodeCSV(cfg map[string]any) (runFunc, error) {
 	if len([]rune(sep)) != 1 {
 		return nil, fmt.Errorf("separator: must be one character, got %q", sep)
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -295,30 +284,16 @@ func newDecodeCSV(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(pairs), func(i int) error {
+		return false, o.each(doc, len(pairs), func(i int) error {
 			p := pairs[i]
-			v, ok := getPath(doc, p.from)
+			s, ok, err := o.str(doc, p.from)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(p.from)
+				return err
 			}
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("field %q is not a string", p.from)
-			}
-			to := p.to
-			if to == "" {
-				to = p.from
-			}
-			if _, exists := getPath(doc, to); exists && !overwrite && to != p.from {
-				return fmt.Errorf("target field %q already exists", to)
+			to := p.target()
+			if err := checkTarget(doc, p.from, to, overwrite); err != nil {
+				return err
 			}
 			r := csv.NewReader(strings.NewReader(s))
 			r.Comma = []rune(sep)[0]

@@ -196,18 +196,14 @@ func newRename(cfg map[string]any) (runFunc, error) {
 		}
 		pairs = append(pairs, pair{from, to})
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
 		var done []pair // to undo on failure
 		fail := func(err error) (bool, error) {
-			if !failOnError {
+			if !o.failOnError {
 				return false, nil
 			}
 			for i := len(done) - 1; i >= 0; i-- {
@@ -218,15 +214,15 @@ func newRename(cfg map[string]any) (runFunc, error) {
 			return false, err
 		}
 		for _, p := range pairs {
-			v, ok := getPath(doc, p.from)
+			v, ok, err := o.value(doc, p.from)
+			if err != nil {
+				return fail(err)
+			}
 			if !ok {
-				if ignore {
-					continue
-				}
-				return fail(fmt.Errorf("field %q not found", p.from))
+				continue
 			}
 			if _, exists := getPath(doc, p.to); exists {
-				return fail(fmt.Errorf("target field %q already exists", p.to))
+				return fail(errTargetExists(p.to))
 			}
 			deletePath(doc, p.from)
 			if err := putPath(doc, p.to, v); err != nil {
@@ -325,26 +321,19 @@ func newCopyFields(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fields: %v", err)
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(pairs), func(i int) error {
+		return false, o.each(doc, len(pairs), func(i int) error {
 			p := pairs[i]
-			v, ok := getPath(doc, p.from)
+			v, ok, err := o.value(doc, p.from)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(p.from)
+				return err
 			}
 			if _, exists := getPath(doc, p.to); exists {
-				return fmt.Errorf("target field %q already exists, drop or rename this field first", p.to)
+				return fmt.Errorf("%w, drop or rename this field first", errTargetExists(p.to))
 			}
 			return putPath(doc, p.to, deepCopy(v))
 		})
@@ -377,15 +366,11 @@ func newExtractArray(cfg map[string]any) (runFunc, error) {
 		}
 		maps = append(maps, mapping{k, n})
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
 	overwrite, err := boolOpt(cfg, "overwrite_keys", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
 	if err != nil {
 		return nil, err
 	}
@@ -394,21 +379,18 @@ func newExtractArray(cfg map[string]any) (runFunc, error) {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		v, ok, err := o.value(doc, field)
 		if !ok {
-			if ignore {
-				return false, nil
-			}
-			return false, errMissing(field)
+			return false, err
 		}
 		arr, ok := v.([]any)
 		if !ok {
-			if !failOnError {
+			if !o.failOnError {
 				return false, nil
 			}
 			return false, fmt.Errorf("field %q is not an array", field)
 		}
-		return false, perField(doc, failOnError, len(maps), func(i int) error {
+		return false, o.each(doc, len(maps), func(i int) error {
 			m := maps[i]
 			if m.idx >= len(arr) {
 				return fmt.Errorf("index %d exceeds length of %d elements of %q", m.idx, len(arr), field)

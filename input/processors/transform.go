@@ -63,11 +63,7 @@ func newConvert(cfg map[string]any) (runFunc, error) {
 		}
 		convs = append(convs, c)
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -82,18 +78,14 @@ func newConvert(cfg map[string]any) (runFunc, error) {
 		return nil, fmt.Errorf("mode: %q is not copy or rename", mode)
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(convs), func(i int) error {
+		return false, o.each(doc, len(convs), func(i int) error {
 			c := convs[i]
-			v, ok := getPath(doc, c.from)
+			v, ok, err := o.value(doc, c.from)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(c.from)
+				return err
 			}
 			out := v
 			if c.typ != "" {
-				var err error
 				if out, err = convertValue(v, c.typ); err != nil {
 					return fmt.Errorf("unable to convert field %q to %s: %v", c.from, c.typ, err)
 				}
@@ -259,27 +251,16 @@ func newReplace(cfg map[string]any) (runFunc, error) {
 		}
 		reps = append(reps, rep{f, r, re})
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(reps), func(i int) error {
+		return false, o.each(doc, len(reps), func(i int) error {
 			r := reps[i]
-			v, ok := getPath(doc, r.field)
+			s, ok, err := o.str(doc, r.field)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(r.field)
-			}
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("field %q is not a string", r.field)
+				return err
 			}
 			return putPath(doc, r.field, r.re.ReplaceAllString(s, r.with))
 		})
@@ -308,28 +289,17 @@ func newTruncateFields(cfg map[string]any) (runFunc, error) {
 	if (maxBytes > 0) == (maxChars > 0) {
 		return nil, fmt.Errorf("max_bytes or max_characters: exactly one is required, a positive integer")
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
 		truncated := false
-		err := perField(doc, failOnError, len(fields), func(i int) error {
+		err := o.each(doc, len(fields), func(i int) error {
 			f := fields[i]
-			v, ok := getPath(doc, f)
+			s, ok, err := o.str(doc, f)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(f)
-			}
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("field %q is not a string", f)
+				return err
 			}
 			var cut string
 			if maxBytes > 0 {
@@ -426,37 +396,22 @@ func newStringDecoder(cfg map[string]any, decode func(string) (string, error), k
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", key, err)
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(pairs), func(i int) error {
+		return false, o.each(doc, len(pairs), func(i int) error {
 			p := pairs[i]
-			v, ok := getPath(doc, p.from)
+			s, ok, err := o.str(doc, p.from)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(p.from)
-			}
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("field %q is not a string", p.from)
+				return err
 			}
 			out, err := decode(s)
 			if err != nil {
 				return fmt.Errorf("field %q: %v", p.from, err)
 			}
-			to := p.to
-			if to == "" {
-				to = p.from
-			}
-			return putPath(doc, to, out)
+			return putPath(doc, p.target(), out)
 		})
 	}, nil
 }

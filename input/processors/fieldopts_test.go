@@ -1,0 +1,65 @@
+package processors
+
+import "testing"
+
+func TestReadFieldOptsDefaults(t *testing.T) {
+	o, err := readFieldOpts(map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o != (fieldOpts{ignoreMissing: false, failOnError: true, ignoreFailure: false}) {
+		t.Fatalf("defaults: %+v", o)
+	}
+	o, err = readFieldOpts(map[string]any{"ignore_missing": "true", "fail_on_error": false, "ignore_failure": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o != (fieldOpts{ignoreMissing: true, failOnError: false, ignoreFailure: true}) {
+		t.Fatalf("set: %+v", o)
+	}
+	if _, err := readFieldOpts(map[string]any{"fail_on_error": "maybe"}); err == nil || err.Error() != `fail_on_error: "maybe" is not true or false` {
+		t.Fatalf("bad value: %v", err)
+	}
+}
+
+func TestFieldOptsStr(t *testing.T) {
+	doc := map[string]any{"a": map[string]any{"s": "x", "n": 1}}
+	for _, c := range []struct {
+		ignore bool
+		path   string
+		want   string
+		ok     bool
+		err    string
+	}{
+		{false, "a.s", "x", true, ""},
+		{false, "a.n", "", false, `field "a.n" is not a string`},
+		{true, "a.n", "", false, `field "a.n" is not a string`},
+		{false, "a.x", "", false, `field "a.x" not found`},
+		{true, "a.x", "", false, ""},
+	} {
+		s, ok, err := fieldOpts{ignoreMissing: c.ignore}.str(doc, c.path)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if s != c.want || ok != c.ok || got != c.err {
+			t.Errorf("str(%q, ignore=%v) = %q, %v, %q; want %q, %v, %q", c.path, c.ignore, s, ok, got, c.want, c.ok, c.err)
+		}
+	}
+}
+
+func TestCheckTarget(t *testing.T) {
+	doc := map[string]any{"a": "1", "b": "2"}
+	if err := checkTarget(doc, "a", "b", false); err == nil || err.Error() != `target field "b" already exists` {
+		t.Fatalf("taken: %v", err)
+	}
+	if err := checkTarget(doc, "a", "b", true); err != nil {
+		t.Fatalf("overwrite: %v", err)
+	}
+	if err := checkTarget(doc, "a", "a", false); err != nil {
+		t.Fatalf("in place: %v", err)
+	}
+	if err := checkTarget(doc, "a", "c", false); err != nil {
+		t.Fatalf("free: %v", err)
+	}
+}
