@@ -231,35 +231,22 @@ func newDecodeXML(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignoreMissing, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	ignoreFailure, err := boolOpt(cfg, "ignore_failure", false)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		v, ok, err := o.value(doc, field)
 		if !ok {
-			if ignoreMissing {
-				return false, nil
-			}
-			return false, errMissing(field)
+			return false, err // ignore_failure does not forgive a missing field here
 		}
 		s, ok := v.(string)
 		if !ok {
-			if ignoreFailure {
-				return false, nil
-			}
-			return false, fmt.Errorf("field %q is not a string", field)
+			return o.fail(errNotString(field))
 		}
 		out, err := decodeXMLText(s, lower)
 		if err != nil {
-			if ignoreFailure {
-				return false, nil
-			}
-			return false, fmt.Errorf("failed in decode_xml on the %q field: %v", field, err)
+			return o.fail(fmt.Errorf("failed in decode_xml on the %q field: %v", field, err))
 		}
 		if docID != "" {
 			if id, ok := getPath(out, docID); ok {
@@ -278,8 +265,8 @@ func newDecodeXML(cfg map[string]any) (runFunc, error) {
 			}
 			return false, nil
 		}
-		if _, exists := getPath(doc, target); exists && !overwrite && target != field {
-			return false, fmt.Errorf("target field %q already exists", target)
+		if err := checkTarget(doc, field, target, overwrite); err != nil {
+			return false, err
 		}
 		return false, putPath(doc, target, out)
 	}, nil

@@ -194,7 +194,7 @@ func newDissect(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignoreFailure, err := boolOpt(cfg, "ignore_failure", false)
+	o, err := readFieldOpts(cfg) // ignore_failure (dissect has no ignore_missing)
 	if err != nil {
 		return nil, err
 	}
@@ -223,19 +223,12 @@ func newDissect(cfg map[string]any) (runFunc, error) {
 	}
 	fail := func(doc map[string]any, err error) (bool, error) {
 		appendFlag(doc, "dissect_parsing_error")
-		if ignoreFailure {
-			return false, nil
-		}
-		return false, err
+		return o.fail(err)
 	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		s, ok, err := o.str(doc, field)
 		if !ok {
-			return fail(doc, errMissing(field))
-		}
-		s, ok := v.(string)
-		if !ok {
-			return fail(doc, fmt.Errorf("field %q is not a string", field))
+			return fail(doc, err)
 		}
 		vals, err := d.dissect(s)
 		if err != nil {

@@ -340,11 +340,7 @@ func newTimestamp(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("timezone: %v", err)
 	}
-	ignoreMissing, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	ignoreFailure, err := boolOpt(cfg, "ignore_failure", false)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -382,19 +378,13 @@ func newTimestamp(cfg map[string]any) (runFunc, error) {
 		}
 	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		v, ok, err := o.value(doc, field)
 		if !ok {
-			if ignoreMissing {
-				return false, nil
-			}
-			return false, errMissing(field)
+			return false, err
 		}
 		t, err := parse(v)
 		if err != nil {
-			if ignoreFailure {
-				return false, nil
-			}
-			return false, err
+			return o.fail(err)
 		}
 		return false, putPath(doc, target, t.UTC().Format(time.RFC3339Nano))
 	}, nil
