@@ -106,3 +106,37 @@ func deepCopy(v any) any {
 	}
 	return v
 }
+
+// tagList reads a tags-like field (tags, log.flags) as a list: nothing, a
+// list, or a lone string, which counts as a one-element list. ok is false
+// for any other value.
+func tagList(v any) (list []any, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return nil, true
+	case []any:
+		return x, true
+	case string:
+		return []any{x}, true
+	}
+	return nil, false
+}
+
+// appendNew appends the values not already in list; added says whether
+// there was any.
+func appendNew(list []any, vals ...string) (out []any, added bool) {
+	for _, v := range vals {
+		dup := false
+		for _, e := range list {
+			if e == v {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, v)
+			added = true
+		}
+	}
+	return list, added
+}

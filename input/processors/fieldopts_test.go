@@ -63,3 +63,24 @@ func TestCheckTarget(t *testing.T) {
 		t.Fatalf("free: %v", err)
 	}
 }
+
+func TestTagListAppendNew(t *testing.T) {
+	for _, c := range []struct {
+		in    any
+		ok    bool
+		want  string
+		added bool
+	}{
+		{nil, true, `["a","b"]`, true},
+		{"a", true, `["a","b"]`, true},
+		{[]any{"b", "a"}, true, `["b","a"]`, false},
+		{map[string]any{}, false, `["a","b"]`, true},
+	} {
+		list, ok := tagList(c.in)
+		out, added := appendNew(list, "a", "b", "a")
+		got, _ := appendJSON(nil, out)
+		if ok != c.ok || string(got) != c.want || added != c.added {
+			t.Errorf("%v: ok %v, %s, added %v; want %v, %s, %v", c.in, ok, got, added, c.ok, c.want, c.added)
+		}
+	}
+}

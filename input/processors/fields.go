@@ -60,28 +60,11 @@ func newAddTags(cfg map[string]any) (runFunc, error) {
 	}
 	return func(doc map[string]any) (bool, error) {
 		cur, _ := getPath(doc, target)
-		var list []any
-		switch x := cur.(type) {
-		case nil:
-		case []any:
-			list = x
-		case string:
-			list = []any{x}
-		default:
+		list, ok := tagList(cur)
+		if !ok {
 			return false, fmt.Errorf("%s is not a list of tags", target)
 		}
-		for _, t := range tags {
-			dup := false
-			for _, e := range list {
-				if e == t {
-					dup = true
-					break
-				}
-			}
-			if !dup {
-				list = append(list, t)
-			}
-		}
+		list, _ = appendNew(list, tags...)
 		return false, putPath(doc, target, list)
 	}, nil
 }
@@ -461,12 +444,7 @@ func staticAddTags(cfg map[string]any) (runFunc, staticFunc, error) {
 	if target == "" {
 		target = "tags"
 	}
-	var list []any
-	for _, t := range tags {
-		if !contains(stringsOf(list), t) {
-			list = append(list, t)
-		}
-	}
+	list, _ := appendNew(nil, tags...)
 	kv, ok := staticValue(target, list)
 	if !ok {
 		return run, nil, nil

@@ -338,22 +338,13 @@ func (s *scriptProc) eventObject(ev *jsEvent) *goja.Object {
 
 // addTag appends tag to the event's tags once.
 func addTag(doc map[string]any, tag string) error {
-	var list []any
-	switch x := doc["tags"].(type) {
-	case nil:
-	case string:
-		list = []any{x}
-	case []any:
-		list = x
-	default:
+	list, ok := tagList(doc["tags"])
+	if !ok {
 		return fmt.Errorf("tags is not a string or a list of strings")
 	}
-	for _, e := range list {
-		if e == tag {
-			return nil
-		}
+	if list, added := appendNew(list, tag); added {
+		doc["tags"] = list
 	}
-	doc["tags"] = append(list, tag)
 	return nil
 }
 

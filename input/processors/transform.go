@@ -344,19 +344,10 @@ func truncateChars(s string, n int) string {
 // appendFlag adds a value to log.flags once.
 func appendFlag(doc map[string]any, flag string) {
 	v, _ := getPath(doc, "log.flags")
-	var list []any
-	switch x := v.(type) {
-	case []any:
-		list = x
-	case string:
-		list = []any{x}
+	list, _ := tagList(v) // another value is replaced
+	if list, added := appendNew(list, flag); added {
+		_ = putPath(doc, "log.flags", list)
 	}
-	for _, e := range list {
-		if e == flag {
-			return
-		}
-	}
-	_ = putPath(doc, "log.flags", append(list, flag))
 }
 
 // urldecode: {fields: [{from, to}], ignore_missing: false, fail_on_error:
