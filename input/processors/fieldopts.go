@@ -103,3 +103,23 @@ func checkTarget(doc map[string]any, from, to string, overwrite bool) error {
 	}
 	return nil
 }
+
+// itemList parses a list option whose items are maps ({from, to}, {field,
+// pattern, replacement}, ...): what names an item's shape in the messages;
+// parse reads one item and its error is prefixed with key[i].
+func itemList(cfg map[string]any, key, what string, parse func(m map[string]any) error) error {
+	list, ok := cfg[key].([]any)
+	if !ok || len(list) == 0 {
+		return fmt.Errorf("%s: required, a list of %s", key, what)
+	}
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s[%d]: want %s, got %s", key, i, what, describe(e))
+		}
+		if err := parse(m); err != nil {
+			return fmt.Errorf("%s[%d]: %v", key, i, err)
+		}
+	}
+	return nil
+}

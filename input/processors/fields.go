@@ -158,33 +158,28 @@ func newRename(cfg map[string]any) (runFunc, error) {
 	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error"); err != nil {
 		return nil, err
 	}
-	list, ok := cfg["fields"].([]any)
-	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("fields: required, a list of {from, to}")
-	}
-	type pair struct{ from, to string }
-	var pairs []pair
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("fields[%d]: want {from, to}, got %s", i, describe(e))
-		}
+	var pairs []fromTo
+	err := itemList(cfg, "fields", "{from, to}", func(m map[string]any) error {
 		from, _ := m["from"].(string)
 		to, _ := m["to"].(string)
 		if from == "" || to == "" {
-			return nil, fmt.Errorf("fields[%d]: from and to are both required strings", i)
+			return fmt.Errorf("from and to are both required strings")
 		}
 		if err := checkKeys(m, "from", "to"); err != nil {
-			return nil, fmt.Errorf("fields[%d]: %v", i, err)
+			return err
 		}
-		pairs = append(pairs, pair{from, to})
+		pairs = append(pairs, fromTo{from, to})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		var done []pair // to undo on failure
+		var done []fromTo // to undo on failure
 		fail := func(err error) (bool, error) {
 			if !o.failOnError {
 				return false, nil

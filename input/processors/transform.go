@@ -31,37 +31,33 @@ func newConvert(cfg map[string]any) (runFunc, error) {
 	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error", "tag", "mode"); err != nil {
 		return nil, err
 	}
-	list, ok := cfg["fields"].([]any)
-	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("fields: required, a list of {from, to, type}")
-	}
 	type conv struct{ from, to, typ string }
 	var convs []conv
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("fields[%d]: want {from, to, type}, got %s", i, describe(e))
-		}
+	err := itemList(cfg, "fields", "{from, to, type}", func(m map[string]any) error {
 		if err := checkKeys(m, "from", "to", "type"); err != nil {
-			return nil, fmt.Errorf("fields[%d]: %v", i, err)
+			return err
 		}
 		c := conv{}
 		c.from, _ = m["from"].(string)
 		c.to, _ = m["to"].(string)
 		c.typ, _ = m["type"].(string)
 		if c.from == "" {
-			return nil, fmt.Errorf("fields[%d]: from is a required string", i)
+			return fmt.Errorf("from is a required string")
 		}
 		switch c.typ {
 		case "integer", "long", "float", "double", "string", "boolean", "ip":
 		case "":
 			if c.to == "" {
-				return nil, fmt.Errorf("fields[%d]: type or to is required", i)
+				return fmt.Errorf("type or to is required")
 			}
 		default:
-			return nil, fmt.Errorf("fields[%d]: type: %q is not one of integer, long, float, double, string, boolean, ip", i, c.typ)
+			return fmt.Errorf("type: %q is not one of integer, long, float, double, string, boolean, ip", c.typ)
 		}
 		convs = append(convs, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	o, err := readFieldOpts(cfg)
 	if err != nil {
@@ -222,34 +218,30 @@ func newReplace(cfg map[string]any) (runFunc, error) {
 	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error", "tag"); err != nil {
 		return nil, err
 	}
-	list, ok := cfg["fields"].([]any)
-	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("fields: required, a list of {field, pattern, replacement}")
-	}
 	type rep struct {
 		field, with string
 		re          *regexp.Regexp
 	}
 	var reps []rep
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("fields[%d]: want {field, pattern, replacement}, got %s", i, describe(e))
-		}
+	err := itemList(cfg, "fields", "{field, pattern, replacement}", func(m map[string]any) error {
 		if err := checkKeys(m, "field", "pattern", "replacement"); err != nil {
-			return nil, fmt.Errorf("fields[%d]: %v", i, err)
+			return err
 		}
 		f, _ := m["field"].(string)
 		p, pok := m["pattern"].(string)
 		r, rok := m["replacement"].(string)
 		if f == "" || !pok || !rok {
-			return nil, fmt.Errorf("fields[%d]: field, pattern and replacement are required strings", i)
+			return fmt.Errorf("field, pattern and replacement are required strings")
 		}
 		re, err := regexp.Compile(p)
 		if err != nil {
-			return nil, fmt.Errorf("fields[%d]: pattern: %v", i, err)
+			return fmt.Errorf("pattern: %v", err)
 		}
 		reps = append(reps, rep{f, r, re})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	o, err := readFieldOpts(cfg)
 	if err != nil {
