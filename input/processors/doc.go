@@ -89,20 +89,27 @@ func deepMerge(dst, src map[string]any) {
 
 // deepCopy copies config values so documents never share maps or slices
 // with the processor's configuration.
-func deepCopy(v any) any {
+func deepCopy(v any) any { return copyTree(v, nil) }
+
+// copyTree copies the objects and lists of v; leaf, when not nil, maps
+// every other value on the way (the script's conversions, script.go).
+func copyTree(v any, leaf func(any) any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			m[k] = deepCopy(e)
+			m[k] = copyTree(e, leaf)
 		}
 		return m
 	case []any:
 		s := make([]any, len(x))
 		for i, e := range x {
-			s[i] = deepCopy(e)
+			s[i] = copyTree(e, leaf)
 		}
 		return s
+	}
+	if leaf != nil {
+		return leaf(v)
 	}
 	return v
 }

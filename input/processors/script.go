@@ -350,21 +350,10 @@ func addTag(doc map[string]any, tag string) error {
 
 // toJS copies document values into what the script sees: numbers become
 // JavaScript numbers (integers stay integers).
-func toJS(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = toJS(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = toJS(e)
-		}
-		return s
-	case json.Number:
+func toJS(v any) any { return copyTree(v, leafToJS) }
+
+func leafToJS(v any) any {
+	if x, ok := v.(json.Number); ok {
 		if n, err := x.Int64(); err == nil {
 			return n
 		}
@@ -377,7 +366,9 @@ func toJS(v any) any {
 // fromJS normalises exported script values for the document: NaN and
 // infinities (which JSON cannot hold) become null, typed Go slices and maps
 // plain ones.
-func fromJS(v any) any {
+func fromJS(v any) any { return copyTree(v, leafFromJS) }
+
+func leafFromJS(v any) any {
 	switch x := v.(type) {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -387,18 +378,6 @@ func fromJS(v any) any {
 			return int64(x)
 		}
 		return x
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = fromJS(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = fromJS(e)
-		}
-		return s
 	case []string:
 		s := make([]any, len(x))
 		for i, e := range x {
