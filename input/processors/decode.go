@@ -100,12 +100,7 @@ func newDecodeJSONFields(cfg map[string]any) (runFunc, error) {
 				if !isObj {
 					continue
 				}
-				for k, e := range obj {
-					if _, exists := doc[k]; exists && !overwrite {
-						continue
-					}
-					doc[k] = e
-				}
+				mergeRoot(doc, obj, overwrite)
 			default:
 				if cur, exists := getPath(doc, target); exists && !overwrite {
 					// merge into an existing object without overwriting
@@ -257,12 +252,7 @@ func newDecodeXML(cfg map[string]any) (runFunc, error) {
 			}
 		}
 		if target == "" {
-			for k, e := range out {
-				if _, exists := doc[k]; exists && !overwrite {
-					continue
-				}
-				doc[k] = e
-			}
+			mergeRoot(doc, out, overwrite)
 			return false, nil
 		}
 		if err := checkTarget(doc, field, target, overwrite); err != nil {

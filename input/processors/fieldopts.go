@@ -123,3 +123,23 @@ func itemList(cfg map[string]any, key, what string, parse func(m map[string]any)
 	}
 	return nil
 }
+
+// putUnlessSet is putPath under overwrite_keys: without it a field the
+// event has keeps its value.
+func putUnlessSet(doc map[string]any, path string, v any, overwrite bool) error {
+	if _, exists := getPath(doc, path); exists && !overwrite {
+		return nil
+	}
+	return putPath(doc, path, v)
+}
+
+// mergeRoot puts the members of obj at the root of doc; without overwrite
+// the event's own members stay.
+func mergeRoot(doc, obj map[string]any, overwrite bool) {
+	for k, e := range obj {
+		if _, exists := doc[k]; exists && !overwrite {
+			continue
+		}
+		doc[k] = e
+	}
+}

@@ -84,3 +84,25 @@ func TestTagListAppendNew(t *testing.T) {
 		}
 	}
 }
+
+func TestPutUnlessSetMergeRoot(t *testing.T) {
+	doc := map[string]any{"a": map[string]any{"b": "old"}}
+	if err := putUnlessSet(doc, "a.b", "new", false); err != nil || field(doc, "a.b") != "old" {
+		t.Fatalf("kept: %v %v", err, doc)
+	}
+	if err := putUnlessSet(doc, "a.b", "new", true); err != nil || field(doc, "a.b") != "new" {
+		t.Fatalf("overwritten: %v %v", err, doc)
+	}
+	if err := putUnlessSet(doc, "a.b.c", "x", true); err == nil {
+		t.Fatalf("through a string: %v", doc)
+	}
+	doc = map[string]any{"x": 1}
+	mergeRoot(doc, map[string]any{"x": 2, "y": 3}, false)
+	if doc["x"] != 1 || doc["y"] != 3 {
+		t.Fatalf("merge: %v", doc)
+	}
+	mergeRoot(doc, map[string]any{"x": 2}, true)
+	if doc["x"] != 2 {
+		t.Fatalf("merge overwrite: %v", doc)
+	}
+}

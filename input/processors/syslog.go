@@ -76,12 +76,7 @@ func newSyslog(cfg map[string]any) (runFunc, error) {
 		if err != nil {
 			return o.fail(fmt.Errorf("error parsing syslog message: %v", err))
 		}
-		put := func(k string, val any) {
-			if _, exists := getPath(doc, k); exists && !overwrite {
-				return
-			}
-			_ = putPath(doc, k, val)
-		}
+		put := func(k string, val any) { _ = putUnlessSet(doc, k, val, overwrite) }
 		sl := map[string]any{
 			"priority": m.priority,
 			"facility": map[string]any{"code": m.priority / 8, "name": syslogFacilities[m.priority/8]},
