@@ -196,7 +196,8 @@ func expandDotted(m map[string]any) {
 // false}. Elements become objects, repeated elements lists, attributes
 // members, and the text of an element with attributes "#text".
 func newDecodeXML(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "target_field", "overwrite_keys", "document_id", "to_lower", "ignore_missing", "ignore_failure"); err != nil {
+	o, err := fieldOptions(cfg, "field", "target_field", "overwrite_keys", "document_id", "to_lower", "ignore_missing", "ignore_failure")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "message")
@@ -223,10 +224,6 @@ func newDecodeXML(cfg map[string]any) (runFunc, error) {
 		return nil, err
 	}
 	lower, err := boolOpt(cfg, "to_lower", true)
-	if err != nil {
-		return nil, err
-	}
-	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}

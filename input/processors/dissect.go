@@ -175,7 +175,8 @@ func (d *dissector) dissect(s string) (map[string]string, error) {
 }
 
 func newDissect(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "tokenizer", "field", "target_prefix", "ignore_failure", "overwrite_keys", "trim_values", "trim_chars", "tag"); err != nil {
+	o, err := fieldOptions(cfg, "tokenizer", "field", "target_prefix", "ignore_failure", "overwrite_keys", "trim_values", "trim_chars", "tag")
+	if err != nil {
 		return nil, err
 	}
 	tok, err := stringOpt(cfg, "tokenizer", "")
@@ -191,10 +192,6 @@ func newDissect(cfg map[string]any) (runFunc, error) {
 		return nil, err
 	}
 	prefix, err := stringOpt(cfg, "target_prefix", "dissect")
-	if err != nil {
-		return nil, err
-	}
-	o, err := readFieldOpts(cfg) // ignore_failure (dissect has no ignore_missing)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,8 @@ var unsupported = map[string]string{
 // append: {target_field, fields, values, fail_on_error: true,
 // ignore_missing: false, allow_duplicate: true}.
 func newAppend(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "target_field", "fields", "values", "fail_on_error", "ignore_missing", "allow_duplicate", "tag"); err != nil {
+	o, err := fieldOptions(cfg, "target_field", "fields", "values", "fail_on_error", "ignore_missing", "allow_duplicate", "tag")
+	if err != nil {
 		return nil, err
 	}
 	target, err := stringOpt(cfg, "target_field", "")
@@ -61,10 +62,6 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 	}
 	if len(fields) == 0 && len(values) == 0 {
 		return nil, fmt.Errorf("fields or values: at least one is required")
-	}
-	o, err := readFieldOpts(cfg)
-	if err != nil {
-		return nil, err
 	}
 	dups, err := boolOpt(cfg, "allow_duplicate", true)
 	if err != nil {
@@ -121,7 +118,8 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 // fail_on_error: true}. Moves fields (or, with none named, every field but
 // exclude) from the object at `from` to names prefixed with `to`.
 func newMoveFields(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "from", "fields", "exclude", "to", "ignore_missing", "fail_on_error"); err != nil {
+	o, err := fieldOptions(cfg, "from", "fields", "exclude", "to", "ignore_missing", "fail_on_error")
+	if err != nil {
 		return nil, err
 	}
 	from, err := stringOpt(cfg, "from", "")
@@ -145,10 +143,6 @@ func newMoveFields(cfg map[string]any) (runFunc, error) {
 	}
 	if from == "" && len(fields) == 0 && to == "" {
 		return nil, fmt.Errorf("from, fields or to: nothing to move")
-	}
-	o, err := readFieldOpts(cfg)
-	if err != nil {
-		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
 		src := doc
@@ -317,7 +311,8 @@ func newDecodeCSV(cfg map[string]any) (runFunc, error) {
 // reference-time layouts, or UNIX / UNIX_MS for epoch numbers; test values
 // must parse when the processor is built.
 func newTimestamp(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "target_field", "layouts", "timezone", "ignore_missing", "ignore_failure", "test", "id"); err != nil {
+	o, err := fieldOptions(cfg, "field", "target_field", "layouts", "timezone", "ignore_missing", "ignore_failure", "test", "id")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "")
@@ -339,10 +334,6 @@ func newTimestamp(cfg map[string]any) (runFunc, error) {
 	loc, err := parseTimezone(tz)
 	if err != nil {
 		return nil, fmt.Errorf("timezone: %v", err)
-	}
-	o, err := readFieldOpts(cfg)
-	if err != nil {
-		return nil, err
 	}
 	parse := func(v any) (time.Time, error) {
 		s := str(v)

@@ -143,3 +143,12 @@ func mergeRoot(doc, obj map[string]any, overwrite bool) {
 		doc[k] = e
 	}
 }
+
+// fieldOptions is how a field processor starts: cfg may hold only the known
+// options, and the shared ones are read (readFieldOpts).
+func fieldOptions(cfg map[string]any, known ...string) (fieldOpts, error) {
+	if err := checkKeys(cfg, known...); err != nil {
+		return fieldOpts{}, err
+	}
+	return readFieldOpts(cfg)
+}

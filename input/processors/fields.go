@@ -155,11 +155,12 @@ func newDropEvent(cfg map[string]any) (runFunc, error) {
 // fail_on_error: true}. An existing target is an error. With fail_on_error
 // the document is left as it was.
 func newRename(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "ignore_missing", "fail_on_error")
+	if err != nil {
 		return nil, err
 	}
 	var pairs []fromTo
-	err := itemList(cfg, "fields", "{from, to}", func(m map[string]any) error {
+	err = itemList(cfg, "fields", "{from, to}", func(m map[string]any) error {
 		from, _ := m["from"].(string)
 		to, _ := m["to"].(string)
 		if from == "" || to == "" {
@@ -171,10 +172,6 @@ func newRename(cfg map[string]any) (runFunc, error) {
 		pairs = append(pairs, fromTo{from, to})
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -292,16 +289,13 @@ func newIncludeFields(cfg map[string]any) (runFunc, error) {
 // copy_fields: {fields: [{from, to}], fail_on_error: true, ignore_missing:
 // false}. An existing target is an error; values are deep copies.
 func newCopyFields(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "fail_on_error", "ignore_missing"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "fail_on_error", "ignore_missing")
+	if err != nil {
 		return nil, err
 	}
 	pairs, err := fromToList(cfg["fields"], true)
 	if err != nil {
 		return nil, fmt.Errorf("fields: %v", err)
-	}
-	o, err := readFieldOpts(cfg)
-	if err != nil {
-		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
 		return false, o.each(doc, len(pairs), func(i int) error {
@@ -321,7 +315,8 @@ func newCopyFields(cfg map[string]any) (runFunc, error) {
 // extract_array: {field, mappings: {target: index}, ignore_missing: false,
 // overwrite_keys: false, fail_on_error: true, omit_empty: false}.
 func newExtractArray(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "mappings", "ignore_missing", "overwrite_keys", "fail_on_error", "omit_empty"); err != nil {
+	o, err := fieldOptions(cfg, "field", "mappings", "ignore_missing", "overwrite_keys", "fail_on_error", "omit_empty")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "")
@@ -343,10 +338,6 @@ func newExtractArray(cfg map[string]any) (runFunc, error) {
 			return nil, fmt.Errorf("mappings: %s: want an array index (0 or more), got %s", k, describe(mm[k]))
 		}
 		maps = append(maps, mapping{k, n})
-	}
-	o, err := readFieldOpts(cfg)
-	if err != nil {
-		return nil, err
 	}
 	overwrite, err := boolOpt(cfg, "overwrite_keys", false)
 	if err != nil {

@@ -239,7 +239,8 @@ func newAddNetworkDirection(cfg map[string]any) (runFunc, error) {
 // The public suffix list is golang.org/x/net/publicsuffix's (ICANN and
 // private sections, as Beats').
 func newRegisteredDomain(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "target_field", "target_etld_field", "target_subdomain_field", "ignore_missing", "ignore_failure", "id"); err != nil {
+	o, err := fieldOptions(cfg, "field", "target_field", "target_etld_field", "target_subdomain_field", "ignore_missing", "ignore_failure", "id")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "")
@@ -255,10 +256,6 @@ func newRegisteredDomain(cfg map[string]any) (runFunc, error) {
 		return nil, err
 	}
 	subField, err := stringOpt(cfg, "target_subdomain_field", "")
-	if err != nil {
-		return nil, err
-	}
-	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,8 @@ type syslogMsg struct {
 }
 
 func newSyslog(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "format", "timezone", "overwrite_keys", "ignore_missing", "ignore_failure", "tag"); err != nil {
+	o, err := fieldOptions(cfg, "field", "format", "timezone", "overwrite_keys", "ignore_missing", "ignore_failure", "tag")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "message")
@@ -57,10 +58,6 @@ func newSyslog(cfg map[string]any) (runFunc, error) {
 		return nil, fmt.Errorf("timezone: %v", err)
 	}
 	overwrite, err := boolOpt(cfg, "overwrite_keys", true)
-	if err != nil {
-		return nil, err
-	}
-	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -28,12 +28,13 @@ func init() {
 // integer, long, float, double, string, boolean, ip. Without `to` the field
 // is converted in place.
 func newConvert(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error", "tag", "mode"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "ignore_missing", "fail_on_error", "tag", "mode")
+	if err != nil {
 		return nil, err
 	}
 	type conv struct{ from, to, typ string }
 	var convs []conv
-	err := itemList(cfg, "fields", "{from, to, type}", func(m map[string]any) error {
+	err = itemList(cfg, "fields", "{from, to, type}", func(m map[string]any) error {
 		if err := checkKeys(m, "from", "to", "type"); err != nil {
 			return err
 		}
@@ -56,10 +57,6 @@ func newConvert(cfg map[string]any) (runFunc, error) {
 		convs = append(convs, c)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +212,8 @@ func floatToInt(f float64, bits int) (any, error) {
 // fail_on_error: true}. pattern is a regular expression; replacement may use
 // $1 groups.
 func newReplace(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error", "tag"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "ignore_missing", "fail_on_error", "tag")
+	if err != nil {
 		return nil, err
 	}
 	type rep struct {
@@ -223,7 +221,7 @@ func newReplace(cfg map[string]any) (runFunc, error) {
 		re          *regexp.Regexp
 	}
 	var reps []rep
-	err := itemList(cfg, "fields", "{field, pattern, replacement}", func(m map[string]any) error {
+	err = itemList(cfg, "fields", "{field, pattern, replacement}", func(m map[string]any) error {
 		if err := checkKeys(m, "field", "pattern", "replacement"); err != nil {
 			return err
 		}
@@ -243,10 +241,6 @@ func newReplace(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	o, err := readFieldOpts(cfg)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
 		return false, o.each(doc, len(reps), func(i int) error {
 			r := reps[i]
@@ -263,7 +257,8 @@ func newReplace(cfg map[string]any) (runFunc, error) {
 // ignore_missing: false}. A truncated event gets "truncated" in log.flags.
 // Byte truncation never splits a UTF-8 character.
 func newTruncateFields(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "max_bytes", "max_characters", "fail_on_error", "ignore_missing"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "max_bytes", "max_characters", "fail_on_error", "ignore_missing")
+	if err != nil {
 		return nil, err
 	}
 	fields, err := stringList(cfg["fields"])
@@ -280,10 +275,6 @@ func newTruncateFields(cfg map[string]any) (runFunc, error) {
 	}
 	if (maxBytes > 0) == (maxChars > 0) {
 		return nil, fmt.Errorf("max_bytes or max_characters: exactly one is required, a positive integer")
-	}
-	o, err := readFieldOpts(cfg)
-	if err != nil {
-		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
 		truncated := false
@@ -368,7 +359,8 @@ func newDecodeBase64(cfg map[string]any) (runFunc, error) {
 // newStringDecoder serves urldecode (a list under "fields") and
 // decode_base64_field (one pair under "field").
 func newStringDecoder(cfg map[string]any, decode func(string) (string, error), key string) (runFunc, error) {
-	if err := checkKeys(cfg, key, "ignore_missing", "fail_on_error"); err != nil {
+	o, err := fieldOptions(cfg, key, "ignore_missing", "fail_on_error")
+	if err != nil {
 		return nil, err
 	}
 	v := cfg[key]
@@ -378,10 +370,6 @@ func newStringDecoder(cfg map[string]any, decode func(string) (string, error), k
 	pairs, err := fromToList(v, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", key, err)
-	}
-	o, err := readFieldOpts(cfg)
-	if err != nil {
-		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
 		return false, o.each(doc, len(pairs), func(i int) error {
