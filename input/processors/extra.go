@@ -279,12 +279,7 @@ func newDecodeCSV(cfg map[string]any) (runFunc, error) {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, o.each(doc, len(pairs), func(i int) error {
-			p := pairs[i]
-			s, ok, err := o.str(doc, p.from)
-			if !ok {
-				return err
-			}
+		return false, eachString(o, doc, pairs, func(p fromTo, s string) error {
 			to := p.target()
 			if err := checkTarget(doc, p.from, to, overwrite); err != nil {
 				return err

@@ -78,7 +78,23 @@ func (o fieldOpts) str(doc map[string]any, path string) (s string, ok bool, err 
 	return s, true, nil
 }
 
+// eachString is the loop of the processors that rewrite string fields:
+// the string at each item's source field goes to op. A missing field is
+// skipped with ignore_missing and an error without; a value of another type
+// is an error; errors follow fail_on_error (each).
+func eachString[T interface{ source() string }](o fieldOpts, doc map[string]any, items []T, op func(item T, s string) error) error {
+	return o.each(doc, len(items), func(i int) error {
+		s, ok, err := o.str(doc, items[i].source())
+		if !ok {
+			return err
+		}
+		return op(items[i], s)
+	})
+}
+
 func errNotString(path string) error { return fmt.Errorf("field %q is not a string", path) }
+
+func (p fromTo) source() string { return p.from }
 
 // target is where a {from, to} pair writes: to, or from itself in place.
 func (p fromTo) target() string {

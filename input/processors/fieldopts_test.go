@@ -106,3 +106,33 @@ func TestPutUnlessSetMergeRoot(t *testing.T) {
 		t.Fatalf("merge overwrite: %v", doc)
 	}
 }
+
+// eachString with fail_on_error reverts the event on the first failure;
+// without it the other fields are still done and nothing is reported.
+func TestEachString(t *testing.T) {
+	items := []fromTo{{from: "a"}, {from: "n"}, {from: "b"}}
+	upper := func(doc map[string]any) func(p fromTo, s string) error {
+		return func(p fromTo, s string) error { return putPath(doc, p.from, s+"!") }
+	}
+	for _, c := range []struct {
+		o    fieldOpts
+		doc  map[string]any
+		want string
+		err  string
+	}{
+		{fieldOpts{failOnError: true}, map[string]any{"a": "x", "n": 1, "b": "y"}, `{"a":"x","b":"y","n":1}`, `field "n" is not a string`},
+		{fieldOpts{}, map[string]any{"a": "x", "n": 1, "b": "y"}, `{"a":"x!","b":"y!","n":1}`, ""},
+		{fieldOpts{failOnError: true}, map[string]any{"a": "x", "b": "y"}, `{"a":"x","b":"y"}`, `field "n" not found`},
+		{fieldOpts{failOnError: true, ignoreMissing: true}, map[string]any{"a": "x", "b": "y"}, `{"a":"x!","b":"y!"}`, ""},
+	} {
+		err := eachString(c.o, c.doc, items, upper(c.doc))
+		got, _ := appendJSON(nil, c.doc)
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if string(got) != c.want || msg != c.err {
+			t.Errorf("%+v: %s, %q; want %s, %q", c.o, got, msg, c.want, c.err)
+		}
+	}
+}

@@ -216,11 +216,7 @@ func newReplace(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	type rep struct {
-		field, with string
-		re          *regexp.Regexp
-	}
-	var reps []rep
+	var reps []replacement
 	err = itemList(cfg, "fields", "{field, pattern, replacement}", func(m map[string]any) error {
 		if err := checkKeys(m, "field", "pattern", "replacement"); err != nil {
 			return err
@@ -235,23 +231,26 @@ func newReplace(cfg map[string]any) (runFunc, error) {
 		if err != nil {
 			return fmt.Errorf("pattern: %v", err)
 		}
-		reps = append(reps, rep{f, r, re})
+		reps = append(reps, replacement{f, r, re})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, o.each(doc, len(reps), func(i int) error {
-			r := reps[i]
-			s, ok, err := o.str(doc, r.field)
-			if !ok {
-				return err
-			}
+		return false, eachString(o, doc, reps, func(r replacement, s string) error {
 			return putPath(doc, r.field, r.re.ReplaceAllString(s, r.with))
 		})
 	}, nil
 }
+
+// replacement is one item of replace's fields.
+type replacement struct {
+	field, with string
+	re          *regexp.Regexp
+}
+
+func (r replacement) source() string { return r.field }
 
 // truncate_fields: {fields, max_bytes | max_characters, fail_on_error: true,
 // ignore_missing: false}. A truncated event gets "truncated" in log.flags.
@@ -261,9 +260,13 @@ func newTruncateFields(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields, err := stringList(cfg["fields"])
-	if err != nil || len(fields) == 0 {
+	names, err := stringList(cfg["fields"])
+	if err != nil || len(names) == 0 {
 		return nil, fmt.Errorf("fields: required, a string or a list of strings")
+	}
+	fields := make([]fromTo, len(names)) // truncated in place
+	for i, f := range names {
+		fields[i] = fromTo{from: f}
 	}
 	maxBytes, err := intOpt(cfg, "max_bytes", 0)
 	if err != nil {
@@ -278,12 +281,7 @@ func newTruncateFields(cfg map[string]any) (runFunc, error) {
 	}
 	return func(doc map[string]any) (bool, error) {
 		truncated := false
-		err := o.each(doc, len(fields), func(i int) error {
-			f := fields[i]
-			s, ok, err := o.str(doc, f)
-			if !ok {
-				return err
-			}
+		err := eachString(o, doc, fields, func(f fromTo, s string) error {
 			var cut string
 			if maxBytes > 0 {
 				cut = truncateBytes(s, maxBytes)
@@ -294,7 +292,7 @@ func newTruncateFields(cfg map[string]any) (runFunc, error) {
 				return nil
 			}
 			truncated = true
-			return putPath(doc, f, cut)
+			return putPath(doc, f.from, cut)
 		})
 		if err == nil && truncated {
 			appendFlag(doc, "truncated")
@@ -372,12 +370,7 @@ func newStringDecoder(cfg map[string]any, decode func(string) (string, error), k
 		return nil, fmt.Errorf("%s: %v", key, err)
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, o.each(doc, len(pairs), func(i int) error {
-			p := pairs[i]
-			s, ok, err := o.str(doc, p.from)
-			if !ok {
-				return err
-			}
+		return false, eachString(o, doc, pairs, func(p fromTo, s string) error {
 			out, err := decode(s)
 			if err != nil {
 				return fmt.Errorf("field %q: %v", p.from, err)
