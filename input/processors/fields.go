@@ -75,7 +75,8 @@ func newAddTags(cfg map[string]any) (runFunc, error) {
 // /like this/ is a regular expression matched against every dotted field
 // name of the event, as in Beats.
 func newDropFields(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "ignore_missing")
+	if err != nil {
 		return nil, err
 	}
 	list, err := stringList(cfg["fields"])
@@ -95,17 +96,13 @@ func newDropFields(cfg map[string]any) (runFunc, error) {
 		}
 		fields = append(fields, f)
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
 		var missing []string
 		for _, f := range fields {
 			if f == "@timestamp" || f == "type" {
 				continue
 			}
-			if !deletePath(doc, f) && !ignore {
+			if !deletePath(doc, f) && !o.ignoreMissing {
 				missing = append(missing, f)
 			}
 		}
