@@ -100,12 +100,7 @@ func newDecodeJSONFields(cfg map[string]any) (runFunc, error) {
 				if !isObj {
 					continue
 				}
-				for k, e := range obj {
-					if _, exists := doc[k]; exists && !overwrite {
-						continue
-					}
-					doc[k] = e
-				}
+				mergeRoot(doc, obj, overwrite)
 			default:
 				if cur, exists := getPath(doc, target); exists && !overwrite {
 					// merge into an existing object without overwriting
@@ -201,7 +196,8 @@ func expandDotted(m map[string]any) {
 // false}. Elements become objects, repeated elements lists, attributes
 // members, and the text of an element with attributes "#text".
 func newDecodeXML(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "target_field", "overwrite_keys", "document_id", "to_lower", "ignore_missing", "ignore_failure"); err != nil {
+	o, err := fieldOptions(cfg, "field", "target_field", "overwrite_keys", "document_id", "to_lower", "ignore_missing", "ignore_failure")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "message")
@@ -231,35 +227,18 @@ func newDecodeXML(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignoreMissing, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	ignoreFailure, err := boolOpt(cfg, "ignore_failure", false)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		v, ok, err := o.value(doc, field)
 		if !ok {
-			if ignoreMissing {
-				return false, nil
-			}
-			return false, errMissing(field)
+			return false, err // ignore_failure does not forgive a missing field here
 		}
 		s, ok := v.(string)
 		if !ok {
-			if ignoreFailure {
-				return false, nil
-			}
-			return false, fmt.Errorf("field %q is not a string", field)
+			return o.fail(errNotString(field))
 		}
 		out, err := decodeXMLText(s, lower)
 		if err != nil {
-			if ignoreFailure {
-				return false, nil
-			}
-			return false, fmt.Errorf("failed in decode_xml on the %q field: %v", field, err)
+			return o.fail(fmt.Errorf("failed in decode_xml on the %q field: %v", field, err))
 		}
 		if docID != "" {
 			if id, ok := getPath(out, docID); ok {
@@ -270,16 +249,11 @@ func newDecodeXML(cfg map[string]any) (runFunc, error) {
 			}
 		}
 		if target == "" {
-			for k, e := range out {
-				if _, exists := doc[k]; exists && !overwrite {
-					continue
-				}
-				doc[k] = e
-			}
+			mergeRoot(doc, out, overwrite)
 			return false, nil
 		}
-		if _, exists := getPath(doc, target); exists && !overwrite && target != field {
-			return false, fmt.Errorf("target field %q already exists", target)
+		if err := checkTarget(doc, field, target, overwrite); err != nil {
+			return false, err
 		}
 		return false, putPath(doc, target, out)
 	}, nil

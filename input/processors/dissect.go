@@ -175,7 +175,8 @@ func (d *dissector) dissect(s string) (map[string]string, error) {
 }
 
 func newDissect(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "tokenizer", "field", "target_prefix", "ignore_failure", "overwrite_keys", "trim_values", "trim_chars", "tag"); err != nil {
+	o, err := fieldOptions(cfg, "tokenizer", "field", "target_prefix", "ignore_failure", "overwrite_keys", "trim_values", "trim_chars", "tag")
+	if err != nil {
 		return nil, err
 	}
 	tok, err := stringOpt(cfg, "tokenizer", "")
@@ -191,10 +192,6 @@ func newDissect(cfg map[string]any) (runFunc, error) {
 		return nil, err
 	}
 	prefix, err := stringOpt(cfg, "target_prefix", "dissect")
-	if err != nil {
-		return nil, err
-	}
-	ignoreFailure, err := boolOpt(cfg, "ignore_failure", false)
 	if err != nil {
 		return nil, err
 	}
@@ -223,19 +220,12 @@ func newDissect(cfg map[string]any) (runFunc, error) {
 	}
 	fail := func(doc map[string]any, err error) (bool, error) {
 		appendFlag(doc, "dissect_parsing_error")
-		if ignoreFailure {
-			return false, nil
-		}
-		return false, err
+		return o.fail(err)
 	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		s, ok, err := o.str(doc, field)
 		if !ok {
-			return fail(doc, errMissing(field))
-		}
-		s, ok := v.(string)
-		if !ok {
-			return fail(doc, fmt.Errorf("field %q is not a string", field))
+			return fail(doc, err)
 		}
 		vals, err := d.dissect(s)
 		if err != nil {

@@ -11,23 +11,26 @@ import (
 // event fields do.
 
 func getPath(m map[string]any, path string) (any, bool) {
-	if v, ok := m[path]; ok {
-		return v, true
-	}
+	_, _, v, ok := findPath(m, path)
+	return v, ok
+}
+
+// findPath is the lookup getPath and deletePath share: the object holding
+// path's value, the key it has there, and the value.
+func findPath(m map[string]any, path string) (parent map[string]any, key string, v any, ok bool) {
 	cur := m
 	for {
+		// The whole (rest of the) path as a literal key comes first.
+		if v, ok := cur[path]; ok {
+			return cur, path, v, true
+		}
 		i := strings.IndexByte(path, '.')
 		if i < 0 {
-			v, ok := cur[path]
-			return v, ok
-		}
-		// A literal key containing the rest of the path.
-		if v, ok := cur[path]; ok {
-			return v, true
+			return nil, "", nil, false
 		}
 		next, ok := cur[path[:i]].(map[string]any)
 		if !ok {
-			return nil, false
+			return nil, "", nil, false
 		}
 		cur, path = next, path[i+1:]
 	}
@@ -62,30 +65,11 @@ func putPath(m map[string]any, path string, v any) error {
 // deletePath removes path and reports whether it was there. Objects left
 // empty stay, as in Beats.
 func deletePath(m map[string]any, path string) bool {
-	if _, ok := m[path]; ok {
-		delete(m, path)
-		return true
+	parent, key, _, ok := findPath(m, path)
+	if ok {
+		delete(parent, key)
 	}
-	cur := m
-	for {
-		i := strings.IndexByte(path, '.')
-		if i < 0 {
-			if _, ok := cur[path]; ok {
-				delete(cur, path)
-				return true
-			}
-			return false
-		}
-		if _, ok := cur[path]; ok {
-			delete(cur, path)
-			return true
-		}
-		next, ok := cur[path[:i]].(map[string]any)
-		if !ok {
-			return false
-		}
-		cur, path = next, path[i+1:]
-	}
+	return ok
 }
 
 // deepMerge copies src into dst, merging nested objects and overwriting
@@ -105,20 +89,61 @@ func deepMerge(dst, src map[string]any) {
 
 // deepCopy copies config values so documents never share maps or slices
 // with the processor's configuration.
-func deepCopy(v any) any {
+func deepCopy(v any) any { return copyTree(v, nil) }
+
+// copyTree copies the objects and lists of v; leaf, when not nil, maps
+// every other value on the way (the script's conversions, script.go).
+func copyTree(v any, leaf func(any) any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			m[k] = deepCopy(e)
+			m[k] = copyTree(e, leaf)
 		}
 		return m
 	case []any:
 		s := make([]any, len(x))
 		for i, e := range x {
-			s[i] = deepCopy(e)
+			s[i] = copyTree(e, leaf)
 		}
 		return s
 	}
+	if leaf != nil {
+		return leaf(v)
+	}
 	return v
+}
+
+// tagList reads a tags-like field (tags, log.flags) as a list: nothing, a
+// list, or a lone string, which counts as a one-element list. ok is false
+// for any other value.
+func tagList(v any) (list []any, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return nil, true
+	case []any:
+		return x, true
+	case string:
+		return []any{x}, true
+	}
+	return nil, false
+}
+
+// appendNew appends the values not already in list; added says whether
+// there was any.
+func appendNew(list []any, vals ...string) (out []any, added bool) {
+	for _, v := range vals {
+		dup := false
+		for _, e := range list {
+			if e == v {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, v)
+			added = true
+		}
+	}
+	return list, added
 }

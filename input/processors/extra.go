@@ -38,7 +38,8 @@ var unsupported = map[string]string{
 // append: {target_field, fields, values, fail_on_error: true,
 // ignore_missing: false, allow_duplicate: true}.
 func newAppend(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "target_field", "fields", "values", "fail_on_error", "ignore_missing", "allow_duplicate", "tag"); err != nil {
+	o, err := fieldOptions(cfg, "target_field", "fields", "values", "fail_on_error", "ignore_missing", "allow_duplicate", "tag")
+	if err != nil {
 		return nil, err
 	}
 	target, err := stringOpt(cfg, "target_field", "")
@@ -62,14 +63,6 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 	if len(fields) == 0 && len(values) == 0 {
 		return nil, fmt.Errorf("fields or values: at least one is required")
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
 	dups, err := boolOpt(cfg, "allow_duplicate", true)
 	if err != nil {
 		return nil, err
@@ -87,12 +80,12 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 			add(deepCopy(cur))
 		}
 		for _, f := range fields {
-			v, ok := getPath(doc, f)
+			v, ok, err := o.value(doc, f)
+			if err != nil && o.failOnError {
+				return false, err
+			}
 			if !ok {
-				if ignore || !failOnError {
-					continue
-				}
-				return false, errMissing(f)
+				continue
 			}
 			add(deepCopy(v))
 		}
@@ -114,7 +107,7 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 		if len(out) == 1 {
 			val = out[0]
 		}
-		if err := putPath(doc, target, val); err != nil && failOnError {
+		if err := putPath(doc, target, val); err != nil && o.failOnError {
 			return false, err
 		}
 		return false, nil
@@ -125,7 +118,8 @@ func newAppend(cfg map[string]any) (runFunc, error) {
 // fail_on_error: true}. Moves fields (or, with none named, every field but
 // exclude) from the object at `from` to names prefixed with `to`.
 func newMoveFields(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "from", "fields", "exclude", "to", "ignore_missing", "fail_on_error"); err != nil {
+	o, err := fieldOptions(cfg, "from", "fields", "exclude", "to", "ignore_missing", "fail_on_error")
+	if err != nil {
 		return nil, err
 	}
 	from, err := stringOpt(cfg, "from", "")
@@ -150,21 +144,13 @@ func newMoveFields(cfg map[string]any) (runFunc, error) {
 	if from == "" && len(fields) == 0 && to == "" {
 		return nil, fmt.Errorf("from, fields or to: nothing to move")
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
 		src := doc
 		if from != "" {
 			v, ok := getPath(doc, from)
 			m, isObj := v.(map[string]any)
 			if !ok || !isObj {
-				if ignore || !failOnError {
+				if o.ignoreMissing || !o.failOnError {
 					return false, nil
 				}
 				return false, fmt.Errorf("field %q is not an object", from)
@@ -182,14 +168,11 @@ func newMoveFields(cfg map[string]any) (runFunc, error) {
 			}
 			moves = append(moves, n)
 		}
-		return false, perField(doc, failOnError, len(moves), func(i int) error {
+		return false, o.each(doc, len(moves), func(i int) error {
 			n := moves[i]
-			v, ok := getPath(src, n)
+			v, ok, err := o.value(src, n)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(n)
+				return err
 			}
 			deletePath(src, n)
 			return putPath(doc, to+n, v)
@@ -283,7 +266,7 @@ func newDecodeCSV(cfg map[string]any) (runFunc, error) {
 	if len([]rune(sep)) != 1 {
 		return nil, fmt.Errorf("separator: must be one character, got %q", sep)
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
+	o, err := readFieldOpts(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -295,30 +278,11 @@ func newDecodeCSV(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(pairs), func(i int) error {
-			p := pairs[i]
-			v, ok := getPath(doc, p.from)
-			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(p.from)
-			}
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("field %q is not a string", p.from)
-			}
-			to := p.to
-			if to == "" {
-				to = p.from
-			}
-			if _, exists := getPath(doc, to); exists && !overwrite && to != p.from {
-				return fmt.Errorf("target field %q already exists", to)
+		return false, eachString(o, doc, pairs, func(p fromTo, s string) error {
+			to := p.target()
+			if err := checkTarget(doc, p.from, to, overwrite); err != nil {
+				return err
 			}
 			r := csv.NewReader(strings.NewReader(s))
 			r.Comma = []rune(sep)[0]
@@ -342,7 +306,8 @@ func newDecodeCSV(cfg map[string]any) (runFunc, error) {
 // reference-time layouts, or UNIX / UNIX_MS for epoch numbers; test values
 // must parse when the processor is built.
 func newTimestamp(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "target_field", "layouts", "timezone", "ignore_missing", "ignore_failure", "test", "id"); err != nil {
+	o, err := fieldOptions(cfg, "field", "target_field", "layouts", "timezone", "ignore_missing", "ignore_failure", "test", "id")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "")
@@ -364,14 +329,6 @@ func newTimestamp(cfg map[string]any) (runFunc, error) {
 	loc, err := parseTimezone(tz)
 	if err != nil {
 		return nil, fmt.Errorf("timezone: %v", err)
-	}
-	ignoreMissing, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	ignoreFailure, err := boolOpt(cfg, "ignore_failure", false)
-	if err != nil {
-		return nil, err
 	}
 	parse := func(v any) (time.Time, error) {
 		s := str(v)
@@ -407,19 +364,13 @@ func newTimestamp(cfg map[string]any) (runFunc, error) {
 		}
 	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		v, ok, err := o.value(doc, field)
 		if !ok {
-			if ignoreMissing {
-				return false, nil
-			}
-			return false, errMissing(field)
+			return false, err
 		}
 		t, err := parse(v)
 		if err != nil {
-			if ignoreFailure {
-				return false, nil
-			}
-			return false, err
+			return o.fail(err)
 		}
 		return false, putPath(doc, target, t.UTC().Format(time.RFC3339Nano))
 	}, nil

@@ -60,28 +60,11 @@ func newAddTags(cfg map[string]any) (runFunc, error) {
 	}
 	return func(doc map[string]any) (bool, error) {
 		cur, _ := getPath(doc, target)
-		var list []any
-		switch x := cur.(type) {
-		case nil:
-		case []any:
-			list = x
-		case string:
-			list = []any{x}
-		default:
+		list, ok := tagList(cur)
+		if !ok {
 			return false, fmt.Errorf("%s is not a list of tags", target)
 		}
-		for _, t := range tags {
-			dup := false
-			for _, e := range list {
-				if e == t {
-					dup = true
-					break
-				}
-			}
-			if !dup {
-				list = append(list, t)
-			}
-		}
+		list, _ = appendNew(list, tags...)
 		return false, putPath(doc, target, list)
 	}, nil
 }
@@ -92,7 +75,8 @@ func newAddTags(cfg map[string]any) (runFunc, error) {
 // /like this/ is a regular expression matched against every dotted field
 // name of the event, as in Beats.
 func newDropFields(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "ignore_missing")
+	if err != nil {
 		return nil, err
 	}
 	list, err := stringList(cfg["fields"])
@@ -112,17 +96,13 @@ func newDropFields(cfg map[string]any) (runFunc, error) {
 		}
 		fields = append(fields, f)
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
 		var missing []string
 		for _, f := range fields {
 			if f == "@timestamp" || f == "type" {
 				continue
 			}
-			if !deletePath(doc, f) && !ignore {
+			if !deletePath(doc, f) && !o.ignoreMissing {
 				missing = append(missing, f)
 			}
 		}
@@ -172,42 +152,30 @@ func newDropEvent(cfg map[string]any) (runFunc, error) {
 // fail_on_error: true}. An existing target is an error. With fail_on_error
 // the document is left as it was.
 func newRename(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error"); err != nil {
-		return nil, err
-	}
-	list, ok := cfg["fields"].([]any)
-	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("fields: required, a list of {from, to}")
-	}
-	type pair struct{ from, to string }
-	var pairs []pair
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("fields[%d]: want {from, to}, got %s", i, describe(e))
-		}
-		from, _ := m["from"].(string)
-		to, _ := m["to"].(string)
-		if from == "" || to == "" {
-			return nil, fmt.Errorf("fields[%d]: from and to are both required strings", i)
-		}
-		if err := checkKeys(m, "from", "to"); err != nil {
-			return nil, fmt.Errorf("fields[%d]: %v", i, err)
-		}
-		pairs = append(pairs, pair{from, to})
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
+	o, err := fieldOptions(cfg, "fields", "ignore_missing", "fail_on_error")
 	if err != nil {
 		return nil, err
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
+	var pairs []fromTo
+	err = itemList(cfg, "fields", "{from, to}", func(m map[string]any) error {
+		from, _ := m["from"].(string)
+		to, _ := m["to"].(string)
+		if from == "" || to == "" {
+			return fmt.Errorf("from and to are both required strings")
+		}
+		if err := checkKeys(m, "from", "to"); err != nil {
+			return err
+		}
+		pairs = append(pairs, fromTo{from, to})
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		var done []pair // to undo on failure
+		var done []fromTo // to undo on failure
 		fail := func(err error) (bool, error) {
-			if !failOnError {
+			if !o.failOnError {
 				return false, nil
 			}
 			for i := len(done) - 1; i >= 0; i-- {
@@ -218,15 +186,15 @@ func newRename(cfg map[string]any) (runFunc, error) {
 			return false, err
 		}
 		for _, p := range pairs {
-			v, ok := getPath(doc, p.from)
+			v, ok, err := o.value(doc, p.from)
+			if err != nil {
+				return fail(err)
+			}
 			if !ok {
-				if ignore {
-					continue
-				}
-				return fail(fmt.Errorf("field %q not found", p.from))
+				continue
 			}
 			if _, exists := getPath(doc, p.to); exists {
-				return fail(fmt.Errorf("target field %q already exists", p.to))
+				return fail(errTargetExists(p.to))
 			}
 			deletePath(doc, p.from)
 			if err := putPath(doc, p.to, v); err != nil {
@@ -318,33 +286,23 @@ func newIncludeFields(cfg map[string]any) (runFunc, error) {
 // copy_fields: {fields: [{from, to}], fail_on_error: true, ignore_missing:
 // false}. An existing target is an error; values are deep copies.
 func newCopyFields(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "fail_on_error", "ignore_missing"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "fail_on_error", "ignore_missing")
+	if err != nil {
 		return nil, err
 	}
 	pairs, err := fromToList(cfg["fields"], true)
 	if err != nil {
 		return nil, fmt.Errorf("fields: %v", err)
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(pairs), func(i int) error {
+		return false, o.each(doc, len(pairs), func(i int) error {
 			p := pairs[i]
-			v, ok := getPath(doc, p.from)
+			v, ok, err := o.value(doc, p.from)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(p.from)
+				return err
 			}
 			if _, exists := getPath(doc, p.to); exists {
-				return fmt.Errorf("target field %q already exists, drop or rename this field first", p.to)
+				return fmt.Errorf("%w, drop or rename this field first", errTargetExists(p.to))
 			}
 			return putPath(doc, p.to, deepCopy(v))
 		})
@@ -354,7 +312,8 @@ func newCopyFields(cfg map[string]any) (runFunc, error) {
 // extract_array: {field, mappings: {target: index}, ignore_missing: false,
 // overwrite_keys: false, fail_on_error: true, omit_empty: false}.
 func newExtractArray(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "mappings", "ignore_missing", "overwrite_keys", "fail_on_error", "omit_empty"); err != nil {
+	o, err := fieldOptions(cfg, "field", "mappings", "ignore_missing", "overwrite_keys", "fail_on_error", "omit_empty")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "")
@@ -377,15 +336,7 @@ func newExtractArray(cfg map[string]any) (runFunc, error) {
 		}
 		maps = append(maps, mapping{k, n})
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
 	overwrite, err := boolOpt(cfg, "overwrite_keys", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
 	if err != nil {
 		return nil, err
 	}
@@ -394,21 +345,18 @@ func newExtractArray(cfg map[string]any) (runFunc, error) {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		v, ok, err := o.value(doc, field)
 		if !ok {
-			if ignore {
-				return false, nil
-			}
-			return false, errMissing(field)
+			return false, err
 		}
 		arr, ok := v.([]any)
 		if !ok {
-			if !failOnError {
+			if !o.failOnError {
 				return false, nil
 			}
 			return false, fmt.Errorf("field %q is not an array", field)
 		}
-		return false, perField(doc, failOnError, len(maps), func(i int) error {
+		return false, o.each(doc, len(maps), func(i int) error {
 			m := maps[i]
 			if m.idx >= len(arr) {
 				return fmt.Errorf("index %d exceeds length of %d elements of %q", m.idx, len(arr), field)
@@ -479,12 +427,7 @@ func staticAddTags(cfg map[string]any) (runFunc, staticFunc, error) {
 	if target == "" {
 		target = "tags"
 	}
-	var list []any
-	for _, t := range tags {
-		if !contains(stringsOf(list), t) {
-			list = append(list, t)
-		}
-	}
+	list, _ := appendNew(nil, tags...)
 	kv, ok := staticValue(target, list)
 	if !ok {
 		return run, nil, nil

@@ -151,7 +151,8 @@ func formatOffset(sec int) string {
 // "|field|value" for each field in name order, then "|". Methods md5, sha1,
 // sha256, sha384, sha512, xxhash; encodings hex, base32, base64.
 func newFingerprint(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "target_field", "method", "encoding", "ignore_missing"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "target_field", "method", "encoding", "ignore_missing")
+	if err != nil {
 		return nil, err
 	}
 	fields, err := stringList(cfg["fields"])
@@ -182,17 +183,13 @@ func newFingerprint(cfg map[string]any) (runFunc, error) {
 	if encode == nil {
 		return nil, fmt.Errorf("encoding: %q is not one of hex, base32, base64", encoding)
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
 	h := newHash()
 	return func(doc map[string]any) (bool, error) {
 		h.Reset()
 		for _, f := range fields {
 			v, ok := getPath(doc, f)
 			if !ok {
-				if ignore {
+				if o.ignoreMissing {
 					continue
 				}
 				return false, fmt.Errorf("failed to find field [%s] in event", f)

@@ -239,7 +239,8 @@ func newAddNetworkDirection(cfg map[string]any) (runFunc, error) {
 // The public suffix list is golang.org/x/net/publicsuffix's (ICANN and
 // private sections, as Beats').
 func newRegisteredDomain(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "target_field", "target_etld_field", "target_subdomain_field", "ignore_missing", "ignore_failure", "id"); err != nil {
+	o, err := fieldOptions(cfg, "field", "target_field", "target_etld_field", "target_subdomain_field", "ignore_missing", "ignore_failure", "id")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "")
@@ -258,49 +259,28 @@ func newRegisteredDomain(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignoreMissing, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	ignoreFailure, err := boolOpt(cfg, "ignore_failure", false)
-	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (bool, error) {
-		if ignoreFailure {
-			return false, nil
-		}
-		return false, err
-	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		name, ok, err := o.str(doc, field)
 		if !ok {
-			if ignoreMissing {
-				return false, nil
-			}
-			return fail(errMissing(field))
-		}
-		name, ok := v.(string)
-		if !ok {
-			return fail(fmt.Errorf("field %q is not a string", field))
+			return o.fail(err)
 		}
 		name = strings.ToLower(strings.TrimSuffix(name, "."))
 		rd, err := publicsuffix.EffectiveTLDPlusOne(name)
 		if err != nil {
-			return fail(fmt.Errorf("failed to get registered domain of %q: %v", name, err))
+			return o.fail(fmt.Errorf("failed to get registered domain of %q: %v", name, err))
 		}
 		if err := putPath(doc, target, rd); err != nil {
-			return fail(err)
+			return o.fail(err)
 		}
 		if etldField != "" {
 			etld, _ := publicsuffix.PublicSuffix(name)
 			if err := putPath(doc, etldField, etld); err != nil {
-				return fail(err)
+				return o.fail(err)
 			}
 		}
 		if sub := strings.TrimSuffix(strings.TrimSuffix(name, rd), "."); subField != "" && sub != "" {
 			if err := putPath(doc, subField, sub); err != nil {
-				return fail(err)
+				return o.fail(err)
 			}
 		}
 		return false, nil

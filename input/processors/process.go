@@ -155,10 +155,7 @@ func (p *procMeta) run(doc map[string]any) (bool, error) {
 		if p.target != "" {
 			name = p.target + "." + k
 		}
-		if _, exists := getPath(doc, name); exists && !p.overwrite {
-			continue
-		}
-		if err := putPath(doc, name, deepCopy(fields[k])); err != nil {
+		if err := putUnlessSet(doc, name, deepCopy(fields[k]), p.overwrite); err != nil {
 			return false, err
 		}
 	}

@@ -430,14 +430,7 @@ func setErrorMessage(m map[string]any, msg string) {
 func checkKeys(cfg map[string]any, known ...string) error {
 	var unknown []string
 	for k := range cfg {
-		ok := false
-		for _, n := range known {
-			if k == n {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if !contains(known, k) {
 			unknown = append(unknown, k)
 		}
 	}

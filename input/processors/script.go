@@ -338,42 +338,22 @@ func (s *scriptProc) eventObject(ev *jsEvent) *goja.Object {
 
 // addTag appends tag to the event's tags once.
 func addTag(doc map[string]any, tag string) error {
-	var list []any
-	switch x := doc["tags"].(type) {
-	case nil:
-	case string:
-		list = []any{x}
-	case []any:
-		list = x
-	default:
+	list, ok := tagList(doc["tags"])
+	if !ok {
 		return fmt.Errorf("tags is not a string or a list of strings")
 	}
-	for _, e := range list {
-		if e == tag {
-			return nil
-		}
+	if list, added := appendNew(list, tag); added {
+		doc["tags"] = list
 	}
-	doc["tags"] = append(list, tag)
 	return nil
 }
 
 // toJS copies document values into what the script sees: numbers become
 // JavaScript numbers (integers stay integers).
-func toJS(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = toJS(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = toJS(e)
-		}
-		return s
-	case json.Number:
+func toJS(v any) any { return copyTree(v, leafToJS) }
+
+func leafToJS(v any) any {
+	if x, ok := v.(json.Number); ok {
 		if n, err := x.Int64(); err == nil {
 			return n
 		}
@@ -386,7 +366,9 @@ func toJS(v any) any {
 // fromJS normalises exported script values for the document: NaN and
 // infinities (which JSON cannot hold) become null, typed Go slices and maps
 // plain ones.
-func fromJS(v any) any {
+func fromJS(v any) any { return copyTree(v, leafFromJS) }
+
+func leafFromJS(v any) any {
 	switch x := v.(type) {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -396,18 +378,6 @@ func fromJS(v any) any {
 			return int64(x)
 		}
 		return x
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = fromJS(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = fromJS(e)
-		}
-		return s
 	case []string:
 		s := make([]any, len(x))
 		for i, e := range x {

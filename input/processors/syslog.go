@@ -32,7 +32,8 @@ type syslogMsg struct {
 }
 
 func newSyslog(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "field", "format", "timezone", "overwrite_keys", "ignore_missing", "ignore_failure", "tag"); err != nil {
+	o, err := fieldOptions(cfg, "field", "format", "timezone", "overwrite_keys", "ignore_missing", "ignore_failure", "tag")
+	if err != nil {
 		return nil, err
 	}
 	field, err := stringOpt(cfg, "field", "message")
@@ -60,45 +61,19 @@ func newSyslog(cfg map[string]any) (runFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignoreMissing, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	ignoreFailure, err := boolOpt(cfg, "ignore_failure", false)
-	if err != nil {
-		return nil, err
-	}
 	if _, err := stringOpt(cfg, "tag", ""); err != nil {
 		return nil, err
 	}
-	fail := func(err error) (bool, error) {
-		if ignoreFailure {
-			return false, nil
-		}
-		return false, err
-	}
 	return func(doc map[string]any) (bool, error) {
-		v, ok := getPath(doc, field)
+		line, ok, err := o.str(doc, field)
 		if !ok {
-			if ignoreMissing {
-				return false, nil
-			}
-			return fail(errMissing(field))
-		}
-		line, ok := v.(string)
-		if !ok {
-			return fail(fmt.Errorf("field %q is not a string", field))
+			return o.fail(err)
 		}
 		m, err := parseSyslog(line, format, loc, localNow())
 		if err != nil {
-			return fail(fmt.Errorf("error parsing syslog message: %v", err))
+			return o.fail(fmt.Errorf("error parsing syslog message: %v", err))
 		}
-		put := func(k string, val any) {
-			if _, exists := getPath(doc, k); exists && !overwrite {
-				return
-			}
-			_ = putPath(doc, k, val)
-		}
+		put := func(k string, val any) { _ = putUnlessSet(doc, k, val, overwrite) }
 		sl := map[string]any{
 			"priority": m.priority,
 			"facility": map[string]any{"code": m.priority / 8, "name": syslogFacilities[m.priority/8]},

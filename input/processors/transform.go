@@ -28,46 +28,35 @@ func init() {
 // integer, long, float, double, string, boolean, ip. Without `to` the field
 // is converted in place.
 func newConvert(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error", "tag", "mode"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "ignore_missing", "fail_on_error", "tag", "mode")
+	if err != nil {
 		return nil, err
-	}
-	list, ok := cfg["fields"].([]any)
-	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("fields: required, a list of {from, to, type}")
 	}
 	type conv struct{ from, to, typ string }
 	var convs []conv
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("fields[%d]: want {from, to, type}, got %s", i, describe(e))
-		}
+	err = itemList(cfg, "fields", "{from, to, type}", func(m map[string]any) error {
 		if err := checkKeys(m, "from", "to", "type"); err != nil {
-			return nil, fmt.Errorf("fields[%d]: %v", i, err)
+			return err
 		}
 		c := conv{}
 		c.from, _ = m["from"].(string)
 		c.to, _ = m["to"].(string)
 		c.typ, _ = m["type"].(string)
 		if c.from == "" {
-			return nil, fmt.Errorf("fields[%d]: from is a required string", i)
+			return fmt.Errorf("from is a required string")
 		}
 		switch c.typ {
 		case "integer", "long", "float", "double", "string", "boolean", "ip":
 		case "":
 			if c.to == "" {
-				return nil, fmt.Errorf("fields[%d]: type or to is required", i)
+				return fmt.Errorf("type or to is required")
 			}
 		default:
-			return nil, fmt.Errorf("fields[%d]: type: %q is not one of integer, long, float, double, string, boolean, ip", i, c.typ)
+			return fmt.Errorf("type: %q is not one of integer, long, float, double, string, boolean, ip", c.typ)
 		}
 		convs = append(convs, c)
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -82,18 +71,14 @@ func newConvert(cfg map[string]any) (runFunc, error) {
 		return nil, fmt.Errorf("mode: %q is not copy or rename", mode)
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(convs), func(i int) error {
+		return false, o.each(doc, len(convs), func(i int) error {
 			c := convs[i]
-			v, ok := getPath(doc, c.from)
+			v, ok, err := o.value(doc, c.from)
 			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(c.from)
+				return err
 			}
 			out := v
 			if c.typ != "" {
-				var err error
 				if out, err = convertValue(v, c.typ); err != nil {
 					return fmt.Errorf("unable to convert field %q to %s: %v", c.from, c.typ, err)
 				}
@@ -227,75 +212,61 @@ func floatToInt(f float64, bits int) (any, error) {
 // fail_on_error: true}. pattern is a regular expression; replacement may use
 // $1 groups.
 func newReplace(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "ignore_missing", "fail_on_error", "tag"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "ignore_missing", "fail_on_error", "tag")
+	if err != nil {
 		return nil, err
 	}
-	list, ok := cfg["fields"].([]any)
-	if !ok || len(list) == 0 {
-		return nil, fmt.Errorf("fields: required, a list of {field, pattern, replacement}")
-	}
-	type rep struct {
-		field, with string
-		re          *regexp.Regexp
-	}
-	var reps []rep
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("fields[%d]: want {field, pattern, replacement}, got %s", i, describe(e))
-		}
+	var reps []replacement
+	err = itemList(cfg, "fields", "{field, pattern, replacement}", func(m map[string]any) error {
 		if err := checkKeys(m, "field", "pattern", "replacement"); err != nil {
-			return nil, fmt.Errorf("fields[%d]: %v", i, err)
+			return err
 		}
 		f, _ := m["field"].(string)
 		p, pok := m["pattern"].(string)
 		r, rok := m["replacement"].(string)
 		if f == "" || !pok || !rok {
-			return nil, fmt.Errorf("fields[%d]: field, pattern and replacement are required strings", i)
+			return fmt.Errorf("field, pattern and replacement are required strings")
 		}
 		re, err := regexp.Compile(p)
 		if err != nil {
-			return nil, fmt.Errorf("fields[%d]: pattern: %v", i, err)
+			return fmt.Errorf("pattern: %v", err)
 		}
-		reps = append(reps, rep{f, r, re})
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
+		reps = append(reps, replacement{f, r, re})
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(reps), func(i int) error {
-			r := reps[i]
-			v, ok := getPath(doc, r.field)
-			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(r.field)
-			}
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("field %q is not a string", r.field)
-			}
+		return false, eachString(o, doc, reps, func(r replacement, s string) error {
 			return putPath(doc, r.field, r.re.ReplaceAllString(s, r.with))
 		})
 	}, nil
 }
 
+// replacement is one item of replace's fields.
+type replacement struct {
+	field, with string
+	re          *regexp.Regexp
+}
+
+func (r replacement) source() string { return r.field }
+
 // truncate_fields: {fields, max_bytes | max_characters, fail_on_error: true,
 // ignore_missing: false}. A truncated event gets "truncated" in log.flags.
 // Byte truncation never splits a UTF-8 character.
 func newTruncateFields(cfg map[string]any) (runFunc, error) {
-	if err := checkKeys(cfg, "fields", "max_bytes", "max_characters", "fail_on_error", "ignore_missing"); err != nil {
+	o, err := fieldOptions(cfg, "fields", "max_bytes", "max_characters", "fail_on_error", "ignore_missing")
+	if err != nil {
 		return nil, err
 	}
-	fields, err := stringList(cfg["fields"])
-	if err != nil || len(fields) == 0 {
+	names, err := stringList(cfg["fields"])
+	if err != nil || len(names) == 0 {
 		return nil, fmt.Errorf("fields: required, a string or a list of strings")
+	}
+	fields := make([]fromTo, len(names)) // truncated in place
+	for i, f := range names {
+		fields[i] = fromTo{from: f}
 	}
 	maxBytes, err := intOpt(cfg, "max_bytes", 0)
 	if err != nil {
@@ -308,29 +279,9 @@ func newTruncateFields(cfg map[string]any) (runFunc, error) {
 	if (maxBytes > 0) == (maxChars > 0) {
 		return nil, fmt.Errorf("max_bytes or max_characters: exactly one is required, a positive integer")
 	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
 		truncated := false
-		err := perField(doc, failOnError, len(fields), func(i int) error {
-			f := fields[i]
-			v, ok := getPath(doc, f)
-			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(f)
-			}
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("field %q is not a string", f)
-			}
+		err := eachString(o, doc, fields, func(f fromTo, s string) error {
 			var cut string
 			if maxBytes > 0 {
 				cut = truncateBytes(s, maxBytes)
@@ -341,7 +292,7 @@ func newTruncateFields(cfg map[string]any) (runFunc, error) {
 				return nil
 			}
 			truncated = true
-			return putPath(doc, f, cut)
+			return putPath(doc, f.from, cut)
 		})
 		if err == nil && truncated {
 			appendFlag(doc, "truncated")
@@ -374,19 +325,10 @@ func truncateChars(s string, n int) string {
 // appendFlag adds a value to log.flags once.
 func appendFlag(doc map[string]any, flag string) {
 	v, _ := getPath(doc, "log.flags")
-	var list []any
-	switch x := v.(type) {
-	case []any:
-		list = x
-	case string:
-		list = []any{x}
+	list, _ := tagList(v) // another value is replaced
+	if list, added := appendNew(list, flag); added {
+		_ = putPath(doc, "log.flags", list)
 	}
-	for _, e := range list {
-		if e == flag {
-			return
-		}
-	}
-	_ = putPath(doc, "log.flags", append(list, flag))
 }
 
 // urldecode: {fields: [{from, to}], ignore_missing: false, fail_on_error:
@@ -415,7 +357,8 @@ func newDecodeBase64(cfg map[string]any) (runFunc, error) {
 // newStringDecoder serves urldecode (a list under "fields") and
 // decode_base64_field (one pair under "field").
 func newStringDecoder(cfg map[string]any, decode func(string) (string, error), key string) (runFunc, error) {
-	if err := checkKeys(cfg, key, "ignore_missing", "fail_on_error"); err != nil {
+	o, err := fieldOptions(cfg, key, "ignore_missing", "fail_on_error")
+	if err != nil {
 		return nil, err
 	}
 	v := cfg[key]
@@ -426,37 +369,13 @@ func newStringDecoder(cfg map[string]any, decode func(string) (string, error), k
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", key, err)
 	}
-	ignore, err := boolOpt(cfg, "ignore_missing", false)
-	if err != nil {
-		return nil, err
-	}
-	failOnError, err := boolOpt(cfg, "fail_on_error", true)
-	if err != nil {
-		return nil, err
-	}
 	return func(doc map[string]any) (bool, error) {
-		return false, perField(doc, failOnError, len(pairs), func(i int) error {
-			p := pairs[i]
-			v, ok := getPath(doc, p.from)
-			if !ok {
-				if ignore {
-					return nil
-				}
-				return errMissing(p.from)
-			}
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("field %q is not a string", p.from)
-			}
+		return false, eachString(o, doc, pairs, func(p fromTo, s string) error {
 			out, err := decode(s)
 			if err != nil {
 				return fmt.Errorf("field %q: %v", p.from, err)
 			}
-			to := p.to
-			if to == "" {
-				to = p.from
-			}
-			return putPath(doc, to, out)
+			return putPath(doc, p.target(), out)
 		})
 	}, nil
 }
