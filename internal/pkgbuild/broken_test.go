@@ -3,6 +3,7 @@ package pkgbuild
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,13 +78,22 @@ func TestValidateReportsBrokenManifest(t *testing.T) {
 // A missing changelog entry for the manifest version is a semantic (not schema) error.
 func TestValidateReportsVersionWithoutChangelog(t *testing.T) {
 	src := copySources(t)
-	replaceIn(t, filepath.Join(src, "manifest.yml"), `version: "1.34.0"`, `version: "1.35.0"`)
+	// A version the changelog cannot have, whatever the current one is.
+	m, err := os.ReadFile(filepath.Join(src, "manifest.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := regexp.MustCompile(`(?m)^version: "[^"]+"`).Find(m)
+	if cur == nil {
+		t.Fatal("manifest.yml has no version line")
+	}
+	replaceIn(t, filepath.Join(src, "manifest.yml"), string(cur), `version: "99.0.0"`)
 	pkgDir, err := Build(src, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = Validate(pkgDir)
-	if err == nil || !strings.Contains(err.Error(), "1.35.0") {
+	if err == nil || !strings.Contains(err.Error(), "99.0.0") {
 		t.Fatalf("want a changelog/version error, got %v", err)
 	}
 }
