@@ -119,7 +119,7 @@ func (w *Worker) buildCapture(in *config.Input, c *config.Capture, states map[st
 		runs = append(runs, run)
 	}
 	filter := runs[0].filter
-	src, err := OpenSource(c.Interface, filter)
+	src, err := openSource(c.Interface, filter, n == 1)
 	if err != nil {
 		return nil, err
 	}

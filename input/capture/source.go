@@ -54,6 +54,14 @@ type pcapSource struct {
 // OpenSource opens a live device or a pcap/pcapng file as the interface
 // config says. filter is the BPF expression ("" for none).
 func OpenSource(iface config.Interface, filter string) (Source, error) {
+	return openSource(iface, filter, true)
+}
+
+// openSource is OpenSource; prefetch says whether a file read at top speed
+// gets its own read-ahead goroutine. A sharded capture's dispatcher only
+// reads and hands frames on, so it reads the file itself: the read-ahead
+// would add a copy and a goroutine hand-off per batch for nothing.
+func openSource(iface config.Interface, filter string, prefetch bool) (Source, error) {
 	if iface.File != "" {
 		if _, err := os.Stat(iface.File); err != nil {
 			return nil, fmt.Errorf("pcap file: %w", err)
@@ -69,6 +77,9 @@ func OpenSource(iface config.Interface, filter string) (Source, error) {
 			}
 		}
 		if iface.TopSpeed {
+			if !prefetch {
+				return &pcapSource{h: h, path: iface.File}, nil
+			}
 			return newPrefetchSource(&pcapSource{h: h, path: iface.File}), nil
 		}
 		return &pcapSource{h: h, pace: true, path: iface.File}, nil
