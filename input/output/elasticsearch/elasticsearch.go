@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/network-traffic/network-traffic/input/output/ratelog"
 	"io"
 	"log/slog"
 	"net/http"
@@ -51,11 +52,9 @@ type Output struct {
 	mu        sync.Mutex
 	lastErr   string
 	lastErrAt time.Time
-	logMu     sync.Mutex
-	loggedAt  time.Time
-	// retryLoggedAt rate-limits logRetry, apart from loggedAt.
-	retryLoggedAt time.Time
-	closed        atomic.Bool
+	// warnLimit and retryLimit rate-limit logLimited and logRetry apart.
+	warnLimit, retryLimit ratelog.Limiter
+	closed                atomic.Bool
 
 	// hostBackoff* bound how long a failed host sits out (tests shorten).
 	hostBackoffInit, hostBackoffMax time.Duration
@@ -499,31 +498,13 @@ func (o *Output) noteError(err error) {
 // operator sees that and why documents are held back, without one line per
 // attempt.
 func (o *Output) logRetry(msg string, args ...any) {
-	o.logMu.Lock()
-	now := time.Now()
-	ok := now.Sub(o.retryLoggedAt) >= 5*time.Second
-	if ok {
-		o.retryLoggedAt = now
-	}
-	o.logMu.Unlock()
-	if ok {
-		o.log.Warn(msg, args...)
-	}
+	o.retryLimit.Warn(o.log, 5*time.Second, msg, args...)
 }
 
 // logLimited logs at most one warning per second: a mapping error repeats for
 // every document of a stream.
 func (o *Output) logLimited(msg string, args ...any) {
-	o.logMu.Lock()
-	now := time.Now()
-	ok := now.Sub(o.loggedAt) >= time.Second
-	if ok {
-		o.loggedAt = now
-	}
-	o.logMu.Unlock()
-	if ok {
-		o.log.Warn(msg, args...)
-	}
+	o.warnLimit.Warn(o.log, time.Second, msg, args...)
 }
 
 func snippet(b []byte) string {

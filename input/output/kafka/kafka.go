@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/network-traffic/network-traffic/input/output/ratelog"
 	"log/slog"
 	"net"
 	"sync"
@@ -50,8 +51,7 @@ type Output struct {
 	tooLarge  atomic.Uint64
 	mu        sync.Mutex
 	lastErr   string
-	logMu     sync.Mutex
-	loggedAt  time.Time
+	warnLimit ratelog.Limiter
 	closed    atomic.Bool
 
 	sleep func(ctx context.Context, d time.Duration) error
@@ -445,16 +445,7 @@ func (o *Output) noteError(err error) {
 // logLimited logs at most one warning per second: a bad topic repeats for
 // every document of a stream.
 func (o *Output) logLimited(msg string, args ...any) {
-	o.logMu.Lock()
-	now := time.Now()
-	ok := now.Sub(o.loggedAt) >= time.Second
-	if ok {
-		o.loggedAt = now
-	}
-	o.logMu.Unlock()
-	if ok {
-		o.log.Warn(msg, args...)
-	}
+	o.warnLimit.Warn(o.log, time.Second, msg, args...)
 }
 
 // hooks make connection and request failures visible in Stats while the

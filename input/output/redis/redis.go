@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"github.com/network-traffic/network-traffic/input/output/ratelog"
 	"log/slog"
 	"net"
 	"strings"
@@ -50,8 +51,7 @@ type Output struct {
 	resent    atomic.Uint64 // chunks found already written (lost replies)
 	errMu     sync.Mutex
 	lastErr   string
-	logMu     sync.Mutex
-	loggedAt  time.Time
+	warnLimit ratelog.Limiter
 
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -473,16 +473,7 @@ func (o *Output) noteError(err error) {
 
 // logLimited logs at most one warning per second.
 func (o *Output) logLimited(msg string, args ...any) {
-	o.logMu.Lock()
-	now := time.Now()
-	ok := now.Sub(o.loggedAt) >= time.Second
-	if ok {
-		o.loggedAt = now
-	}
-	o.logMu.Unlock()
-	if ok {
-		o.log.Warn(msg, args...)
-	}
+	o.warnLimit.Warn(o.log, time.Second, msg, args...)
 }
 
 type queue struct {
