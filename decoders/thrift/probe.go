@@ -29,33 +29,9 @@ func probe(dir protocol.Dir, data []byte) protocol.ProbeResult {
 	return protocol.ProbeNeedMore
 }
 
-// binaryCall checks version, message type and method name of a strict
-// binary message header.
+// binaryCall checks version, message type (a call or a one-way call:
+// a connection starts with a request) and method name of a strict binary
+// message header.
 func binaryCall(b []byte) protocol.ProbeResult {
-	if len(b) > 0 && b[0] != 0x80 || len(b) > 1 && b[1] != 0x01 || len(b) > 2 && b[2] != 0 {
-		return protocol.ProbeNo
-	}
-	if len(b) > 3 && b[3] != 1 && b[3] != 4 {
-		return protocol.ProbeNo
-	}
-	if len(b) < 8 {
-		return protocol.ProbeNeedMore
-	}
-	n := binary.BigEndian.Uint32(b[4:])
-	if n == 0 || n > 256 {
-		return protocol.ProbeNo
-	}
-	name := b[8:]
-	if len(name) > int(n) {
-		name = name[:n]
-	}
-	for _, c := range name {
-		if c <= 0x20 || c > 0x7e {
-			return protocol.ProbeNo
-		}
-	}
-	if len(name) < int(n) {
-		return protocol.ProbeNeedMore
-	}
-	return protocol.ProbeYes
+	return strictMsgHeader(b, func(t byte) bool { return t == mCall || t == mOneway })
 }

@@ -15,7 +15,9 @@ import (
 // pair a reply with the wrong call.
 
 // resyncSocket is the probe for the socket (unframed) transport.
-func resyncSocket(_ protocol.Dir, b []byte) protocol.ProbeResult { return strictMsgHeader(b) }
+func resyncSocket(_ protocol.Dir, b []byte) protocol.ProbeResult {
+	return strictMsgHeader(b, anyMsgType)
+}
 
 // resyncFramed is the probe for the framed transport.
 func resyncFramed(_ protocol.Dir, b []byte) protocol.ProbeResult {
@@ -28,14 +30,21 @@ func resyncFramed(_ protocol.Dir, b []byte) protocol.ProbeResult {
 	if l := binary.BigEndian.Uint32(b); l < 12 || l > maxMessage {
 		return protocol.ProbeNo
 	}
-	return strictMsgHeader(b[4:])
+	return strictMsgHeader(b[4:], anyMsgType)
 }
 
-func strictMsgHeader(b []byte) protocol.ProbeResult {
+// anyMsgType accepts call, reply, exception and one-way: after a gap
+// either direction may resume.
+func anyMsgType(t byte) bool { return t >= mCall && t <= mOneway }
+
+// strictMsgHeader checks a strict binary message header: version 0x8001, a
+// message type typeOK accepts, and a printable method name of 1 to 256
+// bytes. The connection-start probe and the resync probes share it.
+func strictMsgHeader(b []byte, typeOK func(byte) bool) protocol.ProbeResult {
 	if len(b) > 0 && b[0] != 0x80 || len(b) > 1 && b[1] != 0x01 || len(b) > 2 && b[2] != 0 {
 		return protocol.ProbeNo
 	}
-	if len(b) > 3 && (b[3] < mCall || b[3] > mOneway) {
+	if len(b) > 3 && !typeOK(b[3]) {
 		return protocol.ProbeNo
 	}
 	if len(b) < 8 {
