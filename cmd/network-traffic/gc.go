@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"runtime/debug"
+
+	"github.com/network-traffic/network-traffic/internal/heapwatch"
 )
 
 // GC defaults for a capture process, unless GOGC or GOMEMLIMIT say
@@ -23,6 +25,7 @@ const (
 )
 
 func tuneGC() {
+	heapwatch.Start()
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGOGC)
 	}

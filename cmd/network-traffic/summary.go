@@ -13,6 +13,7 @@ import (
 	"github.com/network-traffic/network-traffic/input/output"
 	"github.com/network-traffic/network-traffic/input/publish"
 	"github.com/network-traffic/network-traffic/input/publish/diskqueue"
+	"github.com/network-traffic/network-traffic/internal/heapwatch"
 )
 
 // outputSummary is what the run delivered, from the queue and the output.
@@ -163,8 +164,10 @@ func writeStatsJSON(path string, s capture.Stats, q publish.Pipeline, out output
 		Mallocs    uint64         `json:"mallocs"`
 		TotalAlloc uint64         `json:"total_alloc_bytes"`
 		HeapSys    uint64         `json:"heap_sys_bytes"`
+		PeakLive   uint64         `json:"peak_live_heap_bytes"`
+		GCCycles   uint64         `json:"gc_cycles"`
 		Queue      map[string]any `json:"queue,omitempty"`
-	}{s, summarizeOutput(q, out), took.Seconds(), ms.Mallocs, ms.TotalAlloc, ms.HeapSys, nil}
+	}{s, summarizeOutput(q, out), took.Seconds(), ms.Mallocs, ms.TotalAlloc, ms.HeapSys, heapwatch.PeakLive(), uint64(ms.NumGC), nil}
 	if r, ok := q.(publish.StateReporter); ok {
 		doc.Queue = r.QueueState()
 	}

@@ -83,14 +83,16 @@ type parser struct {
 	chunked  bool  // inside a streamed string ($?)
 	mute     int   // >0 inside an attribute: parsed, not rendered
 	depth    int
-	stack    [maxDepth]frame
-	msg      message
+	// stack grows on demand up to maxDepth: most connections never nest
+	// past two levels, and a 64-frame array inline cost 3 KB a connection.
+	stack []frame
+	msg   message
 }
 
 // reset prepares for the next message, keeping the text buffer.
 func (p *parser) reset() {
-	text := p.msg.text[:0]
-	*p = parser{isReq: p.isReq}
+	text, stack := p.msg.text[:0], p.stack[:0]
+	*p = parser{isReq: p.isReq, stack: stack}
 	p.msg.text = text
 }
 
@@ -346,7 +348,7 @@ func (p *parser) header(line []byte) (done bool, err error) {
 			return false, errDepth
 		}
 		p.begin(t)
-		p.stack[p.depth] = frame{kind: t, left: n}
+		p.stack = append(p.stack[:p.depth], frame{kind: t, left: n})
 		p.depth++
 		if t != '|' && !(p.isReq && p.depth == 1) {
 			if t == '%' {
