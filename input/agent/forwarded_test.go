@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,8 +64,12 @@ func TestE2EForwardedStreamIsObserved(t *testing.T) {
 		if got := dig(d, "observer.hostname"); got != hostname {
 			t.Fatalf("observer.hostname = %v, want %s", got, hostname)
 		}
-		if ips, _ := dig(d, "observer.ip").([]any); len(ips) == 0 {
-			t.Fatalf("observer.ip missing: %v", d["observer"])
+		// add_observer_metadata lists the addresses of the interfaces that
+		// are up and not loopback: none on a host (or network namespace)
+		// with only lo.
+		ips, _ := dig(d, "observer.ip").([]any)
+		if hostIPs := upNonLoopbackAddrs(t); (len(ips) == 0) != (len(hostIPs) == 0) {
+			t.Fatalf("observer.ip %v, host has %v", ips, hostIPs)
 		}
 		if dig(d, "agent.id") != "agent-id-1234" {
 			t.Fatalf("agent.id = %v", dig(d, "agent.id"))
@@ -102,4 +107,24 @@ func renderedStream(t *testing.T, id, typ string, vars map[string]any) any {
 	s["id"] = fmt.Sprintf("packet-network_traffic.%s-%s", typ, id)
 	s["data_stream"] = map[string]any{"dataset": "network_traffic." + typ, "type": "logs"}
 	return jsonShape(t, s)
+}
+
+// upNonLoopbackAddrs is what add_observer_metadata reports as observer.ip.
+func upNonLoopbackAddrs(t *testing.T) []string {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagLoopback != 0 || ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			out = append(out, a.String())
+		}
+	}
+	return out
 }
