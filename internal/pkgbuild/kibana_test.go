@@ -120,14 +120,26 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	indexed := map[string]map[string]string{}
+	// Each object is checked against the fields of its own layout: the Packetbeat-layout set
+	// (tagged as such in kibana/tags.yml) with map_to_ecs off, the others with it on.
+	pbIDs, err := PacketbeatAssetIDs(srcRoot, pkgDir)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	ecsIndexed := map[string]map[string]string{}
+	pbIndexed := map[string]map[string]string{}
 	for _, ds := range DataStreams {
 		m, err := IndexedFields(srcRoot, ds, ecs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		indexed[ds] = m
+		ecsIndexed[ds] = m
+		if m, err = PacketbeatFields(srcRoot, ds, ecs); err != nil {
+			t.Fatal(err)
+		}
+		pbIndexed[ds] = m
 	}
+	indexed := ecsIndexed
 	// typeOf returns the field's type in the first dataset that has it; missing lists the
 	// datasets without it.
 	typeOf := func(f string, dss []string) (typ string, missing []string) {
@@ -145,6 +157,16 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 	field := func(o kibanaObject, where, f string, dss []string) {
 		if f == "___records___" {
 			return // Lens's document count
+		}
+		if o.typ() == "index-pattern" { // serves both layouts
+			_, inECS := typeOf(f, dss)
+			indexed = pbIndexed
+			_, inPB := typeOf(f, dss)
+			indexed = ecsIndexed
+			if len(inECS) == len(dss) && len(inPB) == len(dss) {
+				bad(o, "%s: field %s is in none of %v", where, f, dss)
+			}
+			return
 		}
 		if _, missing := typeOf(f, dss); len(missing) == len(dss) {
 			bad(o, "%s: field %s is in none of %v", where, f, dss)
@@ -166,14 +188,18 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 		}
 	}
 	exists := map[string]bool{}
-	var dashboards []string
+	dashboards := map[bool][]string{} // by layout: Packetbeat (true) or ECS
 	for _, o := range objs {
 		exists[o.typ()+"/"+o.id()] = true
 		if o.typ() == "dashboard" {
-			dashboards = append(dashboards, o.id())
+			dashboards[pbIDs[o.id()]] = append(dashboards[pbIDs[o.id()]], o.id())
 		}
 	}
 	for _, o := range objs {
+		indexed = ecsIndexed
+		if pbIDs[o.id()] {
+			indexed = pbIndexed
+		}
 		refs, _ := o.doc["references"].([]any)
 		refNames := map[string]bool{}
 		for _, r := range refs {
@@ -272,18 +298,25 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 					}
 					md, _ := dig(vis, "params", "markdown").(string)
 					links := map[string]bool{}
+					other := 0
 					for _, m := range navLink.FindAllStringSubmatch(md, -1) {
 						links[m[1]] = true
 						if !exists["dashboard/"+m[1]] {
 							bad(o, "%s: link to dashboard %s that the package does not have", where, m[1])
+						} else if pbIDs[m[1]] != pbIDs[o.id()] {
+							other++
 						}
 					}
 					if len(links) > 0 {
 						navs++
-						for _, d := range dashboards {
+						// Every dashboard of its own layout's set, and one (its twin) of the other.
+						for _, d := range dashboards[pbIDs[o.id()]] {
 							if d != o.id() && !links[d] {
 								bad(o, "%s: navigation lacks a link to %s", where, d)
 							}
+						}
+						if other != 1 {
+							bad(o, "%s: %d links to dashboards of the other field layout, want 1 (its twin)", where, other)
 						}
 					}
 				default:
