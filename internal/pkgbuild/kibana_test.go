@@ -435,6 +435,10 @@ func TestKibanaAssets(t *testing.T) {
 		t.Error(p)
 	}
 	objs, _ := loadKibanaObjects(pkgDir)
+	pbIDs, err := PacketbeatAssetIDs(src, pkgDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	titles := map[string]bool{}
 	searches := map[string]bool{}
 	onDashboard := map[string]bool{}
@@ -471,10 +475,33 @@ func TestKibanaAssets(t *testing.T) {
 	// The integration's saved searches (those of its ECS layout).
 	for _, id := range []string{"search", "flows-search", "transactions-errors", "mysql-errors", "mysql-transactions",
 		"pgsql-errors", "pgsql-transactions", "mongodb-transactions", "mongodb-transactions-with-write-concern-0", "nfs", "nfs-errors-search", "thrift-errors",
-		"thrift-transactions", "cassandra-queryview", "dhcpv4-ecs-search"} {
-		if !searches["network_traffic-"+id] {
-			t.Errorf("no saved search network_traffic-%s", id)
+		"thrift-transactions", "cassandra-ecs-queryview", "dhcpv4-ecs-search"} {
+		if !searches["network_traffic-"+id] || pbIDs["network_traffic-"+id] {
+			t.Errorf("no saved search network_traffic-%s for map_to_ecs on", id)
 		}
+	}
+	// The second set, for map_to_ecs off: a twin of every dashboard, told apart by its title
+	// and tag, and of every saved search whose fields differ; the integration's pair of
+	// Cassandra searches under its ids.
+	for _, o := range objs {
+		title, _ := o.attrs()["title"].(string)
+		if o.typ() == "dashboard" && !pbIDs[o.id()] {
+			twin := o.id() + "-packetbeat"
+			if !pbIDs[twin] || !titles[title+" (map_to_ecs off)"] {
+				t.Errorf("dashboard %s (%s) has no twin %s for map_to_ecs off", o.id(), title, twin)
+			}
+		}
+		if pbIDs[o.id()] && !strings.HasSuffix(title, " (map_to_ecs off)") {
+			t.Errorf("%s %s: title %q does not say map_to_ecs off", o.typ(), o.id(), title)
+		}
+	}
+	for _, id := range []string{"cassandra-queryview", "dhcpv4-search", "mysql-errors-packetbeat", "transactions-errors-packetbeat", "flows-search-packetbeat"} {
+		if !searches["network_traffic-"+id] || !pbIDs["network_traffic-"+id] {
+			t.Errorf("no saved search network_traffic-%s for map_to_ecs off", id)
+		}
+	}
+	if searches["network_traffic-search-packetbeat"] {
+		t.Error("network_traffic-search has a twin, but its fields are the same in both layouts")
 	}
 	// The docs list every dashboard and saved search (rendered from the same dashboards.yml).
 	readme, err := os.ReadFile(filepath.Join(pkgDir, "docs", "README.md"))
@@ -524,6 +551,13 @@ func TestKibanaChecksCatchProblems(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// In the map_to_ecs-off set, an ECS-layout name is as wrong as a misspelt one, and its
+	// navigation covers its own set.
+	pbMySQL := filepath.Join(dash, "network_traffic-mysql-packetbeat.json")
+	edit(pbMySQL, `\"sourceField\":\"mysql.num_rows\"`, `\"sourceField\":\"network_traffic.mysql.num_rows\"`)
+	edit(pbMySQL, `status : \\\"Error\\\"`, `network_traffic.status : \\\"Error\\\"`)
+	edit(pbMySQL, `#/view/network_traffic-sip-packetbeat)`, `#/view/network_traffic-sip)`)
+	edit(filepath.Join(pkgDir, "kibana", "search", "network_traffic-cassandra-queryview.json"), `"cassandra.request.query"`, `"network_traffic.cassandra.request.query"`)
 	mysql := filepath.Join(dash, "network_traffic-mysql.json")
 	edit(mysql, `network_traffic.mysql.num_rows`, `network_traffic.mysql.rows`)
 	edit(mysql, `network_traffic.status : \\\"Error\\\"`, `network_traffic.state : \\\"Error\\\"`)
@@ -555,6 +589,11 @@ func TestKibanaChecksCatchProblems(t *testing.T) {
 		"network_traffic-search.json: reference kibanaSavedObjectMeta.searchSourceJSON.index to index-pattern network_traffic-gone",
 		"network_traffic-rabbit.json: file name is not its id",
 		"network_traffic-logs.json: fieldFormatMap: field event.elapsed is in none of",
+		"network_traffic-mysql-packetbeat.json: panel panel-4 column c1: field network_traffic.mysql.num_rows is in none of [mysql]",
+		"network_traffic-mysql-packetbeat.json: panel panel-3 query: field network_traffic.status is in none of [mysql]",
+		"network_traffic-mysql-packetbeat.json: panel navigation: navigation lacks a link to network_traffic-sip-packetbeat",
+		"network_traffic-mysql-packetbeat.json: panel navigation: 2 links to dashboards of the other field layout, want 1",
+		"network_traffic-cassandra-queryview.json: column: field network_traffic.cassandra.request.query is in none of [cassandra]",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problem %q not reported; got:\n%s", want, all)
