@@ -762,16 +762,15 @@ func dashboardsDoc(srcRoot string) (string, error) {
 		"not run) the same dashboards and the saved searches whose fields differ come a second time, tagged "+
 		"*%s*, their field names derived from the compatibility pipeline's renames. Each dashboard links the "+
 		"others of its own set and its twin in the other set.\n\n", lay.Tag)
-	b.WriteString("| Dashboard (map_to_ecs off) | Saved search (map_to_ecs off) | Query |\n|---|---|---|\n")
-	for i := 0; i < len(pb.Dashboards) || i < len(pb.SavedSearches); i++ {
-		var d, s, q string
-		if i < len(pb.Dashboards) {
-			d = pb.Dashboards[i].Title
-		}
-		if i < len(pb.SavedSearches) {
-			s, q = pb.SavedSearches[i].Title, queryCell(pb.SavedSearches[i].Query)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCell(d), mdCell(s), mdCell(q))
+	b.WriteString("| Dashboard (map_to_ecs off) | Data streams |\n|---|---|\n")
+	for _, d := range pb.Dashboards {
+		dss := append([]string(nil), d.Datasets...)
+		sort.Strings(dss)
+		fmt.Fprintf(&b, "| %s | %s |\n", mdCell(d.Title), strings.Join(dss, ", "))
+	}
+	b.WriteString("\n| Saved search (map_to_ecs off) | Data streams | Query |\n|---|---|---|\n")
+	for _, s := range pb.SavedSearches {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCell(s.Title), strings.Join(s.Datasets, ", "), mdCell(queryCell(s.Query)))
 	}
 	return b.String(), nil
 }
