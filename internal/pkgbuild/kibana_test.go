@@ -500,6 +500,17 @@ func TestKibanaAssets(t *testing.T) {
 			t.Errorf("no saved search network_traffic-%s for map_to_ecs off", id)
 		}
 	}
+	// The one data view formats the fields of both layouts.
+	for _, o := range objs {
+		if o.typ() == "index-pattern" {
+			fm, _ := o.attrs()["fieldFormatMap"].(string)
+			for _, f := range []string{`"network_traffic.memcached.response.bytes"`, `"memcache.response.bytes"`, `"event.duration"`} {
+				if !strings.Contains(fm, f) {
+					t.Errorf("data view formats no %s", f)
+				}
+			}
+		}
+	}
 	if searches["network_traffic-search-packetbeat"] {
 		t.Error("network_traffic-search has a twin, but its fields are the same in both layouts")
 	}
