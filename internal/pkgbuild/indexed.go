@@ -46,16 +46,20 @@ func IndexedFields(srcRoot, ds string, ecsTypes map[string]string) (map[string]s
 	return out, nil
 }
 
-// compatMoved lists the source fields of the compatibility pipeline's renames to
-// network_traffic.* (what CompatFields derives its copies from).
-func compatMoved(srcRoot, ds string) ([]string, error) {
+// compatRename is one rename processor of a compatibility pipeline: field from (as the binary
+// publishes it, Packetbeat's name) becomes to.
+type compatRename struct{ from, to string }
+
+// compatRenames returns the rename processors of pipelines/<ds>/compatibility.yml in order:
+// the one table both field layouts are derived from.
+func compatRenames(srcRoot, ds string) ([]compatRename, error) {
 	var pl struct {
 		Processors []map[string]map[string]any `yaml:"processors"`
 	}
 	if err := readYAML(filepath.Join(srcRoot, "pipelines", ds, "compatibility.yml"), &pl); err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []compatRename
 	for _, p := range pl.Processors {
 		r, ok := p["rename"]
 		if !ok {
@@ -63,9 +67,58 @@ func compatMoved(srcRoot, ds string) ([]string, error) {
 		}
 		from, _ := r["field"].(string)
 		to, _ := r["target_field"].(string)
-		if strings.HasPrefix(to, "network_traffic.") && from != "" {
-			out = append(out, from)
+		if from != "" && to != "" {
+			out = append(out, compatRename{from, to})
 		}
+	}
+	return out, nil
+}
+
+// compatMoved lists the source fields of the compatibility pipeline's renames to
+// network_traffic.* (what CompatFields derives its copies from).
+func compatMoved(srcRoot, ds string) ([]string, error) {
+	renames, err := compatRenames(srcRoot, ds)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range renames {
+		if strings.HasPrefix(r.to, "network_traffic.") {
+			out = append(out, r.from)
+		}
+	}
+	return out, nil
+}
+
+// PacketbeatFields returns the fields of data stream ds as a document has them once indexed
+// with map_to_ecs off (the compatibility pipeline not run: Packetbeat's field layout), each with
+// its mapping type: the declared fields, less those only the compatibility pipeline writes (a
+// declared field at or under a rename target, such as network_traffic.nfs.host.hostname, which
+// its script fills, or process.parent.pid), and without the generated network_traffic.* copies.
+// Fields the compatibility pipeline removes (type, event.dataset) are in this layout only.
+func PacketbeatFields(srcRoot, ds string, ecsTypes map[string]string) (map[string]string, error) {
+	fields, err := LoadFields(srcRoot, ds)
+	if err != nil {
+		return nil, err
+	}
+	renames, err := compatRenames(srcRoot, ds)
+	if err != nil {
+		return nil, err
+	}
+	var targets []string
+	for _, r := range renames {
+		targets = append(targets, r.to)
+	}
+	out := map[string]string{}
+	for _, f := range fields {
+		if isMoved(f.Name, targets) {
+			continue
+		}
+		typ := f.Type
+		if f.External == "ecs" {
+			typ = ecsTypes[f.Name]
+		}
+		out[f.Name] = typ
 	}
 	return out, nil
 }

@@ -31,6 +31,8 @@ type dashboardSpec struct {
 	} `yaml:"controls"`
 	Dashboards    []dashboardDef   `yaml:"dashboards"`
 	SavedSearches []savedSearchDef `yaml:"saved_searches"`
+	// PacketbeatLayout: the second set, derived from the first for map_to_ecs off (layout.go).
+	PacketbeatLayout layoutSpec `yaml:"packetbeat_layout"`
 }
 
 type dashboardDef struct {
@@ -41,6 +43,8 @@ type dashboardDef struct {
 	Description string      `yaml:"description"`
 	Datasets    []string    `yaml:"datasets"`
 	Panels      []panelSpec `yaml:"panels"`
+	// twin is the same dashboard in the other field layout, linked as twinLabel.
+	twin, twinLabel string
 }
 
 // panelSpec is one Lens panel. Kinds:
@@ -111,26 +115,29 @@ func readDashboardSpec(srcRoot string) (*dashboardSpec, error) {
 	return &spec, nil
 }
 
-// fieldIndex answers "which type has field f in data stream ds, as indexed".
+// fieldIndex answers "which type has field f in data stream ds, as indexed" in one field
+// layout: IndexedFields (map_to_ecs on) or PacketbeatFields (off).
 type fieldIndex struct {
-	srcRoot string
-	ecs     map[string]string
-	byDS    map[string]map[string]string
+	srcRoot  string
+	mapToECS string // "on" or "off", for messages
+	load     func(srcRoot, ds string, ecsTypes map[string]string) (map[string]string, error)
+	ecs      map[string]string
+	byDS     map[string]map[string]string
 }
 
-func newFieldIndex(srcRoot string) (*fieldIndex, error) {
+func newFieldIndex(srcRoot, mapToECS string, load func(string, string, map[string]string) (map[string]string, error)) (*fieldIndex, error) {
 	ecs, err := ECSTypes()
 	if err != nil {
 		return nil, err
 	}
-	return &fieldIndex{srcRoot: srcRoot, ecs: ecs, byDS: map[string]map[string]string{}}, nil
+	return &fieldIndex{srcRoot: srcRoot, mapToECS: mapToECS, load: load, ecs: ecs, byDS: map[string]map[string]string{}}, nil
 }
 
 func (x *fieldIndex) stream(ds string) (map[string]string, error) {
 	if m, ok := x.byDS[ds]; ok {
 		return m, nil
 	}
-	m, err := IndexedFields(x.srcRoot, ds, x.ecs)
+	m, err := x.load(x.srcRoot, ds, x.ecs)
 	if err != nil {
 		return nil, fmt.Errorf("data stream %s: %w", ds, err)
 	}
@@ -167,18 +174,11 @@ func (x *fieldIndex) missingIn(field string, datasets []string) ([]string, error
 	return out, nil
 }
 
-// writeKibanaAssets renders the data view, the dashboards and the saved searches into
-// pkgDir/kibana.
+// writeKibanaAssets renders the data view, the dashboards and the saved searches of both field
+// layouts into pkgDir/kibana, and tags the Packetbeat-layout set (kibana/tags.yml).
 func writeKibanaAssets(srcRoot, pkgDir string) error {
-	spec, err := readDashboardSpec(srcRoot)
+	spec, pb, fx, pbFx, err := kibanaSets(srcRoot)
 	if err != nil {
-		return err
-	}
-	fx, err := newFieldIndex(srcRoot)
-	if err != nil {
-		return err
-	}
-	if err := checkSpec(spec, fx); err != nil {
 		return err
 	}
 	dvAttrs := obj{
@@ -186,9 +186,16 @@ func writeKibanaAssets(srcRoot, pkgDir string) error {
 		"name":          "logs-network_traffic",
 		"timeFieldName": "@timestamp",
 	}
-	if len(spec.DataView.FieldFormats) > 0 {
-		formats, _ := json.Marshal(spec.DataView.FieldFormats)
-		dvAttrs["fieldFormatMap"] = string(formats)
+	// One data view serves both sets: it formats the fields of each.
+	formats := map[string]fieldFormat{}
+	for _, set := range []*dashboardSpec{pb, spec} {
+		for f, ff := range set.DataView.FieldFormats {
+			formats[f] = ff
+		}
+	}
+	if len(formats) > 0 {
+		b, _ := json.Marshal(formats)
+		dvAttrs["fieldFormatMap"] = string(b)
 	}
 	dv := obj{
 		"id":                   spec.DataView.ID,
@@ -201,21 +208,81 @@ func writeKibanaAssets(srcRoot, pkgDir string) error {
 	if err := writeJSON(filepath.Join(pkgDir, "kibana", "index_pattern", spec.DataView.ID+".json"), dv); err != nil {
 		return err
 	}
-	for i := range spec.Dashboards {
-		dash, err := renderDashboard(spec, i, fx)
-		if err != nil {
-			return err
+	var tagged []string
+	for _, set := range []struct {
+		spec *dashboardSpec
+		fx   *fieldIndex
+	}{{spec, fx}, {pb, pbFx}} {
+		for i := range set.spec.Dashboards {
+			dash, err := renderDashboard(set.spec, i, set.fx)
+			if err != nil {
+				return err
+			}
+			if err := writeJSON(filepath.Join(pkgDir, "kibana", "dashboard", set.spec.Dashboards[i].ID+".json"), dash); err != nil {
+				return err
+			}
 		}
-		if err := writeJSON(filepath.Join(pkgDir, "kibana", "dashboard", spec.Dashboards[i].ID+".json"), dash); err != nil {
-			return err
+		for _, s := range set.spec.SavedSearches {
+			if err := writeJSON(filepath.Join(pkgDir, "kibana", "search", s.ID+".json"), renderSearch(set.spec, s)); err != nil {
+				return err
+			}
 		}
 	}
-	for _, s := range spec.SavedSearches {
-		if err := writeJSON(filepath.Join(pkgDir, "kibana", "search", s.ID+".json"), renderSearch(spec, s)); err != nil {
-			return err
+	for _, d := range pb.Dashboards {
+		tagged = append(tagged, d.ID)
+	}
+	for _, s := range pb.SavedSearches {
+		tagged = append(tagged, s.ID)
+	}
+	return appendTag(filepath.Join(pkgDir, "kibana", "tags.yml"), spec.PacketbeatLayout.Tag, tagged)
+}
+
+// appendTag adds a tag on the objects ids to a package's kibana/tags.yml.
+func appendTag(path, text string, ids []string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	type tag struct {
+		Text     string   `yaml:"text"`
+		AssetIDs []string `yaml:"asset_ids"`
+	}
+	entry, err := yaml.Marshal([]tag{{text, ids}})
+	if err != nil {
+		return err
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	return os.WriteFile(path, append(b, entry...), 0o644)
+}
+
+// PacketbeatAssetIDs returns the ids of the built package's Kibana objects for map_to_ecs off:
+// those its kibana/tags.yml tags with dashboards.yml's packetbeat_layout tag.
+func PacketbeatAssetIDs(srcRoot, pkgDir string) (map[string]bool, error) {
+	spec, err := readDashboardSpec(srcRoot)
+	if err != nil {
+		return nil, err
+	}
+	var tags []struct {
+		Text     string   `yaml:"text"`
+		AssetIDs []string `yaml:"asset_ids"`
+	}
+	if err := readYAML(filepath.Join(pkgDir, "kibana", "tags.yml"), &tags); err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, t := range tags {
+		if t.Text == spec.PacketbeatLayout.Tag {
+			for _, id := range t.AssetIDs {
+				out[id] = true
+			}
 		}
 	}
-	return nil
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no objects tagged %q", pkgDir, spec.PacketbeatLayout.Tag)
+	}
+	return out, nil
 }
 
 // checkSpec validates dashboards.yml as a whole, reporting every problem: ids, datasets, and
@@ -260,7 +327,7 @@ func checkSpec(spec *dashboardSpec, fx *fieldIndex) error {
 		}
 		switch {
 		case len(missing) == len(dss):
-			bad("%s: field %s is defined in none of its data streams %v (as indexed with map_to_ecs on)", where, f, dss)
+			bad("%s: field %s is defined in none of its data streams %v (as indexed with map_to_ecs %s)", where, f, dss, fx.mapToECS)
 		case all && len(missing) > 0:
 			bad("%s: field %s is not defined in %v", where, f, missing)
 		}
@@ -481,7 +548,11 @@ func navigationMarkdown(spec *dashboardSpec, current int) string {
 		}
 		parts = append(parts, "["+d.Nav+"](#/view/"+d.ID+")")
 	}
-	return strings.Join(parts, " | ")
+	md := strings.Join(parts, " | ")
+	if d := spec.Dashboards[current]; d.twin != "" {
+		md += "\n\nThe same dashboard [" + d.twinLabel + "](#/view/" + d.twin + ")."
+	}
+	return md
 }
 
 // grid places panels left to right in rows of 48 columns.
@@ -665,7 +736,7 @@ func termsColumn(field, dataType, orderBy string, size int) obj {
 // dashboardsDoc renders the Dashboards section of the docs from the same spec: every
 // dashboard with its data streams, and every saved search with its query.
 func dashboardsDoc(srcRoot string) (string, error) {
-	spec, err := readDashboardSpec(srcRoot)
+	spec, pb, _, _, err := kibanaSets(srcRoot)
 	if err != nil {
 		return "", err
 	}
@@ -684,13 +755,31 @@ func dashboardsDoc(srcRoot string) (string, error) {
 		strings.Join(controls, ", "))
 	b.WriteString("| Saved search | Data streams | Query |\n|---|---|---|\n")
 	for _, s := range spec.SavedSearches {
-		q := "(all)"
-		if s.Query != "" {
-			q = "`" + s.Query + "`"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCell(s.Title), strings.Join(s.Datasets, ", "), mdCell(q))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCell(s.Title), strings.Join(s.Datasets, ", "), mdCell(queryCell(s.Query)))
+	}
+	lay := spec.PacketbeatLayout
+	fmt.Fprintf(&b, "\nFor streams with `map_to_ecs: false` (Packetbeat's field names: the compatibility pipeline does "+
+		"not run) the same dashboards and the saved searches whose fields differ come a second time, tagged "+
+		"*%s*, their field names derived from the compatibility pipeline's renames. Each dashboard links the "+
+		"others of its own set and its twin in the other set.\n\n", lay.Tag)
+	b.WriteString("| Dashboard (map_to_ecs off) | Data streams |\n|---|---|\n")
+	for _, d := range pb.Dashboards {
+		dss := append([]string(nil), d.Datasets...)
+		sort.Strings(dss)
+		fmt.Fprintf(&b, "| %s | %s |\n", mdCell(d.Title), strings.Join(dss, ", "))
+	}
+	b.WriteString("\n| Saved search (map_to_ecs off) | Data streams | Query |\n|---|---|---|\n")
+	for _, s := range pb.SavedSearches {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCell(s.Title), strings.Join(s.Datasets, ", "), mdCell(queryCell(s.Query)))
 	}
 	return b.String(), nil
+}
+
+func queryCell(q string) string {
+	if q == "" {
+		return "(all)"
+	}
+	return "`" + q + "`"
 }
 
 func mdCell(s string) string {

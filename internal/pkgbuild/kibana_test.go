@@ -120,14 +120,26 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	indexed := map[string]map[string]string{}
+	// Each object is checked against the fields of its own layout: the Packetbeat-layout set
+	// (tagged as such in kibana/tags.yml) with map_to_ecs off, the others with it on.
+	pbIDs, err := PacketbeatAssetIDs(srcRoot, pkgDir)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	ecsIndexed := map[string]map[string]string{}
+	pbIndexed := map[string]map[string]string{}
 	for _, ds := range DataStreams {
 		m, err := IndexedFields(srcRoot, ds, ecs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		indexed[ds] = m
+		ecsIndexed[ds] = m
+		if m, err = PacketbeatFields(srcRoot, ds, ecs); err != nil {
+			t.Fatal(err)
+		}
+		pbIndexed[ds] = m
 	}
+	indexed := ecsIndexed
 	// typeOf returns the field's type in the first dataset that has it; missing lists the
 	// datasets without it.
 	typeOf := func(f string, dss []string) (typ string, missing []string) {
@@ -145,6 +157,16 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 	field := func(o kibanaObject, where, f string, dss []string) {
 		if f == "___records___" {
 			return // Lens's document count
+		}
+		if o.typ() == "index-pattern" { // serves both layouts
+			_, inECS := typeOf(f, dss)
+			indexed = pbIndexed
+			_, inPB := typeOf(f, dss)
+			indexed = ecsIndexed
+			if len(inECS) == len(dss) && len(inPB) == len(dss) {
+				bad(o, "%s: field %s is in none of %v", where, f, dss)
+			}
+			return
 		}
 		if _, missing := typeOf(f, dss); len(missing) == len(dss) {
 			bad(o, "%s: field %s is in none of %v", where, f, dss)
@@ -166,14 +188,18 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 		}
 	}
 	exists := map[string]bool{}
-	var dashboards []string
+	dashboards := map[bool][]string{} // by layout: Packetbeat (true) or ECS
 	for _, o := range objs {
 		exists[o.typ()+"/"+o.id()] = true
 		if o.typ() == "dashboard" {
-			dashboards = append(dashboards, o.id())
+			dashboards[pbIDs[o.id()]] = append(dashboards[pbIDs[o.id()]], o.id())
 		}
 	}
 	for _, o := range objs {
+		indexed = ecsIndexed
+		if pbIDs[o.id()] {
+			indexed = pbIndexed
+		}
 		refs, _ := o.doc["references"].([]any)
 		refNames := map[string]bool{}
 		for _, r := range refs {
@@ -272,18 +298,25 @@ func checkKibanaAssets(t *testing.T, srcRoot, pkgDir string) []string {
 					}
 					md, _ := dig(vis, "params", "markdown").(string)
 					links := map[string]bool{}
+					other := 0
 					for _, m := range navLink.FindAllStringSubmatch(md, -1) {
 						links[m[1]] = true
 						if !exists["dashboard/"+m[1]] {
 							bad(o, "%s: link to dashboard %s that the package does not have", where, m[1])
+						} else if pbIDs[m[1]] != pbIDs[o.id()] {
+							other++
 						}
 					}
 					if len(links) > 0 {
 						navs++
-						for _, d := range dashboards {
+						// Every dashboard of its own layout's set, and one (its twin) of the other.
+						for _, d := range dashboards[pbIDs[o.id()]] {
 							if d != o.id() && !links[d] {
 								bad(o, "%s: navigation lacks a link to %s", where, d)
 							}
+						}
+						if other != 1 {
+							bad(o, "%s: %d links to dashboards of the other field layout, want 1 (its twin)", where, other)
 						}
 					}
 				default:
@@ -402,6 +435,10 @@ func TestKibanaAssets(t *testing.T) {
 		t.Error(p)
 	}
 	objs, _ := loadKibanaObjects(pkgDir)
+	pbIDs, err := PacketbeatAssetIDs(src, pkgDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	titles := map[string]bool{}
 	searches := map[string]bool{}
 	onDashboard := map[string]bool{}
@@ -438,10 +475,44 @@ func TestKibanaAssets(t *testing.T) {
 	// The integration's saved searches (those of its ECS layout).
 	for _, id := range []string{"search", "flows-search", "transactions-errors", "mysql-errors", "mysql-transactions",
 		"pgsql-errors", "pgsql-transactions", "mongodb-transactions", "mongodb-transactions-with-write-concern-0", "nfs", "nfs-errors-search", "thrift-errors",
-		"thrift-transactions", "cassandra-queryview", "dhcpv4-ecs-search"} {
-		if !searches["network_traffic-"+id] {
-			t.Errorf("no saved search network_traffic-%s", id)
+		"thrift-transactions", "cassandra-ecs-queryview", "dhcpv4-ecs-search"} {
+		if !searches["network_traffic-"+id] || pbIDs["network_traffic-"+id] {
+			t.Errorf("no saved search network_traffic-%s for map_to_ecs on", id)
 		}
+	}
+	// The second set, for map_to_ecs off: a twin of every dashboard, told apart by its title
+	// and tag, and of every saved search whose fields differ; the integration's pair of
+	// Cassandra searches under its ids.
+	for _, o := range objs {
+		title, _ := o.attrs()["title"].(string)
+		if o.typ() == "dashboard" && !pbIDs[o.id()] {
+			twin := o.id() + "-packetbeat"
+			if !pbIDs[twin] || !titles[title+" (map_to_ecs off)"] {
+				t.Errorf("dashboard %s (%s) has no twin %s for map_to_ecs off", o.id(), title, twin)
+			}
+		}
+		if pbIDs[o.id()] && !strings.HasSuffix(title, " (map_to_ecs off)") {
+			t.Errorf("%s %s: title %q does not say map_to_ecs off", o.typ(), o.id(), title)
+		}
+	}
+	for _, id := range []string{"cassandra-queryview", "dhcpv4-search", "mysql-errors-packetbeat", "transactions-errors-packetbeat", "flows-search-packetbeat"} {
+		if !searches["network_traffic-"+id] || !pbIDs["network_traffic-"+id] {
+			t.Errorf("no saved search network_traffic-%s for map_to_ecs off", id)
+		}
+	}
+	// The one data view formats the fields of both layouts.
+	for _, o := range objs {
+		if o.typ() == "index-pattern" {
+			fm, _ := o.attrs()["fieldFormatMap"].(string)
+			for _, f := range []string{`"network_traffic.memcached.response.bytes"`, `"memcache.response.bytes"`, `"event.duration"`} {
+				if !strings.Contains(fm, f) {
+					t.Errorf("data view formats no %s", f)
+				}
+			}
+		}
+	}
+	if searches["network_traffic-search-packetbeat"] {
+		t.Error("network_traffic-search has a twin, but its fields are the same in both layouts")
 	}
 	// The docs list every dashboard and saved search (rendered from the same dashboards.yml).
 	readme, err := os.ReadFile(filepath.Join(pkgDir, "docs", "README.md"))
@@ -491,6 +562,13 @@ func TestKibanaChecksCatchProblems(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// In the map_to_ecs-off set, an ECS-layout name is as wrong as a misspelt one, and its
+	// navigation covers its own set.
+	pbMySQL := filepath.Join(dash, "network_traffic-mysql-packetbeat.json")
+	edit(pbMySQL, `\"sourceField\":\"mysql.num_rows\"`, `\"sourceField\":\"network_traffic.mysql.num_rows\"`)
+	edit(pbMySQL, `status : \\\"Error\\\"`, `network_traffic.status : \\\"Error\\\"`)
+	edit(pbMySQL, `#/view/network_traffic-sip-packetbeat)`, `#/view/network_traffic-sip)`)
+	edit(filepath.Join(pkgDir, "kibana", "search", "network_traffic-cassandra-queryview.json"), `"cassandra.request.query"`, `"network_traffic.cassandra.request.query"`)
 	mysql := filepath.Join(dash, "network_traffic-mysql.json")
 	edit(mysql, `network_traffic.mysql.num_rows`, `network_traffic.mysql.rows`)
 	edit(mysql, `network_traffic.status : \\\"Error\\\"`, `network_traffic.state : \\\"Error\\\"`)
@@ -522,6 +600,11 @@ func TestKibanaChecksCatchProblems(t *testing.T) {
 		"network_traffic-search.json: reference kibanaSavedObjectMeta.searchSourceJSON.index to index-pattern network_traffic-gone",
 		"network_traffic-rabbit.json: file name is not its id",
 		"network_traffic-logs.json: fieldFormatMap: field event.elapsed is in none of",
+		"network_traffic-mysql-packetbeat.json: panel panel-4 column c1: field network_traffic.mysql.num_rows is in none of [mysql]",
+		"network_traffic-mysql-packetbeat.json: panel panel-3 query: field network_traffic.status is in none of [mysql]",
+		"network_traffic-mysql-packetbeat.json: panel navigation: navigation lacks a link to network_traffic-sip-packetbeat",
+		"network_traffic-mysql-packetbeat.json: panel navigation: 2 links to dashboards of the other field layout, want 1",
+		"network_traffic-cassandra-queryview.json: column: field network_traffic.cassandra.request.query is in none of [cassandra]",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problem %q not reported; got:\n%s", want, all)

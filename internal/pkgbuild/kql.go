@@ -17,8 +17,10 @@ import (
 // parse error: every query names its fields, so the tests can check each against the package,
 // and ToDSL can run it on a real search node.
 type KQL struct {
+	src   string
 	node  kqlNode
 	names []string
+	spans [][2]int // byte range of each of names in src
 }
 
 type kqlNode struct {
@@ -36,7 +38,7 @@ func ParseKQL(q string) (*KQL, error) {
 		return nil, err
 	}
 	p := &kqlParser{toks: toks}
-	k := &KQL{}
+	k := &KQL{src: q}
 	if len(toks) == 0 {
 		k.node = kqlNode{op: "all"}
 		return k, nil
@@ -50,7 +52,26 @@ func ParseKQL(q string) (*KQL, error) {
 	}
 	k.node = n
 	k.names = p.names
+	k.spans = p.spans
 	return k, nil
+}
+
+// RenameFields returns the query's text with every field name f replaced by rename(f), the
+// rest as written (so a query keeps its shape in the other field layout).
+func (k *KQL) RenameFields(rename func(string) (string, error)) (string, error) {
+	out := k.src
+	for i := len(k.spans) - 1; i >= 0; i-- {
+		sp := k.spans[i]
+		n, err := rename(k.names[i])
+		if err != nil {
+			return "", err
+		}
+		if !isFieldName(n) {
+			return "", fmt.Errorf("query %q: %q is not a field name", k.src, n)
+		}
+		out = out[:sp[0]] + n + out[sp[1]:]
+	}
+	return out, nil
 }
 
 // Fields returns the field names the query uses, in order of appearance.
@@ -86,8 +107,9 @@ func dsl(n kqlNode) map[string]any {
 }
 
 type kqlTok struct {
-	s      string
-	quoted bool
+	s        string
+	quoted   bool
+	pos, end int // byte range in the query
 }
 
 func kqlTokens(q string) ([]kqlTok, error) {
@@ -98,14 +120,14 @@ func kqlTokens(q string) ([]kqlTok, error) {
 		case c == ' ' || c == '\t' || c == '\n':
 			i++
 		case c == '(' || c == ')' || c == ':':
-			out = append(out, kqlTok{s: string(c)})
+			out = append(out, kqlTok{s: string(c), pos: i, end: i + 1})
 			i++
 		case c == '<' || c == '>':
 			if i+1 < len(q) && q[i+1] == '=' {
-				out = append(out, kqlTok{s: q[i : i+2]})
+				out = append(out, kqlTok{s: q[i : i+2], pos: i, end: i + 2})
 				i += 2
 			} else {
-				out = append(out, kqlTok{s: string(c)})
+				out = append(out, kqlTok{s: string(c), pos: i, end: i + 1})
 				i++
 			}
 		case c == '"':
@@ -120,7 +142,7 @@ func kqlTokens(q string) ([]kqlTok, error) {
 			if j >= len(q) {
 				return nil, fmt.Errorf("query %q: unterminated string", q)
 			}
-			out = append(out, kqlTok{s: b.String(), quoted: true})
+			out = append(out, kqlTok{s: b.String(), quoted: true, pos: i, end: j + 1})
 			i = j + 1
 		default:
 			j := i
@@ -130,7 +152,7 @@ func kqlTokens(q string) ([]kqlTok, error) {
 				}
 				j++
 			}
-			out = append(out, kqlTok{s: q[i:j]})
+			out = append(out, kqlTok{s: q[i:j], pos: i, end: j})
 			i = j
 		}
 	}
@@ -141,6 +163,7 @@ type kqlParser struct {
 	toks  []kqlTok
 	pos   int
 	names []string
+	spans [][2]int
 }
 
 func (p *kqlParser) peekWord(w string) bool {
@@ -208,6 +231,7 @@ func (p *kqlParser) primary() (kqlNode, error) {
 	}
 	field := t.s
 	p.names = append(p.names, field)
+	p.spans = append(p.spans, [2]int{t.pos, t.end})
 	op, err := p.next()
 	if err != nil {
 		return kqlNode{}, fmt.Errorf("%s: want : or a comparison", field)
