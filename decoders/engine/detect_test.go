@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
 	_ "github.com/network-traffic/network-traffic/decoders/all"
@@ -68,9 +70,22 @@ func replay(t testing.TB, path string, insts []*protocol.Instance) *engine.Engin
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
+	// editcap (the gap captures of _dev/capture/resync) writes pcapng.
+	var r interface {
+		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+		LinkType() layers.LinkType
+	}
+	if pr, err := pcapgo.NewReader(f); err == nil {
+		r = pr
+	} else {
+		if _, err := f.Seek(0, 0); err != nil {
+			t.Fatal(err)
+		}
+		ng, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			t.Fatalf("%s: neither pcap nor pcapng: %v", path, err)
+		}
+		r = ng
 	}
 	dec, err := link.NewDecoder(r.LinkType(), link.Options{})
 	if err != nil {

@@ -69,6 +69,10 @@ type Engine struct {
 
 	Unrouted atomic.Uint64 // TCP/UDP packets on no configured port
 
+	// tcpSYN: the TCP packet being handed to the assembler is a SYN, so a
+	// connection it opens was not joined mid-stream.
+	tcpSYN bool
+
 	// activeUDP is 1 + the index of the UDP protocol running now (0: none),
 	// so a panic that unwinds the engine can be blamed on it.
 	activeUDP int
@@ -90,7 +94,11 @@ func New(insts []*protocol.Instance) *Engine {
 		}
 		if in.Common.Detect && in.TCP != nil && len(e.detect) < maxCandidates {
 			if spec, ok := protocol.Lookup(in.Name); ok && spec.Probe != nil {
-				e.detect = append(e.detect, candidate{idx: i, probe: spec.Probe})
+				c := candidate{idx: i, probe: spec.Probe, resync: spec.Resync}
+				if c.resync == nil {
+					c.resync = spec.Probe
+				}
+				e.detect = append(e.detect, c)
 			}
 		}
 	}
@@ -125,6 +133,8 @@ func (e *Engine) WithInstances(insts []*protocol.Instance) *Engine {
 	n.Detect.Probed.Store(e.Detect.Probed.Load())
 	n.Detect.Claimed.Store(e.Detect.Claimed.Load())
 	n.Detect.Unclaimed.Store(e.Detect.Unclaimed.Load())
+	n.Detect.Resumed.Store(e.Detect.Resumed.Load())
+	n.Detect.ClaimedAfterGap.Store(e.Detect.ClaimedAfterGap.Load())
 	return n
 }
 
@@ -145,7 +155,7 @@ func (e *Engine) NewTCPParser(c *protocol.Conn) protocol.TCPParser {
 	idx := e.tcpPorts[c.Server.Port()]
 	if idx == 0 {
 		if len(e.detect) > 0 && e.tcpPorts[c.Client.Port()] == 0 {
-			return e.newProber(c)
+			return e.newProber(c, !e.tcpSYN)
 		}
 		return nil
 	}
@@ -160,6 +170,7 @@ func (e *Engine) Packet(p *link.Packet) {
 	}
 	switch p.IPProto {
 	case 6:
+		e.tcpSYN = p.Flags&link.FlagSYN != 0
 		idx := e.tcpPorts[p.DstPort]
 		if idx == 0 {
 			idx = e.tcpPorts[p.SrcPort]

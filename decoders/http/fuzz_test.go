@@ -59,6 +59,9 @@ func feed(t *testing.T, p protocol.TCPParser, dir protocol.Dir, data []byte, spl
 }
 
 func seeds(f *testing.F) {
+	// Parse errors: garbage between messages, a body overrunning its
+	// length, a bad method (the resynchronisation after them).
+	f.Add([]byte(okResp+"\x00\xffjunk HTTP/1.1 2"+okResp+"BR\xc9W / HTTP/1.1\r\n\r\n"+getReq), byte(5))
 	f.Add([]byte(getReq+"POST /f HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\npass=1&a="), byte(7))
 	f.Add([]byte(okResp+chunked), byte(3))
 	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc"), byte(1))

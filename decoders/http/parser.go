@@ -17,7 +17,7 @@ const (
 	stChunkCRLF                    // expecting the CRLF after chunk data
 	stTrailers                     // after the last chunk: trailer lines until an empty one
 	stUntilClose                   // response body delimited by connection close
-	stResync                       // lost framing: skipping to the next plausible message start
+	stResync                       // lost framing (gap, parse error): protocol.Resync scans for the next message start
 	stTunnel                       // CONNECT/Upgrade succeeded: the rest is not HTTP
 )
 
@@ -154,59 +154,6 @@ func checkStart(data []byte, isRequest bool) startVerdict {
 		}
 	}
 	return startMaybe
-}
-
-// knownMethods are what resynchronisation looks for after lost framing;
-// a plain start accepts any upper-case token.
-var knownMethods = [][]byte{
-	[]byte("GET "), []byte("POST "), []byte("PUT "), []byte("HEAD "),
-	[]byte("DELETE "), []byte("OPTIONS "), []byte("PATCH "), []byte("CONNECT "),
-	[]byte("TRACE "), []byte("PROPFIND "), []byte("PROPPATCH "), []byte("MKCOL "),
-	[]byte("COPY "), []byte("MOVE "), []byte("LOCK "), []byte("UNLOCK "),
-}
-
-const resyncKeep = 10 // longest needle in knownMethods minus one
-
-// findStart returns the offset of the first plausible message start in
-// data, or -1. A message may begin right after the previous body, so
-// candidates are looked for anywhere, not only at line starts; a candidate
-// whose start line is complete must also parse, which keeps text that
-// merely contains "GET " from passing.
-func findStart(data []byte, isRequest bool) int {
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if isRequest {
-			if c < 'C' || c > 'U' {
-				continue
-			}
-			matched := false
-			for _, m := range knownMethods {
-				if bytes.HasPrefix(data[i:], m) {
-					matched = true
-					break
-				}
-			}
-			if !matched {
-				continue
-			}
-		} else if c != 'H' || !bytes.HasPrefix(data[i:], []byte("HTTP/1.")) {
-			continue
-		}
-		line := data[i:]
-		nl := bytes.IndexByte(line, '\n')
-		if nl < 0 {
-			return i // incomplete: parseHead decides once it has the line
-		}
-		line = line[:nl]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		m := message{isRequest: isRequest}
-		if m.parseStartLine(line) == nil {
-			return i
-		}
-	}
-	return -1
 }
 
 // parseVersion parses "HTTP/d.d".

@@ -16,8 +16,7 @@ type Stats struct {
 	UnmatchedRequests   atomic.Int64 // published without a response
 	UnmatchedResponses  atomic.Int64 // published without a request
 	InterimResponses    atomic.Int64 // 1xx other than 101, skipped
-	ParseErrors         atomic.Int64 // bad start lines/headers/framing: resynchronised
-	GarbageBytes        atomic.Int64 // bytes skipped while resynchronising
+	ParseErrors         atomic.Int64 // bad start lines/headers/framing: resynchronised (Resync)
 	HeaderOverflows     atomic.Int64 // header blocks larger than the bound, dropped
 	GapDrops            atomic.Int64 // partial messages dropped because of a gap
 	BodiesTruncated     atomic.Int64 // kept bodies cut at max_message_size
@@ -60,8 +59,8 @@ type stream struct {
 	remaining int64    // body or chunk bytes still expected
 	scanned   int      // header-terminator scan position in the pending bytes
 	scratch   []header // reused header scratch
-	// rs is active after a gap lost the framing: stResync then scans with
-	// the probe instead of findStart (which handles parse errors).
+	// rs searches for the next message start in stResync, after a gap or
+	// a parse error lost the framing.
 	rs protocol.Resync
 }
 
@@ -154,14 +153,14 @@ func (c *connection) step(st *stream, data []byte, ts time.Time) int {
 	case stChunkSize:
 		line, n, err := takeLine(data)
 		if err != nil {
-			return c.fail(st, err, 1)
+			return c.fail(st, err, 1, ts)
 		}
 		if n == 0 {
 			return 0
 		}
 		size, err := parseChunkSize(line)
 		if err != nil {
-			return c.fail(st, err, n)
+			return c.fail(st, err, n, ts)
 		}
 		st.msg.size += int64(n)
 		if size == 0 {
@@ -177,11 +176,11 @@ func (c *connection) step(st *stream, data []byte, ts time.Time) int {
 			st.state = stChunkSize
 			return 1
 		case data[0] != '\r':
-			return c.fail(st, errChunkCRLF, 1)
+			return c.fail(st, errChunkCRLF, 1, ts)
 		case len(data) < 2:
 			return 0
 		case data[1] != '\n':
-			return c.fail(st, errChunkCRLF, 1)
+			return c.fail(st, errChunkCRLF, 1, ts)
 		}
 		st.msg.size += 2
 		st.state = stChunkSize
@@ -189,7 +188,7 @@ func (c *connection) step(st *stream, data []byte, ts time.Time) int {
 	case stTrailers:
 		line, n, err := takeLine(data)
 		if err != nil {
-			return c.fail(st, err, 1)
+			return c.fail(st, err, 1, ts)
 		}
 		if n == 0 {
 			return 0
@@ -203,30 +202,14 @@ func (c *connection) step(st *stream, data []byte, ts time.Time) int {
 		st.msg.addBody(data, c.p)
 		return len(data)
 	case stResync:
-		if st.rs.Active() {
-			skip, found := st.rs.Scan(st.dir(), data, resyncProbe, &c.p.stats.Resync)
-			if found {
-				st.state = stStart
-				if skip == 0 {
-					return c.parseHead(st, data, ts)
-				}
-			}
-			return skip
-		}
-		i := findStart(data, st.isRequest)
-		if i == 0 {
+		skip, found := st.rs.Scan(st.dir(), data, resyncProbe, &c.p.stats.Resync)
+		if found {
 			st.state = stStart
-			return c.parseHead(st, data, ts)
-		}
-		if i < 0 {
-			// Keep a tail that may hold the beginning of a split method.
-			i = len(data) - resyncKeep
-			if i <= 0 {
-				return 0
+			if skip == 0 {
+				return c.parseHead(st, data, ts)
 			}
 		}
-		c.p.stats.GarbageBytes.Add(int64(i))
-		return i
+		return skip
 	case stTunnel:
 		return len(data)
 	}
@@ -255,16 +238,18 @@ func takeLine(data []byte) (line []byte, n int, err error) {
 
 // fail abandons the message in progress after a framing error: a message
 // whose headers were parsed is still published (with a note), then the
-// stream skips to the next plausible message start. It returns consume,
-// which must be > 0 so the caller makes progress.
-func (c *connection) fail(st *stream, err error, consume int) int {
+// stream skips to the next message start as after a gap (lostFraming:
+// bounded, counted in the Resync counters, and pairing kept safe: the
+// unparsable bytes may have been a request or a response). It returns
+// consume, which must be > 0 so the caller makes progress.
+func (c *connection) fail(st *stream, err error, consume int, ts time.Time) int {
 	c.p.stats.ParseErrors.Add(1)
 	if st.msg != nil {
 		st.msg.notes = append(st.msg.notes, "HTTP parse error: "+err.Error())
 		c.finish(st, st.msg)
 	}
 	st.msg = nil
-	st.state = stResync
+	c.lostFraming(st, ts)
 	return consume
 }
 
@@ -305,7 +290,7 @@ func (c *connection) parseHead(st *stream, data []byte, ts time.Time) int {
 	}
 	switch checkStart(data, st.isRequest) {
 	case startNo:
-		return c.fail(st, errStartLine, 1)
+		return c.fail(st, errStartLine, 1, ts)
 	case startMaybe:
 		return 0
 	}
@@ -313,7 +298,7 @@ func (c *connection) parseHead(st *stream, data []byte, ts time.Time) int {
 	if end < 0 {
 		if len(data) >= c.p.cfg.maxHeaderBytes {
 			c.p.stats.HeaderOverflows.Add(1)
-			st.state = stResync
+			c.lostFraming(st, ts)
 			return len(data)
 		}
 		st.scanned = len(data)
@@ -321,7 +306,7 @@ func (c *connection) parseHead(st *stream, data []byte, ts time.Time) int {
 	}
 	if end > c.p.cfg.maxHeaderBytes {
 		c.p.stats.HeaderOverflows.Add(1)
-		st.state = stResync
+		c.lostFraming(st, ts)
 		return end
 	}
 	m := &message{ts: ts, isRequest: st.isRequest}
@@ -329,13 +314,13 @@ func (c *connection) parseHead(st *stream, data []byte, ts time.Time) int {
 	m.size = int64(end)
 	line, rest := nextLine(m.raw)
 	if err := m.parseStartLine(line); err != nil {
-		return c.fail(st, err, 1)
+		return c.fail(st, err, 1, ts)
 	}
 	var err error
 	st.scratch, err = m.parseHeaders(rest, st.scratch, c.p.cfg)
 	clear(st.scratch) // drop references to this message's bytes
 	if err != nil {
-		return c.fail(st, err, 1)
+		return c.fail(st, err, 1, ts)
 	}
 	if m.isRequest {
 		c.redact(m)
@@ -661,7 +646,6 @@ func (c *connection) redact(m *message) {
 func (p *Protocol) Drops() []protocol.Drop {
 	s := &p.stats
 	return append(protocol.Drops(
-		"garbage_bytes", s.GarbageBytes.Load(),
 		"header_block_too_large", s.HeaderOverflows.Load(),
 		"gap", s.GapDrops.Load(),
 	), s.Resync.Drops()...)

@@ -148,9 +148,20 @@ func (r *Resync) skip(data []byte, n int, st *ResyncStats) {
 // connection shows a clean turn: a response that started after the gap,
 // every request since answered, and then a new request while the server
 // is idle. That is exact for clients that wait for each answer (nearly
-// all); a pipelining client that lost requests in the gap can still defeat
-// it, which is why pairing stays off while requests since the gap are
-// outstanding.
+// all), and for a pipelining client that lost one request in the gap, or
+// whose requests since the gap are still outstanding (pairing stays off
+// then). It is not exact in one case: a pipelining client lost two or more
+// requests in one gap, the answer to the first of them was seen, and the
+// client sends a new request while the server is between the answers to
+// the lost ones (idle as far as the capture shows). Pairing resumes with
+// that request, the next lost request's answer is given to it, and FIFO
+// pairing stays shifted by one for each answer still owed, until a
+// response finds no request waiting. Nothing in an HTTP/1 or RESP response
+// names its request, and the parsers see neither sequence nor ACK numbers
+// (which would only bound, not identify, the request answered), so the
+// guard does not try to guess; protocols whose responses carry the
+// request's id (DNS by id, MongoDB by responseTo, Cassandra by stream) pair exactly
+// without it.
 //
 // Gaps in the response direction are simpler: the protocol publishes
 // alone every request still waiting that was seen before the gap (their

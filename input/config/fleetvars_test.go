@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -81,8 +82,8 @@ func TestFleetDetectAndTunnelVars(t *testing.T) {
 		t.Errorf("default tunnels %+v, want nil (built-in defaults)", *tun)
 	}
 
-	// One stream's own switch.
-	in = renderPolicy(t, map[string]map[string]any{"redis": {"detect": true}}, nil, "http", "redis", "flow")
+	// One stream's own switch (the select var detection: default, on, off).
+	in = renderPolicy(t, map[string]map[string]any{"redis": {"detection": "on"}}, nil, "http", "redis", "flow")
 	if got := detectOf(t, in); got["http"] || !got["redis"] {
 		t.Errorf("redis detect only: %v", got)
 	}
@@ -140,5 +141,66 @@ func TestFleetDetectAndTunnelVars(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "max_depth") {
 		t.Errorf("tunnels_max_depth 9: %v", err)
+	}
+}
+
+// A stream's detection select has three values, and each does what its
+// label says whatever the input-level detect_default: "default" follows
+// it, "on" and "off" override it (off could not be said while detection
+// was a bool: false and unset rendered the same).
+func TestFleetDetectionThreeWays(t *testing.T) {
+	for _, tc := range []struct {
+		detection     any // nil: the stream var's default
+		detectDefault bool
+		want          bool
+		rendered      string // the detect line of the rendered stream, "" for none
+	}{
+		{nil, false, false, ""},
+		{nil, true, true, "detect: true"},
+		{"default", false, false, ""},
+		{"default", true, true, "detect: true"},
+		{"on", false, true, "detect: true"},
+		{"on", true, true, "detect: true"},
+		{"off", false, false, "detect: false"},
+		{"off", true, false, "detect: false"},
+	} {
+		name := fmt.Sprintf("detection=%v,detect_default=%v", tc.detection, tc.detectDefault)
+		for _, ds := range []string{"http", "redis", "memcached", "dns"} {
+			v, err := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), ds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v["detection"] != "default" {
+				t.Fatalf("%s: detection defaults to %v", ds, v["detection"])
+			}
+			vars := map[string]map[string]any{ds: {}}
+			if tc.detection != nil {
+				vars[ds]["detection"] = tc.detection
+			}
+			common := map[string]any{"detect_default": tc.detectDefault}
+			v["detect_default"] = tc.detectDefault
+			for k, x := range vars[ds] {
+				v[k] = x
+			}
+			out, err := pkgbuild.RenderStream(ds, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var line string
+			for _, l := range strings.Split(out, "\n") {
+				if strings.HasPrefix(l, "detect:") {
+					if line != "" {
+						t.Errorf("%s %s: two detect lines", name, ds)
+					}
+					line = l
+				}
+			}
+			if line != tc.rendered {
+				t.Errorf("%s %s: rendered %q, want %q", name, ds, line, tc.rendered)
+			}
+			if got := detectOf(t, renderPolicy(t, vars, common, ds)); got[ds] != tc.want {
+				t.Errorf("%s %s: detect %v, want %v", name, ds, got[ds], tc.want)
+			}
+		}
 	}
 }
