@@ -69,9 +69,11 @@ func ParseConfig(opts map[string]any) (Config, error) {
 				err = fmt.Errorf("must be -1 (no periodic reports) or at least 1s")
 			}
 		case "underlay_flows":
-			var on bool
-			on, err = protocol.AsBool(v)
-			c.SkipUnderlay = !on
+			if v != nil { // an empty template value keeps the default (on)
+				var on bool
+				on, err = protocol.AsBool(v)
+				c.SkipUnderlay = !on
+			}
 		case "max_flows":
 			c.MaxFlows, err = protocol.AsInt(v, 1, 1<<26)
 		default:
