@@ -160,8 +160,11 @@ func (t *Table) Underlay(p *link.Packet) {
 		if !l.Src.IsValid() || !l.Dst.IsValid() {
 			continue // MPLS or PPPoE straight on Ethernet: no IP carrier
 		}
-		t.stats.UnderlayPackets++
 		src, dst := l.Src.Unmap(), l.Dst.Unmap()
+		if src.Is4() != dst.Is4() {
+			continue // not one IP header (the decoder never makes it; flow.id could not encode it)
+		}
+		t.stats.UnderlayPackets++
 		var k key
 		srcIsA := k.Set(u.IPProto, src, dst, u.SrcPort, u.DstPort, p.VLANs[:min(int(u.NVLANs), len(p.VLANs))], 0, 0)
 		k.TunSeg = p.Tunnel.SegmentAt(i) | link.IfaceSegment(p.Iface)
