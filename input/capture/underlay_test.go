@@ -164,7 +164,10 @@ func TestUnderlayFlowsMatchTshark(t *testing.T) {
 	for _, tc := range underlayCases {
 		t.Run(tc.mode, func(t *testing.T) {
 			path := "../../_dev/pcaps/tunnels/" + tc.mode + ".outer.pcap"
-			docs := runFile(t, path, nil)
+			// Two flow shards, as on the CI's two cores: frames are
+			// sharded by their outer addresses, so each carrier stays on
+			// one shard.
+			docs := runFile(t, path, map[string]any{"workers": 2})
 			outer := finalFlows(docs, func(d map[string]any) bool {
 				return get(d, "flow.underlay") == true && n64(get(d, "network.tunnel.depth")) == 1
 			})
@@ -329,4 +332,23 @@ func runFileFlow(t *testing.T, file string, flowOpts map[string]any) []map[strin
 		t.Fatal(err)
 	}
 	return sink.docs
+}
+
+// TestUnderlayPastMaxDepth: with max_depth 1, VXLAN in GRE is nested too
+// deep to decode, yet every frame still counts in the GRE underlay flow,
+// as tshark counts it; no VXLAN underlay and no inner flow is reported.
+func TestUnderlayPastMaxDepth(t *testing.T) {
+	path := "../../_dev/pcaps/tunnels/vxlan-in-gre.outer.pcap"
+	docs := runFile(t, path, map[string]any{"tunnels": map[string]any{"max_depth": 1}})
+	var convs []tsharkConv
+	for _, c := range tsharkConvTable(t, path, "ip", "gre") {
+		if pair("10.99.0.1", "10.99.0.2")(c) {
+			convs = append(convs, c)
+		}
+	}
+	gre := finalFlows(docs, func(d map[string]any) bool { return get(d, "flow.underlay") == true })
+	compareConvs(t, "max_depth 1", gre, convs, true)
+	if n := len(finalFlows(docs, func(d map[string]any) bool { return get(d, "network.tunnel") != nil && get(d, "flow.underlay") == nil })); n != 0 {
+		t.Errorf("%d inner flows past max_depth", n)
+	}
 }
