@@ -46,19 +46,25 @@ type Tunnel struct {
 // (VXLAN and Geneve VNI, GRE key, PPPoE session). GTP-U TEIDs, PPTP call
 // ids and MPLS labels differ per direction, and ERSPAN sessions name a
 // mirror, so they do not take part. Zero for native traffic.
-func (t *Tunnel) Segment() uint64 {
-	if t.N == 0 {
+func (t *Tunnel) Segment() uint64 { return t.SegmentAt(int(t.N)) }
+
+// SegmentAt is the Segment of the first n layers only: the segment the
+// carrier of layer n travels in (0 for the outermost carrier, which is
+// native traffic), for the flow table's underlay flows.
+func (t *Tunnel) SegmentAt(n int) uint64 {
+	n = min(n, int(t.N), MaxTunnelLayers)
+	if n <= 0 {
 		return 0
 	}
-	for _, l := range t.Layers[:min(int(t.N), MaxTunnelLayers)] {
+	for _, l := range t.Layers[:n] {
 		switch l.Type {
 		case "vxlan", "geneve", "gre", "pppoe":
 			if l.HasID && !(l.Type == "gre" && l.Version == 1) {
-				return uint64(t.N)<<32 | uint64(l.ID)
+				return uint64(n)<<32 | uint64(l.ID)
 			}
 		}
 	}
-	return uint64(t.N) << 32
+	return uint64(n) << 32
 }
 
 // Outer returns the outermost layer that has IP endpoints, or nil.

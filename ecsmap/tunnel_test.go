@@ -95,3 +95,21 @@ func TestTunnelSegment(t *testing.T) {
 		t.Error("GTP-U TEIDs of the two directions split the connection")
 	}
 }
+
+// TestTunnelSegmentAt: the segment of the first n layers, where the carrier
+// of layer n travels: none for the outermost carrier, the GRE key's for the
+// VXLAN carrier inside GRE, the whole tunnel's past the last layer.
+func TestTunnelSegmentAt(t *testing.T) {
+	var tun Tunnel
+	tun.Layers[0] = TunnelLayer{Type: "gre", ID: 77, HasID: true}
+	tun.Layers[1] = TunnelLayer{Type: "vxlan", ID: 4242, HasID: true}
+	tun.N = 2
+	for n, want := range map[int]uint64{-1: 0, 0: 0, 1: 1<<32 | 77, 2: 2<<32 | 77, 3: 2<<32 | 77, 9: 2<<32 | 77} {
+		if got := tun.SegmentAt(n); got != want {
+			t.Errorf("SegmentAt(%d) = %#x, want %#x", n, got, want)
+		}
+	}
+	if tun.Segment() != tun.SegmentAt(2) {
+		t.Errorf("Segment %#x", tun.Segment())
+	}
+}

@@ -31,6 +31,11 @@ type Config struct {
 	// MaxFlows bounds the table. When full, the least recently active flow
 	// is reported (final) and evicted to make room; counted in Stats.Evicted.
 	MaxFlows int
+	// SkipUnderlay turns off the flows of tunnel carriers (underlay_flows:
+	// false): the VXLAN, Geneve, GTP-U, GRE and IP-in-IP packets between
+	// tunnel endpoints are then only counted in their inner flows, as
+	// before underlay flows existed. The zero value reports them.
+	SkipUnderlay bool
 }
 
 // DefaultConfig is what a flow stream without options gets.
@@ -39,7 +44,7 @@ func DefaultConfig() Config {
 }
 
 // ParseConfig reads the flow stream's options: timeout, period, keep_null,
-// enable_delta_flow_reports, max_flows. Stream-layer keys are ignored; other
+// enable_delta_flow_reports, max_flows, underlay_flows. Stream-layer keys are ignored; other
 // unknown keys are errors.
 func ParseConfig(opts map[string]any) (Config, error) {
 	c := DefaultConfig()
@@ -62,6 +67,12 @@ func ParseConfig(opts map[string]any) (Config, error) {
 			c.Period, err = protocol.AsDuration(v)
 			if err == nil && c.Period > 0 && c.Period < time.Second {
 				err = fmt.Errorf("must be -1 (no periodic reports) or at least 1s")
+			}
+		case "underlay_flows":
+			if v != nil { // an empty template value keeps the default (on)
+				var on bool
+				on, err = protocol.AsBool(v)
+				c.SkipUnderlay = !on
 			}
 		case "max_flows":
 			c.MaxFlows, err = protocol.AsInt(v, 1, 1<<26)

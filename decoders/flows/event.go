@@ -30,6 +30,8 @@ type Event struct {
 	final bool
 	id    string
 	vlans []uint16
+	// underlay marks the flow of a tunnel's carrier (flow.underlay).
+	underlay bool
 	// connState and hist are Zeek's conn_state and history (TCP and UDP
 	// flows only; see connstate.go).
 	connState string
@@ -39,6 +41,10 @@ type Event struct {
 
 // EventBase implements ecsmap.Event.
 func (e *Event) EventBase() *ecsmap.Base { return &e.base }
+
+// Underlay reports whether the flow is a tunnel's carrier (the outer flow
+// of encapsulated packets) rather than traffic seen natively or inside.
+func (e *Event) Underlay() bool { return e.underlay }
 
 // Final reports whether this is the flow's last report.
 func (e *Event) Final() bool { return e.final }
@@ -54,11 +60,14 @@ func (e *Event) History() string { return string(e.hist[:e.nhist]) }
 
 // WriteFields writes the flow group: final, id, vlan (one id, or an array
 // outer first for Q-in-Q, as Packetbeat documents flow.vlan), and for TCP
-// and UDP conn_state and history.
+// and UDP conn_state and history; underlay: true on a tunnel carrier's flow.
 func (e *Event) WriteFields(w *ecsmap.Writer) {
 	w.Object("flow")
 	w.Bool("final", e.final)
 	w.Str("id", e.id)
+	if e.underlay {
+		w.Bool("underlay", true)
+	}
 	switch len(e.vlans) {
 	case 0:
 	case 1:

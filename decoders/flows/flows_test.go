@@ -351,14 +351,20 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 	c, err = ParseConfig(nil)
-	if err != nil || c.Period != 10*time.Second || c.Timeout != 30*time.Second {
+	if err != nil || c.Period != 10*time.Second || c.Timeout != 30*time.Second || c.SkipUnderlay {
 		t.Fatalf("defaults %+v %v", c, err)
+	}
+	for v, skip := range map[any]bool{false: true, "false": true, true: false, nil: false} {
+		if c, err := ParseConfig(map[string]any{"underlay_flows": v}); err != nil || c.SkipUnderlay != skip {
+			t.Errorf("underlay_flows %v: %+v %v", v, c, err)
+		}
 	}
 	for want, opts := range map[string]map[string]any{
 		"flow: timeout: must be at least 1s":                            {"timeout": "500ms"},
 		"flow: period: must be -1 (no periodic reports) or at least 1s": {"period": "10ms"},
 		"flow: perod: unknown option":                                   {"perod": "10s"},
 		`flow: max_flows: 0 is outside 1-67108864`:                      {"max_flows": 0},
+		`flow: underlay_flows: "maybe" is not true or false`:            {"underlay_flows": "maybe"},
 	} {
 		if _, err := ParseConfig(opts); err == nil || err.Error() != want {
 			t.Errorf("%v: %v, want %q", opts, err, want)

@@ -38,6 +38,8 @@ func replay(t testing.TB, path string, cfg Config, mutate func([]byte) []byte) (
 		}
 		if ok {
 			tbl.Packet(&p)
+		} else if p.Tunnel.N > 0 {
+			tbl.Underlay(&p) // as the capture loop does
 		}
 		tbl.Tick(ci.Timestamp)
 		last = ci.Timestamp

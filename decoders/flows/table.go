@@ -17,6 +17,11 @@ type Stats struct {
 	Evicted uint64 // flows ended early because the table was full
 	Reports uint64 // events published
 	Skipped uint64 // packets without valid IP addresses
+	// UnderlayPackets counts tunnel carriers counted as underlay flows
+	// (one per level per packet), UnderlayCreated those flows (also in
+	// Created).
+	UnderlayPackets uint64
+	UnderlayCreated uint64
 }
 
 // key identifies a flow regardless of direction (see ecsmap.FlowKey, which
@@ -35,6 +40,9 @@ type flow struct {
 	icmpType uint8
 	icmpCode uint8
 	tunnel   *ecsmap.Tunnel // copied from the first packet; nil when native
+	// underlay: the flow carries tunnelled packets (flow.underlay); its
+	// tunnel is then the layers around it and the one it carries.
+	underlay bool
 	first    time.Time
 	last     time.Time
 	packets  [2]int64
@@ -60,7 +68,9 @@ type Table struct {
 	// last is the flow of the previous packet: consecutive packets often
 	// belong to one flow (a request and its response, a train of
 	// segments), and comparing keys is cheaper than hashing one.
-	last       *flow
+	last *flow
+	// lastUnder is the same for the underlay flow of each tunnel level.
+	lastUnder  [ecsmap.MaxTunnelLayers]*flow
 	nextReport time.Time
 	now        time.Time // packet time of the last Tick or Flush: the report time
 	stats      Stats
@@ -84,8 +94,12 @@ func (t *Table) Stats() Stats { return t.stats }
 // Len is the number of active flows.
 func (t *Table) Len() int { return len(t.flows) }
 
-// Packet counts one decoded packet.
+// Packet counts one decoded packet, and the underlay flows of the tunnels
+// it came through (see Underlay).
 func (t *Table) Packet(p *link.Packet) {
+	if p.Tunnel.N > 0 {
+		t.Underlay(p)
+	}
 	if !p.SrcIP.IsValid() || !p.DstIP.IsValid() {
 		t.stats.Skipped++
 		return
@@ -99,62 +113,142 @@ func (t *Table) Packet(p *link.Packet) {
 	srcIsA := k.Set(p.IPProto, src, dst, p.SrcPort, p.DstPort, p.VLANList(), p.ICMPType, p.ICMPID)
 	// Two overlays reusing the same inner addresses stay two flows.
 	k.TunSeg = p.Segment()
-	sp, dp := k.APort, k.BPort
-	if !srcIsA {
-		sp, dp = dp, sp
-	}
-
-	if t.nextReport.IsZero() && t.cfg.Period > 0 { // first packet starts the report clock
-		t.nextReport = p.Timestamp.Add(t.cfg.Period)
-	}
 
 	f := t.last
 	if f == nil || f.key != k {
 		f = t.flows[k]
 	}
 	if f == nil {
-		if len(t.flows) >= t.cfg.MaxFlows {
-			t.evictOldest(p.Timestamp)
-		}
-		f = t.alloc()
-		f.key = k
-		f.srcIsA = srcIsA
-		f.src, f.dst = netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp)
+		f = t.create(k, srcIsA, src, dst, p.Timestamp)
 		f.hasMAC = p.HasMAC
 		f.srcMAC, f.dstMAC = p.SrcMAC, p.DstMAC
 		f.icmpType, f.icmpCode = p.ICMPType, p.ICMPCode
-		f.first = p.Timestamp
-		f.id = k.ID()
 		if p.Tunnel.N > 0 {
 			tun := p.Tunnel
 			f.tunnel = &tun
 		}
-		t.flows[k] = f
-		t.stats.Created++
-	} else {
-		t.unlink(f)
 	}
-	t.pushBack(f)
 	t.last = f
-	if p.Timestamp.After(f.last) {
-		f.last = p.Timestamp
-	}
-	dir := 0
-	if srcIsA != f.srcIsA {
-		dir = 1
-	}
 	n := p.WireLen
 	if n <= 0 {
 		n = p.IPLen
 	}
-	f.packets[dir]++
-	f.bytes[dir] += int64(n)
+	dir := t.count(f, srcIsA, p.Timestamp, n)
 	switch p.IPProto {
 	case 6:
 		f.conn.tcp(dir, p)
 	case 17:
 		f.conn.udp(dir)
 	}
+}
+
+// Underlay counts the carriers of p's tunnel layers, each as a flow of its
+// own keyed by its outer addresses, transport and ports: the VXLAN UDP flow
+// between two VTEPs, the GRE flow between two routers. Every nested level
+// that has an IP carrier is counted (VXLAN in GRE: the GRE flow and, inside
+// it, the VXLAN flow), as captures on each tunnel's interface would count
+// them. Packet calls it; the capture loop calls it alone for frames whose
+// tunnel was opened but whose inner packet did not decode (an inner
+// fragment awaiting the rest, ARP in VXLAN, a layer nested too deep), which
+// the underlay carried all the same. Off with Config.SkipUnderlay.
+func (t *Table) Underlay(p *link.Packet) {
+	if t.cfg.SkipUnderlay {
+		return
+	}
+	for i := range min(int(p.Tunnel.N), len(p.Underlay)) {
+		l, u := &p.Tunnel.Layers[i], &p.Underlay[i]
+		if !l.Src.IsValid() || !l.Dst.IsValid() {
+			continue // MPLS or PPPoE straight on Ethernet: no IP carrier
+		}
+		src, dst := l.Src.Unmap(), l.Dst.Unmap()
+		if src.Is4() != dst.Is4() {
+			continue // not one IP header (the decoder never makes it; flow.id could not encode it)
+		}
+		t.stats.UnderlayPackets++
+		var k key
+		srcIsA := k.Set(u.IPProto, src, dst, u.SrcPort, u.DstPort, p.VLANs[:min(int(u.NVLANs), len(p.VLANs))], 0, 0)
+		k.TunSeg = p.Tunnel.SegmentAt(i) | link.IfaceSegment(p.Iface)
+		f := t.lastUnder[i]
+		if f == nil || f.key != k {
+			f = t.flows[k]
+		}
+		if f == nil {
+			f = t.create(k, srcIsA, src, dst, p.Timestamp)
+			f.hasMAC = u.HasMAC
+			f.srcMAC, f.dstMAC = u.SrcMAC, u.DstMAC
+			// network.tunnel: the layers around the carrier and the one
+			// it carries (whose type and id say what the flow is).
+			tun := p.Tunnel
+			tun.N = uint8(i + 1)
+			clear(tun.Layers[i+1:])
+			if !hasMPLS(&tun) {
+				tun.MPLS, tun.NMPLS = [ecsmap.MaxMPLSLabels]uint32{}, 0
+			}
+			f.tunnel = &tun
+			t.stats.UnderlayCreated++
+		}
+		// A native packet may share the key (a VXLAN datagram without
+		// its I flag, a GRE keepalive): it is the same conversation, and
+		// the flow stays marked as an underlay.
+		f.underlay = true
+		t.lastUnder[i] = f
+		dir := t.count(f, srcIsA, p.Timestamp, u.WireLen)
+		if u.IPProto == 17 {
+			f.conn.udp(dir)
+		}
+	}
+}
+
+func hasMPLS(tun *ecsmap.Tunnel) bool {
+	for _, l := range tun.Layers[:tun.N] {
+		if l.Type == link.TunnelMPLS {
+			return true
+		}
+	}
+	return false
+}
+
+// create adds a flow for k, evicting the least recently active one when
+// the table is full (underlay and inner flows share the bound).
+func (t *Table) create(k key, srcIsA bool, src, dst netip.Addr, ts time.Time) *flow {
+	if t.nextReport.IsZero() && t.cfg.Period > 0 { // first packet starts the report clock
+		t.nextReport = ts.Add(t.cfg.Period)
+	}
+	if len(t.flows) >= t.cfg.MaxFlows {
+		t.evictOldest(ts)
+	}
+	sp, dp := k.APort, k.BPort
+	if !srcIsA {
+		sp, dp = dp, sp
+	}
+	f := t.alloc()
+	f.key = k
+	f.srcIsA = srcIsA
+	f.src, f.dst = netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp)
+	f.first = ts
+	f.id = k.ID()
+	t.flows[k] = f
+	t.stats.Created++
+	return f
+}
+
+// count moves f to the back of the activity list and counts one packet of
+// n bytes; it returns the packet's direction (0: from the first sender).
+func (t *Table) count(f *flow, srcIsA bool, ts time.Time, n int) int {
+	if f.prev != nil || t.head == f {
+		t.unlink(f)
+	}
+	t.pushBack(f)
+	if ts.After(f.last) {
+		f.last = ts
+	}
+	dir := 0
+	if srcIsA != f.srcIsA {
+		dir = 1
+	}
+	f.packets[dir]++
+	f.bytes[dir] += int64(n)
+	return dir
 }
 
 // Tick runs at packet time now: idle flows end with a final report, and
@@ -210,6 +304,11 @@ func (t *Table) end(f *flow) {
 	if t.last == f {
 		t.last = nil
 	}
+	for i := range t.lastUnder {
+		if t.lastUnder[i] == f {
+			t.lastUnder[i] = nil
+		}
+	}
 	*f = flow{next: t.free}
 	t.free = f
 }
@@ -251,6 +350,7 @@ func (t *Table) report(f *flow, final bool) {
 		ev.hist = f.conn.hist
 	}
 	b.Tunnel = f.tunnel
+	ev.underlay = f.underlay
 	b.Iface = uint16(f.key.TunSeg >> 48) // link.IfaceSegment
 	src, dst := &b.Source, &b.Destination
 	src.IP, src.Port = f.src.Addr(), f.src.Port()

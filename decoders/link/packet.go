@@ -57,9 +57,33 @@ type Packet struct {
 	// capture on the tunnel's own interface would (WireLen included).
 	Tunnel ecsmap.Tunnel
 
+	// Underlay holds, for each layer of Tunnel whose carrier is an IP
+	// packet (Tunnel.Layers[i].Src valid), that carrier's own transport as
+	// seen at its level: the outer (underlay) flow the flow table reports
+	// beside the inner one. It is filled as each layer is opened, so it is
+	// valid for every opened layer even when Decode does not return ok (an
+	// inner fragment still pending, ARP inside VXLAN, an inner header cut
+	// short).
+	Underlay [ecsmap.MaxTunnelLayers]Underlay
+
 	// Iface is the interface of a capture of several the frame came in
 	// on (1 for the first; 0 when the capture has one).
 	Iface uint16
+}
+
+// Underlay is the IP packet that carried one tunnel layer. Its addresses are
+// the layer's (ecsmap.TunnelLayer.Src, Dst).
+type Underlay struct {
+	IPProto          uint8  // 17 for VXLAN/Geneve/GTP-U, 47 GRE/ERSPAN, 4, 41, 137
+	SrcPort, DstPort uint16 // UDP carriers only
+	NVLANs           uint8  // how many of Packet.VLANs were read before this layer
+	HasMAC           bool   // the carrier frame's MACs (an Ethernet frame at that level)
+	SrcMAC, DstMAC   [6]byte
+	// WireLen is the carrier frame's length: the captured frame's wire
+	// length for the outermost layer, the frame inside the enclosing
+	// tunnel for nested ones (what a capture on that tunnel's interface
+	// would count).
+	WireLen int
 }
 
 // Segment separates traffic that reuses the same addresses, for

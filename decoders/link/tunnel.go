@@ -116,6 +116,10 @@ func (d *Decoder) push(p *Packet, typ string, id uint32, hasID bool, outerIP boo
 	*l = ecsmap.TunnelLayer{Type: typ, ID: id, HasID: hasID}
 	if outerIP {
 		l.Src, l.Dst = p.SrcIP, p.DstIP
+		// The carrier, before enter clears its transport: the underlay
+		// flow's key and counts.
+		p.Underlay[t.N] = Underlay{IPProto: p.IPProto, SrcPort: p.SrcPort, DstPort: p.DstPort,
+			NVLANs: uint8(p.NVLANs), HasMAC: p.HasMAC, SrcMAC: p.SrcMAC, DstMAC: p.DstMAC, WireLen: p.WireLen}
 	}
 	if t.N == 0 {
 		d.stats.Decapsulated++

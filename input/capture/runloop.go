@@ -155,6 +155,15 @@ func (r *captureRun) read(ctx context.Context, log *slog.Logger, st *readState) 
 		} else if ok {
 			r.cur.Packet(&st.pkt)
 		}
+		if !ok && st.pkt.Tunnel.N > 0 {
+			// The tunnel was opened but its content did not decode
+			// (an inner fragment awaiting the rest, ARP in VXLAN, a
+			// layer nested too deep): its carriers still count in
+			// their underlay flows.
+			if u, isU := r.cur.Flows.(underlayCounter); isU {
+				u.Underlay(&st.pkt)
+			}
+		}
 		if r.disp == nil {
 			// The engine's timers run on every frame's time, decoded
 			// or not: the rule the dispatcher of a sharded capture
@@ -169,6 +178,10 @@ func (r *captureRun) read(ctx context.Context, log *slog.Logger, st *readState) 
 		}
 	}
 }
+
+// underlayCounter is the flow table's entry for the tunnel carriers of a
+// frame whose inner packet did not decode (flows.Table.Underlay).
+type underlayCounter interface{ Underlay(p *link.Packet) }
 
 // flushTime is the time pending state is flushed at: packet time for a
 // replayed file, the wall clock for a live capture.

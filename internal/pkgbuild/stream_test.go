@@ -137,8 +137,11 @@ func TestStreamTemplateUserSettings(t *testing.T) {
 		t.Errorf("sip transport_protocol = %v", sip["transport_protocol"])
 	}
 	flow := renderDefault(t, "flow", map[string]any{"period": "-1s"})
-	if flow["period"] != "-1s" || flow["timeout"] != "30s" {
-		t.Errorf("flow period/timeout = %v/%v", flow["period"], flow["timeout"])
+	if flow["period"] != "-1s" || flow["timeout"] != "30s" || flow["underlay_flows"] != true {
+		t.Errorf("flow period/timeout/underlay_flows = %v/%v/%v", flow["period"], flow["timeout"], flow["underlay_flows"])
+	}
+	if off := renderDefault(t, "flow", map[string]any{"underlay_flows": false}); off["underlay_flows"] != false {
+		t.Errorf("flow underlay_flows = %v, want false", off["underlay_flows"])
 	}
 }
 
