@@ -168,6 +168,24 @@ func (i Interface) DeviceEntries() []string {
 	return []string{i.Device}
 }
 
+// SelectEntries are the entries that select the interfaces of a device
+// set: DeviceEntries, with device any read as the pattern "*" when
+// exclude_devices take interfaces out of it. One socket on every interface
+// cannot leave some out, so `any` with exclusions is every interface of
+// the host less those, each its own capture, followed as interfaces come
+// and go; `any` alone stays one socket.
+func (i Interface) SelectEntries() []string {
+	if i.AnyExcept() {
+		return []string{"*"}
+	}
+	return i.DeviceEntries()
+}
+
+// AnyExcept reports device any (or unset) with exclude_devices.
+func (i Interface) AnyExcept() bool {
+	return i.File == "" && len(i.ExcludeDevices) > 0 && len(i.Devices) == 0 && (i.Device == "any" || i.Device == "")
+}
+
 // IsDevicePattern reports a device entry that is a glob pattern (eth*,
 // veth?, en[op]*) rather than a name.
 func IsDevicePattern(dev string) bool {
@@ -763,10 +781,12 @@ func checkInterface(iface *Interface) error {
 			}
 		}
 	}
-	if iface.File == "" && len(iface.ExcludeDevices) > 0 && len(entries) == 1 && (entries[0] == "any" || entries[0] == "") {
-		return errors.New("exclude_devices: cannot be taken out of device any (one socket on every interface); give the devices as a pattern instead, e.g. device: \"*\"")
-	}
 	multi := iface.File == "" && (len(entries) > 1 || IsDevicePattern(entries[0]))
+	if iface.Fanout && iface.AnyExcept() {
+		// device any alone is one socket, which can join a group; with
+		// exclusions it is one socket per interface.
+		return fmt.Errorf("fanout_group: a PACKET_FANOUT group is bound to one socket, and device any with exclude_devices %s is one capture per interface: use one stream per interface, or device any without exclude_devices", strings.Join(iface.ExcludeDevices, ","))
+	}
 	if iface.Fanout && multi {
 		return fmt.Errorf("fanout_group: a PACKET_FANOUT group is bound to one interface, and device %s names several: use one stream per interface", iface.Device)
 	}
