@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -167,4 +168,116 @@ func TestLiveAnyExcludeDevices(t *testing.T) {
 			t.Errorf("%d transactions to 10.239.1.1, want 2", n)
 		}
 	})
+}
+
+// poll_devices sets how often a set follows the host: with 250ms, an
+// interface that comes up is in the set within about that (three times, so
+// that the default 2s, whose pickup is anywhere in 0-2s, cannot pass by
+// luck but in about one run of fifty) and its frames arrive numbered with
+// it; one that goes is let go. device any with exclude_devices follows the
+// host the same way.
+func TestLivePollDevices(t *testing.T) {
+	if !inAXNetns(t) {
+		return
+	}
+	startHTTPServer(t)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	const every = 250 * time.Millisecond
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{map[string]any{"id": "flow", "type": "flow",
+		"interface": map[string]any{"device": "any", "exclude_devices": []any{"ax*"}, "poll_devices": every.String()}}}})
+	if err != nil || in.Streams[0].Err != nil {
+		t.Fatal(err, in.Streams[0].Err)
+	}
+	src, err := OpenSource(in.Captures[0].Interface, fmt.Sprintf("tcp port %d", mdPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := src.(*multiSource)
+	frames := make(chan int, 1024) // interface numbers of the frames read
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		// Next is not safe beside Close, and a set that follows the host
+		// never ends by itself: stop, then close.
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, ci, err := m.Next()
+			if err == nil {
+				select {
+				case frames <- ci.InterfaceIndex:
+				default:
+				}
+			} else if !errors.Is(err, ErrTimeout) {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done; m.Close() }()
+	member := func(dev string) bool {
+		for _, r := range *m.readers.Load() {
+			if r.dev == dev {
+				return true
+			}
+		}
+		return false
+	}
+	for trial := 0; trial < 3; trial++ {
+		dev, peer, subnet := fmt.Sprintf("nwa%d", trial), fmt.Sprintf("nwb%d", trial), 10+trial
+		ip("link", "add", dev, "type", "veth", "peer", "name", peer, "netns", axNsB())
+		ip("addr", "add", fmt.Sprintf("10.239.%d.1/24", subnet), "dev", dev)
+		ip("-n", axNsB(), "addr", "add", fmt.Sprintf("10.239.%d.2/24", subnet), "dev", peer)
+		ip("-n", axNsB(), "link", "set", peer, "up")
+		time.Sleep(time.Duration(trial) * 70 * time.Millisecond) // another phase of the poll
+		if member(dev) {
+			t.Fatalf("%s captured while down", dev)
+		}
+		ip("link", "set", dev, "up")
+		t0 := time.Now()
+		for !member(dev) && time.Since(t0) < 5*time.Second {
+			time.Sleep(5 * time.Millisecond)
+		}
+		took := time.Since(t0)
+		if !member(dev) {
+			t.Fatalf("%s not captured after %v; rings %+v", dev, took, m.Rings())
+		}
+		// The poll, plus opening the capture.
+		if took > every+250*time.Millisecond {
+			t.Errorf("%s captured %v after it came up, with poll_devices %v", dev, took, every)
+		}
+		t.Logf("%s captured %v after it came up", dev, took)
+		for len(frames) > 0 {
+			<-frames
+		}
+		axGets(t, subnet, 1)
+		m.mu.Lock()
+		idx := m.index[dev]
+		m.mu.Unlock()
+		n := 0
+		for deadline := time.After(2 * time.Second); n < 8; {
+			select {
+			case i := <-frames:
+				if i == idx {
+					n++
+				}
+			case <-deadline:
+				t.Fatalf("%d frames of %s (number %d)", n, dev, idx)
+			}
+		}
+		ip("link", "del", dev)
+		for t1 := time.Now(); member(dev) && time.Since(t1) < 3*time.Second; {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if member(dev) {
+			t.Errorf("%s still in the set after it was deleted", dev)
+		}
+	}
 }

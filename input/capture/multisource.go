@@ -17,9 +17,9 @@ package capture
 // packet would otherwise count twice in one flow, or look like a
 // retransmission). Every event carries observer.ingress.interface.name.
 //
-// A set with patterns follows the host: every followEvery the patterns are
-// matched again, and an interface that appeared and matches (less
-// exclude_devices) gets its capture and reader; one a pattern matched that
+// A set with patterns follows the host: every poll_devices (default 2 s)
+// the patterns are matched again, and an interface that appeared and
+// matches (less exclude_devices) gets its capture and reader; one a pattern matched that
 // disappears is let go (its counters stay in the totals) and taken again if
 // it comes back. A set that matches nothing yet waits (its state says so,
 // so the unit is DEGRADED) instead of failing. An interface given by name is
@@ -138,9 +138,6 @@ const (
 	mergeBatchFrames = 128
 	mergeBatchBytes  = 64 << 10
 )
-
-// followEvery is how often a set with patterns is matched again.
-var followEvery = 2 * time.Second
 
 // openFunc opens one interface of the set: idx is its frame number, names
 // the set's names, wait says to wait for it when it disappears, filter the
@@ -329,10 +326,10 @@ func (m *multiSource) leave(r *ifaceReader) {
 	m.departed.bytes.Add(r.bytes.Load())
 }
 
-// watch matches the patterns again every followEvery.
+// watch matches the patterns again every poll_devices.
 func (m *multiSource) watch() {
 	defer m.wg.Done()
-	t := time.NewTicker(followEvery)
+	t := time.NewTicker(m.iface.PollDevicesEvery())
 	defer t.Stop()
 	for {
 		select {

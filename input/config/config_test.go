@@ -374,6 +374,13 @@ func TestDeviceLists(t *testing.T) {
 		{iface: `{device: [eth0, eth1], type: af_packet, fanout_group: 3}`, wantErr: "fanout_group: a PACKET_FANOUT group is bound to one interface"},
 		{iface: `{device: "eth*", type: af_packet, fanout_group: 3}`, wantErr: "fanout_group: a PACKET_FANOUT group is bound to one interface"},
 		{iface: `{device: [eth0, eth1], poll_default_route: 1m}`, wantErr: "poll_default_route: needs device default_route"},
+		{iface: `{device: "eth*", poll_devices: 500ms}`, device: "eth*"},
+		{iface: `{device: any, exclude_devices: [lo], poll_devices: 10s}`, device: "any", exclude: []string{"lo"}},
+		{iface: `{device: "eth*", poll_devices: 50ms}`, wantErr: "poll_devices: 50ms is not a period from 100ms to 1h"},
+		{iface: `{device: "eth*", poll_devices: 2h}`, wantErr: "poll_devices: 2h is not a period from 100ms to 1h"},
+		{iface: `{device: "eth*", poll_devices: often}`, wantErr: "poll_devices:"},
+		{iface: `{device: [eth0, eth1], poll_devices: 1s}`, wantErr: "poll_devices: needs a device pattern such as eth* or device any with exclude_devices"},
+		{iface: `{device: any, poll_devices: 1s}`, wantErr: "poll_devices: needs a device pattern"},
 	}
 	for _, c := range cases {
 		in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+c.iface+"}\n")
@@ -415,6 +422,29 @@ func TestSelectEntries(t *testing.T) {
 		if got := fmt.Sprint(c.iface.SelectEntries()); got != c.want {
 			t.Errorf("%+v: %s, want %s", c.iface, got, c.want)
 		}
+	}
+}
+
+// poll_devices is the set's look interval, its default 2s; streams on one
+// set that ask for different intervals get the shortest.
+func TestPollDevices(t *testing.T) {
+	in, err := parseYAML(t, `type: packet
+streams:
+  - {id: a, type: flow, interface: {device: "eth*", poll_devices: 5s}}
+  - {id: b, type: icmp, interface: {device: "eth*", poll_devices: 300ms}}
+  - {id: c, type: dns, interface: {device: "veth*"}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Captures) != 2 {
+		t.Fatalf("%d captures", len(in.Captures))
+	}
+	if got := in.Captures[0].Interface.PollDevicesEvery(); got != 300*time.Millisecond {
+		t.Errorf("eth*: every %v, want 300ms", got)
+	}
+	if got := in.Captures[1].Interface.PollDevicesEvery(); got != 2*time.Second {
+		t.Errorf("veth*: every %v, want the default 2s", got)
 	}
 }
 

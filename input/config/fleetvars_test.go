@@ -1,9 +1,11 @@
 package config_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -140,5 +142,31 @@ func TestFleetDetectAndTunnelVars(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "max_depth") {
 		t.Errorf("tunnels_max_depth 9: %v", err)
+	}
+}
+
+// poll_devices reaches the interface of every stream, with device any and
+// exclusions; an out-of-range value fails the stream naming the option.
+func TestFleetPollDevicesVar(t *testing.T) {
+	in := renderPolicy(t, nil, map[string]any{"exclude_devices": []any{"lo", "veth*"}, "poll_devices": "500ms"}, "http", "dns", "flow")
+	if len(in.Captures) != 1 {
+		t.Fatalf("%d captures", len(in.Captures))
+	}
+	iface := in.Captures[0].Interface
+	if !iface.AnyExcept() || iface.PollDevicesEvery() != 500*time.Millisecond || fmt.Sprint(iface.ExcludeDevices) != "[lo veth*]" {
+		t.Errorf("interface %+v", iface)
+	}
+	v, _ := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), "flow")
+	v["interface"], v["poll_devices"] = "veth*", "10ms"
+	out, _ := pkgbuild.RenderStream("flow", v)
+	var st map[string]any
+	yaml.Unmarshal([]byte(out), &st)
+	st["id"] = "flow"
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{st}})
+	if err == nil {
+		err = in.Streams[0].Err
+	}
+	if err == nil || !strings.Contains(err.Error(), "poll_devices: 10ms is not a period from 100ms to 1h") {
+		t.Errorf("poll_devices 10ms: %v", err)
 	}
 }

@@ -186,15 +186,20 @@ func TestStreamTemplateCaptureVars(t *testing.T) {
 			"buffer_size_mb":  64,
 			"snaplen":         9000,
 			"workers":         2,
+			"poll_devices":    "500ms",
 		})
 		want := map[string]any{"device": "eth0,veth*", "exclude_devices": []any{"veth9", "vethx*"},
-			"type": "af_packet", "buffer_size_mb": 64, "snaplen": 9000, "workers": 2}
+			"type": "af_packet", "buffer_size_mb": 64, "snaplen": 9000, "workers": 2, "poll_devices": "500ms"}
 		if !reflect.DeepEqual(cfg["interface"], want) {
 			t.Errorf("%s: interface = %#v, want %#v", ds, cfg["interface"], want)
 		}
 		one := renderDefault(t, ds, map[string]any{"capture_type": "af_packet", "fanout_group": 7})
 		if want := map[string]any{"type": "af_packet", "fanout_group": 7}; !reflect.DeepEqual(one["interface"], want) {
 			t.Errorf("%s: interface = %#v, want %#v", ds, one["interface"], want)
+		}
+		poll := renderDefault(t, ds, map[string]any{"poll_devices": "1s"})
+		if want := map[string]any{"poll_devices": "1s"}; !reflect.DeepEqual(poll["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, poll["interface"], want)
 		}
 		file := renderDefault(t, ds, map[string]any{"interface": "/tmp/x.pcap", "workers": 2})
 		if want := map[string]any{"file": "/tmp/x.pcap", "workers": 2}; !reflect.DeepEqual(file["interface"], want) {
