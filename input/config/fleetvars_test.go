@@ -170,3 +170,17 @@ func TestFleetPollDevicesVar(t *testing.T) {
 		t.Errorf("poll_devices 10ms: %v", err)
 	}
 }
+
+// fanout_group 0 (a group id the kernel accepts) reaches the interface as
+// group 0 with fanout on; unset, no fanout.
+func TestFleetFanoutGroupZero(t *testing.T) {
+	in := renderPolicy(t, nil, map[string]any{"interface": "eth0", "capture_type": "af_packet", "fanout_group": 0}, "http", "flow")
+	iface := in.Captures[0].Interface
+	if !iface.Fanout || iface.FanoutGroup != 0 || iface.Type != config.TypeAFPacket {
+		t.Errorf("fanout_group 0: fanout %v group %d type %s", iface.Fanout, iface.FanoutGroup, iface.Type)
+	}
+	in = renderPolicy(t, nil, map[string]any{"interface": "eth0", "capture_type": "af_packet"}, "http", "flow")
+	if iface := in.Captures[0].Interface; iface.Fanout {
+		t.Errorf("fanout_group unset: fanout on, group %d", iface.FanoutGroup)
+	}
+}
