@@ -339,7 +339,7 @@ func loadInput(f *flags) (*config.Input, error) {
 			}
 			if f.readFile != "" {
 				// Live-capture options mean nothing for a file.
-				for _, k := range []string{"device", "exclude_devices", "type", "fanout_group", "poll_default_route"} {
+				for _, k := range []string{"device", "exclude_devices", "type", "fanout_group", "poll_default_route", "poll_devices"} {
 					delete(iface, k)
 				}
 				iface["file"] = f.readFile

@@ -222,7 +222,7 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 		{"device index", "", []string{"-i", "999"}, "interface index 999"},
 		{"any among devices", "", []string{"-i", "lo,any"}, "device: any captures every interface and cannot be listed with others"},
 		{"unknown in a list", "", []string{"-i", "lo,nosuchif0"}, `device lo,nosuchif0: unknown interface "nosuchif0"`},
-		{"exclude from any", "type: packet\nstreams:\n  - {id: f, type: flow, interface: {device: any, exclude_devices: [lo]}}\n", nil, "exclude_devices: cannot be taken out of device any"},
+		{"fanout on any less exclusions", "type: packet\nstreams:\n  - {id: f, type: flow, interface: {device: any, exclude_devices: [lo], type: af_packet, fanout_group: 3}}\n", nil, "fanout_group: a PACKET_FANOUT group is bound to one socket"},
 		{"empty device set", "type: packet\nstreams:\n  - {id: f, type: flow, interface: {device: [lo], exclude_devices: [\"l*\"]}}\n", nil, "device lo selects no interface once exclude_devices l* are taken out"},
 	}
 	for _, c := range cases {

@@ -386,12 +386,14 @@ func resolveDeviceSet(iface config.Interface) ([]setMember, error) {
 			out = append(out, setMember{dev, named})
 		}
 	}
-	links := interfaceNames()
-	for _, e := range iface.DeviceEntries() {
+	links, up := interfaceNames()
+	for _, e := range iface.SelectEntries() {
 		switch {
 		case config.IsDevicePattern(e):
 			for _, l := range matchPattern(e, links) {
-				add(l, false)
+				if up[l] {
+					add(l, false)
+				}
 			}
 		case isDefaultRoute(e) && iface.PollDefaultRoute > 0:
 			if dev, err := defaultRouteDevice(e); err == nil && excludedDevice(iface, dev) {
@@ -421,16 +423,20 @@ func resolveDeviceSet(iface config.Interface) ([]setMember, error) {
 
 // patternMembers are the interfaces the patterns of a device set match now,
 // less exclude_devices (what a capture that follows its patterns adds).
+// An interface that is down is left out until it is up: it carries no
+// traffic, and libpcap refuses to open it ("That device is not up"), so
+// it would otherwise fail the capture or hold the unit DEGRADED, where
+// device any would simply see nothing from it.
 func patternMembers(iface config.Interface) []string {
 	var out []string
 	seen := map[string]bool{}
-	links := interfaceNames()
-	for _, e := range iface.DeviceEntries() {
+	links, up := interfaceNames()
+	for _, e := range iface.SelectEntries() {
 		if !config.IsDevicePattern(e) {
 			continue
 		}
 		for _, l := range matchPattern(e, links) {
-			if !seen[l] && !excludedDevice(iface, l) {
+			if !seen[l] && !excludedDevice(iface, l) && up[l] {
 				seen[l] = true
 				out = append(out, l)
 			}
@@ -439,17 +445,18 @@ func patternMembers(iface config.Interface) []string {
 	return out
 }
 
-// interfaceNames lists the host's interfaces. Patterns select among them
-// (net.Interfaces, not libpcap's list, whose pseudo-devices such as any,
-// nflog or dbus-system are no interfaces).
-func interfaceNames() []string {
-	var links []string
+// interfaceNames lists the host's interfaces, and which of them are up.
+// Patterns select among them (net.Interfaces, not libpcap's list, whose
+// pseudo-devices such as any, nflog or dbus-system are no interfaces).
+func interfaceNames() (links []string, up map[string]bool) {
+	up = map[string]bool{}
 	if ifs, err := net.Interfaces(); err == nil {
 		for _, i := range ifs {
 			links = append(links, i.Name)
+			up[i.Name] = i.Flags&net.FlagUp != 0
 		}
 	}
-	return links
+	return links, up
 }
 
 func matchPattern(pattern string, links []string) []string {

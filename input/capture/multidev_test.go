@@ -410,7 +410,6 @@ func TestLiveMultipleInterfacesFollowPattern(t *testing.T) {
 	if !inMultidevNetns(t) {
 		return
 	}
-	followEvery = 200 * time.Millisecond
 	startHTTPServer(t)
 	ip := func(args ...string) {
 		t.Helper()
@@ -439,7 +438,7 @@ func TestLiveMultipleInterfacesFollowPattern(t *testing.T) {
 	for i, typ := range []string{config.TypePcap, config.TypeAFPacket} {
 		t.Run(typ, func(t *testing.T) {
 			dev, peer, subnet := fmt.Sprintf("mdn%d", i), fmt.Sprintf("mdm%d", i), 5+i
-			c := startMultidev(t, map[string]any{"device": fmt.Sprintf("mdn%d*", i), "type": typ})
+			c := startMultidev(t, map[string]any{"device": fmt.Sprintf("mdn%d*", i), "type": typ, "poll_devices": "200ms"})
 			rs := waitRings(c, func(rs []RingInfo) bool { return len(rs) == 1 })
 			if !strings.Contains(rs[0].State, fmt.Sprintf("device mdn%d* selects no interface", i)) || !strings.Contains(rs[0].State, "waiting for one") {
 				t.Errorf("state while nothing matches: %q", rs[0].State)

@@ -17,9 +17,9 @@ package capture
 // packet would otherwise count twice in one flow, or look like a
 // retransmission). Every event carries observer.ingress.interface.name.
 //
-// A set with patterns follows the host: every followEvery the patterns are
-// matched again, and an interface that appeared and matches (less
-// exclude_devices) gets its capture and reader; one a pattern matched that
+// A set with patterns follows the host: every poll_devices (default 2 s)
+// the patterns are matched again, and an interface that appeared and
+// matches (less exclude_devices) gets its capture and reader; one a pattern matched that
 // disappears is let go (its counters stay in the totals) and taken again if
 // it comes back. A set that matches nothing yet waits (its state says so,
 // so the unit is DEGRADED) instead of failing. An interface given by name is
@@ -139,9 +139,6 @@ const (
 	mergeBatchBytes  = 64 << 10
 )
 
-// followEvery is how often a set with patterns is matched again.
-var followEvery = 2 * time.Second
-
 // openFunc opens one interface of the set: idx is its frame number, names
 // the set's names, wait says to wait for it when it disappears, filter the
 // BPF filter in force.
@@ -211,36 +208,72 @@ type sourceRequest struct {
 	err chan error
 }
 
-// newMultiSource opens every interface of set; a failure closes the ones
-// opened and names the interface. With follow the set changes with the
-// host's interfaces; waitErr, for an empty set, says what it waits for.
+// newMultiSource opens every interface of set. An interface given by name
+// that cannot be opened fails the capture, naming it; one a pattern
+// matched is left out and tried again at the next look, said in the rings
+// meanwhile (as for one that appears later), so that one odd interface of
+// `*` or of `any` less exclusions does not stop the others. With follow the
+// set changes with the host's interfaces; waitErr, for an empty set, says
+// what it waits for.
 func newMultiSource(iface config.Interface, set []setMember, filter string, follow bool, waitErr error, open openFunc) (*multiSource, error) {
 	m := &multiSource{iface: iface, open: open, follow: follow, names: newIfaceNames([]string{""}),
 		stop: make(chan struct{}), out: make(chan *mergeBatch, multiQueue*max(len(set), 2)),
 		index: map[string]int{}, skipped: map[string]string{}, lt: layers.LinkTypeEthernet}
 	m.filter.Store(&filter)
 	m.readers.Store(&[]*ifaceReader{})
-	if waitErr != nil {
-		msg := waitErr.Error() + ": waiting for one"
-		m.notes.Store(&[]RingInfo{{Device: iface.Device, State: msg}})
-	}
-	for i, mb := range set {
+	var first string
+	for _, mb := range set {
 		src, err := m.openMember(mb)
-		if err != nil {
-			m.closeReaders()
-			return nil, err
+		if err == nil {
+			lt := src.LinkType()
+			switch {
+			case first == "":
+				m.lt, first = lt, mb.dev
+			case lt != m.lt && mb.named:
+				src.Close()
+				m.closeReaders()
+				return nil, fmt.Errorf("interface %s has link type %s and %s has %s: one capture decodes one link type; put them in separate streams", mb.dev, lt, first, m.lt)
+			case lt != m.lt:
+				src.Close()
+				err = fmt.Errorf("link type %s, not the capture's %s (of %s)", lt, m.lt, first)
+			}
 		}
-		lt := src.LinkType()
-		if i == 0 {
-			m.lt = lt
-		} else if lt != m.lt {
-			src.Close()
-			m.closeReaders()
-			return nil, fmt.Errorf("interface %s has link type %s and %s has %s: one capture decodes one link type; put them in separate streams", mb.dev, lt, set[0].dev, m.lt)
+		if err != nil {
+			if mb.named || !follow {
+				m.closeReaders()
+				return nil, err
+			}
+			m.skipped[mb.dev] = m.skipMessage(mb.dev, err)
+			continue
 		}
 		m.addReader(mb, src)
 	}
+	m.setNotes(waitErr, set)
 	return m, nil
+}
+
+func (m *multiSource) skipMessage(dev string, err error) string {
+	return fmt.Sprintf("interface %s matches device %s but cannot be captured: %v", dev, m.iface.Device, err)
+}
+
+// setNotes says in the rings what the set waits for (nothing captured
+// yet: waitErr, or that nothing matches) and which matched interfaces
+// cannot be captured (under mu once running).
+func (m *multiSource) setNotes(waitErr error, matched []setMember) {
+	var notes []RingInfo
+	if len(*m.readers.Load()) == 0 {
+		msg := fmt.Sprintf("device %s %v", m.iface.Device, errNoInterface)
+		if waitErr != nil {
+			msg = waitErr.Error()
+		}
+		notes = append(notes, RingInfo{Device: m.iface.Device, State: msg + ": waiting for one"})
+	}
+	for _, mb := range matched {
+		if msg, ok := m.skipped[mb.dev]; ok {
+			notes = append(notes, RingInfo{Device: mb.dev, State: msg})
+		}
+	}
+	m.notes.Store(&notes)
 }
 
 func (m *multiSource) openMember(mb setMember) (Source, error) {
@@ -293,10 +326,10 @@ func (m *multiSource) leave(r *ifaceReader) {
 	m.departed.bytes.Add(r.bytes.Load())
 }
 
-// watch matches the patterns again every followEvery.
+// watch matches the patterns again every poll_devices.
 func (m *multiSource) watch() {
 	defer m.wg.Done()
-	t := time.NewTicker(followEvery)
+	t := time.NewTicker(m.iface.PollDevicesEvery())
 	defer t.Stop()
 	for {
 		select {
@@ -334,22 +367,17 @@ func (m *multiSource) refresh() {
 		}
 		if err != nil {
 			// Tried again at the next look; said in the rings meanwhile.
-			skipped[dev] = fmt.Sprintf("interface %s matches device %s but cannot be captured: %v", dev, m.iface.Device, err)
+			skipped[dev] = m.skipMessage(dev, err)
 			continue
 		}
 		m.addReader(setMember{dev: dev}, src)
 	}
 	m.skipped = skipped
-	var notes []RingInfo
-	if len(*m.readers.Load()) == 0 {
-		notes = append(notes, RingInfo{Device: m.iface.Device, State: fmt.Sprintf("device %s %v: waiting for one", m.iface.Device, errNoInterface)})
+	members := make([]setMember, len(matched))
+	for i, dev := range matched {
+		members[i] = setMember{dev: dev}
 	}
-	for _, dev := range matched {
-		if msg, ok := skipped[dev]; ok {
-			notes = append(notes, RingInfo{Device: dev, State: msg})
-		}
-	}
-	m.notes.Store(&notes)
+	m.setNotes(nil, members)
 }
 
 func (m *multiSource) interfaceNames() *ifaceNames { return m.names }

@@ -86,7 +86,7 @@ func openSource(iface config.Interface, filter string, prefetch bool) (Source, e
 	}
 	if iface.Devices != nil || iface.ExcludeDevices != nil || config.IsDevicePattern(iface.Device) {
 		follow := false
-		for _, e := range iface.DeviceEntries() {
+		for _, e := range iface.SelectEntries() {
 			follow = follow || config.IsDevicePattern(e)
 		}
 		set, err := resolveDeviceSet(iface)

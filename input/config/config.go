@@ -77,13 +77,17 @@ type Interface struct {
 	// default route is looked up again; the capture moves to the new
 	// interface when it changed (0: never).
 	PollDefaultRoute time.Duration
-	TopSpeed         bool // replay a file as fast as possible (false: recorded pace)
-	Loop             int  // replay the file this many times (0 or 1: once)
-	Snaplen          int
-	BufferSizeMB     int
-	Promiscuous      bool
-	WithVLANs        bool
-	BPFFilter        string
+	// PollDevices (`poll_devices`), for a set with patterns (or device any
+	// with exclude_devices), is how often the host's interfaces are matched
+	// again, so that one that appeared is captured (0: DefaultPollDevices).
+	PollDevices  time.Duration
+	TopSpeed     bool // replay a file as fast as possible (false: recorded pace)
+	Loop         int  // replay the file this many times (0 or 1: once)
+	Snaplen      int
+	BufferSizeMB int
+	Promiscuous  bool
+	WithVLANs    bool
+	BPFFilter    string
 	// InternalNetworks (CIDRs or names like private, loopback) make
 	// network.direction inbound/outbound/internal/external.
 	InternalNetworks []string
@@ -110,6 +114,20 @@ type Interface struct {
 	// health (0: every health check, 5s); in standalone live capture, how
 	// often those figures are logged (0: never).
 	MetricsInterval time.Duration
+}
+
+// DefaultPollDevices is how often a device set with patterns looks for new
+// interfaces unless poll_devices says otherwise: a netlink dump of the
+// links, cheap enough to do often, and soon enough that a container's
+// veth is captured from its first connections.
+const DefaultPollDevices = 2 * time.Second
+
+// PollDevicesEvery is poll_devices or its default.
+func (i Interface) PollDevicesEvery() time.Duration {
+	if i.PollDevices > 0 {
+		return i.PollDevices
+	}
+	return DefaultPollDevices
 }
 
 // DefaultCaptureLossThreshold is Zeek's CaptureLoss::too_much_loss (10%).
@@ -166,6 +184,24 @@ func (i Interface) DeviceEntries() []string {
 		return i.Devices
 	}
 	return []string{i.Device}
+}
+
+// SelectEntries are the entries that select the interfaces of a device
+// set: DeviceEntries, with device any read as the pattern "*" when
+// exclude_devices take interfaces out of it. One socket on every interface
+// cannot leave some out, so `any` with exclusions is every interface of
+// the host less those, each its own capture, followed as interfaces come
+// and go; `any` alone stays one socket.
+func (i Interface) SelectEntries() []string {
+	if i.AnyExcept() {
+		return []string{"*"}
+	}
+	return i.DeviceEntries()
+}
+
+// AnyExcept reports device any (or unset) with exclude_devices.
+func (i Interface) AnyExcept() bool {
+	return i.File == "" && len(i.ExcludeDevices) > 0 && len(i.Devices) == 0 && (i.Device == "any" || i.Device == "")
 }
 
 // IsDevicePattern reports a device entry that is a glob pattern (eth*,
@@ -370,6 +406,9 @@ func mergeInterface(dst *Interface, src Interface) {
 	}
 	if src.PollDefaultRoute > 0 && (dst.PollDefaultRoute == 0 || src.PollDefaultRoute < dst.PollDefaultRoute) {
 		dst.PollDefaultRoute = src.PollDefaultRoute
+	}
+	if src.PollDevices > 0 && (dst.PollDevices == 0 || src.PollDevices < dst.PollDevices) {
+		dst.PollDevices = src.PollDevices
 	}
 	dst.WithVLANs = dst.WithVLANs || src.WithVLANs
 	dst.Promiscuous = dst.Promiscuous || src.Promiscuous
@@ -591,6 +630,13 @@ func parseInterface(v any, iface *Interface) error {
 						err = fmt.Errorf("%v is negative", val)
 					}
 				}
+			case "poll_devices":
+				if val != nil && val != "" {
+					iface.PollDevices, err = protocol.AsDuration(val)
+					if err == nil && (iface.PollDevices < 100*time.Millisecond || iface.PollDevices > time.Hour) {
+						err = fmt.Errorf("%v is not a period from 100ms to 1h", val)
+					}
+				}
 			case "workers":
 				iface.Workers, err = asInt(val)
 				if err == nil && (iface.Workers < 1 || iface.Workers > 64) {
@@ -763,12 +809,23 @@ func checkInterface(iface *Interface) error {
 			}
 		}
 	}
-	if iface.File == "" && len(iface.ExcludeDevices) > 0 && len(entries) == 1 && (entries[0] == "any" || entries[0] == "") {
-		return errors.New("exclude_devices: cannot be taken out of device any (one socket on every interface); give the devices as a pattern instead, e.g. device: \"*\"")
-	}
 	multi := iface.File == "" && (len(entries) > 1 || IsDevicePattern(entries[0]))
+	if iface.Fanout && iface.AnyExcept() {
+		// device any alone is one socket, which can join a group; with
+		// exclusions it is one socket per interface.
+		return fmt.Errorf("fanout_group: a PACKET_FANOUT group is bound to one socket, and device any with exclude_devices %s is one capture per interface: use one stream per interface, or device any without exclude_devices", strings.Join(iface.ExcludeDevices, ","))
+	}
 	if iface.Fanout && multi {
 		return fmt.Errorf("fanout_group: a PACKET_FANOUT group is bound to one interface, and device %s names several: use one stream per interface", iface.Device)
+	}
+	if iface.PollDevices > 0 {
+		pattern := iface.File == "" && iface.AnyExcept()
+		for _, d := range entries {
+			pattern = pattern || (iface.File == "" && IsDevicePattern(d))
+		}
+		if !pattern {
+			return fmt.Errorf("poll_devices: needs a device pattern such as eth* or device any with exclude_devices, whose interfaces can come and go (device is %q)", iface.Device)
+		}
 	}
 	if iface.PollDefaultRoute > 0 {
 		route := false

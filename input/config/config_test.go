@@ -341,8 +341,8 @@ func TestLocalIPsOption(t *testing.T) {
 
 // device takes one name, a comma-separated string or a list (names,
 // indexes, default_route names, glob patterns), and exclude_devices names or
-// patterns; what cannot work (any beside others, fanout over several
-// interfaces, exclusions from any) is refused naming the option.
+// patterns (also out of any); what cannot work (any beside others, fanout
+// over several interfaces) is refused naming the option.
 func TestDeviceLists(t *testing.T) {
 	cases := []struct {
 		iface, wantErr string
@@ -363,8 +363,10 @@ func TestDeviceLists(t *testing.T) {
 		{iface: `{device: "eth*", exclude_devices: "eth1,eth2"}`, device: "eth*", exclude: []string{"eth1", "eth2"}},
 		{iface: `{device: [any, eth0]}`, wantErr: "device: any captures every interface and cannot be listed with others"},
 		{iface: `{device: "eth0,any"}`, wantErr: "device: any captures every interface"},
-		{iface: `{device: any, exclude_devices: [lo]}`, wantErr: "exclude_devices: cannot be taken out of device any"},
-		{iface: `{exclude_devices: [lo]}`, wantErr: "exclude_devices: cannot be taken out of device any"},
+		{iface: `{device: any, exclude_devices: [lo, "veth*"]}`, device: "any", exclude: []string{"lo", "veth*"}},
+		{iface: `{exclude_devices: [lo]}`, device: "any", exclude: []string{"lo"}},
+		{iface: `{device: any, type: af_packet, fanout_group: 3}`, device: "any"},
+		{iface: `{device: any, exclude_devices: [lo], type: af_packet, fanout_group: 3}`, wantErr: "fanout_group: a PACKET_FANOUT group is bound to one socket, and device any with exclude_devices lo is one capture per interface"},
 		{iface: `{file: x.pcap, exclude_devices: [lo]}`, wantErr: "exclude_devices: the file x.pcap is replayed"},
 		{iface: `{device: "eth[", exclude_devices: [lo]}`, wantErr: `device: "eth[" is not a valid pattern`},
 		{iface: `{device: "eth*", exclude_devices: ["[x"]}`, wantErr: `exclude_devices: "[x" is not a valid pattern`},
@@ -372,6 +374,13 @@ func TestDeviceLists(t *testing.T) {
 		{iface: `{device: [eth0, eth1], type: af_packet, fanout_group: 3}`, wantErr: "fanout_group: a PACKET_FANOUT group is bound to one interface"},
 		{iface: `{device: "eth*", type: af_packet, fanout_group: 3}`, wantErr: "fanout_group: a PACKET_FANOUT group is bound to one interface"},
 		{iface: `{device: [eth0, eth1], poll_default_route: 1m}`, wantErr: "poll_default_route: needs device default_route"},
+		{iface: `{device: "eth*", poll_devices: 500ms}`, device: "eth*"},
+		{iface: `{device: any, exclude_devices: [lo], poll_devices: 10s}`, device: "any", exclude: []string{"lo"}},
+		{iface: `{device: "eth*", poll_devices: 50ms}`, wantErr: "poll_devices: 50ms is not a period from 100ms to 1h"},
+		{iface: `{device: "eth*", poll_devices: 2h}`, wantErr: "poll_devices: 2h is not a period from 100ms to 1h"},
+		{iface: `{device: "eth*", poll_devices: often}`, wantErr: "poll_devices:"},
+		{iface: `{device: [eth0, eth1], poll_devices: 1s}`, wantErr: "poll_devices: needs a device pattern such as eth* or device any with exclude_devices"},
+		{iface: `{device: any, poll_devices: 1s}`, wantErr: "poll_devices: needs a device pattern"},
 	}
 	for _, c := range cases {
 		in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+c.iface+"}\n")
@@ -393,6 +402,49 @@ func TestDeviceLists(t *testing.T) {
 		if got.Device != c.device || !reflect.DeepEqual(got.Devices, c.devices) || !reflect.DeepEqual(got.ExcludeDevices, c.exclude) {
 			t.Errorf("%s: device %q devices %q exclude %q; want %q %q %q", c.iface, got.Device, got.Devices, got.ExcludeDevices, c.device, c.devices, c.exclude)
 		}
+	}
+}
+
+// device any with exclude_devices selects with the pattern "*" (every
+// interface less those); any alone, a name or a list keep their entries.
+func TestSelectEntries(t *testing.T) {
+	for _, c := range []struct {
+		iface config.Interface
+		want  string
+	}{
+		{config.Interface{Device: "any"}, "[any]"},
+		{config.Interface{Device: "any", ExcludeDevices: []string{"lo"}}, "[*]"},
+		{config.Interface{Device: "", ExcludeDevices: []string{"lo"}}, "[*]"},
+		{config.Interface{Device: "eth*", ExcludeDevices: []string{"eth1"}}, "[eth*]"},
+		{config.Interface{Device: "eth0,eth1", Devices: []string{"eth0", "eth1"}, ExcludeDevices: []string{"eth1"}}, "[eth0 eth1]"},
+		{config.Interface{File: "x.pcap", Device: "any", ExcludeDevices: []string{"lo"}}, "[any]"},
+	} {
+		if got := fmt.Sprint(c.iface.SelectEntries()); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.iface, got, c.want)
+		}
+	}
+}
+
+// poll_devices is the set's look interval, its default 2s; streams on one
+// set that ask for different intervals get the shortest.
+func TestPollDevices(t *testing.T) {
+	in, err := parseYAML(t, `type: packet
+streams:
+  - {id: a, type: flow, interface: {device: "eth*", poll_devices: 5s}}
+  - {id: b, type: icmp, interface: {device: "eth*", poll_devices: 300ms}}
+  - {id: c, type: dns, interface: {device: "veth*"}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Captures) != 2 {
+		t.Fatalf("%d captures", len(in.Captures))
+	}
+	if got := in.Captures[0].Interface.PollDevicesEvery(); got != 300*time.Millisecond {
+		t.Errorf("eth*: every %v, want 300ms", got)
+	}
+	if got := in.Captures[1].Interface.PollDevicesEvery(); got != 2*time.Second {
+		t.Errorf("veth*: every %v, want the default 2s", got)
 	}
 }
 

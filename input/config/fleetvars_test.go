@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -202,5 +203,45 @@ func TestFleetDetectionThreeWays(t *testing.T) {
 				t.Errorf("%s %s: detect %v, want %v", name, ds, got[ds], tc.want)
 			}
 		}
+	}
+}
+
+// poll_devices reaches the interface of every stream, with device any and
+// exclusions; an out-of-range value fails the stream naming the option.
+func TestFleetPollDevicesVar(t *testing.T) {
+	in := renderPolicy(t, nil, map[string]any{"exclude_devices": []any{"lo", "veth*"}, "poll_devices": "500ms"}, "http", "dns", "flow")
+	if len(in.Captures) != 1 {
+		t.Fatalf("%d captures", len(in.Captures))
+	}
+	iface := in.Captures[0].Interface
+	if !iface.AnyExcept() || iface.PollDevicesEvery() != 500*time.Millisecond || fmt.Sprint(iface.ExcludeDevices) != "[lo veth*]" {
+		t.Errorf("interface %+v", iface)
+	}
+	v, _ := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), "flow")
+	v["interface"], v["poll_devices"] = "veth*", "10ms"
+	out, _ := pkgbuild.RenderStream("flow", v)
+	var st map[string]any
+	yaml.Unmarshal([]byte(out), &st)
+	st["id"] = "flow"
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{st}})
+	if err == nil {
+		err = in.Streams[0].Err
+	}
+	if err == nil || !strings.Contains(err.Error(), "poll_devices: 10ms is not a period from 100ms to 1h") {
+		t.Errorf("poll_devices 10ms: %v", err)
+	}
+}
+
+// fanout_group 0 (a group id the kernel accepts) reaches the interface as
+// group 0 with fanout on; unset, no fanout.
+func TestFleetFanoutGroupZero(t *testing.T) {
+	in := renderPolicy(t, nil, map[string]any{"interface": "eth0", "capture_type": "af_packet", "fanout_group": 0}, "http", "flow")
+	iface := in.Captures[0].Interface
+	if !iface.Fanout || iface.FanoutGroup != 0 || iface.Type != config.TypeAFPacket {
+		t.Errorf("fanout_group 0: fanout %v group %d type %s", iface.Fanout, iface.FanoutGroup, iface.Type)
+	}
+	in = renderPolicy(t, nil, map[string]any{"interface": "eth0", "capture_type": "af_packet"}, "http", "flow")
+	if iface := in.Captures[0].Interface; iface.Fanout {
+		t.Errorf("fanout_group unset: fanout on, group %d", iface.FanoutGroup)
 	}
 }

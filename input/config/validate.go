@@ -30,6 +30,7 @@ var interfaceKeys = []string{
 	"promiscuous", "with_vlans", "bpf_filter", "top_speed", "loop",
 	"internal_networks", "poll_default_route", "fanout_group", "metrics_interval",
 	"tunnels", "local_ips", "workers", "capture_loss_threshold", "exclude_devices",
+	"poll_devices",
 }
 
 // checkInputKeys refuses keys nobody reads: a misspelt `procesors` would

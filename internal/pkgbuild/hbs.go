@@ -3,7 +3,8 @@ package pkgbuild
 // A Handlebars subset, enough for Fleet stream templates (agent/stream/*.yml.hbs):
 //
 //	{{name}} {{a.b}} {{this}}            value (no HTML escaping, as Fleet renders YAML)
-//	{{#if expr}}..{{else}}..{{/if}}      truthiness as in Handlebars (empty list, "", 0, false, nil are false)
+//	{{#if expr}}..{{else}}..{{/if}}      truthiness as in Handlebars (empty list, "", 0, false, nil are false;
+//	                                     with includeZero=true after expr, 0 is true)
 //	{{#each name}}..{{this}}..{{/each}}  iterate a list
 //	{{#contains "needle" name}}..{{else}}..{{/contains}}   list membership or substring
 //	(contains "needle" name)             the same as a sub-expression inside #if
@@ -239,14 +240,31 @@ func execHBS(b *strings.Builder, nodes []hbsNode, vars map[string]any, sc *hbsSc
 func execHBSBlock(b *strings.Builder, blk *hbsBlock, vars map[string]any, sc *hbsScope) error {
 	switch blk.helper {
 	case "if", "unless":
-		if len(blk.args) != 1 {
+		// includeZero=true, as in handlebars.js's if: 0 takes the positive
+		// path (an integer var that may be 0, such as fanout_group).
+		args, includeZero := blk.args, false
+		if len(args) == 2 && args[1] == "includeZero=true" {
+			args, includeZero = args[:1], true
+		}
+		if len(args) != 1 {
 			return fmt.Errorf("{{#%s}} takes one argument", blk.helper)
 		}
-		v, err := evalHBS(blk.args[0], vars, sc)
+		v, err := evalHBS(args[0], vars, sc)
 		if err != nil {
 			return err
 		}
-		if truthy(v) == (blk.helper == "if") {
+		ok := truthy(v)
+		if includeZero && !ok {
+			switch x := v.(type) {
+			case int:
+				ok = x == 0
+			case int64:
+				ok = x == 0
+			case float64:
+				ok = x == 0
+			}
+		}
+		if ok == (blk.helper == "if") {
 			return execHBS(b, blk.body, vars, sc)
 		}
 		return execHBS(b, blk.inv, vars, sc)

@@ -189,9 +189,10 @@ func TestStreamTemplateCaptureVars(t *testing.T) {
 			"buffer_size_mb":  64,
 			"snaplen":         9000,
 			"workers":         2,
+			"poll_devices":    "500ms",
 		})
 		want := map[string]any{"device": "eth0,veth*", "exclude_devices": []any{"veth9", "vethx*"},
-			"type": "af_packet", "buffer_size_mb": 64, "snaplen": 9000, "workers": 2}
+			"type": "af_packet", "buffer_size_mb": 64, "snaplen": 9000, "workers": 2, "poll_devices": "500ms"}
 		if !reflect.DeepEqual(cfg["interface"], want) {
 			t.Errorf("%s: interface = %#v, want %#v", ds, cfg["interface"], want)
 		}
@@ -199,9 +200,42 @@ func TestStreamTemplateCaptureVars(t *testing.T) {
 		if want := map[string]any{"type": "af_packet", "fanout_group": 7}; !reflect.DeepEqual(one["interface"], want) {
 			t.Errorf("%s: interface = %#v, want %#v", ds, one["interface"], want)
 		}
+		// Group 0 is a group the kernel accepts: rendered, not taken for unset.
+		zero := renderDefault(t, ds, map[string]any{"capture_type": "af_packet", "fanout_group": 0})
+		if want := map[string]any{"type": "af_packet", "fanout_group": 0}; !reflect.DeepEqual(zero["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, zero["interface"], want)
+		}
+		if none := renderDefault(t, ds, map[string]any{"fanout_group": nil}); none["interface"] != nil {
+			t.Errorf("%s: fanout_group unset renders interface %#v", ds, none["interface"])
+		}
+		poll := renderDefault(t, ds, map[string]any{"poll_devices": "1s"})
+		if want := map[string]any{"poll_devices": "1s"}; !reflect.DeepEqual(poll["interface"], want) {
+			t.Errorf("%s: interface = %#v, want %#v", ds, poll["interface"], want)
+		}
 		file := renderDefault(t, ds, map[string]any{"interface": "/tmp/x.pcap", "workers": 2})
 		if want := map[string]any{"file": "/tmp/x.pcap", "workers": 2}; !reflect.DeepEqual(file["interface"], want) {
 			t.Errorf("%s: interface = %#v, want %#v", ds, file["interface"], want)
 		}
+	}
+}
+
+// includeZero=true makes 0 true, as handlebars.js's if does; nil, "" and
+// false stay false.
+func TestHBSIncludeZero(t *testing.T) {
+	tmpl := "{{#if n includeZero=true}}yes {{n}}{{else}}no{{/if}}|{{#if n}}t{{else}}f{{/if}}"
+	for _, c := range []struct {
+		n    any
+		want string
+	}{{0, "yes 0|f"}, {7, "yes 7|t"}, {nil, "no|f"}, {"", "no|f"}, {false, "no|f"}, {0.0, "yes 0|f"}} {
+		got, err := renderTemplate(tmpl, map[string]any{"n": c.n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("n=%#v: %q, want %q", c.n, got, c.want)
+		}
+	}
+	if _, err := renderTemplate("{{#if n includeZero=yes}}x{{/if}}", nil); err == nil {
+		t.Error("includeZero=yes accepted")
 	}
 }
