@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/docsink"
 )
 
 // Several interfaces in one input, live, with a real HTTP server:
@@ -120,7 +121,7 @@ func httpGets(t *testing.T, subnet, n int) {
 
 type mdCapture struct {
 	w      *Worker
-	sink   *memSink
+	sink   *docsink.Sink
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -139,7 +140,7 @@ func startMultidev(t *testing.T, iface map[string]any) *mdCapture {
 			t.Fatal(st.Err)
 		}
 	}
-	c := &mdCapture{sink: &memSink{}, done: make(chan error, 1)}
+	c := &mdCapture{sink: &docsink.Sink{}, done: make(chan error, 1)}
 	c.w, err = New(in, c.sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +164,7 @@ func (c *mdCapture) stop(t *testing.T) {
 // observer.ingress.interface.name).
 func (c *mdCapture) httpByInterface() map[string]int {
 	out := map[string]int{}
-	for _, d := range c.sink.all() {
+	for _, d := range c.sink.All() {
 		if d["type"] != "http" {
 			continue
 		}
@@ -226,7 +227,7 @@ func TestLiveMultipleInterfaces(t *testing.T) {
 					t.Errorf("http transactions by destination and interface: %v, want %v", got, want)
 				}
 				flows := map[string]int{}
-				for _, d := range c.sink.all() {
+				for _, d := range c.sink.All() {
 					if d["type"] == "flow" {
 						flows[destIP(d)+" "+ifaceName(d)]++
 						if strings.HasPrefix(destIP(d), "10.232.2.") {
@@ -329,14 +330,14 @@ func TestLiveMultipleInterfacesEmptySet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(in, &memSink{}, Options{})
+	_, err = New(in, &docsink.Sink{}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "device mda0,mda1 selects no interface once exclude_devices mda? are taken out") {
 		t.Errorf("err %v", err)
 	}
 	in, _ = config.Parse(map[string]any{"type": "packet", "streams": []any{
 		map[string]any{"id": "flow", "type": "flow", "interface": map[string]any{"device": "mda0,nosuch0"}},
 	}})
-	if _, err = New(in, &memSink{}, Options{}); err == nil || !strings.Contains(err.Error(), `device mda0,nosuch0: unknown interface "nosuch0"`) {
+	if _, err = New(in, &docsink.Sink{}, Options{}); err == nil || !strings.Contains(err.Error(), `device mda0,nosuch0: unknown interface "nosuch0"`) {
 		t.Errorf("err %v", err)
 	}
 }

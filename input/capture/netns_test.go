@@ -19,6 +19,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/decoders/link"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/docsink"
 )
 
 // Live tests on veth pairs between two network namespaces the test makes:
@@ -715,7 +716,7 @@ func TestLiveWorkerAFPacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &memSink{}
+	sink := &docsink.Sink{}
 	w, err := New(in, sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -739,7 +740,7 @@ func TestLiveWorkerAFPacket(t *testing.T) {
 	if len(st.Rings) != 1 || st.Rings[0].Type != "af_packet" || st.Rings[0].Version != "TPACKET_V3" || st.Rings[0].RingBytes != 8<<20 {
 		t.Errorf("rings %+v", st.Rings)
 	}
-	docs := sink.all()
+	docs := sink.All()
 	if len(docs) != 2 {
 		t.Fatalf("want 2 flows, got %d: %v", len(docs), docs)
 	}
