@@ -17,6 +17,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/input/config"
 	"github.com/network-traffic/network-traffic/internal/docsink"
+	"github.com/network-traffic/network-traffic/internal/netnstest"
 )
 
 // Several interfaces in one input, live, with a real HTTP server:
@@ -36,54 +37,17 @@ const (
 
 func inMultidevNetns(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(envMDNetns) != "" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, live capture)")
-	}
-	for _, tool := range []string{"ip", "curl", "python3"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skip("needs " + tool)
-		}
-	}
-	nsA, nsB := fmt.Sprintf("mdA%d", os.Getpid()), fmt.Sprintf("mdB%d", os.Getpid())
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("netns", "add", nsA)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsA).Run() })
-	run("netns", "add", nsB)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsB).Run() })
-	for _, ns := range []string{nsA, nsB} {
-		run("netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-		run("-n", ns, "link", "set", "lo", "up")
-	}
-	for i, pair := range [][2]string{{"mda0", "mdb0"}, {"mda1", "mdb1"}, {"mdx0", "mdy0"}} {
-		run("-n", nsA, "link", "add", pair[0], "type", "veth", "peer", "name", pair[1], "netns", nsB)
-		run("-n", nsA, "addr", "add", fmt.Sprintf("10.232.%d.1/24", i), "dev", pair[0])
-		run("-n", nsB, "addr", "add", fmt.Sprintf("10.232.%d.2/24", i), "dev", pair[1])
-		run("-n", nsA, "link", "set", pair[0], "up")
-		run("-n", nsB, "link", "set", pair[1], "up")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", nsA, exe, "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), envMDNetns+"="+nsA+" "+nsB)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in %s:\n%s", nsA, out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("test in namespace %s failed: %v", nsA, err)
-	}
-	return false
+	return netnstest.Enter(t, envMDNetns, "md", []string{"curl", "python3"},
+		mdVeth("mda0", "mdb0", 0), mdVeth("mda1", "mdb1", 1), mdVeth("mdx0", "mdy0", 2))
 }
 
-func mdNsB() string { return strings.Fields(os.Getenv(envMDNetns))[1] }
+// mdVeth is the pair dev (ns A, 10.232.subnet.1) -- peer (ns B, .2).
+func mdVeth(dev, peer string, subnet int) netnstest.Veth {
+	return netnstest.Veth{Dev: dev, Peer: peer,
+		AddrA: fmt.Sprintf("10.232.%d.1/24", subnet), AddrB: fmt.Sprintf("10.232.%d.2/24", subnet)}
+}
+
+func mdNsB() string { return netnstest.PeerNS(envMDNetns) }
 
 // startHTTPServer runs python3's http.server in ns A until the test ends.
 func startHTTPServer(t *testing.T) {
@@ -274,17 +238,7 @@ func TestLiveMultipleInterfacesOneDisappears(t *testing.T) {
 		t.Run(typ, func(t *testing.T) {
 			// A pair of its own, deleted by the test.
 			dev, peer, subnet := fmt.Sprintf("mde%d", i), fmt.Sprintf("mdf%d", i), 3+i
-			for _, args := range [][]string{
-				{"link", "add", dev, "type", "veth", "peer", "name", peer, "netns", mdNsB()},
-				{"addr", "add", fmt.Sprintf("10.232.%d.1/24", subnet), "dev", dev},
-				{"link", "set", dev, "up"},
-				{"-n", mdNsB(), "addr", "add", fmt.Sprintf("10.232.%d.2/24", subnet), "dev", peer},
-				{"-n", mdNsB(), "link", "set", peer, "up"},
-			} {
-				if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-					t.Fatalf("ip %v: %v %s", args, err, out)
-				}
-			}
+			netnstest.AddVeth(t, "", mdNsB(), mdVeth(dev, peer, subnet))
 			c := startMultidev(t, map[string]any{"device": []any{"mda0", dev}, "type": typ})
 			httpGets(t, 0, 2)
 			httpGets(t, subnet, 3)
@@ -413,19 +367,8 @@ func TestLiveMultipleInterfacesFollowPattern(t *testing.T) {
 	}
 	followEvery = 200 * time.Millisecond
 	startHTTPServer(t)
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v %s", args, err, out)
-		}
-	}
-	mkPair := func(dev, peer string, subnet int) {
-		ip("link", "add", dev, "type", "veth", "peer", "name", peer, "netns", mdNsB())
-		ip("addr", "add", fmt.Sprintf("10.232.%d.1/24", subnet), "dev", dev)
-		ip("link", "set", dev, "up")
-		ip("-n", mdNsB(), "addr", "add", fmt.Sprintf("10.232.%d.2/24", subnet), "dev", peer)
-		ip("-n", mdNsB(), "link", "set", peer, "up")
-	}
+	ip := func(args ...string) { t.Helper(); netnstest.IP(t, args...) }
+	mkPair := func(dev, peer string, subnet int) { netnstest.AddVeth(t, "", mdNsB(), mdVeth(dev, peer, subnet)) }
 	waitRings := func(c *mdCapture, ok func([]RingInfo) bool) []RingInfo {
 		t.Helper()
 		var rs []RingInfo
