@@ -1,7 +1,6 @@
 package amqp
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -9,12 +8,7 @@ import (
 )
 
 func gapSummaries(t *testing.T, name string) []string {
-	var out []string
-	for _, d := range replay(t, name, nil) {
-		g := func(k string) any { return protocoltest.Get(d, k) }
-		out = append(out, fmt.Sprintf("%v %v -> %v err=%v", g("method"), g("amqp.queue"), g("status"), g("error.message")))
-	}
-	return out
+	return protocoltest.Summaries(replay(t, name, nil), "%v %v -> %v err=%v", "method", "amqp.queue", "status", "error.message")
 }
 
 // TestGapsResync: session.pcap (real RabbitMQ, pika) and session-gaps.pcap,

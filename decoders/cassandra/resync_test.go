@@ -1,7 +1,6 @@
 package cassandra
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/network-traffic/network-traffic/decoders/protocoltest"
@@ -9,13 +8,8 @@ import (
 
 func gapSummaries(t *testing.T, name string) ([]string, *Protocol) {
 	docs, p := replay(t, name, nil)
-	var out []string
-	for _, d := range docs {
-		g := func(k string) any { return protocoltest.Get(d, k) }
-		out = append(out, fmt.Sprintf("%v %v %v -> %v %v", g("source.port"), g("cassandra.request.headers.op"),
-			g("cassandra.request.query"), g("cassandra.response.headers.op"), g("cassandra.response.result.type")))
-	}
-	return out, p
+	return protocoltest.Summaries(docs, "%v %v %v -> %v %v", "source.port", "cassandra.request.headers.op",
+		"cassandra.request.query", "cassandra.response.headers.op", "cassandra.response.result.type"), p
 }
 
 // TestGapsResync: v4.pcap (real Cassandra, Python driver) and

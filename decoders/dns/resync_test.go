@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -10,13 +9,8 @@ import (
 
 func gapSummaries(t *testing.T, name string) ([]string, *Protocol) {
 	docs, p := replay(t, name, nil)
-	var out []string
-	for _, d := range docs {
-		g := func(k string) any { return protocoltest.Get(d, k) }
-		out = append(out, fmt.Sprintf("%v %v -> %v %v err=%v", g("dns.id"), g("query"), g("dns.response_code"),
-			g("dns.answers_count"), g("error.message")))
-	}
-	return out, p
+	return protocoltest.Summaries(docs, "%v %v -> %v %v err=%v", "dns.id", "query", "dns.response_code",
+		"dns.answers_count", "error.message"), p
 }
 
 // TestGapsResync: tcp.pcap (real DNS server and client over TCP) and

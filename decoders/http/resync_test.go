@@ -8,23 +8,15 @@ import (
 	"github.com/network-traffic/network-traffic/decoders/protocoltest"
 )
 
-// summary is what a gap must not change about a transaction that does
-// not straddle it: its connection, request, response, sizes and notes.
-func summary(d map[string]any) string {
-	g := func(p string) any { return protocoltest.Get(d, p) }
-	return fmt.Sprintf("%v %v %v -> %v req=%v resp=%v body=%v err=%v", g("source.port"), g("http.request.method"),
-		g("url.path"), g("http.response.status_code"), g("http.request.bytes"), g("http.response.bytes"),
-		g("http.response.body.bytes"), g("error.message"))
-}
-
+// replaySummaries summarises what a gap must not change about a
+// transaction that does not straddle it: its connection, request,
+// response, sizes and notes.
 func replaySummaries(t *testing.T, name string) ([]string, *Protocol) {
 	inst, col := protocoltest.New(t, "http", map[string]any{"ports": []any{8080}})
 	protocoltest.Replay(t, pcapDir+"/"+name, inst)
-	var out []string
-	for _, d := range col.Docs {
-		out = append(out, summary(d))
-	}
-	return out, inst.TCP.(*Protocol)
+	return protocoltest.Summaries(col.Docs, "%v %v %v -> %v req=%v resp=%v body=%v err=%v", "source.port", "http.request.method",
+		"url.path", "http.response.status_code", "http.request.bytes", "http.response.bytes",
+		"http.response.body.bytes", "error.message"), inst.TCP.(*Protocol)
 }
 
 // TestGapsResync replays keepalive.pcap (nginx, curl: three connections

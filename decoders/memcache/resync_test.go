@@ -1,7 +1,6 @@
 package memcache
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -9,14 +8,10 @@ import (
 )
 
 func gapSummary(docs []map[string]any) []string {
-	var out []string
-	for _, d := range docs {
-		g := func(p string) string { return str(protocoltest.GetKeyOrPath(d, p)) }
-		out = append(out, fmt.Sprintf("%s %s -> %s %s value=%s req=%s resp=%s err=%s", g("memcache.request.command"),
-			g("memcache.request.keys"), g("memcache.response.command"), str(d["status"]),
-			g("memcache.response.bytes"), g("source.bytes"), g("destination.bytes"), g("error.message")))
-	}
-	return out
+	g := func(d map[string]any, p string) string { return str(protocoltest.GetKeyOrPath(d, p)) }
+	return protocoltest.SummariesBy(docs, g, "%s %s -> %s %s value=%s req=%s resp=%s err=%s", "memcache.request.command",
+		"memcache.request.keys", "memcache.response.command", "status",
+		"memcache.response.bytes", "source.bytes", "destination.bytes", "error.message")
 }
 
 // TestGapsResync: text.pcap (real memcached) and text-gaps.pcap, the same

@@ -1,7 +1,6 @@
 package mongodb
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -10,13 +9,8 @@ import (
 
 func gapSummaries(t *testing.T, name string) ([]string, *Protocol) {
 	docs, p := replay(t, name, nil)
-	var out []string
-	for _, d := range docs {
-		g := func(k string) any { return protocoltest.Get(d, k) }
-		out = append(out, fmt.Sprintf("%v %v %v -> %v docs=%v err=%v", g("source.port"), g("method"), g("resource"),
-			g("status"), g("mongodb.numberReturned"), g("error.message")))
-	}
-	return out, p
+	return protocoltest.Summaries(docs, "%v %v %v -> %v docs=%v err=%v", "source.port", "method", "resource",
+		"status", "mongodb.numberReturned", "error.message"), p
 }
 
 // TestGapsResync: opmsg.pcap (real mongod and driver) and opmsg-gaps.pcap,

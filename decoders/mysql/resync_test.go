@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -10,13 +9,8 @@ import (
 
 func gapSummaries(t *testing.T, name string) ([]string, *Protocol) {
 	docs, p := replay(t, name, nil)
-	var out []string
-	for _, d := range docs {
-		g := func(k string) any { return protocoltest.Get(d, k) }
-		out = append(out, fmt.Sprintf("%v -> %v rows=%v affected=%v err=%v", g("query"), g("status"),
-			g("mysql.num_rows"), g("mysql.affected_rows"), g("error.message")))
-	}
-	return out, p
+	return protocoltest.Summaries(docs, "%v -> %v rows=%v affected=%v err=%v", "query", "status",
+		"mysql.num_rows", "mysql.affected_rows", "error.message"), p
 }
 
 // TestGapsResync: cli.pcap (real MariaDB, mariadb client) and cli-gaps.pcap,

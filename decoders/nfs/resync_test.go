@@ -1,7 +1,6 @@
 package nfs
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -10,12 +9,7 @@ import (
 
 func gapSummaries(t *testing.T, name string) ([]string, *Protocol) {
 	docs, p := replay(t, name, nil)
-	var out []string
-	for _, d := range docs {
-		g := func(k string) any { return protocoltest.Get(d, k) }
-		out = append(out, fmt.Sprintf("%v %v %v -> %v", g("source.port"), g("rpc.xid"), g("nfs.opcode"), g("rpc.status")))
-	}
-	return out, p
+	return protocoltest.Summaries(docs, "%v %v %v -> %v", "source.port", "rpc.xid", "nfs.opcode", "rpc.status"), p
 }
 
 // TestGapsResync: v4.pcap (real Linux NFS server and client) and

@@ -1,7 +1,6 @@
 package pgsql
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -13,13 +12,8 @@ import (
 func gapSummaries(t *testing.T, name string) ([]string, *Protocol) {
 	inst, col := protocoltest.New(t, "pgsql", map[string]any{})
 	protocoltest.Replay(t, pcapDir+"/"+name, inst)
-	var out []string
-	for _, d := range col.Docs {
-		g := func(p string) any { return protocoltest.Get(d, p) }
-		out = append(out, fmt.Sprintf("%v -> rows=%v fields=%v err=%v status=%v", g("query"), g("pgsql.num_rows"),
-			g("pgsql.num_fields"), g("error.message"), g("status")))
-	}
-	return out, inst.TCP.(*Protocol)
+	return protocoltest.Summaries(col.Docs, "%v -> rows=%v fields=%v err=%v status=%v", "query", "pgsql.num_rows",
+		"pgsql.num_fields", "error.message", "status"), inst.TCP.(*Protocol)
 }
 
 // TestGapsResync: psql.pcap (real PostgreSQL 15, psql) and psql-gaps.pcap,

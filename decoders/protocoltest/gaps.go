@@ -1,6 +1,9 @@
 package protocoltest
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+)
 
 // GapDiff compares the transactions of a capture with those of the same
 // capture with segments removed (see _dev/capture/resync/gap.sh), each
@@ -29,4 +32,25 @@ func GapDiff(full, gapped []string) (lost, changed []string) {
 	sort.Strings(lost)
 	sort.Strings(changed)
 	return lost, changed
+}
+
+// Summaries is the one line per transaction a gap test hands GapDiff:
+// format (fmt verbs) filled with the value at each dotted path of fields
+// in each document, in order (Get: a path the document lacks is nil).
+func Summaries(docs []map[string]any, format string, fields ...string) []string {
+	return SummariesBy(docs, Get, format, fields...)
+}
+
+// SummariesBy is Summaries with the caller's lookup of a field, for
+// protocols whose tests print values their own way.
+func SummariesBy[V any](docs []map[string]any, get func(map[string]any, string) V, format string, fields ...string) []string {
+	out := make([]string, 0, len(docs))
+	args := make([]any, len(fields))
+	for _, d := range docs {
+		for i, f := range fields {
+			args[i] = get(d, f)
+		}
+		out = append(out, fmt.Sprintf(format, args...))
+	}
+	return out
 }

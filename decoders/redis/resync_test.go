@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,12 +10,8 @@ import (
 
 func gapSummaries(t *testing.T, name string) ([]string, *Protocol) {
 	docs, inst := replay(t, name, nil)
-	var out []string
-	for _, d := range docs {
-		g := func(p string) any { return protocoltest.Get(d, p) }
-		out = append(out, fmt.Sprintf("%v %v -> %v err=%v", g("source.port"), g("query"), g("redis.return_value"), g("error.message")))
-	}
-	return out, inst.TCP.(*Protocol)
+	return protocoltest.Summaries(docs, "%v %v -> %v err=%v", "source.port", "query", "redis.return_value", "error.message"),
+		inst.TCP.(*Protocol)
 }
 
 // TestGapsResync: pubsub.pcap and pipeline.pcap (real redis-server) with

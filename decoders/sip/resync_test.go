@@ -11,12 +11,8 @@ import (
 func gapSummaries(t *testing.T, path string) ([]string, *Protocol) {
 	inst, col := protocoltest.New(t, "sip", map[string]any{"transport_protocol": "tcp"})
 	protocoltest.Replay(t, path, inst)
-	var out []string
-	for _, d := range col.Docs {
-		g := func(k string) any { return protocoltest.Get(d, k) }
-		out = append(out, fmt.Sprintf("%v %v %v %v", g("sip.method"), g("sip.code"), g("sip.cseq.method"), g("sip.call_id")))
-	}
-	return out, inst.TCP.(*Protocol)
+	return protocoltest.Summaries(col.Docs, "%v %v %v %v", "sip.method", "sip.code", "sip.cseq.method", "sip.call_id"),
+		inst.TCP.(*Protocol)
 }
 
 // TestGapsResync: tcp.pcap (real SIPp calls over TCP) and tcp-gaps.pcap,

@@ -1,7 +1,6 @@
 package thrift
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/network-traffic/network-traffic/decoders/protocoltest"
@@ -9,13 +8,8 @@ import (
 
 func gapSummaries(t *testing.T, name string, opts map[string]any) ([]string, *Protocol) {
 	docs, p := replay(t, name, opts)
-	var out []string
-	for _, d := range docs {
-		g := func(k string) any { return protocoltest.Get(d, k) }
-		out = append(out, fmt.Sprintf("%v -> %v ret=%v exc=%v err=%v", g("method"), g("status"),
-			g("thrift.return_value"), g("thrift.exceptions"), g("error.message")))
-	}
-	return out, p
+	return protocoltest.Summaries(docs, "%v -> %v ret=%v exc=%v err=%v", "method", "status",
+		"thrift.return_value", "thrift.exceptions", "error.message"), p
 }
 
 // TestGapsResync: socket.pcap and framed.pcap (real Python thrift server

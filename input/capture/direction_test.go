@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/docsink"
 )
 
 // Live, on the veth pair of inNetns, with real servers on both sides: a
@@ -56,7 +57,7 @@ func TestLiveDirectionAndIgnoreOutgoing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sink := &memSink{}
+		sink := &docsink.Sink{}
 		w, err := New(in, sink, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -87,7 +88,7 @@ func TestLiveDirectionAndIgnoreOutgoing(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		return sink.all(), w.Stats()
+		return sink.All(), w.Stats()
 	}
 	byType := func(docs []map[string]any, typ string) []map[string]any {
 		var out []map[string]any

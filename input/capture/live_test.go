@@ -2,40 +2,16 @@ package capture
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/network-traffic/network-traffic/input/config"
-	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/internal/docsink"
 )
-
-type memSink struct {
-	mu   sync.Mutex
-	docs []map[string]any
-}
-
-func (s *memSink) Send(d output.Doc) {
-	var m map[string]any
-	if err := json.Unmarshal(d.Body, &m); err != nil {
-		panic(err)
-	}
-	m["_index"] = d.Index
-	s.mu.Lock()
-	s.docs = append(s.docs, m)
-	s.mu.Unlock()
-}
-
-func (s *memSink) all() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]map[string]any(nil), s.docs...)
-}
 
 // Live capture on loopback of a real TCP exchange with monitor_processes:
 // the flow record names this test process as the owner of both ends.
@@ -65,7 +41,7 @@ func TestLiveLoopbackFlowWithProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &memSink{}
+	sink := &docsink.Sink{}
 	w, err := New(in, sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +68,7 @@ func TestLiveLoopbackFlowWithProcesses(t *testing.T) {
 	}
 	c.Close()
 
-	docs := sink.all()
+	docs := sink.All()
 	if len(docs) != 1 {
 		t.Fatalf("want 1 flow, got %d: %v", len(docs), docs)
 	}

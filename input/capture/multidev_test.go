@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/docsink"
+	"github.com/network-traffic/network-traffic/internal/netnstest"
 )
 
 // Several interfaces in one input, live, with a real HTTP server:
@@ -35,54 +37,17 @@ const (
 
 func inMultidevNetns(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(envMDNetns) != "" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, live capture)")
-	}
-	for _, tool := range []string{"ip", "curl", "python3"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skip("needs " + tool)
-		}
-	}
-	nsA, nsB := fmt.Sprintf("mdA%d", os.Getpid()), fmt.Sprintf("mdB%d", os.Getpid())
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("netns", "add", nsA)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsA).Run() })
-	run("netns", "add", nsB)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsB).Run() })
-	for _, ns := range []string{nsA, nsB} {
-		run("netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-		run("-n", ns, "link", "set", "lo", "up")
-	}
-	for i, pair := range [][2]string{{"mda0", "mdb0"}, {"mda1", "mdb1"}, {"mdx0", "mdy0"}} {
-		run("-n", nsA, "link", "add", pair[0], "type", "veth", "peer", "name", pair[1], "netns", nsB)
-		run("-n", nsA, "addr", "add", fmt.Sprintf("10.232.%d.1/24", i), "dev", pair[0])
-		run("-n", nsB, "addr", "add", fmt.Sprintf("10.232.%d.2/24", i), "dev", pair[1])
-		run("-n", nsA, "link", "set", pair[0], "up")
-		run("-n", nsB, "link", "set", pair[1], "up")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", nsA, exe, "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), envMDNetns+"="+nsA+" "+nsB)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in %s:\n%s", nsA, out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("test in namespace %s failed: %v", nsA, err)
-	}
-	return false
+	return netnstest.Enter(t, envMDNetns, "md", []string{"curl", "python3"},
+		mdVeth("mda0", "mdb0", 0), mdVeth("mda1", "mdb1", 1), mdVeth("mdx0", "mdy0", 2))
 }
 
-func mdNsB() string { return strings.Fields(os.Getenv(envMDNetns))[1] }
+// mdVeth is the pair dev (ns A, 10.232.subnet.1) -- peer (ns B, .2).
+func mdVeth(dev, peer string, subnet int) netnstest.Veth {
+	return netnstest.Veth{Dev: dev, Peer: peer,
+		AddrA: fmt.Sprintf("10.232.%d.1/24", subnet), AddrB: fmt.Sprintf("10.232.%d.2/24", subnet)}
+}
+
+func mdNsB() string { return netnstest.PeerNS(envMDNetns) }
 
 // startHTTPServer runs python3's http.server in ns A until the test ends.
 func startHTTPServer(t *testing.T) {
@@ -120,7 +85,7 @@ func httpGets(t *testing.T, subnet, n int) {
 
 type mdCapture struct {
 	w      *Worker
-	sink   *memSink
+	sink   *docsink.Sink
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -139,7 +104,7 @@ func startMultidev(t *testing.T, iface map[string]any) *mdCapture {
 			t.Fatal(st.Err)
 		}
 	}
-	c := &mdCapture{sink: &memSink{}, done: make(chan error, 1)}
+	c := &mdCapture{sink: &docsink.Sink{}, done: make(chan error, 1)}
 	c.w, err = New(in, c.sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +128,7 @@ func (c *mdCapture) stop(t *testing.T) {
 // observer.ingress.interface.name).
 func (c *mdCapture) httpByInterface() map[string]int {
 	out := map[string]int{}
-	for _, d := range c.sink.all() {
+	for _, d := range c.sink.All() {
 		if d["type"] != "http" {
 			continue
 		}
@@ -226,7 +191,7 @@ func TestLiveMultipleInterfaces(t *testing.T) {
 					t.Errorf("http transactions by destination and interface: %v, want %v", got, want)
 				}
 				flows := map[string]int{}
-				for _, d := range c.sink.all() {
+				for _, d := range c.sink.All() {
 					if d["type"] == "flow" {
 						flows[destIP(d)+" "+ifaceName(d)]++
 						if strings.HasPrefix(destIP(d), "10.232.2.") {
@@ -273,17 +238,7 @@ func TestLiveMultipleInterfacesOneDisappears(t *testing.T) {
 		t.Run(typ, func(t *testing.T) {
 			// A pair of its own, deleted by the test.
 			dev, peer, subnet := fmt.Sprintf("mde%d", i), fmt.Sprintf("mdf%d", i), 3+i
-			for _, args := range [][]string{
-				{"link", "add", dev, "type", "veth", "peer", "name", peer, "netns", mdNsB()},
-				{"addr", "add", fmt.Sprintf("10.232.%d.1/24", subnet), "dev", dev},
-				{"link", "set", dev, "up"},
-				{"-n", mdNsB(), "addr", "add", fmt.Sprintf("10.232.%d.2/24", subnet), "dev", peer},
-				{"-n", mdNsB(), "link", "set", peer, "up"},
-			} {
-				if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-					t.Fatalf("ip %v: %v %s", args, err, out)
-				}
-			}
+			netnstest.AddVeth(t, "", mdNsB(), mdVeth(dev, peer, subnet))
 			c := startMultidev(t, map[string]any{"device": []any{"mda0", dev}, "type": typ})
 			httpGets(t, 0, 2)
 			httpGets(t, subnet, 3)
@@ -329,14 +284,14 @@ func TestLiveMultipleInterfacesEmptySet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(in, &memSink{}, Options{})
+	_, err = New(in, &docsink.Sink{}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "device mda0,mda1 selects no interface once exclude_devices mda? are taken out") {
 		t.Errorf("err %v", err)
 	}
 	in, _ = config.Parse(map[string]any{"type": "packet", "streams": []any{
 		map[string]any{"id": "flow", "type": "flow", "interface": map[string]any{"device": "mda0,nosuch0"}},
 	}})
-	if _, err = New(in, &memSink{}, Options{}); err == nil || !strings.Contains(err.Error(), `device mda0,nosuch0: unknown interface "nosuch0"`) {
+	if _, err = New(in, &docsink.Sink{}, Options{}); err == nil || !strings.Contains(err.Error(), `device mda0,nosuch0: unknown interface "nosuch0"`) {
 		t.Errorf("err %v", err)
 	}
 }
@@ -411,19 +366,8 @@ func TestLiveMultipleInterfacesFollowPattern(t *testing.T) {
 		return
 	}
 	startHTTPServer(t)
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v %s", args, err, out)
-		}
-	}
-	mkPair := func(dev, peer string, subnet int) {
-		ip("link", "add", dev, "type", "veth", "peer", "name", peer, "netns", mdNsB())
-		ip("addr", "add", fmt.Sprintf("10.232.%d.1/24", subnet), "dev", dev)
-		ip("link", "set", dev, "up")
-		ip("-n", mdNsB(), "addr", "add", fmt.Sprintf("10.232.%d.2/24", subnet), "dev", peer)
-		ip("-n", mdNsB(), "link", "set", peer, "up")
-	}
+	ip := func(args ...string) { t.Helper(); netnstest.IP(t, args...) }
+	mkPair := func(dev, peer string, subnet int) { netnstest.AddVeth(t, "", mdNsB(), mdVeth(dev, peer, subnet)) }
 	waitRings := func(c *mdCapture, ok func([]RingInfo) bool) []RingInfo {
 		t.Helper()
 		var rs []RingInfo

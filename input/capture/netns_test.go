@@ -19,6 +19,8 @@ import (
 
 	"github.com/network-traffic/network-traffic/decoders/link"
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/docsink"
+	"github.com/network-traffic/network-traffic/internal/netnstest"
 )
 
 // Live tests on veth pairs between two network namespaces the test makes:
@@ -46,52 +48,12 @@ const (
 // false.
 func inNetns(t *testing.T) bool {
 	t.Helper()
-	if v := os.Getenv(envNetns); v != "" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, live capture)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2")
-	}
-	nsA, nsB := fmt.Sprintf("ntcapA%d", os.Getpid()), fmt.Sprintf("ntcapB%d", os.Getpid())
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("netns", "add", nsA)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsA).Run() })
-	run("netns", "add", nsB)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsB).Run() })
-	for _, ns := range []string{nsA, nsB} {
-		run("netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-		run("-n", ns, "link", "set", "lo", "up")
-	}
-	run("-n", nsA, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", nsB)
-	run("-n", nsA, "link", "add", "vc", "type", "veth", "peer", "name", "vd", "netns", nsB)
-	for _, l := range [][3]string{{nsA, "va", "10.231.0.1/24"}, {nsA, "vc", "10.231.1.1/24"},
-		{nsB, "vb", "10.231.0.2/24"}, {nsB, "vd", "10.231.1.2/24"}} {
-		run("-n", l[0], "addr", "add", l[2], "dev", l[1])
-		run("-n", l[0], "link", "set", l[1], "up")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", nsA, exe, "-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), envNetns+"="+nsA+" "+nsB)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in %s:\n%s", nsA, out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("test in namespace %s failed: %v", nsA, err)
-	}
-	return false
+	return netnstest.Enter(t, envNetns, "ntcap", nil,
+		netnstest.Veth{Dev: "va", Peer: "vb", AddrA: "10.231.0.1/24", AddrB: "10.231.0.2/24"},
+		netnstest.Veth{Dev: "vc", Peer: "vd", AddrA: "10.231.1.1/24", AddrB: "10.231.1.2/24"})
 }
 
-func nsB() string { return strings.Fields(os.Getenv(envNetns))[1] }
+func nsB() string { return netnstest.PeerNS(envNetns) }
 
 // sender is a raw packet socket on an interface of ns A or ns B.
 type sender struct {
@@ -497,14 +459,7 @@ func TestLiveBadInput(t *testing.T) {
 			// The capture says the interface disappeared, waits, and
 			// captures again when an interface of that name is back.
 			dev, peer := "vx"+typ[:2], "vy"+typ[:2]
-			mk := func() {
-				t.Helper()
-				if out, err := exec.Command("ip", "link", "add", dev, "type", "veth", "peer", "name", peer, "netns", nsB()).CombinedOutput(); err != nil {
-					t.Fatalf("%v %s", err, out)
-				}
-				exec.Command("ip", "link", "set", dev, "up").Run()
-				exec.Command("ip", "-n", nsB(), "link", "set", peer, "up").Run()
-			}
+			mk := func() { netnstest.AddVeth(t, "", nsB(), netnstest.Veth{Dev: dev, Peer: peer}) }
 			mk()
 			src, err := OpenSource(config.Interface{Device: dev, Type: typ}, "udp")
 			if err != nil {
@@ -715,7 +670,7 @@ func TestLiveWorkerAFPacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &memSink{}
+	sink := &docsink.Sink{}
 	w, err := New(in, sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -739,7 +694,7 @@ func TestLiveWorkerAFPacket(t *testing.T) {
 	if len(st.Rings) != 1 || st.Rings[0].Type != "af_packet" || st.Rings[0].Version != "TPACKET_V3" || st.Rings[0].RingBytes != 8<<20 {
 		t.Errorf("rings %+v", st.Rings)
 	}
-	docs := sink.all()
+	docs := sink.All()
 	if len(docs) != 2 {
 		t.Fatalf("want 2 flows, got %d: %v", len(docs), docs)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/docsink"
 )
 
 // A live reconfiguration that changes the dns stream's options and adds a
@@ -73,7 +74,7 @@ func testLiveReconfigure(t *testing.T, workers int) {
 		return in
 	}
 
-	sink := &memSink{}
+	sink := &docsink.Sink{}
 	w, err := New(unit("lo", nil, false), sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func testLiveReconfigure(t *testing.T, workers int) {
 	// Both transactions are out before anything is flushed: the second
 	// one was paired by the parser that survived the reconfiguration.
 	var httpDocs []map[string]any
-	for _, d := range sink.all() {
+	for _, d := range sink.All() {
 		if d["_index"] == "logs-network_traffic.http-default" {
 			httpDocs = append(httpDocs, d)
 		}
@@ -174,7 +175,7 @@ func testLiveReconfigure(t *testing.T, workers int) {
 		t.Fatal(err)
 	}
 	var third int
-	for _, d := range sink.all() {
+	for _, d := range sink.All() {
 		if u, _ := d["url"].(map[string]any); u != nil && u["path"] == "/third" && d["status"] == "OK" {
 			third++
 		}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/gopacket/layers"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/network-traffic/network-traffic/input/capture"
 	"github.com/network-traffic/network-traffic/input/config"
-	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/internal/docsink"
 
 	_ "github.com/network-traffic/network-traffic/decoders/all"
 )
@@ -70,21 +69,6 @@ var protocolCaptures = []struct {
 	{"_dev/pcaps/thrift/nonstrict.pcap", map[string]any{"type": "thrift"}},
 }
 
-type docSink struct {
-	mu   sync.Mutex
-	docs []map[string]any
-}
-
-func (s *docSink) Send(d output.Doc) {
-	var m map[string]any
-	if err := json.Unmarshal(d.Body, &m); err != nil {
-		panic(err)
-	}
-	s.mu.Lock()
-	s.docs = append(s.docs, m)
-	s.mu.Unlock()
-}
-
 func decodeWith(t *testing.T, file string, stream map[string]any) []map[string]any {
 	t.Helper()
 	st := map[string]any{}
@@ -100,7 +84,7 @@ func decodeWith(t *testing.T, file string, stream map[string]any) []map[string]a
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &docSink{}
+	sink := &docsink.Sink{}
 	w, err := capture.New(in, sink, capture.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +92,7 @@ func decodeWith(t *testing.T, file string, stream map[string]any) []map[string]a
 	if err := w.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return sink.docs
+	return sink.All()
 }
 
 // wrapVXLAN writes the Ethernet capture src again with every frame inside

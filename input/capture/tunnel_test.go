@@ -9,31 +9,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/network-traffic/network-traffic/input/config"
-	"github.com/network-traffic/network-traffic/input/output"
+	"github.com/network-traffic/network-traffic/internal/docsink"
 )
-
-// collectSink keeps every document.
-type collectSink struct {
-	mu   sync.Mutex
-	docs []map[string]any
-}
-
-func (s *collectSink) Send(d output.Doc) {
-	var m map[string]any
-	if err := json.Unmarshal(d.Body, &m); err != nil {
-		panic(err)
-	}
-	s.mu.Lock()
-	s.docs = append(s.docs, m)
-	s.mu.Unlock()
-}
 
 // runFile decodes a pcap through the production worker (link decoder,
 // engine, TCP assembler, protocols, flows) with http on 8080, dns, icmp and
@@ -54,7 +37,7 @@ func runFile(t *testing.T, file string, iface map[string]any) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &collectSink{}
+	sink := &docsink.Sink{}
 	w, err := New(in, sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +45,7 @@ func runFile(t *testing.T, file string, iface map[string]any) []map[string]any {
 	if err := w.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return sink.docs
+	return sink.All()
 }
 
 func get(doc map[string]any, path string) any {
@@ -227,7 +210,7 @@ func runHTTPOnly(t *testing.T, file string, tunnels map[string]any) (docs []map[
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &collectSink{}
+	sink := &docsink.Sink{}
 	w, err := New(in, sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +219,7 @@ func runHTTPOnly(t *testing.T, file string, tunnels map[string]any) (docs []map[
 	if err := w.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return sink.docs, filter
+	return sink.All(), filter
 }
 
 // TestTunnelFilterAndOptions: with a port-built BPF filter the tunnels

@@ -24,6 +24,30 @@ func parseYAML(t *testing.T, src string) (*config.Input, error) {
 	return config.Parse(m)
 }
 
+// parseInterface parses src as the interface of a flow stream. With wantErr
+// set, the stream must be refused with an error containing it; without, it
+// must be accepted. ok says the stream was accepted as wanted, and iface is
+// then its capture's interface.
+func parseInterface(t *testing.T, src, wantErr string) (iface config.Interface, ok bool) {
+	t.Helper()
+	in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+src+"}\n")
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	st := in.Streams[0]
+	if wantErr != "" {
+		if st.Err == nil || !strings.Contains(st.Err.Error(), wantErr) {
+			t.Errorf("%s: err %v, want %q", src, st.Err, wantErr)
+		}
+		return iface, false
+	}
+	if st.Err != nil {
+		t.Errorf("%s: %v", src, st.Err)
+		return iface, false
+	}
+	return in.Captures[0].Interface, true
+}
+
 // Every data stream template of the package, rendered with its default
 // vars as Fleet would, gives a stream this input accepts: its type is known
 // (or reported as not implemented yet), its ports and _conf come through, and
@@ -190,23 +214,8 @@ func TestCaptureTypeOptions(t *testing.T) {
 		{`{device: eth0, metrics_interval: often}`, "metrics_interval", nil},
 	}
 	for _, c := range cases {
-		in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+c.iface+"}\n")
-		if err != nil {
-			t.Fatalf("%s: %v", c.iface, err)
-		}
-		st := in.Streams[0]
-		if c.wantErr != "" {
-			if st.Err == nil || !strings.Contains(st.Err.Error(), c.wantErr) {
-				t.Errorf("%s: err %v, want %q", c.iface, st.Err, c.wantErr)
-			}
-			continue
-		}
-		if st.Err != nil {
-			t.Errorf("%s: %v", c.iface, st.Err)
-			continue
-		}
-		if !c.check(in.Captures[0].Interface) {
-			t.Errorf("%s: %+v", c.iface, in.Captures[0].Interface)
+		if got, ok := parseInterface(t, c.iface, c.wantErr); ok && !c.check(got) {
+			t.Errorf("%s: %+v", c.iface, got)
 		}
 	}
 }
@@ -383,22 +392,10 @@ func TestDeviceLists(t *testing.T) {
 		{iface: `{device: any, poll_devices: 1s}`, wantErr: "poll_devices: needs a device pattern"},
 	}
 	for _, c := range cases {
-		in, err := parseYAML(t, "type: packet\nstreams:\n  - {id: f, type: flow, interface: "+c.iface+"}\n")
-		if err != nil {
-			t.Fatalf("%s: %v", c.iface, err)
-		}
-		st := in.Streams[0]
-		if c.wantErr != "" {
-			if st.Err == nil || !strings.Contains(st.Err.Error(), c.wantErr) {
-				t.Errorf("%s: err %v, want %q", c.iface, st.Err, c.wantErr)
-			}
+		got, ok := parseInterface(t, c.iface, c.wantErr)
+		if !ok {
 			continue
 		}
-		if st.Err != nil {
-			t.Errorf("%s: %v", c.iface, st.Err)
-			continue
-		}
-		got := in.Captures[0].Interface
 		if got.Device != c.device || !reflect.DeepEqual(got.Devices, c.devices) || !reflect.DeepEqual(got.ExcludeDevices, c.exclude) {
 			t.Errorf("%s: device %q devices %q exclude %q; want %q %q %q", c.iface, got.Device, got.Devices, got.ExcludeDevices, c.device, c.devices, c.exclude)
 		}
