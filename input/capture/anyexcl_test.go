@@ -129,7 +129,7 @@ func TestLiveAnyExcludeDevices(t *testing.T) {
 				if got := c.httpByInterface(); fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("http transactions by destination and interface: %v, want %v", got, want)
 				}
-				for _, d := range c.sink.all() {
+				for _, d := range c.sink.All() {
 					if ip := destIP(d); strings.HasPrefix(ip, "10.239.1.") || strings.HasPrefix(ip, "10.239.2.") {
 						t.Errorf("%s document of an excluded interface: %v", d["type"], d)
 					}
@@ -159,7 +159,7 @@ func TestLiveAnyExcludeDevices(t *testing.T) {
 			t.Errorf("rings %+v, want the one socket of any", st.Rings)
 		}
 		n := 0
-		for _, d := range c.sink.all() {
+		for _, d := range c.sink.All() {
 			if d["type"] == "http" && destIP(d) == "10.239.1.1" {
 				n++
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/network-traffic/network-traffic/input/config"
+	"github.com/network-traffic/network-traffic/internal/docsink"
 )
 
 // tsharkConv is one row of `tshark -q -z conv,...`: A and B as tshark
@@ -323,7 +324,7 @@ func runFileFlow(t *testing.T, file string, flowOpts map[string]any) []map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &collectSink{}
+	sink := &docsink.Sink{}
 	w, err := New(in, sink, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -331,7 +332,7 @@ func runFileFlow(t *testing.T, file string, flowOpts map[string]any) []map[strin
 	if err := w.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return sink.docs
+	return sink.All()
 }
 
 // TestUnderlayPastMaxDepth: with max_depth 1, VXLAN in GRE is nested too
