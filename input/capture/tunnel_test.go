@@ -22,16 +22,25 @@ import (
 // engine, TCP assembler, protocols, flows) with http on 8080, dns, icmp and
 // flows.
 func runFile(t *testing.T, file string, iface map[string]any) []map[string]any {
+	return runFileWith(t, file, iface, nil)
+}
+
+// runFileWith is runFile with options added to the flow stream.
+func runFileWith(t *testing.T, file string, iface, flowOpts map[string]any) []map[string]any {
 	t.Helper()
 	if iface == nil {
 		iface = map[string]any{}
 	}
 	iface["file"], iface["top_speed"] = file, true
+	flow := map[string]any{"type": "flow", "interface": iface}
+	for k, v := range flowOpts {
+		flow[k] = v
+	}
 	streams := []any{
 		map[string]any{"type": "http", "ports": []any{8080}, "interface": iface},
 		map[string]any{"type": "dns", "interface": iface},
 		map[string]any{"type": "icmp", "interface": iface},
-		map[string]any{"type": "flow", "interface": iface},
+		flow,
 	}
 	in, err := config.Parse(map[string]any{"type": "packet", "streams": streams})
 	if err != nil {

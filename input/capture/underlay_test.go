@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -9,9 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/network-traffic/network-traffic/input/config"
-	"github.com/network-traffic/network-traffic/internal/docsink"
 )
 
 // tsharkConv is one row of `tshark -q -z conv,...`: A and B as tshark
@@ -310,29 +306,7 @@ func TestUnderlayFlowsOff(t *testing.T) {
 // runFileFlow is runFile with options for the flow stream.
 func runFileFlow(t *testing.T, file string, flowOpts map[string]any) []map[string]any {
 	t.Helper()
-	iface := map[string]any{"file": file, "top_speed": true}
-	flow := map[string]any{"type": "flow", "interface": iface}
-	for k, v := range flowOpts {
-		flow[k] = v
-	}
-	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{
-		map[string]any{"type": "http", "ports": []any{8080}, "interface": iface},
-		map[string]any{"type": "dns", "interface": iface},
-		map[string]any{"type": "icmp", "interface": iface},
-		flow,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &docsink.Sink{}
-	w, err := New(in, sink, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return sink.All()
+	return runFileWith(t, file, nil, flowOpts)
 }
 
 // TestUnderlayPastMaxDepth: with max_depth 1, VXLAN in GRE is nested too
