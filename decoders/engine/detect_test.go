@@ -174,24 +174,13 @@ func TestDetectMatchesPortDecoding(t *testing.T) {
 // Megabytes of random and of gzip-compressed bytes over TCP, both ways,
 // make no transaction: every connection is dropped from probing.
 func TestDetectIgnoresGarbage(t *testing.T) {
-	rng := rand.New(rand.NewSource(11))
-	random := make([]byte, 4<<20)
-	rng.Read(random)
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	for gz.Len() < 4<<20 {
-		w.Write([]byte("some compressible text, repeated with a counter "))
-		b := make([]byte, 64)
-		rng.Read(b)
-		w.Write(b)
-	}
-	w.Close()
+	random, gz := garbage(11, 4<<20)
 	var col protocoltest.Collector
 	e := engine.New(build(t, detectable, true, nil, &col))
 	e.TCP = tcp.NewAssembler(tcp.Config{}, e.NewTCPParser)
 	ts := time.Unix(1700000000, 0)
 	conns := 0
-	for _, blob := range [][]byte{random, gz.Bytes()} {
+	for _, blob := range [][]byte{random, gz} {
 		// Many connections, each starting at a different offset of the
 		// blob, so probes see many different first bytes.
 		for off := 0; off+64<<10 <= len(blob); off += 61 << 10 {
@@ -380,4 +369,23 @@ func buildDetectKeepPorts(t testing.TB, pub protocol.Publisher) []*protocol.Inst
 		extra[n] = map[string]any{"detect": true}
 	}
 	return build(t, detectable, false, extra, pub)
+}
+
+// garbage returns size bytes of seeded random data and at least size bytes
+// of gzip output (compressible text interleaved with random bytes): data
+// no probe should claim.
+func garbage(seed int64, size int) (random, gz []byte) {
+	rng := rand.New(rand.NewSource(seed))
+	random = make([]byte, size)
+	rng.Read(random)
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	for buf.Len() < size {
+		w.Write([]byte("some compressible text, repeated with a counter "))
+		b := make([]byte, 64)
+		rng.Read(b)
+		w.Write(b)
+	}
+	w.Close()
+	return random, buf.Bytes()
 }

@@ -1,11 +1,8 @@
 package engine_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"math/rand"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -87,24 +84,13 @@ func TestDetectAfterEarlyGap(t *testing.T) {
 // SYN): probing again after each gap claims none of them and makes no
 // transaction; every connection is counted unclaimed.
 func TestDetectAfterGapIgnoresGarbage(t *testing.T) {
-	rng := rand.New(rand.NewSource(12))
-	random := make([]byte, 2<<20)
-	rng.Read(random)
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	for gz.Len() < 2<<20 {
-		w.Write([]byte("some compressible text, repeated with a counter "))
-		b := make([]byte, 64)
-		rng.Read(b)
-		w.Write(b)
-	}
-	w.Close()
+	random, gz := garbage(12, 2<<20)
 	var col protocoltest.Collector
 	e := engine.New(build(t, detectable, true, nil, &col))
 	e.TCP = tcp.NewAssembler(tcp.Config{}, e.NewTCPParser)
 	ts := time.Unix(1700000000, 0)
 	conns, resumed := 0, 0
-	for _, blob := range [][]byte{random, gz.Bytes()} {
+	for _, blob := range [][]byte{random, gz} {
 		for off := 0; off+32<<10 <= len(blob); off += 29 << 10 {
 			conns++
 			part := blob[off : off+32<<10]
