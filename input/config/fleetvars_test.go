@@ -130,16 +130,7 @@ func TestFleetDetectAndTunnelVars(t *testing.T) {
 		t.Errorf("vxlan ports only: %+v", tun)
 	}
 	// A bad depth is an error naming the option.
-	v, _ := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), "flow")
-	v["tunnels_max_depth"] = 9
-	out, _ := pkgbuild.RenderStream("flow", v)
-	var st map[string]any
-	yaml.Unmarshal([]byte(out), &st)
-	st["id"] = "flow"
-	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{st}})
-	if err == nil {
-		err = in.Streams[0].Err
-	}
+	err := flowStreamErr(t, map[string]any{"tunnels_max_depth": 9})
 	if err == nil || !strings.Contains(err.Error(), "max_depth") {
 		t.Errorf("tunnels_max_depth 9: %v", err)
 	}
@@ -217,16 +208,7 @@ func TestFleetPollDevicesVar(t *testing.T) {
 	if !iface.AnyExcept() || iface.PollDevicesEvery() != 500*time.Millisecond || fmt.Sprint(iface.ExcludeDevices) != "[lo veth*]" {
 		t.Errorf("interface %+v", iface)
 	}
-	v, _ := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), "flow")
-	v["interface"], v["poll_devices"] = "veth*", "10ms"
-	out, _ := pkgbuild.RenderStream("flow", v)
-	var st map[string]any
-	yaml.Unmarshal([]byte(out), &st)
-	st["id"] = "flow"
-	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{st}})
-	if err == nil {
-		err = in.Streams[0].Err
-	}
+	err := flowStreamErr(t, map[string]any{"interface": "veth*", "poll_devices": "10ms"})
 	if err == nil || !strings.Contains(err.Error(), "poll_devices: 10ms is not a period from 100ms to 1h") {
 		t.Errorf("poll_devices 10ms: %v", err)
 	}
@@ -244,4 +226,32 @@ func TestFleetFanoutGroupZero(t *testing.T) {
 	if iface := in.Captures[0].Interface; iface.Fanout {
 		t.Errorf("fanout_group unset: fanout on, group %d", iface.FanoutGroup)
 	}
+}
+
+// flowStreamErr renders the flow stream with its default vars and the
+// given ones, as Fleet compiles it, and returns the error parsing it
+// reports for the input or the stream (nil if it is accepted).
+func flowStreamErr(t *testing.T, vars map[string]any) error {
+	t.Helper()
+	v, err := pkgbuild.DefaultVars(pkgbuild.SourceRoot(), "flow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, x := range vars {
+		v[k] = x
+	}
+	out, err := pkgbuild.RenderStream("flow", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := yaml.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	st["id"] = "flow"
+	in, err := config.Parse(map[string]any{"type": "packet", "streams": []any{st}})
+	if err == nil {
+		err = in.Streams[0].Err
+	}
+	return err
 }
